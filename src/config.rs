@@ -1,0 +1,844 @@
+//! `credwatch.toml` → a validated [`Config`]. Pure: [`parse_config`] takes the file's text.
+//!
+//! The raw serde types mirror the file and keep the byte span of every value, so that each
+//! validation error names the file, line, column and key. Only the validated types leave this
+//! module; every error found is reported at once, not just the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::credential::{Basis, Credential, Evidence, Thresholds};
+use crate::time;
+
+/// The `source` label of credentials declared inline with `[[credential]]`.
+pub const INVENTORY_SOURCE: &str = "inventory";
+
+/// Label names credwatch sets itself; user labels may not take them.
+const RESERVED_LABELS: [&str; 6] = ["pool", "source", "kind", "fingerprint", "job", "instance"];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub defaults: Defaults,
+    pub pushgateway: Option<Pushgateway>,
+    pub metrics: MetricNames,
+    /// `[[credential]]` entries, whose expiry the file itself states.
+    pub inventory: Vec<InventoryEntry>,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Defaults {
+    pub ttl: SignedDuration,
+    pub thresholds: Thresholds,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryEntry {
+    pub credential: Credential,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Directory(DirectorySource),
+}
+
+impl Source {
+    pub fn name(&self) -> &str {
+        match self {
+            Source::Directory(d) => &d.name,
+        }
+    }
+}
+
+/// A directory with one file per credential: the layout of a mounted Kubernetes ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorySource {
+    pub name: String,
+    pub path: PathBuf,
+    pub content: DirectoryContent,
+    pub ttl: SignedDuration,
+    pub pool: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub runbook: Option<String>,
+    pub thresholds: Thresholds,
+}
+
+/// What the number in each file of a directory source means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryContent {
+    ExpiresAt,
+    MintedAt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushgateway {
+    /// Base URL without a trailing slash.
+    pub url: String,
+    pub job: String,
+    pub grouping: BTreeMap<String, String>,
+    /// Overall time allowed for the push, retries included.
+    pub timeout: SignedDuration,
+    pub retries: u32,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Names of the series and labels that other systems (alert rules) depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricNames {
+    pub expiry: String,
+    pub last_success: String,
+    pub credential_label: String,
+    /// When false only the expiry and last-success series are emitted, exactly like the shell
+    /// CronJob credwatch replaces.
+    pub extra_series: bool,
+}
+
+impl Default for MetricNames {
+    fn default() -> Self {
+        MetricNames {
+            expiry: "credwatch_credential_expiry_timestamp_seconds".into(),
+            last_success: "credwatch_last_success_timestamp_seconds".into(),
+            credential_label: "credential".into(),
+            extra_series: true,
+        }
+    }
+}
+
+/// Every problem found in a config file, each with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The text of the offending line, shown under the message.
+    pub excerpt: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                p.line,
+                p.column,
+                p.message
+            )?;
+            if !p.excerpt.trim().is_empty() {
+                write!(f, "\n{:>6} | {}", p.line, p.excerpt)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---------------------------------------------------------------------------------------------
+// Raw types: the file as written.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    defaults: RawDefaults,
+    pushgateway: Option<RawPushgateway>,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default, rename = "credential")]
+    credentials: Vec<RawCredential>,
+    #[serde(default, rename = "source")]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    ttl: Option<Spanned<toml::Value>>,
+    warn_before: Option<Spanned<toml::Value>>,
+    critical_before: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPushgateway {
+    url: Spanned<String>,
+    job: Option<Spanned<String>>,
+    grouping: Option<Spanned<BTreeMap<String, String>>>,
+    timeout: Option<Spanned<toml::Value>>,
+    retries: Option<Spanned<i64>>,
+    username: Option<String>,
+    password_file: Option<String>,
+    token_file: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    expiry_metric: Option<Spanned<String>>,
+    last_success_metric: Option<Spanned<String>>,
+    credential_label: Option<Spanned<String>>,
+    extra_series: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredential {
+    name: Spanned<String>,
+    pool: Option<Spanned<String>>,
+    labels: Option<Spanned<BTreeMap<String, String>>>,
+    runbook: Option<String>,
+    minted_at: Option<Spanned<toml::Value>>,
+    expires_at: Option<Spanned<toml::Value>>,
+    ttl: Option<Spanned<toml::Value>>,
+    warn_before: Option<Spanned<toml::Value>>,
+    critical_before: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    kind: Spanned<String>,
+    name: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    content: Option<Spanned<String>>,
+    ttl: Option<Spanned<toml::Value>>,
+    pool: Option<Spanned<String>>,
+    labels: Option<Spanned<BTreeMap<String, String>>>,
+    runbook: Option<String>,
+    warn_before: Option<Spanned<toml::Value>>,
+    critical_before: Option<Spanned<toml::Value>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing and validation.
+
+/// Reads and validates the config file at `path`.
+pub fn read_config(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
+    Ok(parse_config(&text, path)?)
+}
+
+/// Validates the text of a config file. `path` is used in messages and to resolve relative paths.
+pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![problem(text, span, e.message().trim_end().to_string())],
+        }
+    })?;
+    let mut v = Validator {
+        text,
+        diagnostics: Vec::new(),
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config = v.config(raw, path, &base);
+    if v.diagnostics.is_empty() {
+        Ok(config)
+    } else {
+        v.diagnostics.sort_by_key(|(span, _)| span.start);
+        Err(ConfigError {
+            path: path.to_path_buf(),
+            problems: v
+                .diagnostics
+                .into_iter()
+                .map(|(s, m)| problem(text, s, m))
+                .collect(),
+        })
+    }
+}
+
+fn problem(text: &str, span: Range<usize>, message: String) -> Problem {
+    let start = span.start.min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..start].chars().count() + 1;
+    let excerpt = text[line_start..].lines().next().unwrap_or("").to_string();
+    Problem {
+        line,
+        column,
+        message,
+        excerpt,
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    diagnostics: Vec<(Range<usize>, String)>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: String) {
+        self.diagnostics.push((span, message));
+    }
+
+    fn config(&mut self, raw: RawConfig, path: &Path, base: &Path) -> Config {
+        let defaults = self.defaults(&raw.defaults);
+        let metrics = self.metrics(&raw.metrics);
+        let pushgateway = raw.pushgateway.map(|p| self.pushgateway(p, base));
+        let mut reserved: BTreeSet<String> =
+            RESERVED_LABELS.iter().map(|s| s.to_string()).collect();
+        reserved.insert(metrics.credential_label.clone());
+        if let Some(p) = &pushgateway {
+            reserved.extend(p.grouping.keys().cloned());
+        }
+
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        let mut inventory = Vec::new();
+        for c in raw.credentials {
+            let name = c.name.get_ref().clone();
+            if let Some(first) = seen.get(&name) {
+                let line = problem(self.text, first.clone(), String::new()).line;
+                self.error(
+                    c.name.span(),
+                    format!("credential `{name}`: duplicate name (first defined on line {line}); names must be unique"),
+                );
+                continue;
+            }
+            seen.insert(name.clone(), c.name.span());
+            if let Some(entry) = self.credential(c, &defaults, &reserved) {
+                inventory.push(entry);
+            }
+        }
+
+        let mut source_names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        source_names.insert(INVENTORY_SOURCE.into(), 0..0);
+        let mut sources = Vec::new();
+        for s in raw.sources {
+            let span = s.name.as_ref().map_or(s.kind.span(), Spanned::span);
+            if let Some(source) = self.source(s, &defaults, &reserved, base) {
+                if source_names.contains_key(source.name()) {
+                    self.error(
+                        span,
+                        format!(
+                            "source `{}`: duplicate source name; give each `[[source]]` a distinct `name`",
+                            source.name()
+                        ),
+                    );
+                    continue;
+                }
+                source_names.insert(source.name().to_string(), span);
+                sources.push(source);
+            }
+        }
+
+        Config {
+            path: path.to_path_buf(),
+            defaults,
+            pushgateway,
+            metrics,
+            inventory,
+            sources,
+        }
+    }
+
+    fn defaults(&mut self, raw: &RawDefaults) -> Defaults {
+        let ttl = self.duration_or(
+            &raw.ttl,
+            "defaults",
+            "ttl",
+            SignedDuration::from_hours(365 * 24),
+        );
+        let warn = self.duration_or(
+            &raw.warn_before,
+            "defaults",
+            "warn_before",
+            SignedDuration::from_hours(30 * 24),
+        );
+        let critical = self.duration_or(
+            &raw.critical_before,
+            "defaults",
+            "critical_before",
+            SignedDuration::from_hours(7 * 24),
+        );
+        let thresholds = self.thresholds(
+            warn,
+            critical,
+            raw.critical_before.as_ref().or(raw.warn_before.as_ref()),
+            "defaults",
+        );
+        Defaults { ttl, thresholds }
+    }
+
+    fn thresholds(
+        &mut self,
+        warn_before: SignedDuration,
+        critical_before: SignedDuration,
+        span: Option<&Spanned<toml::Value>>,
+        context: &str,
+    ) -> Thresholds {
+        if critical_before > warn_before
+            && let Some(span) = span
+        {
+            self.error(
+                span.span(),
+                format!(
+                    "{context}: `critical_before` ({}) is longer than `warn_before` ({}); the warning would never show",
+                    time::format_duration(critical_before),
+                    time::format_duration(warn_before)
+                ),
+            );
+        }
+        Thresholds {
+            warn_before,
+            critical_before,
+        }
+    }
+
+    fn duration_or(
+        &mut self,
+        raw: &Option<Spanned<toml::Value>>,
+        context: &str,
+        key: &str,
+        default: SignedDuration,
+    ) -> SignedDuration {
+        let Some(value) = raw else { return default };
+        match value.get_ref() {
+            toml::Value::String(s) => match time::parse_duration(s) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.error(value.span(), format!("{context}: `{key}`: {e}"));
+                    default
+                }
+            },
+            other => {
+                self.error(
+                    value.span(),
+                    format!(
+                        "{context}: `{key}`: expected a duration string such as \"30d\" or \"12h\", found {} `{other}`",
+                        other.type_str()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn timestamp(
+        &mut self,
+        value: &Spanned<toml::Value>,
+        context: &str,
+        key: &str,
+    ) -> Option<Timestamp> {
+        let parsed = match value.get_ref() {
+            toml::Value::String(s) => time::parse_timestamp(s),
+            toml::Value::Integer(i) => time::unix_seconds(*i),
+            toml::Value::Datetime(dt) => {
+                if dt.offset.is_none() || dt.time.is_none() || dt.date.is_none() {
+                    Err(format!(
+                        "expected a full date and time with an offset (e.g. 2026-04-18T12:07:09Z), found `{dt}`"
+                    ))
+                } else {
+                    time::parse_timestamp(&dt.to_string())
+                }
+            }
+            other => Err(format!(
+                "expected an RFC 3339 time (e.g. \"2026-04-18T12:07:09Z\") or unix seconds, found {} `{other}`",
+                other.type_str()
+            )),
+        };
+        match parsed {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.error(value.span(), format!("{context}: `{key}`: {e}"));
+                None
+            }
+        }
+    }
+
+    fn labels(
+        &mut self,
+        raw: Option<Spanned<BTreeMap<String, String>>>,
+        context: &str,
+        reserved: &BTreeSet<String>,
+    ) -> BTreeMap<String, String> {
+        let Some(raw) = raw else {
+            return BTreeMap::new();
+        };
+        let span = raw.span();
+        let labels = raw.into_inner();
+        for name in labels.keys() {
+            if let Err(e) = check_label_name(name) {
+                self.error(span.clone(), format!("{context}: `labels`: {e}"));
+            } else if reserved.contains(name) {
+                self.error(
+                    span.clone(),
+                    format!("{context}: `labels`: `{name}` is a label credwatch sets itself; choose another name"),
+                );
+            }
+        }
+        labels
+    }
+
+    fn non_empty(
+        &mut self,
+        value: Option<Spanned<String>>,
+        context: &str,
+        key: &str,
+    ) -> Option<String> {
+        let value = value?;
+        if value.get_ref().trim().is_empty() {
+            self.error(
+                value.span(),
+                format!("{context}: `{key}` is empty; leave it out instead"),
+            );
+            return None;
+        }
+        Some(value.into_inner())
+    }
+
+    fn credential(
+        &mut self,
+        c: RawCredential,
+        defaults: &Defaults,
+        reserved: &BTreeSet<String>,
+    ) -> Option<InventoryEntry> {
+        let name = c.name.get_ref().clone();
+        let context = format!("credential `{name}`");
+        if name.is_empty() {
+            self.error(c.name.span(), "credential: `name` is empty".into());
+        }
+        let pool = self.non_empty(c.pool, &context, "pool");
+        let labels = self.labels(c.labels, &context, reserved);
+        let ttl = self.duration_or(&c.ttl, &context, "ttl", defaults.ttl);
+        let warn = self.duration_or(
+            &c.warn_before,
+            &context,
+            "warn_before",
+            defaults.thresholds.warn_before,
+        );
+        let critical = self.duration_or(
+            &c.critical_before,
+            &context,
+            "critical_before",
+            defaults.thresholds.critical_before,
+        );
+        let thresholds = self.thresholds(
+            warn,
+            critical,
+            c.critical_before.as_ref().or(c.warn_before.as_ref()),
+            &context,
+        );
+
+        let evidence = match (&c.minted_at, &c.expires_at) {
+            (Some(_), Some(expires)) => {
+                self.error(
+                    expires.span(),
+                    format!(
+                        "{context}: give either `minted_at` (with `ttl`) or `expires_at`, not both"
+                    ),
+                );
+                None
+            }
+            (None, None) => {
+                self.error(
+                    c.name.span(),
+                    format!(
+                        "{context}: needs `minted_at` (the expiry is minted_at + ttl, {} by default) or `expires_at`",
+                        time::format_duration(defaults.ttl)
+                    ),
+                );
+                None
+            }
+            (None, Some(expires)) => {
+                if let Some(ttl) = &c.ttl {
+                    self.error(
+                        ttl.span(),
+                        format!("{context}: `ttl` applies to `minted_at` only; with `expires_at` leave it out"),
+                    );
+                }
+                self.timestamp(expires, &context, "expires_at")
+                    .map(|expires_at| Evidence {
+                        minted_at: None,
+                        expires_at,
+                        basis: Basis::ExpiresAt,
+                    })
+            }
+            (Some(minted), None) => {
+                let minted_at = self.timestamp(minted, &context, "minted_at")?;
+                match time::add(minted_at, ttl) {
+                    Ok(expires_at) => Some(Evidence {
+                        minted_at: Some(minted_at),
+                        expires_at,
+                        basis: Basis::MintedAtPlusTtl,
+                    }),
+                    Err(e) => {
+                        self.error(minted.span(), format!("{context}: {e}"));
+                        None
+                    }
+                }
+            }
+        };
+        Some(InventoryEntry {
+            credential: Credential {
+                name,
+                pool,
+                source: INVENTORY_SOURCE.into(),
+                labels,
+                runbook: c.runbook,
+                thresholds,
+            },
+            evidence: evidence?,
+        })
+    }
+
+    fn source(
+        &mut self,
+        s: RawSource,
+        defaults: &Defaults,
+        reserved: &BTreeSet<String>,
+        base: &Path,
+    ) -> Option<Source> {
+        match s.kind.get_ref().as_str() {
+            "directory" => {}
+            other => {
+                self.error(
+                    s.kind.span(),
+                    format!("source: unknown `kind` `{other}`; expected `directory`"),
+                );
+                return None;
+            }
+        }
+        let name = self
+            .non_empty(s.name, "source", "name")
+            .unwrap_or_else(|| "directory".into());
+        let context = format!("source `{name}`");
+        let Some(path) = s.path else {
+            self.error(
+                s.kind.span(),
+                format!(
+                    "{context}: a `directory` source needs `path` (the mounted ConfigMap directory)"
+                ),
+            );
+            return None;
+        };
+        let content = match s.content.as_ref().map(|c| c.get_ref().as_str()) {
+            None | Some("expires_at") => DirectoryContent::ExpiresAt,
+            Some("minted_at") => DirectoryContent::MintedAt,
+            Some(other) => {
+                let span = s.content.as_ref().map_or(0..0, Spanned::span);
+                self.error(
+                    span,
+                    format!("{context}: `content`: expected `expires_at` or `minted_at`, found `{other}`"),
+                );
+                DirectoryContent::ExpiresAt
+            }
+        };
+        if content == DirectoryContent::ExpiresAt
+            && let Some(ttl) = &s.ttl
+        {
+            self.error(
+                ttl.span(),
+                format!("{context}: `ttl` applies only with `content = \"minted_at\"`"),
+            );
+        }
+        let ttl = self.duration_or(&s.ttl, &context, "ttl", defaults.ttl);
+        let pool = self.non_empty(s.pool, &context, "pool");
+        let labels = self.labels(s.labels, &context, reserved);
+        let warn = self.duration_or(
+            &s.warn_before,
+            &context,
+            "warn_before",
+            defaults.thresholds.warn_before,
+        );
+        let critical = self.duration_or(
+            &s.critical_before,
+            &context,
+            "critical_before",
+            defaults.thresholds.critical_before,
+        );
+        let thresholds = self.thresholds(
+            warn,
+            critical,
+            s.critical_before.as_ref().or(s.warn_before.as_ref()),
+            &context,
+        );
+        Some(Source::Directory(DirectorySource {
+            name,
+            path: base.join(path.get_ref()),
+            content,
+            ttl,
+            pool,
+            labels,
+            runbook: s.runbook,
+            thresholds,
+        }))
+    }
+
+    fn metrics(&mut self, raw: &RawMetrics) -> MetricNames {
+        let mut names = MetricNames::default();
+        for (value, slot) in [
+            (&raw.expiry_metric, &mut names.expiry),
+            (&raw.last_success_metric, &mut names.last_success),
+        ] {
+            if let Some(v) = value {
+                if is_metric_name(v.get_ref()) {
+                    *slot = v.get_ref().clone();
+                } else {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "metrics: `{}` is not a valid Prometheus metric name (letters, digits, `_` and `:`, not starting with a digit)",
+                            v.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(v) = &raw.credential_label {
+            match check_label_name(v.get_ref()) {
+                Ok(()) if RESERVED_LABELS.contains(&v.get_ref().as_str()) => self.error(
+                    v.span(),
+                    format!(
+                        "metrics: `credential_label`: `{}` is a label credwatch sets itself",
+                        v.get_ref()
+                    ),
+                ),
+                Ok(()) => names.credential_label = v.get_ref().clone(),
+                Err(e) => self.error(v.span(), format!("metrics: `credential_label`: {e}")),
+            }
+        }
+        if names.expiry == names.last_success {
+            let span = raw.last_success_metric.as_ref().map_or(0..0, Spanned::span);
+            self.error(
+                span,
+                "metrics: the expiry and last-success metrics need different names".into(),
+            );
+        }
+        names.extra_series = raw.extra_series.unwrap_or(true);
+        names
+    }
+
+    fn pushgateway(&mut self, raw: RawPushgateway, base: &Path) -> Pushgateway {
+        let url = match check_url(raw.url.get_ref()) {
+            Ok(u) => u,
+            Err(e) => {
+                self.error(raw.url.span(), format!("pushgateway: `url`: {e}"));
+                String::new()
+            }
+        };
+        let job = self
+            .non_empty(raw.job, "pushgateway", "job")
+            .unwrap_or_else(|| "credwatch".into());
+        let mut grouping = BTreeMap::new();
+        if let Some(g) = raw.grouping {
+            let span = g.span();
+            for (k, v) in g.into_inner() {
+                if let Err(e) = check_label_name(&k) {
+                    self.error(span.clone(), format!("pushgateway: `grouping`: {e}"));
+                } else if k == "job" {
+                    self.error(
+                        span.clone(),
+                        "pushgateway: `grouping`: set the job with `job`, not as a grouping label"
+                            .into(),
+                    );
+                } else {
+                    grouping.insert(k, v);
+                }
+            }
+        }
+        let timeout = self.duration_or(
+            &raw.timeout,
+            "pushgateway",
+            "timeout",
+            SignedDuration::from_secs(30),
+        );
+        let retries = match raw.retries {
+            None => 3,
+            Some(r) if (0..=10).contains(r.get_ref()) => *r.get_ref() as u32,
+            Some(r) => {
+                self.error(
+                    r.span(),
+                    format!(
+                        "pushgateway: `retries`: expected 0 to 10, found {}",
+                        r.get_ref()
+                    ),
+                );
+                3
+            }
+        };
+        Pushgateway {
+            url,
+            job,
+            grouping,
+            timeout,
+            retries,
+            username: raw.username,
+            password_file: raw.password_file.map(|p| base.join(p)),
+            token_file: raw.token_file.map(|p| base.join(p)),
+        }
+    }
+}
+
+/// Checks a Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
+pub fn check_label_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{name}` is not a valid Prometheus label name (letters, digits and `_`, not starting with a digit)"
+        ));
+    }
+    if name.starts_with("__") {
+        return Err(format!(
+            "`{name}` starts with `__`, which Prometheus reserves for itself"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Checks a Pushgateway base URL and returns it without a trailing slash. Credentials inside the
+/// URL are refused: they would end up in logs and process listings.
+pub fn check_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("expected an http:// or https:// URL, found `{url}`"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    if authority.contains('@') {
+        return Err(
+            "credentials in the URL are not allowed; use the username/password or token settings"
+                .into(),
+        );
+    }
+    if rest.contains('?') || rest.contains('#') {
+        return Err(format!(
+            "`{url}` has a query or fragment; give the base URL only"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}

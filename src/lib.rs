@@ -1,0 +1,21 @@
+//! credwatch: knows when each credential expires and tells Prometheus before it does.
+//!
+//! The data flows one way. [`config`] validates `credwatch.toml`; [`sources`] read the inventory
+//! and the configured sources into observations; [`assess`] (pure, `now` passed in) turns them into
+//! a [`assess::Report`]; [`output`] renders it as a table or JSON, [`metrics`] maps it onto the
+//! metrics contract and [`exposition`] encodes that as Prometheus text; [`sinks`] deliver the text.
+//! [`run`] wires a command line onto that pipeline and picks the exit code.
+
+pub mod assess;
+pub mod cli;
+pub mod config;
+pub mod credential;
+pub mod exposition;
+pub mod metrics;
+pub mod output;
+pub mod run;
+pub mod sinks;
+pub mod sources;
+pub mod time;
+
+pub use run::{ExitCode, run};

@@ -1,0 +1,212 @@
+//! Command entry points: the only place that reads the clock, the environment and the command
+//! line, and the place that turns outcomes into exit codes.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use clap::Parser;
+use jiff::Timestamp;
+
+use crate::assess::{self, Report, Status};
+use crate::cli::{CheckArgs, Cli, Command, OutputFormat, PushArgs};
+use crate::config::{self, Config};
+use crate::metrics::{self, RunInfo};
+use crate::sinks::pushgateway::{self, Method};
+use crate::{exposition, output, sources, time};
+
+/// Exit codes. 0–3 follow the monitoring-plugin convention used by `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    /// Something could not be read, or the config or command line is wrong.
+    Unknown = 3,
+    /// Data did not reach its destination (the push failed).
+    Undelivered = 4,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Ok => ExitCode::Ok,
+            Status::Warning => ExitCode::Warning,
+            Status::Critical | Status::Expired => ExitCode::Critical,
+            Status::Unknown => ExitCode::Unknown,
+        }
+    }
+}
+
+/// Parses the command line; usage errors exit 3 (UNKNOWN), not clap's 2, which means CRITICAL here.
+pub fn parse_args() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::Unknown
+        } else {
+            ExitCode::Ok
+        }
+    })
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Command::Check(args) => check(&cli, args),
+        Command::Push(args) => push(&cli, args),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::Unknown
+    })
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("CREDWATCH_LOG").or_else(|_| std::env::var("RUST_LOG"));
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(filter.as_deref().unwrap_or(level));
+    builder.format_timestamp(None).format_target(false);
+    let _ = builder.try_init();
+}
+
+fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &cli.config {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("CREDWATCH_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(p.into());
+    }
+    let local = PathBuf::from("credwatch.toml");
+    if local.exists() {
+        return Ok(local);
+    }
+    Err(anyhow!(
+        "no config file: pass --config FILE, set CREDWATCH_CONFIG, or create ./credwatch.toml (see examples/credwatch.toml)"
+    ))
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Config> {
+    let path = config_path(cli)?;
+    let config = config::read_config(&path)?;
+    log::info!(
+        "loaded `{}`: {} inventory credential(s), {} source(s)",
+        path.display(),
+        config.inventory.len(),
+        config.sources.len()
+    );
+    Ok(config)
+}
+
+fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
+    match flag {
+        Some(text) => time::parse_timestamp(text).map_err(|e| anyhow!("--now: {e}")),
+        None => Ok(Timestamp::now()),
+    }
+}
+
+fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
+    assess::assess(sources::collect(config), now)
+}
+
+fn check(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = load(cli)?;
+    let now = now(&args.now)?;
+    let report = collect_and_assess(&config, now);
+    let text = match args.output {
+        OutputFormat::Table => output::render_table(&report),
+        OutputFormat::Json => output::render_json(&report),
+    };
+    print!("{text}");
+    Ok(report.overall().into())
+}
+
+fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let config = load(cli)?;
+    let now = now(&args.now)?;
+    let mut target = config.pushgateway.clone().ok_or_else(|| {
+        anyhow!(
+            "`{}` has no [pushgateway] table; add one with `url` (or pass --pushgateway-url)",
+            config.path.display()
+        )
+    })?;
+    if let Some(url) = &args.pushgateway_url {
+        target.url = config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}"))?;
+    }
+
+    let report = collect_and_assess(&config, now);
+    let complete = report.complete();
+    let run = RunInfo {
+        finished_at: now,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    let mut families = metrics::families(&report, &config.metrics, run);
+    let method = if complete {
+        Method::Put
+    } else {
+        families.retain(|f| f.name != config.metrics.last_success);
+        Method::Post
+    };
+    let body = exposition::encode(&families);
+    let url = pushgateway::group_url(&target.url, &target.job, &target.grouping);
+
+    if args.dry_run {
+        print!("# {} {url}\n{body}", method.as_str());
+        return Ok(if complete {
+            ExitCode::Ok
+        } else {
+            ExitCode::Unknown
+        });
+    }
+
+    let auth =
+        pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?;
+    pushgateway::send(&target, &url, method, &body, auth.as_ref())
+        .with_context(|| format!("push to `{url}` failed"))
+        .map_err(|e| {
+            eprintln!("error: {e:#}");
+            e
+        })
+        .map_or(Ok(ExitCode::Undelivered), |()| {
+            let unread = report
+                .assessments
+                .iter()
+                .filter(|a| a.error.is_some())
+                .count()
+                + report.sources.iter().filter(|s| s.error.is_some()).count()
+                + report.problems.len();
+            println!(
+                "pushed {} credential(s) to {url} ({}){}",
+                report.assessments.len(),
+                method.as_str(),
+                if complete {
+                    String::new()
+                } else {
+                    format!("; {unread} problem(s), last success not advanced")
+                }
+            );
+            if !complete {
+                for line in output::render_table(&report)
+                    .lines()
+                    .skip_while(|l| !l.starts_with("problems:"))
+                {
+                    if !line.is_empty() {
+                        eprintln!("{line}");
+                    }
+                }
+            }
+            Ok(if complete {
+                ExitCode::Ok
+            } else {
+                ExitCode::Unknown
+            })
+        })
+}

@@ -1,0 +1,3 @@
+//! Edge I/O: where encoded metrics go.
+
+pub mod pushgateway;

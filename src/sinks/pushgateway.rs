@@ -1,0 +1,318 @@
+//! Delivers the exposition text to a Prometheus Pushgateway.
+//!
+//! A complete run is PUT, replacing the whole group, so a credential removed from the inventory
+//! disappears. An incomplete run is POSTed without the last-success family: the families sent are
+//! replaced, the previous last-success timestamp stays, and the stale alert can fire.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use zeroize::Zeroizing;
+
+use crate::config::Pushgateway;
+use crate::credential::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Put,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Put => "PUT",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// How the Pushgateway wants us to authenticate. Read from the environment or files, never argv.
+#[derive(Debug)]
+pub enum Auth {
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
+}
+
+/// Variables read by [`resolve_auth`].
+pub const ENV_USERNAME: &str = "CREDWATCH_PUSHGATEWAY_USERNAME";
+pub const ENV_PASSWORD: &str = "CREDWATCH_PUSHGATEWAY_PASSWORD";
+pub const ENV_PASSWORD_FILE: &str = "CREDWATCH_PUSHGATEWAY_PASSWORD_FILE";
+pub const ENV_TOKEN: &str = "CREDWATCH_PUSHGATEWAY_TOKEN";
+pub const ENV_TOKEN_FILE: &str = "CREDWATCH_PUSHGATEWAY_TOKEN_FILE";
+
+/// The URL of the group: `<base>/metrics/job/<job>[/<label>/<value>]…`. Values that are empty or
+/// hold anything but unreserved URL characters use the `@base64` form (URL-safe alphabet).
+pub fn group_url(
+    base: &str,
+    job: &str,
+    grouping: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut url = format!("{base}/metrics");
+    url.push_str(&segment("job", job));
+    for (name, value) in grouping {
+        url.push_str(&segment(name, value));
+    }
+    url
+}
+
+fn segment(name: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if plain {
+        format!("/{name}/{value}")
+    } else {
+        format!("/{name}@base64/{}", URL_SAFE.encode(value.as_bytes()))
+    }
+}
+
+/// Finds the credentials for the Pushgateway: a bearer token or basic auth, each from an
+/// environment variable or a file named in the config or the environment.
+pub fn resolve_auth(
+    config: &Pushgateway,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Auth>, String> {
+    let from_file = |path: &std::path::Path, what: &str| -> Result<Secret, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read the Pushgateway {what} file `{}`: {e}",
+                path.display()
+            )
+        })?;
+        let value = text.trim_end_matches(['\n', '\r']).to_string();
+        drop(Zeroizing::new(text));
+        if value.is_empty() {
+            return Err(format!(
+                "the Pushgateway {what} file `{}` is empty",
+                path.display()
+            ));
+        }
+        Ok(Secret::new(value))
+    };
+    let token = match (
+        env(ENV_TOKEN),
+        env(ENV_TOKEN_FILE)
+            .map(Into::into)
+            .or(config.token_file.clone()),
+    ) {
+        (Some(t), _) if !t.is_empty() => Some(Secret::new(t)),
+        (_, Some(path)) => Some(from_file(&path, "token")?),
+        _ => None,
+    };
+    let username = env(ENV_USERNAME)
+        .filter(|u| !u.is_empty())
+        .or(config.username.clone());
+    let password = match (
+        env(ENV_PASSWORD),
+        env(ENV_PASSWORD_FILE)
+            .map(Into::into)
+            .or(config.password_file.clone()),
+    ) {
+        (Some(p), _) if !p.is_empty() => Some(Secret::new(p)),
+        (_, Some(path)) => Some(from_file(&path, "password")?),
+        _ => None,
+    };
+    match (token, username, password) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(
+            "both a bearer token and basic auth are configured for the Pushgateway; keep one"
+                .into(),
+        ),
+        (Some(t), None, None) => Ok(Some(Auth::Bearer(t))),
+        (None, Some(username), Some(password)) => Ok(Some(Auth::Basic { username, password })),
+        (None, Some(_), None) => Err(format!(
+            "a Pushgateway username is set but no password: set {ENV_PASSWORD}, {ENV_PASSWORD_FILE} or `password_file`"
+        )),
+        (None, None, Some(_)) => Err(format!(
+            "a Pushgateway password is set but no username: set {ENV_USERNAME} or `username`"
+        )),
+        (None, None, None) => Ok(None),
+    }
+}
+
+/// Why a push did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The Pushgateway refused the data (4xx); retrying would not help.
+    #[error("the Pushgateway rejected the push with HTTP {status}: {message}")]
+    Rejected { status: u16, message: String },
+    /// Every attempt failed on the network or with a server error.
+    #[error("the push did not land after {attempts} attempt(s) in {elapsed:.1}s: {last}")]
+    GaveUp {
+        attempts: u32,
+        elapsed: f64,
+        last: String,
+    },
+}
+
+/// Sends `body` to `url`, retrying connection errors and 5xx with exponential backoff, all within
+/// the configured overall timeout.
+pub fn send(
+    config: &Pushgateway,
+    url: &str,
+    method: Method,
+    body: &str,
+    auth: Option<&Auth>,
+) -> Result<(), PushError> {
+    let start = Instant::now();
+    let deadline = start + config.timeout.unsigned_abs();
+    let header = auth.map(|a| {
+        Zeroizing::new(match a {
+            Auth::Bearer(t) => format!("Bearer {}", t.expose()),
+            Auth::Basic { username, password } => {
+                let pair = Zeroizing::new(format!("{username}:{}", password.expose()));
+                format!("Basic {}", STANDARD.encode(pair.as_bytes()))
+            }
+        })
+    });
+    let mut attempts = 0;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        attempts += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(remaining.max(Duration::from_millis(1))))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("credwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let request = match method {
+            Method::Put => agent.put(url),
+            Method::Post => agent.post(url),
+        };
+        let mut request = request.header("Content-Type", crate::exposition::CONTENT_TYPE);
+        if let Some(h) = &header {
+            request = request.header("Authorization", h.as_str());
+        }
+        log::debug!(
+            "{} {url} (attempt {attempts}, {} bytes)",
+            method.as_str(),
+            body.len()
+        );
+        let last = match request.send(body) {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                if (200..300).contains(&status) {
+                    log::info!("pushed {} bytes to {url} with HTTP {status}", body.len());
+                    return Ok(());
+                }
+                let message = response
+                    .body_mut()
+                    .with_config()
+                    .limit(4096)
+                    .read_to_string()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                let message = if message.is_empty() {
+                    "(no message)".to_string()
+                } else {
+                    message
+                };
+                if (400..500).contains(&status) {
+                    return Err(PushError::Rejected { status, message });
+                }
+                format!("HTTP {status}: {message}")
+            }
+            Err(e) => describe(&e),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if attempts > config.retries || remaining.is_zero() {
+            return Err(PushError::GaveUp {
+                attempts,
+                elapsed: start.elapsed().as_secs_f64(),
+                last,
+            });
+        }
+        log::warn!(
+            "push attempt {attempts} to {url} failed ({last}); retrying in {:.1}s",
+            backoff.as_secs_f64()
+        );
+        std::thread::sleep(backoff.min(remaining));
+        backoff = (backoff * 2).min(Duration::from_secs(8));
+    }
+}
+
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "timed out waiting for the Pushgateway".into(),
+        ureq::Error::ConnectionFailed => {
+            "connection failed (is the Pushgateway running and the URL right?)".into()
+        }
+        ureq::Error::HostNotFound => "host not found (check the Pushgateway URL)".into(),
+        ureq::Error::Io(io) => format!("{io}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn group_urls_encode_odd_values_in_base64() {
+        let mut g = BTreeMap::new();
+        assert_eq!(
+            group_url("http://pg:9091", "credwatch", &g),
+            "http://pg:9091/metrics/job/credwatch"
+        );
+        g.insert("cluster".to_string(), "eu/west 1".to_string());
+        g.insert("empty".to_string(), String::new());
+        g.insert("zone".to_string(), "a-1".to_string());
+        assert_eq!(
+            group_url("http://pg:9091", "a/b", &g),
+            "http://pg:9091/metrics/job@base64/YS9i/cluster@base64/ZXUvd2VzdCAx/empty@base64//zone/a-1"
+        );
+    }
+
+    fn pg() -> Pushgateway {
+        Pushgateway {
+            url: "http://pg".into(),
+            job: "j".into(),
+            grouping: BTreeMap::new(),
+            timeout: jiff::SignedDuration::from_secs(1),
+            retries: 0,
+            username: None,
+            password_file: None,
+            token_file: None,
+        }
+    }
+
+    #[test]
+    fn auth_comes_from_the_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(resolve_auth(&pg(), env(&[])).unwrap().is_none());
+        match resolve_auth(&pg(), env(&[(ENV_TOKEN, "tok")])).unwrap() {
+            Some(Auth::Bearer(t)) => assert_eq!(t.expose(), "tok"),
+            other => panic!("{other:?}"),
+        }
+        match resolve_auth(&pg(), env(&[(ENV_USERNAME, "u"), (ENV_PASSWORD, "p")])).unwrap() {
+            Some(Auth::Basic { username, password }) => {
+                assert_eq!((username.as_str(), password.expose()), ("u", "p"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            resolve_auth(&pg(), env(&[(ENV_USERNAME, "u")]))
+                .unwrap_err()
+                .contains("no password")
+        );
+        assert!(
+            resolve_auth(&pg(), env(&[(ENV_TOKEN, "t"), (ENV_USERNAME, "u")]))
+                .unwrap_err()
+                .contains("keep one")
+        );
+        let err = resolve_auth(&pg(), env(&[(ENV_TOKEN_FILE, "/nonexistent/token")])).unwrap_err();
+        assert!(err.contains("/nonexistent/token"), "{err}");
+    }
+}

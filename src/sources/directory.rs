@@ -1,0 +1,140 @@
+//! The ConfigMap layout of the shell CronJob: a directory with one file per credential, the file
+//! name being the credential's name and its content unix seconds (expiry, or mint time + TTL).
+//!
+//! Kubernetes mounts a ConfigMap as symlinks into a `..data` folder; dot-files and folders are
+//! skipped and the symlinks followed.
+
+use std::path::Path;
+
+use jiff::SignedDuration;
+
+use crate::config::{DirectoryContent, DirectorySource};
+use crate::credential::{Basis, Credential, Evidence, Observation};
+use crate::time;
+
+/// Parses the content of one entry. Pure.
+pub fn parse_entry(
+    content: &str,
+    meaning: DirectoryContent,
+    ttl: SignedDuration,
+) -> Result<Evidence, String> {
+    let trimmed = content.trim();
+    if trimmed.is_empty() {
+        return Err("the file is empty; expected unix seconds".into());
+    }
+    let at = time::parse_unix_seconds(trimmed)?;
+    Ok(match meaning {
+        DirectoryContent::ExpiresAt => Evidence {
+            minted_at: None,
+            expires_at: at,
+            basis: Basis::ExpiresAt,
+        },
+        DirectoryContent::MintedAt => Evidence {
+            minted_at: Some(at),
+            expires_at: time::add(at, ttl)?,
+            basis: Basis::MintedAtPlusTtl,
+        },
+    })
+}
+
+/// The file names of a directory that are credentials, sorted. Pure.
+pub fn is_entry_name(name: &str) -> bool {
+    !name.starts_with('.')
+}
+
+/// Reads every entry of the directory. An unreadable directory fails the source; an unreadable
+/// or malformed entry fails only that credential.
+pub fn read_directory(source: &DirectorySource) -> Result<Vec<Observation>, String> {
+    let dir = &source.path;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list directory `{}`: {e}", dir.display()))?;
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            log::warn!(
+                "source `{}`: skipping `{}`: the name is not UTF-8",
+                source.name,
+                file_name.to_string_lossy()
+            );
+            continue;
+        };
+        if !is_entry_name(name) {
+            continue;
+        }
+        // `metadata` follows symlinks, as a mounted ConfigMap needs.
+        match std::fs::metadata(entry.path()) {
+            Ok(m) if m.is_dir() => continue,
+            _ => names.push(name.to_string()),
+        }
+    }
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|name| observe(source, &dir.join(&name), name))
+        .collect())
+}
+
+fn observe(source: &DirectorySource, path: &Path, name: String) -> Observation {
+    let evidence = std::fs::read(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        .and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
+        })
+        .and_then(|text| {
+            parse_entry(&text, source.content, source.ttl)
+                .map_err(|e| format!("`{}`: {e}", path.display()))
+        });
+    Observation {
+        credential: Credential {
+            name,
+            pool: source.pool.clone(),
+            source: source.name.clone(),
+            labels: source.labels.clone(),
+            runbook: source.runbook.clone(),
+            thresholds: source.thresholds,
+        },
+        evidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YEAR: SignedDuration = SignedDuration::from_secs(365 * 86_400);
+
+    #[test]
+    fn entries_hold_expiry_or_mint_seconds() {
+        let e = parse_entry("1808064429\n", DirectoryContent::ExpiresAt, YEAR).unwrap();
+        assert_eq!(e.expires_at.as_second(), 1_808_064_429);
+        assert_eq!(e.minted_at, None);
+        let m = parse_entry(" 1776528429 ", DirectoryContent::MintedAt, YEAR).unwrap();
+        assert_eq!(m.minted_at.unwrap().as_second(), 1_776_528_429);
+        assert_eq!(m.expires_at.as_second(), 1_776_528_429 + 365 * 86_400);
+    }
+
+    #[test]
+    fn bad_entries_say_what_was_expected() {
+        for (content, wanted) in [
+            ("", "empty"),
+            ("soon", "unix seconds"),
+            ("2026-04-18", "unix seconds"),
+            ("0", "after 1970"),
+            ("1.5e9", "unix seconds"),
+        ] {
+            let err = parse_entry(content, DirectoryContent::ExpiresAt, YEAR).unwrap_err();
+            assert!(err.contains(wanted), "{content:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn dot_files_are_not_entries() {
+        assert!(is_entry_name("primary"));
+        assert!(!is_entry_name("..data"));
+        assert!(!is_entry_name("..2026_04_18_12_07_09.123"));
+        assert!(!is_entry_name(".hidden"));
+    }
+}

@@ -1,0 +1,83 @@
+//! Edge I/O: turns the configured inventory and sources into observations, one per credential.
+//!
+//! A failing source is recorded with its reason and never hides the others; a credential that two
+//! sources both name is kept once and the clash is reported.
+
+pub mod directory;
+pub mod inventory;
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, INVENTORY_SOURCE, Source};
+use crate::credential::Observation;
+
+/// What one source delivered this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    pub name: String,
+    pub kind: &'static str,
+    /// `None` when the source was read; the reason otherwise.
+    pub error: Option<String>,
+}
+
+/// Everything the sources delivered, ready for assessment.
+#[derive(Debug, Clone, Default)]
+pub struct Collection {
+    pub observations: Vec<Observation>,
+    pub sources: Vec<SourceStatus>,
+    /// Problems that belong to no single credential (such as a name defined twice).
+    pub problems: Vec<String>,
+}
+
+/// Reads every source named in the config.
+pub fn collect(config: &Config) -> Collection {
+    let mut collection = Collection::default();
+    let mut origin: BTreeMap<String, String> = BTreeMap::new();
+    let mut add = |collection: &mut Collection, observations: Vec<Observation>| {
+        for o in observations {
+            if let Some(first) = origin.get(&o.credential.name) {
+                collection.problems.push(format!(
+                    "credential `{}` from source `{}` is skipped: source `{first}` already defines that name",
+                    o.credential.name, o.credential.source
+                ));
+                continue;
+            }
+            origin.insert(o.credential.name.clone(), o.credential.source.clone());
+            collection.observations.push(o);
+        }
+    };
+
+    if !config.inventory.is_empty() {
+        collection.sources.push(SourceStatus {
+            name: INVENTORY_SOURCE.into(),
+            kind: "inventory",
+            error: None,
+        });
+        add(&mut collection, inventory::observations(&config.inventory));
+    }
+    for source in &config.sources {
+        match source {
+            Source::Directory(d) => {
+                log::debug!(
+                    "reading directory source `{}` at `{}`",
+                    d.name,
+                    d.path.display()
+                );
+                let (observations, error) = match directory::read_directory(d) {
+                    Ok(o) => (o, None),
+                    Err(e) => {
+                        log::warn!("source `{}`: {e}", d.name);
+                        (Vec::new(), Some(e))
+                    }
+                };
+                collection.sources.push(SourceStatus {
+                    name: d.name.clone(),
+                    kind: "directory",
+                    error,
+                });
+                add(&mut collection, observations);
+            }
+        }
+    }
+    collection
+}

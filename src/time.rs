@@ -1,0 +1,210 @@
+//! Pure parsing and formatting of the times and durations found in config files and flags.
+//!
+//! Times are RFC 3339 with an offset (`2026-04-18T12:07:09Z`) or unix seconds; durations are one or
+//! more `<integer><unit>` groups with units `w`, `d`, `h`, `m`, `s` (`365d`, `1d12h`, `90m`).
+
+use jiff::{SignedDuration, Timestamp};
+
+const SECONDS_PER_UNIT: [(char, i64); 5] = [
+    ('w', 7 * 86_400),
+    ('d', 86_400),
+    ('h', 3_600),
+    ('m', 60),
+    ('s', 1),
+];
+
+/// Parses a duration such as `365d`, `12h`, `90m` or `1d12h`. Zero and negative durations are
+/// rejected: every duration credwatch takes is a span of time that must pass.
+pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(
+            "expected a duration such as `365d`, `12h` or `90m`, found an empty string".into(),
+        );
+    }
+    if text.starts_with('-') {
+        return Err(format!("expected a positive duration, found `{text}`"));
+    }
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        let Some(&(_, unit)) = SECONDS_PER_UNIT.iter().find(|(u, _)| *u == ch) else {
+            return Err(format!(
+                "expected a duration such as `365d`, `12h` or `90m` (units w, d, h, m, s), found `{text}`"
+            ));
+        };
+        if digits.is_empty() {
+            return Err(format!(
+                "expected a number before `{ch}` in duration `{text}`"
+            ));
+        }
+        let value: i64 = digits
+            .parse()
+            .map_err(|_| format!("duration `{text}` is too large"))?;
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("duration `{text}` is too large"))?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(format!(
+            "duration `{text}` needs a unit after `{digits}` (w, d, h, m or s), e.g. `{digits}d`"
+        ));
+    }
+    if total == 0 {
+        return Err(format!("expected a positive duration, found `{text}`"));
+    }
+    // Ten thousand years is far beyond any credential and keeps every later sum in range.
+    if total > 10_000 * 366 * 86_400 {
+        return Err(format!("duration `{text}` is too large"));
+    }
+    Ok(SignedDuration::from_secs(total))
+}
+
+/// Formats a duration compactly in the units `parse_duration` reads (`30d`, `1d12h`, `90s`).
+pub fn format_duration(duration: SignedDuration) -> String {
+    let mut secs = duration.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    if secs < 0 {
+        out.push('-');
+        secs = -secs;
+    }
+    // Weeks are left out on purpose: `30d` reads better than `4w2d`.
+    for (unit, size) in SECONDS_PER_UNIT.iter().skip(1) {
+        if secs >= *size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+/// Parses a point in time given as text: RFC 3339 with an offset, or unix seconds.
+pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_unix_seconds(text);
+    }
+    text.parse::<Timestamp>().map_err(|_| {
+        format!("expected an RFC 3339 time with an offset (e.g. `2026-04-18T12:07:09Z`) or unix seconds, found `{text}`")
+    })
+}
+
+/// Parses unix seconds (the content of a ConfigMap entry written by the shell CronJob).
+pub fn parse_unix_seconds(text: &str) -> Result<Timestamp, String> {
+    let text = text.trim();
+    let seconds: i64 = text.parse().map_err(|_| {
+        format!("expected unix seconds (an integer such as `1808064429`), found `{text}`")
+    })?;
+    unix_seconds(seconds)
+}
+
+/// Converts unix seconds into a timestamp, rejecting values outside the supported range.
+pub fn unix_seconds(seconds: i64) -> Result<Timestamp, String> {
+    if seconds <= 0 {
+        return Err(format!(
+            "expected unix seconds after 1970-01-01, found `{seconds}` (0 or a negative value is not a real time)"
+        ));
+    }
+    Timestamp::from_second(seconds)
+        .map_err(|_| format!("unix seconds `{seconds}` are out of range"))
+}
+
+/// Adds a duration to a timestamp, reporting overflow instead of panicking.
+pub fn add(at: Timestamp, duration: SignedDuration) -> Result<Timestamp, String> {
+    at.checked_add(duration).map_err(|_| {
+        format!(
+            "`{at}` plus `{}` is out of range",
+            format_duration(duration)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        let cases = [
+            ("365d", 365 * 86_400),
+            ("30d", 30 * 86_400),
+            ("12h", 12 * 3_600),
+            ("90m", 90 * 60),
+            ("45s", 45),
+            ("2w", 14 * 86_400),
+            ("1d12h", 36 * 3_600),
+            (" 7d ", 7 * 86_400),
+        ];
+        for (text, secs) in cases {
+            assert_eq!(parse_duration(text).unwrap().as_secs(), secs, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_say_what_was_expected() {
+        let cases = [
+            ("", "empty string"),
+            ("0d", "positive"),
+            ("-5d", "positive"),
+            ("365", "needs a unit"),
+            ("d", "number before"),
+            ("1y", "units w, d, h, m, s"),
+            ("1.5d", "units w, d, h, m, s"),
+            ("99999999999999999999d", "too large"),
+            ("9999999999999d", "too large"),
+        ];
+        for (text, wanted) in cases {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains(wanted), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_format_back_to_what_they_parse_from() {
+        for text in ["30d", "7d", "1d12h", "90s", "48h", "2d3h4m5s"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+        assert_eq!(format_duration(SignedDuration::from_secs(48 * 3600)), "2d");
+        assert_eq!(format_duration(SignedDuration::from_secs(-90)), "-1m30s");
+    }
+
+    #[test]
+    fn timestamps_parse_from_rfc3339_and_unix_seconds() {
+        let a = parse_timestamp("2026-04-18T12:07:09Z").unwrap();
+        let b = parse_timestamp("2026-04-18T14:07:09+02:00").unwrap();
+        let c = parse_timestamp("1776514029").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(a.as_second(), 1_776_514_029);
+    }
+
+    #[test]
+    fn bad_timestamps_are_rejected() {
+        for text in [
+            "yesterday",
+            "2026-04-18",
+            "2026-04-18T12:07:09",
+            "0",
+            "",
+            "-5",
+        ] {
+            assert!(parse_timestamp(text).is_err(), "{text}");
+        }
+        assert!(
+            parse_unix_seconds("17765x")
+                .unwrap_err()
+                .contains("unix seconds")
+        );
+        assert!(parse_unix_seconds("99999999999999999").is_err());
+    }
+}
