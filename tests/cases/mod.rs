@@ -1,0 +1,3 @@
+mod check;
+mod push;
+mod push_faults;
