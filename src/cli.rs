@@ -38,6 +38,34 @@ so the stale alert can fire, and credwatch exits 3.
 EXIT CODES: 0 pushed, every credential read; 3 config error or something unread;
             4 the push did not land.";
 
+const RULES_HELP: &str = "\
+ALERTS ([alerts] in credwatch.toml):
+  prefix            alert name prefix (default Credwatch): <prefix>ExpiringSoon, <prefix>Critical,
+                    <prefix>Expired, <prefix>ExpiryUnknown, <prefix>MonitorStale,
+                    <prefix>MonitorNeverRun, <prefix>PushFailing
+  warning_severity, critical_severity
+                    values of the `severity` label (default warning / critical)
+  expiring_for, critical_for, unknown_for, stale_for, never_ran_for
+                    `for:` durations (default 1h, 10m, 1h, 10m, 2h)
+  stale_after       no successful run for this long fires the stale alert (default 48h)
+  runbook           runbook_url for credentials without their own `runbook`
+  labels            extra labels on every alert
+Thresholds come from each credential's warn_before/critical_before (joined on the
+credential label), so rules and data cannot drift apart. With [metrics] extra_series = false only
+the four alerts of the shell CronJob setup are rendered, with [defaults] thresholds.";
+
+const RULE_TESTS_HELP: &str = "\
+Writes a promtool unit-test file: each alert fires just past its threshold and stays silent just
+before it, `for:` is honoured, the stale and never-ran alerts fire on schedule.
+  credwatch render rules > credwatch-rules.yml
+  credwatch render rule-tests > credwatch-rules.test.yml
+  promtool test rules credwatch-rules.test.yml";
+
+const K8S_HELP: &str = "\
+Prints manifests to `kubectl apply -f -`: a ServiceAccount, a ConfigMap holding this
+credwatch.toml, and a hardened CronJob running `credwatch push`. Secrets are referenced from
+Kubernetes Secrets, never inlined.";
+
 const CHECK_HELP: &str = "\
 EXIT CODES (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL or EXPIRED,
 3 UNKNOWN (a credential or source could not be read) or a config/usage error.";
@@ -66,6 +94,77 @@ pub enum Command {
     /// Push the metrics to a Prometheus Pushgateway (run it from a CronJob)
     #[command(after_long_help = format!("{PUSH_HELP}\n\n{CONFIG_HELP}"))]
     Push(PushArgs),
+    /// Render what operators deploy: alert rules, promtool tests, Kubernetes manifests
+    #[command(subcommand)]
+    Render(RenderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RenderCommand {
+    /// Prometheus alerting rules for this config (plain, PrometheusRule CRD or Helm values)
+    #[command(after_long_help = RULES_HELP)]
+    Rules(RulesArgs),
+    /// A promtool unit-test file for the rules `render rules` produces
+    #[command(after_long_help = RULE_TESTS_HELP)]
+    RuleTests(RuleTestsArgs),
+    /// Kubernetes manifests: ServiceAccount, ConfigMap with credwatch.toml, CronJob
+    #[command(after_long_help = K8S_HELP)]
+    K8s(K8sArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// A plain Prometheus rule file (`groups:`)
+    Rules,
+    /// A `monitoring.coreos.com/v1` PrometheusRule for the Prometheus Operator
+    Prometheusrule,
+    /// `additionalPrometheusRulesMap` values for the kube-prometheus-stack Helm chart
+    HelmValues,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output shape
+    #[arg(long, value_enum, default_value_t = RulesFormat::Rules)]
+    pub format: RulesFormat,
+
+    /// Metadata label on the PrometheusRule, e.g. `release=kube-prometheus-stack` (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+
+    /// Namespace of the PrometheusRule
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleTestsArgs {
+    /// Path of the rule file the tests load, as promtool will see it
+    #[arg(long, value_name = "FILE", default_value = "credwatch-rules.yml")]
+    pub rule_file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// Container image to run
+    #[arg(long, value_name = "IMAGE", default_value = "ghcr.io/credwatch/credwatch:latest")]
+    pub image: String,
+
+    /// Namespace for every object
+    #[arg(long, value_name = "NAMESPACE", default_value = "monitoring")]
+    pub namespace: String,
+
+    /// Name (and name prefix) of the objects
+    #[arg(long, value_name = "NAME", default_value = "credwatch")]
+    pub name: String,
+
+    /// CronJob schedule
+    #[arg(long, value_name = "CRON", default_value = "17 */6 * * *")]
+    pub schedule: String,
+
+    /// Kubernetes Secret holding Pushgateway credentials (keys `username`/`password` or `token`)
+    #[arg(long, value_name = "SECRET")]
+    pub pushgateway_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

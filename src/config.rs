@@ -235,9 +235,16 @@ struct RawSource {
 
 /// Reads and validates the config file at `path`.
 pub fn read_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(read_config_text(path)?.0)
+}
+
+/// Reads and validates the config file at `path`, returning its text as well (for renderers that
+/// embed the file).
+pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
-    Ok(parse_config(&text, path)?)
+    let config = parse_config(&text, path)?;
+    Ok((config, text))
 }
 
 /// Validates the text of a config file. `path` is used in messages and to resolve relative paths.

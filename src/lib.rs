@@ -13,6 +13,7 @@ pub mod credential;
 pub mod exposition;
 pub mod metrics;
 pub mod output;
+pub mod render;
 pub mod run;
 pub mod sinks;
 pub mod sources;

@@ -4,16 +4,16 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Parser;
 use jiff::Timestamp;
 
 use crate::assess::{self, Report, Status};
-use crate::cli::{CheckArgs, Cli, Command, OutputFormat, PushArgs};
+use crate::cli::{CheckArgs, Cli, Command, OutputFormat, PushArgs, RenderCommand};
 use crate::config::{self, Config};
 use crate::metrics::{self, RunInfo};
 use crate::sinks::pushgateway::{self, Method};
-use crate::{exposition, output, sources, time};
+use crate::{exposition, output, render, sources, time};
 
 /// Exit codes. 0–3 follow the monitoring-plugin convention used by `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Check(args) => check(&cli, args),
         Command::Push(args) => push(&cli, args),
+        Command::Render(what) => render(&cli, what),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -94,15 +95,19 @@ fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Config> {
+    Ok(load_with_text(cli)?.0)
+}
+
+fn load_with_text(cli: &Cli) -> anyhow::Result<(Config, String)> {
     let path = config_path(cli)?;
-    let config = config::read_config(&path)?;
+    let (config, text) = config::read_config_text(&path)?;
     log::info!(
         "loaded `{}`: {} inventory credential(s), {} source(s)",
         path.display(),
         config.inventory.len(),
         config.sources.len()
     );
-    Ok(config)
+    Ok((config, text))
 }
 
 fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
@@ -169,44 +174,55 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
 
     let auth =
         pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?;
-    pushgateway::send(&target, &url, method, &body, auth.as_ref())
-        .with_context(|| format!("push to `{url}` failed"))
-        .map_err(|e| {
-            eprintln!("error: {e:#}");
-            e
-        })
-        .map_or(Ok(ExitCode::Undelivered), |()| {
-            let unread = report
-                .assessments
-                .iter()
-                .filter(|a| a.error.is_some())
-                .count()
-                + report.sources.iter().filter(|s| s.error.is_some()).count()
-                + report.problems.len();
-            println!(
-                "pushed {} credential(s) to {url} ({}){}",
-                report.assessments.len(),
-                method.as_str(),
-                if complete {
-                    String::new()
-                } else {
-                    format!("; {unread} problem(s), last success not advanced")
-                }
-            );
-            if !complete {
-                for line in output::render_table(&report)
-                    .lines()
-                    .skip_while(|l| !l.starts_with("problems:"))
-                {
-                    if !line.is_empty() {
-                        eprintln!("{line}");
-                    }
-                }
-            }
-            Ok(if complete {
-                ExitCode::Ok
-            } else {
-                ExitCode::Unknown
-            })
-        })
+    if let Err(e) = pushgateway::send(&target, &url, method, &body, auth.as_ref()) {
+        eprintln!("error: push to `{url}` failed: {e}");
+        print_problems(&report);
+        return Ok(ExitCode::Undelivered);
+    }
+    if complete {
+        println!(
+            "pushed {} credential(s) to {url} (PUT)",
+            report.assessments.len()
+        );
+        return Ok(ExitCode::Ok);
+    }
+    println!(
+        "pushed {} credential(s) to {url} (POST, last success not advanced: something could not be read)",
+        report.assessments.len()
+    );
+    print_problems(&report);
+    Ok(ExitCode::Unknown)
+}
+
+/// Lists on stderr what could not be read, for the Job's log.
+fn print_problems(report: &Report) {
+    for a in report.assessments.iter().filter(|a| a.error.is_some()) {
+        eprintln!(
+            "problem: credential `{}`: {}",
+            a.credential.name,
+            a.error.as_deref().unwrap_or_default()
+        );
+    }
+    for s in report.sources.iter().filter(|s| s.error.is_some()) {
+        eprintln!(
+            "problem: source `{}`: {}",
+            s.name,
+            s.error.as_deref().unwrap_or_default()
+        );
+    }
+    for p in &report.problems {
+        eprintln!("problem: {p}");
+    }
+}
+
+fn render(cli: &Cli, what: &RenderCommand) -> anyhow::Result<ExitCode> {
+    let (config, text) = load_with_text(cli)?;
+    let output = match what {
+        RenderCommand::Rules(args) => render::rules::render_cli(&config, args),
+        RenderCommand::RuleTests(args) => render::rule_tests::render_cli(&config, args),
+        RenderCommand::K8s(args) => render::k8s::render_cli(&config, &text, args),
+    }
+    .map_err(|e| anyhow!(e))?;
+    print!("{output}");
+    Ok(ExitCode::Ok)
 }

@@ -1,0 +1,5 @@
+//! Pure renderers: a validated config → the files operators deploy next to credwatch.
+
+pub mod k8s;
+pub mod rule_tests;
+pub mod rules;
