@@ -28,6 +28,7 @@ pub struct Config {
     pub defaults: Defaults,
     pub pushgateway: Option<Pushgateway>,
     pub metrics: MetricNames,
+    pub alerts: Alerts,
     /// `[[credential]]` entries, whose expiry the file itself states.
     pub inventory: Vec<InventoryEntry>,
     pub sources: Vec<Source>,
@@ -90,6 +91,29 @@ pub struct Pushgateway {
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
     pub token_file: Option<PathBuf>,
+}
+
+/// How `render rules` shapes the alerts (`[alerts]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerts {
+    /// Alert names are `<prefix>ExpiringSoon`, `<prefix>Critical`, …
+    pub prefix: String,
+    pub warning_severity: String,
+    pub critical_severity: String,
+    /// How often credwatch runs (the CronJob schedule); the default `stale_after` is eight runs.
+    pub run_interval: SignedDuration,
+    /// No successful run for this long fires the stale alert.
+    pub stale_after: SignedDuration,
+    pub expiring_for: SignedDuration,
+    pub critical_for: SignedDuration,
+    pub unknown_for: SignedDuration,
+    pub stale_for: SignedDuration,
+    pub never_ran_for: SignedDuration,
+    pub push_failing_for: SignedDuration,
+    /// `runbook_url` for credentials without a runbook of their own.
+    pub runbook: Option<String>,
+    /// Extra labels on every alert.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Names of the series and labels that other systems (alert rules) depend on.
@@ -165,6 +189,8 @@ struct RawConfig {
     pushgateway: Option<RawPushgateway>,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    alerts: RawAlerts,
     #[serde(default, rename = "credential")]
     credentials: Vec<RawCredential>,
     #[serde(default, rename = "source")]
@@ -190,6 +216,24 @@ struct RawPushgateway {
     username: Option<String>,
     password_file: Option<String>,
     token_file: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    prefix: Option<Spanned<String>>,
+    warning_severity: Option<Spanned<String>>,
+    critical_severity: Option<Spanned<String>>,
+    run_interval: Option<Spanned<toml::Value>>,
+    stale_after: Option<Spanned<toml::Value>>,
+    expiring_for: Option<Spanned<toml::Value>>,
+    critical_for: Option<Spanned<toml::Value>>,
+    unknown_for: Option<Spanned<toml::Value>>,
+    stale_for: Option<Spanned<toml::Value>>,
+    never_ran_for: Option<Spanned<toml::Value>>,
+    push_failing_for: Option<Spanned<toml::Value>>,
+    runbook: Option<String>,
+    labels: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -305,6 +349,7 @@ impl Validator<'_> {
     fn config(&mut self, raw: RawConfig, path: &Path, base: &Path) -> Config {
         let defaults = self.defaults(&raw.defaults);
         let metrics = self.metrics(&raw.metrics);
+        let alerts = self.alerts(raw.alerts);
         let pushgateway = raw.pushgateway.map(|p| self.pushgateway(p, base));
         let mut reserved: BTreeSet<String> =
             RESERVED_LABELS.iter().map(|s| s.to_string()).collect();
@@ -357,6 +402,7 @@ impl Validator<'_> {
             defaults,
             pushgateway,
             metrics,
+            alerts,
             inventory,
             sources,
         }
@@ -695,6 +741,63 @@ impl Validator<'_> {
         }))
     }
 
+    fn alerts(&mut self, raw: RawAlerts) -> Alerts {
+        let hours = |h| SignedDuration::from_hours(h);
+        let mins = |m| SignedDuration::from_mins(m);
+        let prefix = match raw.prefix {
+            None => "Credwatch".to_string(),
+            Some(p) if is_alert_name(p.get_ref()) => p.into_inner(),
+            Some(p) => {
+                self.error(
+                    p.span(),
+                    format!(
+                        "alerts: `prefix`: `{}` cannot start an alert name (letters, digits and `_`, not starting with a digit)",
+                        p.get_ref()
+                    ),
+                );
+                "Credwatch".into()
+            }
+        };
+        let warning_severity = self
+            .non_empty(raw.warning_severity, "alerts", "warning_severity")
+            .unwrap_or_else(|| "warning".into());
+        let critical_severity = self
+            .non_empty(raw.critical_severity, "alerts", "critical_severity")
+            .unwrap_or_else(|| "critical".into());
+        let run_interval = self.duration_or(&raw.run_interval, "alerts", "run_interval", hours(6));
+        let stale_after = self.duration_or(&raw.stale_after, "alerts", "stale_after", run_interval * 8);
+        if let Some(span) = &raw.stale_after
+            && stale_after <= run_interval
+        {
+            self.error(
+                span.span(),
+                format!(
+                    "alerts: `stale_after` ({}) must be longer than `run_interval` ({}), or every run would look stale",
+                    time::format_duration(stale_after),
+                    time::format_duration(run_interval)
+                ),
+            );
+        }
+        let mut reserved: BTreeSet<String> = ["alertname", "severity"].iter().map(|s| s.to_string()).collect();
+        reserved.extend(RESERVED_LABELS.iter().map(|s| s.to_string()));
+        let labels = self.labels(raw.labels, "alerts", &reserved);
+        Alerts {
+            prefix,
+            warning_severity,
+            critical_severity,
+            run_interval,
+            stale_after,
+            expiring_for: self.duration_or(&raw.expiring_for, "alerts", "expiring_for", hours(1)),
+            critical_for: self.duration_or(&raw.critical_for, "alerts", "critical_for", mins(10)),
+            unknown_for: self.duration_or(&raw.unknown_for, "alerts", "unknown_for", hours(1)),
+            stale_for: self.duration_or(&raw.stale_for, "alerts", "stale_for", mins(10)),
+            never_ran_for: self.duration_or(&raw.never_ran_for, "alerts", "never_ran_for", hours(2)),
+            push_failing_for: self.duration_or(&raw.push_failing_for, "alerts", "push_failing_for", mins(15)),
+            runbook: raw.runbook,
+            labels,
+        }
+    }
+
     fn metrics(&mut self, raw: &RawMetrics) -> MetricNames {
         let mut names = MetricNames::default();
         for (value, slot) in [
@@ -816,6 +919,13 @@ pub fn check_label_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Checks an alert name (prefix): `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_alert_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Checks a Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.

@@ -1,5 +1,403 @@
-//! placeholder
-use crate::config::Config;
-pub fn render_cli(_config: &Config, _args: &crate::cli::RuleTestsArgs) -> Result<String, String> {
-    Err("not implemented yet".into())
+//! `render rule-tests`: a promtool unit-test file for the rules of `render rules`. Pure.
+//!
+//! Each alert is driven just up to its threshold (silent), across it (pending for `for:`), and
+//! past `for:` (firing, with the exact labels and annotations a receiver would get). Per-credential
+//! thresholds get a case each. Time in promtool starts at 0, so expiry timestamps are small.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use serde::Serialize;
+
+use crate::cli::RuleTestsArgs;
+use crate::config::{Config, INVENTORY_SOURCE, Source};
+use crate::credential::Thresholds;
+use crate::render::rules::{self, AlertKind, quote};
+use crate::time::format_duration;
+
+const STEP: i64 = 60;
+
+#[derive(Serialize)]
+struct TestFile {
+    rule_files: Vec<String>,
+    evaluation_interval: String,
+    tests: Vec<TestGroup>,
+}
+
+#[derive(Serialize)]
+struct TestGroup {
+    name: String,
+    interval: String,
+    input_series: Vec<InputSeries>,
+    alert_rule_test: Vec<AlertTest>,
+}
+
+#[derive(Serialize)]
+struct InputSeries {
+    series: String,
+    values: String,
+}
+
+#[derive(Serialize)]
+struct AlertTest {
+    eval_time: String,
+    alertname: String,
+    exp_alerts: Vec<ExpectedAlert>,
+}
+
+#[derive(Serialize)]
+struct ExpectedAlert {
+    exp_labels: BTreeMap<String, String>,
+    exp_annotations: BTreeMap<String, String>,
+}
+
+/// Prometheus' `humanizeDuration` template function, for whole seconds.
+pub fn humanize_duration(seconds: i64) -> String {
+    if seconds == 0 {
+        return "0s".into();
+    }
+    let sign = if seconds < 0 { "-" } else { "" };
+    let v = seconds.unsigned_abs();
+    let (days, hours, minutes, secs) = (v / 86_400, (v / 3_600) % 24, (v / 60) % 60, v % 60);
+    if days != 0 {
+        format!("{sign}{days}d {hours}h {minutes}m {secs}s")
+    } else if hours != 0 {
+        format!("{sign}{hours}h {minutes}m {secs}s")
+    } else if minutes != 0 {
+        format!("{sign}{minutes}m {secs}s")
+    } else {
+        format!("{sign}{secs}s")
+    }
+}
+
+fn series(name: &str, labels: &[(&str, &str)]) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
+    format!("{name}{{{}}}", inner.join(", "))
+}
+
+/// A constant value for `minutes` minutes (promtool's `a x n` is n+1 samples).
+fn constant(value: i64, minutes: i64) -> String {
+    format!("{value}x{minutes}")
+}
+
+fn at(seconds: i64) -> String {
+    format_duration(SignedDuration::from_secs(seconds)).replace("0s", "0m")
+}
+
+struct Builder<'a> {
+    config: &'a Config,
+    job: String,
+}
+
+impl Builder<'_> {
+    fn name(&self, kind: AlertKind) -> String {
+        rules::alert_name(self.config, kind)
+    }
+
+    fn full(&self) -> bool {
+        self.config.metrics.extra_series
+    }
+
+    /// Labels of an alert raised from a credential's expiry series.
+    fn alert_labels(&self, kind: AlertKind, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut labels: BTreeMap<String, String> = self.config.alerts.labels.clone();
+        for (k, v) in extra {
+            labels.insert(k.to_string(), v.to_string());
+        }
+        labels.insert("severity".into(), rules::severity(self.config, kind).to_string());
+        labels
+    }
+
+    fn annotations(&self, kind: AlertKind, cred: &str, source: &str, value: i64) -> BTreeMap<String, String> {
+        let (summary, description) = rules::texts(self.config, kind, cred, &humanize_duration(value), &self.job);
+        let mut out = BTreeMap::from([("summary".to_string(), summary), ("description".to_string(), description)]);
+        let runbook = if kind.per_credential() {
+            rules::runbook_for(self.config, cred, source)
+        } else {
+            self.config.alerts.runbook.clone()
+        };
+        if let Some(url) = runbook.filter(|u| !u.is_empty()) {
+            out.insert("runbook_url".into(), url);
+        }
+        out
+    }
+
+    /// Series describing one credential: its expiry and, with the full contract, its thresholds.
+    fn credential_series(&self, cred: &str, source: &str, expiry: i64, t: Thresholds, minutes: i64) -> Vec<InputSeries> {
+        let c = self.config.metrics.credential_label.as_str();
+        let mut labels = vec![(c, cred), ("job", self.job.as_str())];
+        if self.full() {
+            labels.push(("source", source));
+        }
+        let mut out = vec![InputSeries {
+            series: series(&self.config.metrics.expiry, &labels),
+            values: constant(expiry, minutes),
+        }];
+        if self.full() {
+            let keys = [(c, cred), ("job", self.job.as_str())];
+            out.push(InputSeries {
+                series: series("credwatch_credential_warn_before_seconds", &keys),
+                values: constant(t.warn_before.as_secs(), minutes),
+            });
+            out.push(InputSeries {
+                series: series("credwatch_credential_critical_before_seconds", &keys),
+                values: constant(t.critical_before.as_secs(), minutes),
+            });
+        }
+        out
+    }
+
+    fn expiry_labels<'b>(&'b self, cred: &'b str, source: &'b str) -> Vec<(&'b str, &'b str)> {
+        let mut labels = vec![(self.config.metrics.credential_label.as_str(), cred), ("job", self.job.as_str())];
+        if self.full() {
+            labels.push(("source", source));
+        }
+        labels
+    }
+
+    /// A credential crosses `threshold` two hours in: silent at the threshold itself, pending for
+    /// `for:`, firing one evaluation later.
+    fn threshold_case(&self, kind: AlertKind, cred: &str, source: &str, t: Thresholds) -> TestGroup {
+        let threshold = match kind {
+            AlertKind::ExpiringSoon => t.warn_before,
+            _ => t.critical_before,
+        }
+        .as_secs();
+        let for_s = rules::rule(self.config, kind).for_seconds(self.config);
+        let cross = 2 * 3_600;
+        let expiry = threshold + cross;
+        let fire_at = cross + STEP + for_s;
+        let minutes = fire_at / STEP + 5;
+        let firing = ExpectedAlert {
+            exp_labels: self.alert_labels(kind, &self.expiry_labels(cred, source)),
+            exp_annotations: self.annotations(kind, cred, source, expiry - fire_at),
+        };
+        TestGroup {
+            name: format!(
+                "{}: `{cred}` with {} left fires after {}",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(threshold)),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
+            interval: "1m".into(),
+            input_series: self.credential_series(cred, source, expiry, t, minutes),
+            alert_rule_test: vec![
+                AlertTest { eval_time: at(cross), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest { eval_time: at(cross + for_s), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest { eval_time: at(fire_at), alertname: self.name(kind), exp_alerts: vec![firing] },
+            ],
+        }
+    }
+
+    fn expired_case(&self, cred: &str, source: &str, t: Thresholds) -> TestGroup {
+        let kind = AlertKind::Expired;
+        let expiry = 3_600;
+        TestGroup {
+            name: format!("{}: fires at the expiry instant", self.name(kind)),
+            interval: "1m".into(),
+            input_series: self.credential_series(cred, source, expiry, t, 70),
+            alert_rule_test: vec![
+                AlertTest { eval_time: at(expiry - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(expiry),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &self.expiry_labels(cred, source)),
+                        exp_annotations: self.annotations(kind, cred, source, 0),
+                    }],
+                },
+            ],
+        }
+    }
+
+    fn unknown_case(&self, cred: &str) -> TestGroup {
+        let kind = AlertKind::ExpiryUnknown;
+        let c = self.config.metrics.credential_label.as_str();
+        let for_s = self.config.alerts.unknown_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let job = self.job.as_str();
+        TestGroup {
+            name: format!("{}: an unreadable credential fires after {}", self.name(kind), format_duration(SignedDuration::from_secs(for_s))),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries { series: series("credwatch_credential_read_ok", &[(c, cred), ("job", job)]), values: constant(0, minutes) },
+                InputSeries {
+                    series: series("credwatch_credential_read_ok", &[(c, "readable"), ("job", job)]),
+                    values: constant(1, minutes),
+                },
+            ],
+            alert_rule_test: vec![
+                AlertTest { eval_time: at(for_s - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &[(c, cred), ("job", job)]),
+                        exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
+                    }],
+                },
+            ],
+        }
+    }
+
+    fn stale_case(&self) -> TestGroup {
+        let kind = AlertKind::MonitorStale;
+        let stale = self.config.alerts.stale_after.as_secs();
+        let for_s = self.config.alerts.stale_for.as_secs();
+        let fire_at = stale + STEP + for_s;
+        let minutes = fire_at / STEP + 5;
+        let last = &self.config.metrics.last_success;
+        TestGroup {
+            name: format!("{}: no complete run for {} fires; a monitor that keeps running stays silent", self.name(kind), format_duration(SignedDuration::from_secs(stale))),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries { series: series(last, &[("job", &self.job)]), values: constant(0, minutes) },
+                InputSeries { series: series(last, &[("job", "still-running")]), values: format!("0+60x{minutes}") },
+            ],
+            alert_rule_test: vec![
+                AlertTest { eval_time: at(stale), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest { eval_time: at(stale + for_s), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(fire_at),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &[("job", &self.job)]),
+                        exp_annotations: self.annotations(kind, "", "", fire_at),
+                    }],
+                },
+            ],
+        }
+    }
+
+    fn never_ran_cases(&self) -> Vec<TestGroup> {
+        let kind = AlertKind::MonitorNeverRun;
+        let for_s = self.config.alerts.never_ran_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let last = &self.config.metrics.last_success;
+        let other = InputSeries { series: series("up", &[("job", "prometheus")]), values: constant(1, minutes) };
+        vec![
+            TestGroup {
+                name: format!("{}: fires after {} without a last-success series", self.name(kind), format_duration(SignedDuration::from_secs(for_s))),
+                interval: "1m".into(),
+                input_series: vec![other],
+                alert_rule_test: vec![
+                    AlertTest { eval_time: at(for_s - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                    AlertTest {
+                        eval_time: at(for_s),
+                        alertname: self.name(kind),
+                        exp_alerts: vec![ExpectedAlert {
+                            exp_labels: self.alert_labels(kind, &[]),
+                            exp_annotations: self.annotations(kind, "", "", 0),
+                        }],
+                    },
+                ],
+            },
+            TestGroup {
+                name: format!("{}: silent once credwatch has reported", self.name(kind)),
+                interval: "1m".into(),
+                input_series: vec![InputSeries { series: series(last, &[("job", &self.job)]), values: format!("0+60x{minutes}") }],
+                alert_rule_test: vec![AlertTest { eval_time: at(for_s + STEP), alertname: self.name(kind), exp_alerts: vec![] }],
+            },
+        ]
+    }
+
+    fn push_failing_case(&self) -> TestGroup {
+        let kind = AlertKind::PushFailing;
+        let for_s = self.config.alerts.push_failing_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let job = self.job.as_str();
+        TestGroup {
+            name: format!("{}: a failed push newer than the last good one fires", self.name(kind)),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries { series: series("push_time_seconds", &[("job", job)]), values: constant(100, minutes) },
+                InputSeries { series: series("push_failure_time_seconds", &[("job", job)]), values: constant(200, minutes) },
+            ],
+            alert_rule_test: vec![
+                AlertTest { eval_time: at(for_s - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &[("job", job)]),
+                        exp_annotations: self.annotations(kind, "", "", 200),
+                    }],
+                },
+            ],
+        }
+    }
+}
+
+/// Credentials whose thresholds get a case each: the first of every distinct threshold pair, and
+/// the defaults (as `example` when no credential uses them).
+fn threshold_subjects(config: &Config) -> Vec<(String, String, Thresholds)> {
+    let mut subjects: Vec<(String, String, Thresholds)> = Vec::new();
+    let mut add = |name: &str, source: &str, t: Thresholds| {
+        if !subjects.iter().any(|(_, _, seen)| *seen == t) {
+            subjects.push((name.to_string(), source.to_string(), t));
+        }
+    };
+    for e in &config.inventory {
+        add(&e.credential.name, INVENTORY_SOURCE, e.credential.thresholds);
+    }
+    for s in &config.sources {
+        match s {
+            Source::Directory(d) => add("example", &d.name, d.thresholds),
+        }
+    }
+    add("example", INVENTORY_SOURCE, config.defaults.thresholds);
+    if !config.metrics.extra_series {
+        // The rules only know [defaults]; test those.
+        subjects.retain(|(_, _, t)| *t == config.defaults.thresholds);
+    }
+    subjects
+}
+
+pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
+    let job = config.pushgateway.as_ref().map_or("credwatch", |p| p.job.as_str()).to_string();
+    let b = Builder { config, job };
+    let kinds = rules::kinds(config);
+    let subjects = threshold_subjects(config);
+    let mut tests = Vec::new();
+    for kind in [AlertKind::ExpiringSoon, AlertKind::Critical] {
+        for (cred, source, t) in &subjects {
+            tests.push(b.threshold_case(kind, cred, source, *t));
+        }
+    }
+    let (cred, source, t) = subjects.first().cloned().ok_or("no thresholds to test")?;
+    if kinds.contains(&AlertKind::Expired) {
+        tests.push(b.expired_case(&cred, &source, t));
+    }
+    if kinds.contains(&AlertKind::ExpiryUnknown) {
+        tests.push(b.unknown_case(&cred));
+    }
+    tests.push(b.stale_case());
+    tests.extend(b.never_ran_cases());
+    if kinds.contains(&AlertKind::PushFailing) {
+        tests.push(b.push_failing_case());
+    }
+    let file = TestFile { rule_files: vec![rule_file.to_string()], evaluation_interval: "1m".into(), tests };
+    let yaml = serde_norway::to_string(&file).map_err(|e| format!("cannot write YAML: {e}"))?;
+    Ok(format!(
+        "# Generated by `credwatch render rule-tests`; run with `promtool test rules <this file>`.\n{yaml}"
+    ))
+}
+
+pub fn render_cli(config: &Config, args: &RuleTestsArgs) -> Result<String, String> {
+    render(config, &args.rule_file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanize_duration_matches_prometheus() {
+        assert_eq!(humanize_duration(0), "0s");
+        assert_eq!(humanize_duration(59), "59s");
+        assert_eq!(humanize_duration(61), "1m 1s");
+        assert_eq!(humanize_duration(3_600), "1h 0m 0s");
+        assert_eq!(humanize_duration(30 * 86_400 - 3_660), "29d 22h 59m 0s");
+        assert_eq!(humanize_duration(-90), "-1m 30s");
+    }
 }

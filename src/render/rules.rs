@@ -1,5 +1,439 @@
-//! placeholder
-use crate::config::Config;
-pub fn render_cli(_config: &Config, _args: &crate::cli::RulesArgs) -> Result<String, String> {
-    Err("not implemented yet".into())
+//! `render rules`: Prometheus alerting rules generated from the same config that drives `push`, so
+//! metric names, label names, the job and thresholds cannot drift apart. Pure.
+//!
+//! With the full metrics contract, thresholds come from each credential's
+//! `credwatch_credential_{warn,critical}_before_seconds` series, joined on the credential label.
+//! With `[metrics] extra_series = false` (the shell-CronJob drop-in) only the four alerts of that
+//! setup are rendered, with the `[defaults]` thresholds written into the expressions.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use serde::Serialize;
+
+use crate::cli::{RulesArgs, RulesFormat};
+use crate::config::{Config, Source, check_label_name};
+use crate::time::format_duration;
+
+/// The alerts credwatch knows how to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    ExpiringSoon,
+    Critical,
+    Expired,
+    ExpiryUnknown,
+    MonitorStale,
+    MonitorNeverRun,
+    PushFailing,
+}
+
+impl AlertKind {
+    fn suffix(self) -> &'static str {
+        match self {
+            AlertKind::ExpiringSoon => "ExpiringSoon",
+            AlertKind::Critical => "Critical",
+            AlertKind::Expired => "Expired",
+            AlertKind::ExpiryUnknown => "ExpiryUnknown",
+            AlertKind::MonitorStale => "MonitorStale",
+            AlertKind::MonitorNeverRun => "MonitorNeverRun",
+            AlertKind::PushFailing => "PushFailing",
+        }
+    }
+
+    /// True for alerts about one credential (their labels carry the credential).
+    pub fn per_credential(self) -> bool {
+        matches!(
+            self,
+            AlertKind::ExpiringSoon | AlertKind::Critical | AlertKind::Expired | AlertKind::ExpiryUnknown
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleFile {
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub name: String,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    #[serde(skip)]
+    pub kind: AlertKind,
+    pub alert: String,
+    pub expr: String,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Rule {
+    /// The `for:` duration in seconds (0 when the alert fires at once).
+    pub fn for_seconds(&self, config: &Config) -> i64 {
+        for_duration(self.kind, config).map_or(0, |d| d.as_secs())
+    }
+}
+
+fn for_duration(kind: AlertKind, config: &Config) -> Option<SignedDuration> {
+    let a = &config.alerts;
+    match kind {
+        AlertKind::ExpiringSoon => Some(a.expiring_for),
+        AlertKind::Critical => Some(a.critical_for),
+        AlertKind::Expired => None,
+        AlertKind::ExpiryUnknown => Some(a.unknown_for),
+        AlertKind::MonitorStale => Some(a.stale_for),
+        AlertKind::MonitorNeverRun => Some(a.never_ran_for),
+        AlertKind::PushFailing => Some(a.push_failing_for),
+    }
+}
+
+/// The alerts rendered for this config, in order.
+pub fn kinds(config: &Config) -> Vec<AlertKind> {
+    if !config.metrics.extra_series {
+        return vec![
+            AlertKind::ExpiringSoon,
+            AlertKind::Critical,
+            AlertKind::MonitorStale,
+            AlertKind::MonitorNeverRun,
+        ];
+    }
+    let mut kinds = vec![
+        AlertKind::ExpiringSoon,
+        AlertKind::Critical,
+        AlertKind::Expired,
+        AlertKind::ExpiryUnknown,
+        AlertKind::MonitorStale,
+        AlertKind::MonitorNeverRun,
+    ];
+    if config.pushgateway.is_some() {
+        kinds.push(AlertKind::PushFailing);
+    }
+    kinds
+}
+
+pub fn alert_name(config: &Config, kind: AlertKind) -> String {
+    format!("{}{}", config.alerts.prefix, kind.suffix())
+}
+
+/// Seconds written so that a reader sees days or hours (`30 * 86400`).
+pub fn seconds_expr(d: SignedDuration) -> String {
+    let s = d.as_secs();
+    if s != 0 && s % 86_400 == 0 {
+        format!("{} * 86400", s / 86_400)
+    } else if s != 0 && s % 3_600 == 0 {
+        format!("{} * 3600", s / 3_600)
+    } else {
+        s.to_string()
+    }
+}
+
+/// A PromQL or Go-template string literal.
+pub fn quote(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn expr(config: &Config, kind: AlertKind) -> String {
+    let e = &config.metrics.expiry;
+    let c = &config.metrics.credential_label;
+    let l = &config.metrics.last_success;
+    let t = &config.defaults.thresholds;
+    let join = format!("on({c}, job, instance) group_left()");
+    let full = config.metrics.extra_series;
+    match kind {
+        AlertKind::ExpiringSoon if full => {
+            format!("({e} - time()) < {join} credwatch_credential_warn_before_seconds")
+        }
+        AlertKind::ExpiringSoon => format!("({e} - time()) < {}", seconds_expr(t.warn_before)),
+        AlertKind::Critical if full => {
+            format!("({e} - time()) < {join} credwatch_credential_critical_before_seconds")
+        }
+        AlertKind::Critical => format!("({e} - time()) < {}", seconds_expr(t.critical_before)),
+        AlertKind::Expired => format!("({e} - time()) <= 0"),
+        AlertKind::ExpiryUnknown => "credwatch_credential_read_ok == 0".into(),
+        AlertKind::MonitorStale => {
+            format!("time() - {l} > {}", seconds_expr(config.alerts.stale_after))
+        }
+        AlertKind::MonitorNeverRun => format!("absent({l})"),
+        AlertKind::PushFailing => {
+            let job = quote(config.pushgateway.as_ref().map_or("credwatch", |p| p.job.as_str()));
+            format!("push_failure_time_seconds{{job={job}}} > push_time_seconds{{job={job}}}")
+        }
+    }
+}
+
+/// Summary and description of an alert. `cred`, `left` and `job` are either template
+/// expressions (for the rule) or their values (for the expectations of the rule tests).
+pub fn texts(config: &Config, kind: AlertKind, cred: &str, left: &str, job: &str) -> (String, String) {
+    let stale = format_duration(config.alerts.stale_after);
+    let last = &config.metrics.last_success;
+    match kind {
+        AlertKind::ExpiringSoon => (
+            format!("Credential {cred} expires in {left}"),
+            format!(
+                "Credential {cred} expires in {left}, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential."
+            ),
+        ),
+        AlertKind::Critical => (
+            format!("Credential {cred} expires in {left}"),
+            format!(
+                "Credential {cred} expires in {left}, inside its critical window. Rotate it now: anything using it fails to authenticate once it expires."
+            ),
+        ),
+        AlertKind::Expired => (
+            format!("Credential {cred} has expired"),
+            format!("Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it."),
+        ),
+        AlertKind::ExpiryUnknown => (
+            format!("credwatch cannot read credential {cred}"),
+            format!(
+                "credwatch could not read the expiry of credential {cred} in its recent runs. Run `credwatch check` or read the job's log for the reason."
+            ),
+        ),
+        AlertKind::MonitorStale => (
+            format!("credwatch has not completed a run for over {stale}"),
+            format!(
+                "The last complete credwatch run (job {job}) was {left} ago; expiry data may be out of date. Check the CronJob and its log."
+            ),
+        ),
+        AlertKind::MonitorNeverRun => (
+            "credwatch has never reported".to_string(),
+            format!(
+                "No `{last}` series exists: credwatch has not completed a run, or Prometheus does not scrape where it reports."
+            ),
+        ),
+        AlertKind::PushFailing => (
+            format!("credwatch pushes to the Pushgateway are failing (job {job})"),
+            format!(
+                "The Pushgateway recorded a failed push for job {job} after the last successful one. Read the Pushgateway's log and credwatch's job log."
+            ),
+        ),
+    }
+}
+
+/// Runbooks by credential name and by source name, and the fallback.
+struct Runbooks {
+    by_credential: Vec<(String, String)>,
+    by_source: Vec<(String, String)>,
+    fallback: Option<String>,
+}
+
+fn runbooks(config: &Config) -> Runbooks {
+    Runbooks {
+        by_credential: config
+            .inventory
+            .iter()
+            .filter_map(|e| Some((e.credential.name.clone(), e.credential.runbook.clone()?)))
+            .collect(),
+        by_source: config
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Directory(d) => Some((d.name.clone(), d.runbook.clone()?)),
+            })
+            .filter(|_| config.metrics.extra_series)
+            .collect(),
+        fallback: config.alerts.runbook.clone(),
+    }
+}
+
+/// The `runbook_url` annotation of a per-credential alert: a template choosing the credential's
+/// own runbook, else its source's, else `[alerts] runbook`. Credentials sharing a runbook share a
+/// branch (`eq` takes several values).
+fn runbook_template(config: &Config) -> Option<String> {
+    let r = runbooks(config);
+    let c = &config.metrics.credential_label;
+    if r.by_credential.is_empty() && r.by_source.is_empty() {
+        return r.fallback;
+    }
+    let mut urls: Vec<&String> = Vec::new();
+    for (_, url) in r.by_credential.iter().chain(&r.by_source) {
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    let mut out = String::new();
+    for (i, url) in urls.iter().enumerate() {
+        let names: Vec<String> =
+            r.by_credential.iter().filter(|(_, u)| u == *url).map(|(n, _)| quote(n)).collect();
+        let sources: Vec<String> =
+            r.by_source.iter().filter(|(_, u)| u == *url).map(|(n, _)| quote(n)).collect();
+        let mut conds = Vec::new();
+        if !names.is_empty() {
+            conds.push(format!("eq $labels.{c} {}", names.join(" ")));
+        }
+        if !sources.is_empty() {
+            conds.push(format!("eq $labels.source {}", sources.join(" ")));
+        }
+        let cond = if conds.len() == 1 { conds.remove(0) } else { format!("or ({}) ({})", conds[0], conds[1]) };
+        let keyword = if i == 0 { "if" } else { "else if" };
+        out.push_str(&format!("{{{{ {keyword} {cond} }}}}{url}"));
+    }
+    if let Some(fallback) = r.fallback {
+        out.push_str(&format!("{{{{ else }}}}{fallback}"));
+    }
+    out.push_str("{{ end }}");
+    Some(out)
+}
+
+/// What the runbook template evaluates to for a credential (for the rule tests).
+pub fn runbook_for(config: &Config, credential: &str, source: &str) -> Option<String> {
+    let r = runbooks(config);
+    let templated = !r.by_credential.is_empty() || !r.by_source.is_empty();
+    let found = r
+        .by_credential
+        .iter()
+        .find(|(n, _)| n == credential)
+        .or_else(|| r.by_source.iter().find(|(n, _)| n == source))
+        .map(|(_, u)| u.clone());
+    match (found, r.fallback) {
+        (Some(u), _) => Some(u),
+        (None, Some(f)) => Some(f),
+        (None, None) if templated => Some(String::new()),
+        (None, None) => None,
+    }
+}
+
+pub fn severity(config: &Config, kind: AlertKind) -> &str {
+    match kind {
+        AlertKind::Critical | AlertKind::Expired => &config.alerts.critical_severity,
+        _ => &config.alerts.warning_severity,
+    }
+}
+
+pub fn rule(config: &Config, kind: AlertKind) -> Rule {
+    let c = &config.metrics.credential_label;
+    let (summary, description) =
+        texts(config, kind, &format!("{{{{ $labels.{c} }}}}"), "{{ $value | humanizeDuration }}", "{{ $labels.job }}");
+    let mut annotations = BTreeMap::from([("summary".to_string(), summary), ("description".to_string(), description)]);
+    let runbook = if kind.per_credential() { runbook_template(config) } else { config.alerts.runbook.clone() };
+    if let Some(url) = runbook {
+        annotations.insert("runbook_url".into(), url);
+    }
+    let mut labels = config.alerts.labels.clone();
+    labels.insert("severity".into(), severity(config, kind).to_string());
+    Rule {
+        kind,
+        alert: alert_name(config, kind),
+        expr: expr(config, kind),
+        for_: for_duration(kind, config).map(format_duration),
+        labels,
+        annotations,
+    }
+}
+
+pub fn rule_file(config: &Config) -> RuleFile {
+    RuleFile {
+        groups: vec![Group {
+            name: "credwatch".into(),
+            rules: kinds(config).into_iter().map(|k| rule(config, k)).collect(),
+        }],
+    }
+}
+
+/// Thresholds that a minimal-series config cannot express in its rules.
+pub fn warnings(config: &Config) -> Vec<String> {
+    if config.metrics.extra_series {
+        return Vec::new();
+    }
+    let defaults = config.defaults.thresholds;
+    let mut out: Vec<String> = config
+        .inventory
+        .iter()
+        .filter(|e| e.credential.thresholds != defaults)
+        .map(|e| format!("credential `{}`", e.credential.name))
+        .collect();
+    out.extend(config.sources.iter().filter_map(|s| match s {
+        Source::Directory(d) if d.thresholds != defaults => Some(format!("source `{}`", d.name)),
+        _ => None,
+    }));
+    out.into_iter()
+        .map(|what| {
+            format!(
+                "{what} has its own thresholds, but with `extra_series = false` the rules use [defaults]; set `extra_series = true` to alert per credential"
+            )
+        })
+        .collect()
+}
+
+fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
+    raw.iter()
+        .map(|pair| {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("--label `{pair}`: expected KEY=VALUE, e.g. release=kube-prometheus-stack"))?;
+            check_label_name(k).map_err(|e| format!("--label `{pair}`: {e}"))?;
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct PrometheusRule {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Metadata,
+    spec: RuleFile,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct HelmValues {
+    #[serde(rename = "additionalPrometheusRulesMap")]
+    rules_map: BTreeMap<&'static str, RuleFile>,
+}
+
+pub fn render(config: &Config, format: RulesFormat, labels: &[String], namespace: Option<&str>) -> Result<String, String> {
+    let file = rule_file(config);
+    let labels = parse_labels(labels)?;
+    if format != RulesFormat::Prometheusrule && (!labels.is_empty() || namespace.is_some()) {
+        return Err("--label and --namespace apply to --format prometheusrule only".into());
+    }
+    let yaml = match format {
+        RulesFormat::Rules => serde_norway::to_string(&file),
+        RulesFormat::Prometheusrule => serde_norway::to_string(&PrometheusRule {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PrometheusRule",
+            metadata: Metadata { name: "credwatch", namespace: namespace.map(str::to_string), labels },
+            spec: file,
+        }),
+        RulesFormat::HelmValues => {
+            serde_norway::to_string(&HelmValues { rules_map: BTreeMap::from([("credwatch", file)]) })
+        }
+    };
+    let yaml = yaml.map_err(|e| format!("cannot write YAML: {e}"))?;
+    Ok(format!(
+        "# Generated by `credwatch render rules` from {}; regenerate instead of editing.\n{yaml}",
+        config.path.file_name().map_or_else(|| "credwatch.toml".into(), |n| n.to_string_lossy().to_string())
+    ))
+}
+
+pub fn render_cli(config: &Config, args: &RulesArgs) -> Result<String, String> {
+    for w in warnings(config) {
+        log::warn!("{w}");
+    }
+    render(config, args.format, &args.labels, args.namespace.as_deref())
 }

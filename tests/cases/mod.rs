@@ -1,3 +1,4 @@
 mod check;
 mod push;
 mod push_faults;
+mod render_rules;

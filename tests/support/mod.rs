@@ -355,3 +355,165 @@ fn read_request(stream: &mut TcpStream) -> String {
     }
     String::from_utf8_lossy(&data).to_string()
 }
+
+/// Runs `promtool` with `args` in `dir`; returns (success, combined output).
+pub fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(require("promtool"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run promtool");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Starts `binary` with `args(port, dir)` on a free port until `ready_path` answers 200.
+fn start_server(binary: &str, ready_path: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> (Child, String, TempDir) {
+    let binary = require(binary);
+    for _attempt in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut child = Command::new(&binary)
+            .args(args(port, dir.path()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if http_get(&format!("{url}{ready_path}")).0 == 200 {
+                return (child, url, dir);
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+        eprintln!("{} did not become ready on port {port}:\n{log}", binary.display());
+    }
+    panic!("{binary:?} did not become ready");
+}
+
+/// A real Alertmanager on a free loopback port, gossip disabled.
+pub struct Alertmanager {
+    child: Child,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl Alertmanager {
+    pub fn start(config_yaml: &str) -> Self {
+        let config = config_yaml.to_string();
+        let (child, url, dir) = start_server("prometheus-alertmanager", "/-/ready", move |port, dir| {
+            let path = dir.join("alertmanager.yml");
+            std::fs::write(&path, &config).unwrap();
+            vec![
+                format!("--config.file={}", path.display()),
+                format!("--storage.path={}", dir.join("data").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--cluster.listen-address=".into(),
+            ]
+        });
+        Alertmanager { child, url, _dir: dir }
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real Prometheus on a free loopback port with a fresh TSDB directory.
+pub struct Prometheus {
+    child: Child,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    /// `config_yaml` may name `rules.yml`, which is written next to it from `rules_yaml`.
+    pub fn start(config_yaml: &str, rules_yaml: &str) -> Self {
+        let (config, rules) = (config_yaml.to_string(), rules_yaml.to_string());
+        let (child, url, dir) = start_server("prometheus", "/-/ready", move |port, dir| {
+            std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
+            std::fs::write(dir.join("rules.yml"), &rules).unwrap();
+            vec![
+                format!("--config.file={}", dir.join("prometheus.yml").display()),
+                format!("--storage.tsdb.path={}", dir.join("data").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--rules.alert.resend-delay=1s".into(),
+            ]
+        });
+        Prometheus { child, url, _dir: dir }
+    }
+
+    /// Waits (bounded) until every scrape target is up and an Alertmanager is discovered.
+    pub fn wait_targets_up(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let (_, targets) = http_get(&format!("{}/api/v1/targets", self.url));
+            let (_, ams) = http_get(&format!("{}/api/v1/alertmanagers", self.url));
+            let targets: serde_json::Value = serde_json::from_str(&targets).unwrap_or_default();
+            let ams: serde_json::Value = serde_json::from_str(&ams).unwrap_or_default();
+            let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+            let all_up = !active.is_empty() && active.iter().all(|t| t["health"] == "up");
+            let am_ok = ams["data"]["activeAlertmanagers"].as_array().is_some_and(|a| !a.is_empty());
+            if all_up && am_ok {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        panic!("Prometheus targets or Alertmanager not up within {limit:?}");
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback webhook receiver for Alertmanager notifications: keeps every JSON payload.
+pub struct Webhook {
+    pub url: String,
+    payloads: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Webhook {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let payloads = Arc::new(Mutex::new(Vec::new()));
+        let store = payloads.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().take(10_000) {
+                let Ok(mut stream) = stream else { continue };
+                let request = read_request(&mut stream);
+                if let Some((_, body)) = request.split_once("\r\n\r\n")
+                    && let Ok(json) = serde_json::from_str(body)
+                {
+                    store.lock().unwrap().push(json);
+                }
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        Webhook { url, payloads }
+    }
+
+    /// Every alert received so far, as (status, alert) pairs, oldest first.
+    pub fn alerts(&self) -> Vec<(String, serde_json::Value)> {
+        let payloads = self.payloads.lock().unwrap();
+        payloads
+            .iter()
+            .flat_map(|p| p["alerts"].as_array().cloned().unwrap_or_default())
+            .map(|a| (a["status"].as_str().unwrap_or_default().to_string(), a))
+            .collect()
+    }
+}

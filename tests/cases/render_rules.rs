@@ -1,0 +1,249 @@
+//! `render rules` and `render rule-tests`, checked by promtool: the rules load, their generated
+//! tests pass, a wrong threshold makes them fail, and the migration example fires exactly when
+//! the shell setup's own rules do.
+
+use std::path::Path;
+
+use crate::support::{Credwatch, Run, Scratch, promtool, repo_root};
+
+fn render(config: &Path, args: &[&str]) -> Run {
+    let run = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render"])
+        .args(args)
+        .run();
+    run.assert_code(0);
+    run
+}
+
+/// Renders rules and their tests for `config` into `dir`.
+fn render_both(config: &Path, dir: &Path) -> (String, String) {
+    let rules = render(config, &["rules"]).stdout;
+    let tests = render(config, &["rule-tests", "--rule-file", "credwatch-rules.yml"]).stdout;
+    std::fs::write(dir.join("credwatch-rules.yml"), &rules).unwrap();
+    std::fs::write(dir.join("credwatch-rules.test.yml"), &tests).unwrap();
+    (rules, tests)
+}
+
+fn check_and_test(dir: &Path) -> (bool, String) {
+    let (ok, out) = promtool(dir, &["check", "rules", "credwatch-rules.yml"]);
+    assert!(ok, "promtool check rules failed:\n{out}");
+    promtool(dir, &["test", "rules", "credwatch-rules.test.yml"])
+}
+
+#[test]
+fn rendered_rules_load_and_their_generated_tests_pass_and_can_fail() {
+    let s = Scratch::new();
+    let (rules, tests) = render_both(&repo_root().join("examples/credwatch.toml"), s.dir.path());
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "promtool test rules failed:\n{out}");
+
+    for name in [
+        "CredwatchExpiringSoon",
+        "CredwatchCritical",
+        "CredwatchExpired",
+        "CredwatchExpiryUnknown",
+        "CredwatchMonitorStale",
+        "CredwatchMonitorNeverRun",
+        "CredwatchPushFailing",
+    ] {
+        assert!(rules.contains(&format!("alert: {name}\n")), "{name} missing:\n{rules}");
+    }
+    // spare-1 warns at 45 days: its own case proves per-credential thresholds take effect.
+    assert!(tests.contains("CredwatchExpiringSoon: `agent-oauth-spare-1` with 45d left fires after 1h"), "{tests}");
+    assert!(tests.contains("https://runbooks.example/rotate-agent-token"), "{tests}");
+
+    // A wrong `for:` makes the generated tests fail.
+    let broken = rules.replacen("for: 1h", "for: 2h", 1);
+    assert_ne!(broken, rules);
+    std::fs::write(s.path("credwatch-rules.yml"), broken).unwrap();
+    let (ok, out) = promtool(s.dir.path(), &["test", "rules", "credwatch-rules.test.yml"]);
+    assert!(!ok, "tests passed against broken rules:\n{out}");
+    // A join on the wrong threshold too.
+    let broken = rules.replacen(
+        "group_left() credwatch_credential_warn_before_seconds",
+        "group_left() credwatch_credential_critical_before_seconds",
+        1,
+    );
+    std::fs::write(s.path("credwatch-rules.yml"), broken).unwrap();
+    let (ok, _) = promtool(s.dir.path(), &["test", "rules", "credwatch-rules.test.yml"]);
+    assert!(!ok, "tests passed against rules joining the wrong threshold");
+}
+
+#[test]
+fn per_credential_thresholds_are_read_from_the_data() {
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[defaults]\nwarn_before = \"20d\"\ncritical_before = \"5d\"\n\n\
+         [[credential]]\nname = \"short\"\nexpires_at = 1808064429\nwarn_before = \"3d\"\ncritical_before = \"12h\"\n\n\
+         [[credential]]\nname = \"long\"\nexpires_at = 1808064429\nwarn_before = \"90d\"\ncritical_before = \"30d\"\n",
+    );
+    let (_, tests) = render_both(&config, s.dir.path());
+    for case in [
+        "CredwatchExpiringSoon: `short` with 3d left",
+        "CredwatchCritical: `short` with 12h left",
+        "CredwatchExpiringSoon: `long` with 90d left",
+        "CredwatchCritical: `long` with 30d left",
+        "CredwatchExpiringSoon: `example` with 20d left",
+    ] {
+        assert!(tests.contains(case), "missing case {case}:\n{tests}");
+    }
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn the_migration_example_reproduces_the_four_shell_alerts() {
+    let s = Scratch::new();
+    let example = repo_root().join("examples/migrate-from-shell-cronjob");
+    let (rules, _) = render_both(&example.join("credwatch.toml"), s.dir.path());
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "{out}");
+
+    let doc: serde_json::Value = serde_norway::from_str(&rules).unwrap();
+    let rendered = doc["groups"][0]["rules"].as_array().unwrap();
+    let shell: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(example.join("shell-alert-rules.yml")).unwrap()).unwrap();
+    let shell = shell["groups"][0]["rules"].as_array().unwrap();
+    assert_eq!(rendered.len(), 4);
+    for (new, old) in rendered.iter().zip(shell) {
+        assert_eq!(new["alert"], old["alert"]);
+        assert_eq!(new["for"], old["for"], "{}", old["alert"]);
+        assert_eq!(new["labels"], old["labels"], "{}", old["alert"]);
+    }
+
+    // Both rule files, loaded together, fire the same alerts at the same times for the same input.
+    std::fs::copy(example.join("shell-alert-rules.yml"), s.path("shell-alert-rules.yml")).unwrap();
+    std::fs::write(s.path("compat.test.yml"), COMPAT_TEST).unwrap();
+    let (ok, out) = promtool(s.dir.path(), &["test", "rules", "compat.test.yml"]);
+    assert!(ok, "the shell rules and the rendered rules disagree:\n{out}");
+
+    // And the comparison can fail: a rendered threshold of 31 days fires too early.
+    let broken = std::fs::read_to_string(s.path("credwatch-rules.yml")).unwrap().replace("30 * 86400", "31 * 86400");
+    std::fs::write(s.path("credwatch-rules.yml"), broken).unwrap();
+    let (ok, _) = promtool(s.dir.path(), &["test", "rules", "compat.test.yml"]);
+    assert!(!ok);
+}
+
+/// Each expected alert appears twice: once from the shell rules, once from the rendered rules.
+const COMPAT_TEST: &str = r#"
+rule_files: [shell-alert-rules.yml, credwatch-rules.yml]
+evaluation_interval: 1m
+tests:
+- name: expiring soon
+  interval: 1m
+  input_series:
+  - series: 'claude_oauth_token_expiry_timestamp{path="primary", job="claude-oauth-expiry-monitor"}'
+    values: '2599200x200'
+  - series: 'claude_oauth_expiry_monitor_last_push_timestamp{job="claude-oauth-expiry-monitor"}'
+    values: '0+60x200'
+  alert_rule_test:
+  - eval_time: 3h
+    alertname: ClaudeOAuthTokenExpiringSoon
+    exp_alerts: []
+  - eval_time: 3h1m
+    alertname: ClaudeOAuthTokenExpiringSoon
+    exp_alerts:
+    - exp_labels: {path: primary, job: claude-oauth-expiry-monitor, severity: warning}
+      exp_annotations:
+        summary: Claude OAuth token primary expires in less than 30 days
+    - exp_labels: {path: primary, job: claude-oauth-expiry-monitor, severity: warning}
+      exp_annotations:
+        summary: Credential primary expires in 29d 22h 59m 0s
+        description: Credential primary expires in 29d 22h 59m 0s, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential.
+- name: critical
+  interval: 1m
+  input_series:
+  - series: 'claude_oauth_token_expiry_timestamp{path="spare-1", job="claude-oauth-expiry-monitor"}'
+    values: '612000x200'
+  - series: 'claude_oauth_expiry_monitor_last_push_timestamp{job="claude-oauth-expiry-monitor"}'
+    values: '0+60x200'
+  alert_rule_test:
+  - eval_time: 2h10m
+    alertname: ClaudeOAuthTokenCritical
+    exp_alerts: []
+  - eval_time: 2h11m
+    alertname: ClaudeOAuthTokenCritical
+    exp_alerts:
+    - exp_labels: {path: spare-1, job: claude-oauth-expiry-monitor, severity: critical}
+      exp_annotations:
+        summary: Claude OAuth token spare-1 expires in less than 7 days
+    - exp_labels: {path: spare-1, job: claude-oauth-expiry-monitor, severity: critical}
+      exp_annotations:
+        summary: Credential spare-1 expires in 6d 23h 49m 0s
+        description: 'Credential spare-1 expires in 6d 23h 49m 0s, inside its critical window. Rotate it now: anything using it fails to authenticate once it expires.'
+- name: stale
+  interval: 1m
+  input_series:
+  - series: 'claude_oauth_expiry_monitor_last_push_timestamp{job="claude-oauth-expiry-monitor"}'
+    values: '0x3000'
+  alert_rule_test:
+  - eval_time: 48h10m
+    alertname: ClaudeOAuthTokenMonitorStale
+    exp_alerts: []
+  - eval_time: 48h11m
+    alertname: ClaudeOAuthTokenMonitorStale
+    exp_alerts:
+    - exp_labels: {job: claude-oauth-expiry-monitor, severity: warning}
+      exp_annotations:
+        summary: The Claude OAuth expiry monitor has not pushed for 48 hours
+    - exp_labels: {job: claude-oauth-expiry-monitor, severity: warning}
+      exp_annotations:
+        summary: credwatch has not completed a run for over 2d
+        description: The last complete credwatch run (job claude-oauth-expiry-monitor) was 2d 0h 11m 0s ago; expiry data may be out of date. Check the CronJob and its log.
+- name: never ran
+  interval: 1m
+  input_series:
+  - series: 'up{job="prometheus"}'
+    values: '1x200'
+  alert_rule_test:
+  - eval_time: 1h59m
+    alertname: ClaudeOAuthTokenMonitorNeverRun
+    exp_alerts: []
+  - eval_time: 2h
+    alertname: ClaudeOAuthTokenMonitorNeverRun
+    exp_alerts:
+    - exp_labels: {severity: warning}
+      exp_annotations:
+        summary: The Claude OAuth expiry monitor has never pushed
+    - exp_labels: {severity: warning}
+      exp_annotations:
+        summary: credwatch has never reported
+        description: 'No `claude_oauth_expiry_monitor_last_push_timestamp` series exists: credwatch has not completed a run, or Prometheus does not scrape where it reports.'
+"#;
+
+#[test]
+fn prometheusrule_and_helm_values_wrap_the_same_rules() {
+    let s = Scratch::new();
+    let config = repo_root().join("examples/credwatch.toml");
+    let plain: serde_json::Value = serde_norway::from_str(&render(&config, &["rules"]).stdout).unwrap();
+
+    let crd = render(
+        &config,
+        &["rules", "--format", "prometheusrule", "--label", "release=kube-prometheus-stack", "--namespace", "monitoring"],
+    )
+    .stdout;
+    let crd: serde_json::Value = serde_norway::from_str(&crd).unwrap();
+    assert_eq!(crd["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(crd["kind"], "PrometheusRule");
+    assert_eq!(crd["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    assert_eq!(crd["metadata"]["namespace"], "monitoring");
+    assert_eq!(crd["spec"], plain);
+
+    let helm: serde_json::Value =
+        serde_norway::from_str(&render(&config, &["rules", "--format", "helm-values"]).stdout).unwrap();
+    assert_eq!(helm["additionalPrometheusRulesMap"]["credwatch"], plain);
+
+    // What the operator and the chart would load passes promtool.
+    std::fs::write(s.path("spec.yml"), serde_norway::to_string(&crd["spec"]).unwrap()).unwrap();
+    let (ok, out) = promtool(s.dir.path(), &["check", "rules", "spec.yml"]);
+    assert!(ok, "{out}");
+
+    let bad = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "rules", "--format", "prometheusrule", "--label", "release"])
+        .run();
+    bad.assert_code(3);
+    assert!(bad.stderr.contains("--label `release`: expected KEY=VALUE"), "{}", bad.stderr);
+}
