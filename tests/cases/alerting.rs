@@ -1,0 +1,214 @@
+//! End to end on real servers: credwatch push → Pushgateway → Prometheus (rendered rules) →
+//! Alertmanager → a webhook receiver on loopback. Expiring, rotating, removing a credential and
+//! a monitor that stops pushing, each observed where an operator would see it.
+
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::support::{
+    Alertmanager, Credwatch, Prometheus, Pushgateway, Scratch, Webhook, http_get,
+};
+
+const DAY: i64 = 86_400;
+const JOB: &str = "credwatch-e2e";
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn write_config(
+    s: &Scratch,
+    pg: &Pushgateway,
+    agent_minted_at: i64,
+    with_retired: bool,
+) -> std::path::PathBuf {
+    let mut text = format!(
+        r#"
+[pushgateway]
+url = "{url}"
+job = "{JOB}"
+
+[alerts]
+expiring_for = "1s"
+critical_for = "1s"
+run_interval = "2s"
+stale_after = "20s"
+stale_for = "1s"
+runbook = "https://runbooks.example/credentials"
+
+[[credential]]
+name = "agent-token"
+pool = "agent"
+minted_at = {agent_minted_at}
+runbook = "https://runbooks.example/rotate-agent-token"
+"#,
+        url = pg.url
+    );
+    if with_retired {
+        text.push_str(&format!(
+            "\n[[credential]]\nname = \"retired-key\"\nexpires_at = {}\n",
+            unix_now() + 10 * DAY
+        ));
+    }
+    s.write("credwatch.toml", &text)
+}
+
+fn push(config: &Path) {
+    Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["push"])
+        .run()
+        .assert_code(0);
+}
+
+/// Waits (bounded) for `found`, pushing every few seconds while `keep_pushing` so the monitor
+/// stays fresh, as the CronJob would.
+fn wait_for(
+    limit: Duration,
+    keep_pushing: Option<&Path>,
+    mut found: impl FnMut() -> bool,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let mut last_push = Instant::now();
+    while start.elapsed() < limit {
+        if found() {
+            return Some(start.elapsed());
+        }
+        if let Some(config) = keep_pushing
+            && last_push.elapsed() > Duration::from_secs(4)
+        {
+            push(config);
+            last_push = Instant::now();
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn has(hook: &Webhook, status: &str, alertname: &str, credential: Option<&str>) -> bool {
+    hook.alerts().iter().any(|(s, a)| {
+        s == status
+            && a["labels"]["alertname"] == alertname
+            && credential.is_none_or(|c| a["labels"]["credential"] == c)
+    })
+}
+
+#[test]
+fn alerts_fire_resolve_on_rotation_vanish_on_removal_and_go_stale() {
+    let pg = Pushgateway::start();
+    let hook = Webhook::start();
+    let am = Alertmanager::start(&format!(
+        "route:\n  receiver: hook\n  group_by: [alertname, credential]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+         receivers:\n- name: hook\n  webhook_configs:\n  - url: {}\n    send_resolved: true\n",
+        hook.url
+    ));
+    let s = Scratch::new();
+    let config = write_config(&s, &pg, unix_now() - 355 * DAY, true);
+    let rules = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "rules"])
+        .run();
+    rules.assert_code(0);
+    let prom = Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
+             scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n",
+            am = am.url.trim_start_matches("http://"),
+            pg = pg.url.trim_start_matches("http://"),
+        ),
+        &rules.stdout,
+    );
+    prom.wait_targets_up(Duration::from_secs(30));
+
+    // A credential with 10 days left: the expiring-soon alert reaches the receiver.
+    push(&config);
+    let fired = wait_for(Duration::from_secs(60), Some(&config), || {
+        has(
+            &hook,
+            "firing",
+            "CredwatchExpiringSoon",
+            Some("agent-token"),
+        ) && has(
+            &hook,
+            "firing",
+            "CredwatchExpiringSoon",
+            Some("retired-key"),
+        )
+    })
+    .expect("the expiring-soon alerts never reached the webhook");
+    println!("push → firing notification: {:.1}s", fired.as_secs_f64());
+    let alerts = hook.alerts();
+    let (_, alert) = alerts
+        .iter()
+        .find(|(s, a)| s == "firing" && a["labels"]["credential"] == "agent-token")
+        .unwrap();
+    assert_eq!(alert["labels"]["severity"], "warning");
+    assert_eq!(alert["labels"]["pool"], "agent");
+    assert_eq!(alert["labels"]["job"], JOB);
+    assert_eq!(
+        alert["annotations"]["runbook_url"],
+        "https://runbooks.example/rotate-agent-token"
+    );
+    let summary = alert["annotations"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("Credential agent-token expires in 9d 23h"),
+        "{summary}"
+    );
+    let (_, retired) = alerts
+        .iter()
+        .find(|(s, a)| s == "firing" && a["labels"]["credential"] == "retired-key")
+        .unwrap();
+    assert_eq!(
+        retired["annotations"]["runbook_url"],
+        "https://runbooks.example/credentials"
+    );
+    assert!(!has(&hook, "firing", "CredwatchCritical", None));
+
+    // Rotation (a new mint time) and removal of the other credential, then one push.
+    let config = write_config(&s, &pg, unix_now(), false);
+    push(&config);
+    let resolved = wait_for(Duration::from_secs(60), Some(&config), || {
+        has(
+            &hook,
+            "resolved",
+            "CredwatchExpiringSoon",
+            Some("agent-token"),
+        ) && has(
+            &hook,
+            "resolved",
+            "CredwatchExpiringSoon",
+            Some("retired-key"),
+        )
+    })
+    .expect("no resolved notification after rotation and removal");
+    println!(
+        "rotation → resolved notification: {:.1}s",
+        resolved.as_secs_f64()
+    );
+    let (_, active) = http_get(&format!("{}/api/v2/alerts?active=true", am.url));
+    let active: serde_json::Value = serde_json::from_str(&active).unwrap();
+    let left: Vec<_> = active
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "CredwatchExpiringSoon")
+        .collect();
+    assert!(left.is_empty(), "alerts left behind: {left:?}");
+
+    // The monitor stops: the stale alert fires once `stale_after` (20s) has passed.
+    let stale = wait_for(Duration::from_secs(60), None, || {
+        has(&hook, "firing", "CredwatchMonitorStale", None)
+    })
+    .expect("the stale alert never fired");
+    println!(
+        "last push → stale notification: {:.1}s (stale_after 20s)",
+        stale.as_secs_f64()
+    );
+    assert!(!has(&hook, "firing", "CredwatchMonitorNeverRun", None));
+    assert!(!has(&hook, "firing", "CredwatchPushFailing", None));
+}
