@@ -2,15 +2,19 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::credential::{Credential, Evidence};
+use crate::credential::{Credential, Evidence, PoolPolicy};
 use crate::sources::{Collection, SourceStatus};
 
 /// Ordered from best to worst, so the overall status of a run is the maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Ok,
+    /// The credential does not expire (a JWT without `exp`).
+    NoExpiry,
     Warning,
     Critical,
+    /// The value does not have the shape its format requires; it will not work.
+    Invalid,
     Expired,
     Unknown,
 }
@@ -19,11 +23,18 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::NoExpiry => "NO EXPIRY",
             Status::Warning => "WARNING",
             Status::Critical => "CRITICAL",
+            Status::Invalid => "INVALID",
             Status::Expired => "EXPIRED",
             Status::Unknown => "UNKNOWN",
         }
+    }
+
+    /// Usable now and later: not expiring soon, not broken.
+    fn healthy(self) -> bool {
+        matches!(self, Status::Ok | Status::NoExpiry)
     }
 }
 
@@ -36,6 +47,49 @@ pub struct Assessment {
     pub status: Status,
     /// Time left until expiry; negative once expired.
     pub remaining: Option<SignedDuration>,
+    /// For a pool member that is expiring, expired or broken: a healthy member holding a different
+    /// value that can take over.
+    pub replacement: Option<String>,
+}
+
+/// What a pool (a primary and its spares) really offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub name: String,
+    /// Member names, in report order.
+    pub members: Vec<String>,
+    /// How many different values the members hold (members whose value was not read count as
+    /// different).
+    pub distinct: usize,
+    /// How many members' values were read (and fingerprinted).
+    pub fingerprinted: usize,
+    /// `(member, same_as)`: the member holds the same value as an earlier one.
+    pub duplicates: Vec<(String, String)>,
+    /// When the last usable distinct value expires; `None` when no member is usable,
+    /// `Timestamp::MAX` when a usable member never expires.
+    pub runway_until: Option<Timestamp>,
+    pub runway_warn_before: SignedDuration,
+    /// Members expiring within this of each other add no runway.
+    pub spread: SignedDuration,
+    /// `(member, other)`: the member expires within `spread` of `other` and adds no runway.
+    pub no_runway: Vec<(String, String)>,
+}
+
+impl Pool {
+    pub fn runway(&self, now: Timestamp) -> Option<SignedDuration> {
+        self.runway_until
+            .filter(|t| *t != Timestamp::MAX)
+            .map(|t| t.duration_since(now))
+    }
+
+    /// True when the pool is running out: no usable member, or less runway than it should have.
+    pub fn low(&self, now: Timestamp) -> bool {
+        match self.runway_until {
+            None => true,
+            Some(t) if t == Timestamp::MAX => false,
+            Some(t) => t.duration_since(now) < self.runway_warn_before,
+        }
+    }
 }
 
 /// The outcome of one run, for every output.
@@ -44,6 +98,7 @@ pub struct Report {
     pub now: Timestamp,
     /// Sorted: unreadable credentials first, then by soonest expiry, then by name.
     pub assessments: Vec<Assessment>,
+    pub pools: Vec<Pool>,
     pub sources: Vec<SourceStatus>,
     pub problems: Vec<String>,
 }
@@ -93,39 +148,193 @@ pub fn status_at(
     (status, remaining)
 }
 
-pub fn assess(collection: Collection, now: Timestamp) -> Report {
-    let mut assessments: Vec<Assessment> = collection
-        .observations
-        .into_iter()
-        .map(|o| match o.evidence {
-            Ok(evidence) => {
-                let (status, remaining) = status_at(evidence.expires_at, now, &o.credential);
-                Assessment {
-                    credential: o.credential,
-                    evidence: Some(evidence),
-                    error: None,
-                    status,
-                    remaining: Some(remaining),
-                }
-            }
-            Err(error) => Assessment {
-                credential: o.credential,
+fn assess_one(
+    credential: Credential,
+    evidence: Result<Evidence, String>,
+    now: Timestamp,
+) -> Assessment {
+    let evidence = match evidence {
+        Ok(e) => e,
+        Err(error) => {
+            return Assessment {
+                credential,
                 evidence: None,
                 error: Some(error),
                 status: Status::Unknown,
                 remaining: None,
-            },
-        })
+                replacement: None,
+            };
+        }
+    };
+    let (mut status, remaining) = match evidence.expires_at {
+        Some(t) => {
+            let (s, r) = status_at(t, now, &credential);
+            (s, Some(r))
+        }
+        None => (Status::NoExpiry, None),
+    };
+    if evidence
+        .format
+        .as_ref()
+        .is_some_and(|f| f.problem.is_some())
+        && status != Status::Expired
+    {
+        status = Status::Invalid;
+    }
+    Assessment {
+        credential,
+        evidence: Some(evidence),
+        error: None,
+        status,
+        remaining,
+        replacement: None,
+    }
+}
+
+/// Groups pool members by value and works out duplicates, runway and replacements.
+fn assess_pools(assessments: &mut [Assessment], policy: PoolPolicy) -> Vec<Pool> {
+    let mut names: Vec<String> = assessments
+        .iter()
+        .filter_map(|a| a.credential.pool.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut pools = Vec::new();
+    for name in names {
+        let idx: Vec<usize> = (0..assessments.len())
+            .filter(|&i| assessments[i].credential.pool.as_deref() == Some(name.as_str()))
+            .collect();
+        // Members in definition order of their value: the first holder of a value is the original.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut duplicates = Vec::new();
+        for &i in &idx {
+            let fp = assessments[i]
+                .evidence
+                .as_ref()
+                .and_then(|e| e.fingerprint.clone());
+            let existing = fp.as_ref().and_then(|fp| {
+                groups.iter_mut().find(|g| {
+                    assessments[g[0]]
+                        .evidence
+                        .as_ref()
+                        .and_then(|e| e.fingerprint.as_ref())
+                        == Some(fp)
+                })
+            });
+            match existing {
+                Some(group) => {
+                    duplicates.push((
+                        assessments[i].credential.name.clone(),
+                        assessments[group[0]].credential.name.clone(),
+                    ));
+                    group.push(i);
+                }
+                None => groups.push(vec![i]),
+            }
+        }
+        // A value expires when its earliest claim says so: a duplicate declared as minted later
+        // does not make the shared token last longer.
+        let usable = |i: usize| {
+            !matches!(
+                assessments[i].status,
+                Status::Unknown | Status::Invalid | Status::Expired
+            )
+        };
+        let mut lifetimes: Vec<(Timestamp, usize)> = groups
+            .iter()
+            .filter(|g| g.iter().any(|&i| usable(i)))
+            .filter_map(|g| {
+                let expiry = |i: usize| {
+                    assessments[i]
+                        .evidence
+                        .as_ref()
+                        .map(|e| e.expires_at.unwrap_or(Timestamp::MAX))
+                };
+                let first = g
+                    .iter()
+                    .copied()
+                    .filter(|&i| expiry(i).is_some())
+                    .min_by_key(|&i| expiry(i))?;
+                // Name the group after a usable member.
+                let named = g.iter().copied().find(|&i| usable(i)).unwrap_or(first);
+                Some((expiry(first)?, named))
+            })
+            .collect();
+        lifetimes.sort();
+        let mut no_runway = Vec::new();
+        for pair in lifetimes.windows(2) {
+            let ((earlier, a), (later, b)) = (pair[0], pair[1]);
+            if later != Timestamp::MAX && later.duration_since(earlier) < policy.spread {
+                no_runway.push((
+                    assessments[b].credential.name.clone(),
+                    assessments[a].credential.name.clone(),
+                ));
+            }
+        }
+        // `Timestamp::MAX` stands for a member that never expires.
+        let runway_until = lifetimes.last().map(|(t, _)| *t);
+        // Replacements: a healthy member of another value group.
+        for g in &groups {
+            for &i in g {
+                if assessments[i].status.healthy() {
+                    continue;
+                }
+                let other = groups
+                    .iter()
+                    .filter(|h| !std::ptr::eq(*h, g))
+                    .flat_map(|h| h.iter())
+                    .find(|&&j| assessments[j].status.healthy())
+                    .map(|&j| assessments[j].credential.name.clone());
+                assessments[i].replacement = other;
+            }
+        }
+        pools.push(Pool {
+            name,
+            members: idx
+                .iter()
+                .map(|&i| assessments[i].credential.name.clone())
+                .collect(),
+            distinct: groups.len(),
+            fingerprinted: idx
+                .iter()
+                .filter(|&&i| {
+                    assessments[i]
+                        .evidence
+                        .as_ref()
+                        .is_some_and(|e| e.fingerprint.is_some())
+                })
+                .count(),
+            duplicates,
+            runway_until,
+            runway_warn_before: policy.warn_before,
+            spread: policy.spread,
+            no_runway,
+        });
+    }
+    pools
+}
+
+pub fn assess(collection: Collection, now: Timestamp, policy: PoolPolicy) -> Report {
+    let mut assessments: Vec<Assessment> = collection
+        .observations
+        .into_iter()
+        .map(|o| assess_one(o.credential, o.evidence, now))
         .collect();
     assessments.sort_by(|a, b| {
-        let key = |x: &Assessment| x.evidence.map(|e| e.expires_at);
+        let key = |x: &Assessment| {
+            x.evidence
+                .as_ref()
+                .map(|e| e.expires_at.unwrap_or(Timestamp::MAX))
+        };
         key(a)
             .cmp(&key(b))
             .then_with(|| a.credential.name.cmp(&b.credential.name))
     });
+    let pools = assess_pools(&mut assessments, policy);
     Report {
         now,
         assessments,
+        pools,
         sources: collection.sources,
         problems: collection.problems,
     }
@@ -134,7 +343,7 @@ pub fn assess(collection: Collection, now: Timestamp) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credential::{Basis, Observation, Thresholds};
+    use crate::credential::{Basis, FormatResult, Observation, Thresholds};
 
     const DAY: i64 = 86_400;
 
@@ -197,11 +406,11 @@ mod tests {
         let now = at(1_800_000_000);
         let ok = |name: &str, left: i64| Observation {
             credential: credential(name),
-            evidence: Ok(Evidence {
-                minted_at: None,
-                expires_at: at(now.as_second() + left),
-                basis: Basis::ExpiresAt,
-            }),
+            evidence: Ok(Evidence::declared(
+                None,
+                at(now.as_second() + left),
+                Basis::ExpiresAt,
+            )),
         };
         let collection = Collection {
             observations: vec![
@@ -215,7 +424,7 @@ mod tests {
             sources: vec![],
             problems: vec![],
         };
-        let report = assess(collection, now);
+        let report = assess(collection, now, PoolPolicy::default());
         let names: Vec<_> = report
             .assessments
             .iter()
@@ -231,11 +440,11 @@ mod tests {
         let now = at(1_800_000_000);
         let ok = |name: &str, left: i64| Observation {
             credential: credential(name),
-            evidence: Ok(Evidence {
-                minted_at: None,
-                expires_at: at(now.as_second() + left),
-                basis: Basis::ExpiresAt,
-            }),
+            evidence: Ok(Evidence::declared(
+                None,
+                at(now.as_second() + left),
+                Basis::ExpiresAt,
+            )),
         };
         let report = assess(
             Collection {
@@ -243,10 +452,171 @@ mod tests {
                 ..Default::default()
             },
             now,
+            PoolPolicy::default(),
         );
         assert_eq!(report.overall(), Status::Critical);
         assert!(report.complete());
-        let empty = assess(Collection::default(), now);
+        let empty = assess(Collection::default(), now, PoolPolicy::default());
         assert_eq!(empty.overall(), Status::Ok);
+    }
+
+    fn member(name: &str, expires: i64, fingerprint: Option<&str>) -> Observation {
+        let mut c = credential(name);
+        c.pool = Some("agent".into());
+        let mut e = Evidence::declared(None, at(expires), Basis::ExpiresAt);
+        e.fingerprint = fingerprint.map(String::from);
+        Observation {
+            credential: c,
+            evidence: Ok(e),
+        }
+    }
+
+    fn pool_report(observations: Vec<Observation>, now: i64) -> Report {
+        assess(
+            Collection {
+                observations,
+                ..Default::default()
+            },
+            at(now),
+            PoolPolicy::default(),
+        )
+    }
+
+    #[test]
+    fn a_spare_holding_the_primarys_token_is_a_duplicate_not_runway() {
+        let now = 1_800_000_000;
+        let report = pool_report(
+            vec![
+                member("primary", now + 100 * DAY, Some("fp-a")),
+                member("spare-1", now + 300 * DAY, Some("fp-b")),
+                // Declared as minted later, but it is primary's token: it expires with primary.
+                member("spare-2", now + 365 * DAY, Some("fp-a")),
+            ],
+            now,
+        );
+        let [pool] = &report.pools[..] else {
+            panic!("one pool")
+        };
+        assert_eq!(pool.members.len(), 3);
+        assert_eq!(pool.distinct, 2);
+        assert_eq!(
+            pool.duplicates,
+            [("spare-2".to_string(), "primary".to_string())]
+        );
+        assert_eq!(pool.runway_until, Some(at(now + 300 * DAY)));
+        assert!(!pool.low(at(now)));
+    }
+
+    #[test]
+    fn spares_expiring_together_add_no_runway() {
+        let now = 1_800_000_000;
+        let report = pool_report(
+            vec![
+                member("primary", now + 100 * DAY, Some("a")),
+                member("spare-1", now + 100 * DAY + 3_600, Some("b")),
+                member("spare-2", now + 102 * DAY, Some("c")),
+                member("spare-3", now + 200 * DAY, Some("d")),
+            ],
+            now,
+        );
+        let pool = &report.pools[0];
+        assert_eq!(pool.distinct, 4);
+        assert_eq!(
+            pool.no_runway,
+            [
+                ("spare-1".to_string(), "primary".to_string()),
+                ("spare-2".to_string(), "spare-1".to_string())
+            ]
+        );
+        assert_eq!(
+            pool.runway(at(now)),
+            Some(SignedDuration::from_secs(200 * DAY))
+        );
+    }
+
+    #[test]
+    fn an_expiring_member_names_its_healthy_replacement() {
+        let now = 1_800_000_000;
+        let report = pool_report(
+            vec![
+                member("primary", now + 5 * DAY, Some("a")),
+                member("twin", now + 200 * DAY, Some("a")),
+                member("spare-1", now + 200 * DAY, Some("b")),
+            ],
+            now,
+        );
+        let get = |n: &str| {
+            report
+                .assessments
+                .iter()
+                .find(|a| a.credential.name == n)
+                .unwrap()
+        };
+        assert_eq!(get("primary").status, Status::Critical);
+        assert_eq!(get("primary").replacement.as_deref(), Some("spare-1"));
+        // The same token under another name cannot replace it; a healthy member needs none.
+        assert_eq!(get("spare-1").replacement, None);
+        let pool = &report.pools[0];
+        // The shared value expires with its earliest claim.
+        assert_eq!(pool.runway_until, Some(at(now + 200 * DAY)));
+
+        let alone = pool_report(
+            vec![
+                member("primary", now + 5 * DAY, Some("a")),
+                member("twin", now + 200 * DAY, Some("a")),
+            ],
+            now,
+        );
+        let primary = alone
+            .assessments
+            .iter()
+            .find(|a| a.credential.name == "primary")
+            .unwrap();
+        assert_eq!(primary.replacement, None);
+        assert_eq!(
+            alone.pools[0].runway(at(now)),
+            Some(SignedDuration::from_secs(5 * DAY))
+        );
+        assert!(alone.pools[0].low(at(now)));
+    }
+
+    #[test]
+    fn a_malformed_value_is_invalid_and_leaves_the_pool_without_runway() {
+        let now = 1_800_000_000;
+        let mut broken = member("primary", now + 300 * DAY, Some("a"));
+        if let Ok(e) = &mut broken.evidence {
+            e.format = Some(FormatResult {
+                profile: "claude-oauth".into(),
+                problem: Some("expected exactly 108 characters, found 107".into()),
+            });
+        }
+        let report = pool_report(vec![broken], now);
+        assert_eq!(report.assessments[0].status, Status::Invalid);
+        assert_eq!(report.overall(), Status::Invalid);
+        assert_eq!(report.pools[0].runway_until, None);
+        assert!(report.pools[0].low(at(now)));
+    }
+
+    #[test]
+    fn a_value_without_expiry_is_its_own_state() {
+        let now = 1_800_000_000;
+        let mut c = credential("jwt");
+        c.pool = Some("agent".into());
+        let e = Evidence {
+            expires_at: None,
+            ..Evidence::declared(None, at(now), Basis::JwtExp)
+        };
+        let report = pool_report(
+            vec![Observation {
+                credential: c,
+                evidence: Ok(e),
+            }],
+            now,
+        );
+        assert_eq!(report.assessments[0].status, Status::NoExpiry);
+        assert_eq!(report.assessments[0].remaining, None);
+        assert_eq!(report.overall(), Status::NoExpiry);
+        assert_eq!(report.pools[0].runway(at(now)), None);
+        assert!(!report.pools[0].low(at(now)));
     }
 }

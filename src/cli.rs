@@ -63,8 +63,15 @@ before it, `for:` is honoured, the stale and never-ran alerts fire on schedule.
 
 const K8S_HELP: &str = "\
 Prints manifests to `kubectl apply -f -`: a ServiceAccount, a ConfigMap holding this
-credwatch.toml, and a hardened CronJob running `credwatch push`. Secrets are referenced from
-Kubernetes Secrets, never inlined.";
+credwatch.toml, and a hardened CronJob running `credwatch push` with the config mounted at
+/etc/credwatch/credwatch.toml.
+  credwatch render k8s --image registry.example/credwatch:0.1.0 --namespace monitoring \\
+      --pushgateway-secret pushgateway-auth | kubectl apply -f -
+Each directory source is a ConfigMap mounted read-only at the source's `path`; a relative path
+resolves against /etc/credwatch, as it does next to the config file. The ConfigMap is named after
+the source unless --source-configmap SOURCE=CONFIGMAP says otherwise. Pushgateway credentials come
+from the Secret's keys `username`, `password` or `token` as environment variables; they are
+referenced, never inlined. See deploy/README.md.";
 
 const CHECK_HELP: &str = "\
 EXIT CODES (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL or EXPIRED,
@@ -146,25 +153,34 @@ pub struct RuleTestsArgs {
 
 #[derive(Debug, Args)]
 pub struct K8sArgs {
-    /// Container image to run
-    #[arg(long, value_name = "IMAGE", default_value = "ghcr.io/credwatch/credwatch:latest")]
+    /// Container image to run (pin a tag or digest)
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "ghcr.io/credwatch/credwatch:latest"
+    )]
     pub image: String,
 
     /// Namespace for every object
     #[arg(long, value_name = "NAMESPACE", default_value = "monitoring")]
     pub namespace: String,
 
-    /// Name (and name prefix) of the objects
+    /// Name (and name prefix) of the objects; at most 52 characters
     #[arg(long, value_name = "NAME", default_value = "credwatch")]
     pub name: String,
 
-    /// CronJob schedule
+    /// CronJob schedule: 5 cron fields or a macro such as @daily
     #[arg(long, value_name = "CRON", default_value = "17 */6 * * *")]
     pub schedule: String,
 
     /// Kubernetes Secret holding Pushgateway credentials (keys `username`/`password` or `token`)
     #[arg(long, value_name = "SECRET")]
     pub pushgateway_secret: Option<String>,
+
+    /// ConfigMap to mount for a directory source, instead of one named like the source
+    /// (repeatable)
+    #[arg(long = "source-configmap", value_name = "SOURCE=CONFIGMAP")]
+    pub source_configmaps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

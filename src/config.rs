@@ -13,7 +13,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::credential::{Basis, Credential, Evidence, Thresholds};
+use crate::credential::{Basis, Credential, Evidence, PoolPolicy, Thresholds};
+use crate::decode::format::{self as formats, FormatProfile};
 use crate::time;
 
 /// The `source` label of credentials declared inline with `[[credential]]`.
@@ -32,18 +33,62 @@ pub struct Config {
     /// `[[credential]]` entries, whose expiry the file itself states.
     pub inventory: Vec<InventoryEntry>,
     pub sources: Vec<Source>,
+    /// A file holding the key for HMAC fingerprints (`[fingerprint] key_file`).
+    pub fingerprint_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Defaults {
     pub ttl: SignedDuration,
     pub thresholds: Thresholds,
+    pub pools: PoolPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryEntry {
     pub credential: Credential,
-    pub evidence: Evidence,
+    /// The lifetime the config states (`minted_at`/`expires_at`), if it states one.
+    pub declared: Option<Evidence>,
+    /// Where the value lives and what to learn from it, if credwatch should read it.
+    pub value: Option<ValueSpec>,
+}
+
+/// A credential's value: where it lives, its format, and whether its expiry comes from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueSpec {
+    pub from: ValueFrom,
+    pub format: Option<FormatProfile>,
+    /// `None` when the expiry is declared and the value is read only for its format and
+    /// fingerprint.
+    pub derive: Option<Derive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueFrom {
+    /// A file, such as a key of a mounted Kubernetes Secret.
+    File(PathBuf),
+    /// An environment variable of credwatch's own process.
+    Env(String),
+}
+
+impl ValueFrom {
+    pub fn describe(&self) -> String {
+        match self {
+            ValueFrom::File(p) => format!("file `{}`", p.display()),
+            ValueFrom::Env(v) => format!("environment variable `{v}`"),
+        }
+    }
+}
+
+/// How the expiry is read from the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    /// A JWT's `exp` (and `iat` as mint time).
+    Jwt,
+    /// A certificate's `notAfter`: the leaf's, or the earliest of the bundle.
+    X509 { earliest: bool },
+    /// Whichever of the two the value turns out to be.
+    Detect { earliest: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,12 +240,33 @@ struct RawConfig {
     credentials: Vec<RawCredential>,
     #[serde(default, rename = "source")]
     sources: Vec<RawSource>,
+    #[serde(default, rename = "format")]
+    formats: Vec<RawFormat>,
+    fingerprint: Option<RawFingerprint>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFormat {
+    name: Spanned<String>,
+    prefix: Option<String>,
+    min_length: Option<Spanned<i64>>,
+    max_length: Option<Spanned<i64>>,
+    pattern: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFingerprint {
+    key_file: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
     ttl: Option<Spanned<toml::Value>>,
+    pool_warn_before: Option<Spanned<toml::Value>>,
+    pool_spread: Option<Spanned<toml::Value>>,
     warn_before: Option<Spanned<toml::Value>>,
     critical_before: Option<Spanned<toml::Value>>,
 }
@@ -257,6 +323,11 @@ struct RawCredential {
     ttl: Option<Spanned<toml::Value>>,
     warn_before: Option<Spanned<toml::Value>>,
     critical_before: Option<Spanned<toml::Value>>,
+    file: Option<Spanned<String>>,
+    env: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    expiry_from: Option<Spanned<String>>,
+    chain: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +373,7 @@ pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
     })?;
     let mut v = Validator {
         text,
+        formats: BTreeMap::new(),
         diagnostics: Vec::new(),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -338,6 +410,8 @@ fn problem(text: &str, span: Range<usize>, message: String) -> Problem {
 
 struct Validator<'a> {
     text: &'a str,
+    /// Custom `[[format]]` profiles by name.
+    formats: BTreeMap<String, FormatProfile>,
     diagnostics: Vec<(Range<usize>, String)>,
 }
 
@@ -358,6 +432,10 @@ impl Validator<'_> {
             reserved.extend(p.grouping.keys().cloned());
         }
 
+        for f in raw.formats {
+            self.custom_format(f);
+        }
+
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut inventory = Vec::new();
         for c in raw.credentials {
@@ -371,7 +449,7 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(name.clone(), c.name.span());
-            if let Some(entry) = self.credential(c, &defaults, &reserved) {
+            if let Some(entry) = self.credential(c, &defaults, &reserved, base) {
                 inventory.push(entry);
             }
         }
@@ -405,6 +483,178 @@ impl Validator<'_> {
             alerts,
             inventory,
             sources,
+            fingerprint_key_file: raw
+                .fingerprint
+                .and_then(|f| f.key_file)
+                .map(|p| base.join(p)),
+        }
+    }
+
+    fn custom_format(&mut self, f: RawFormat) {
+        let name = f.name.get_ref().clone();
+        let length = |v: &Option<Spanned<i64>>, this: &mut Self, key: &str| -> Option<usize> {
+            let v = v.as_ref()?;
+            match usize::try_from(*v.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    this.error(
+                        v.span(),
+                        format!("format `{name}`: `{key}` must be a positive number"),
+                    );
+                    None
+                }
+            }
+        };
+        let min = length(&f.min_length, self, "min_length");
+        let max = length(&f.max_length, self, "max_length");
+        if self.formats.contains_key(&name) {
+            self.error(f.name.span(), format!("format `{name}`: duplicate name"));
+            return;
+        }
+        match formats::custom(&name, f.prefix.as_deref(), min, max, f.pattern.as_deref()) {
+            Ok(profile) => {
+                self.formats.insert(name, profile);
+            }
+            Err(e) => self.error(f.name.span(), format!("format `{name}`: {e}")),
+        }
+    }
+
+    fn format_profile(&mut self, name: &Spanned<String>, context: &str) -> Option<FormatProfile> {
+        if let Some(p) =
+            formats::builtin(name.get_ref()).or_else(|| self.formats.get(name.get_ref()).cloned())
+        {
+            return Some(p);
+        }
+        let mut known: Vec<String> = formats::builtin_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        known.extend(self.formats.keys().cloned());
+        self.error(
+            name.span(),
+            format!(
+                "{context}: `format`: unknown format `{}`; expected one of {} or a `[[format]]` defined in this file",
+                name.get_ref(),
+                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        None
+    }
+
+    /// Where the credential's value lives and what it is read for. `declared` says whether the
+    /// config also states the expiry.
+    fn value_spec(
+        &mut self,
+        c: &RawCredential,
+        context: &str,
+        declared: bool,
+        base: &Path,
+    ) -> Result<Option<ValueSpec>, ()> {
+        let mut ok = true;
+        let from = match (&c.file, &c.env) {
+            (Some(_), Some(env)) => {
+                self.error(
+                    env.span(),
+                    format!("{context}: give the value's `file` or `env`, not both"),
+                );
+                return Err(());
+            }
+            (Some(file), None) => Some(ValueFrom::File(base.join(file.get_ref()))),
+            (None, Some(env)) if env.get_ref().is_empty() || env.get_ref().contains('=') => {
+                self.error(
+                    env.span(),
+                    format!(
+                        "{context}: `env`: `{}` is not an environment variable name",
+                        env.get_ref()
+                    ),
+                );
+                return Err(());
+            }
+            (None, Some(env)) => Some(ValueFrom::Env(env.get_ref().clone())),
+            (None, None) => None,
+        };
+        let format = match &c.format {
+            Some(name) => {
+                let p = self.format_profile(name, context);
+                ok &= p.is_some();
+                p
+            }
+            None => None,
+        };
+        let earliest = match c.chain.as_ref().map(|v| (v, v.get_ref().as_str())) {
+            None | Some((_, "leaf")) => false,
+            Some((_, "earliest")) => true,
+            Some((v, other)) => {
+                self.error(
+                    v.span(),
+                    format!("{context}: `chain`: expected `leaf` or `earliest`, found `{other}`"),
+                );
+                ok = false;
+                false
+            }
+        };
+        let explicit = match c.expiry_from.as_ref().map(|v| (v, v.get_ref().as_str())) {
+            None => None,
+            Some((_, "value")) => Some(Derive::Detect { earliest }),
+            Some((_, "jwt")) => Some(Derive::Jwt),
+            Some((_, "x509")) => Some(Derive::X509 { earliest }),
+            Some((v, other)) => {
+                self.error(
+                    v.span(),
+                    format!("{context}: `expiry_from`: expected `value`, `jwt` or `x509`, found `{other}`"),
+                );
+                return Err(());
+            }
+        };
+        let Some(from) = from else {
+            for (key, v) in [
+                ("format", &c.format),
+                ("expiry_from", &c.expiry_from),
+                ("chain", &c.chain),
+            ] {
+                if let Some(v) = v {
+                    self.error(
+                        v.span(),
+                        format!("{context}: `{key}` needs the value: set `file` or `env`"),
+                    );
+                    ok = false;
+                }
+            }
+            return if ok { Ok(None) } else { Err(()) };
+        };
+        if declared && let Some(v) = &c.expiry_from {
+            self.error(
+                v.span(),
+                format!("{context}: `expiry_from` takes the expiry from the value; leave out `minted_at`/`expires_at`"),
+            );
+            return Err(());
+        }
+        let derive = if declared {
+            None
+        } else {
+            explicit.or(match format.as_ref().map(|f| f.name.as_str()) {
+                Some("jwt") => Some(Derive::Jwt),
+                Some("pem-certificate") => Some(Derive::X509 { earliest }),
+                _ => Some(Derive::Detect { earliest }),
+            })
+        };
+        if let Some(v) = &c.chain
+            && matches!(derive, None | Some(Derive::Jwt))
+        {
+            self.error(
+                v.span(),
+                format!("{context}: `chain` applies to expiries read from certificates"),
+            );
+            ok = false;
+        }
+        if ok {
+            Ok(Some(ValueSpec {
+                from,
+                format,
+                derive,
+            }))
+        } else {
+            Err(())
         }
     }
 
@@ -433,7 +683,21 @@ impl Validator<'_> {
             raw.critical_before.as_ref().or(raw.warn_before.as_ref()),
             "defaults",
         );
-        Defaults { ttl, thresholds }
+        let d = PoolPolicy::default();
+        let pools = PoolPolicy {
+            warn_before: self.duration_or(
+                &raw.pool_warn_before,
+                "defaults",
+                "pool_warn_before",
+                d.warn_before,
+            ),
+            spread: self.duration_or(&raw.pool_spread, "defaults", "pool_spread", d.spread),
+        };
+        Defaults {
+            ttl,
+            thresholds,
+            pools,
+        }
     }
 
     fn thresholds(
@@ -568,12 +832,15 @@ impl Validator<'_> {
         c: RawCredential,
         defaults: &Defaults,
         reserved: &BTreeSet<String>,
+        base: &Path,
     ) -> Option<InventoryEntry> {
         let name = c.name.get_ref().clone();
         let context = format!("credential `{name}`");
         if name.is_empty() {
             self.error(c.name.span(), "credential: `name` is empty".into());
         }
+        let declares = c.minted_at.is_some() || c.expires_at.is_some();
+        let value = self.value_spec(&c, &context, declares, base);
         let pool = self.non_empty(c.pool, &context, "pool");
         let labels = self.labels(c.labels, &context, reserved);
         let ttl = self.duration_or(&c.ttl, &context, "ttl", defaults.ttl);
@@ -596,7 +863,9 @@ impl Validator<'_> {
             &context,
         );
 
-        let evidence = match (&c.minted_at, &c.expires_at) {
+        let mut ok = value.is_ok();
+        let value = value.unwrap_or(None);
+        let declared = match (&c.minted_at, &c.expires_at) {
             (Some(_), Some(expires)) => {
                 self.error(
                     expires.span(),
@@ -604,16 +873,20 @@ impl Validator<'_> {
                         "{context}: give either `minted_at` (with `ttl`) or `expires_at`, not both"
                     ),
                 );
+                ok = false;
                 None
             }
             (None, None) => {
-                self.error(
-                    c.name.span(),
-                    format!(
-                        "{context}: needs `minted_at` (the expiry is minted_at + ttl, {} by default) or `expires_at`",
-                        time::format_duration(defaults.ttl)
-                    ),
-                );
+                if value.as_ref().is_none_or(|v| v.derive.is_none()) && ok {
+                    self.error(
+                        c.name.span(),
+                        format!(
+                            "{context}: needs `minted_at` (the expiry is minted_at + ttl, {} by default), `expires_at`, or a value holding a JWT or certificate (`file` or `env`)",
+                            time::format_duration(defaults.ttl)
+                        ),
+                    );
+                    ok = false;
+                }
                 None
             }
             (None, Some(expires)) => {
@@ -623,28 +896,32 @@ impl Validator<'_> {
                         format!("{context}: `ttl` applies to `minted_at` only; with `expires_at` leave it out"),
                     );
                 }
-                self.timestamp(expires, &context, "expires_at")
-                    .map(|expires_at| Evidence {
-                        minted_at: None,
-                        expires_at,
-                        basis: Basis::ExpiresAt,
-                    })
+                let t = self.timestamp(expires, &context, "expires_at");
+                ok &= t.is_some();
+                t.map(|expires_at| Evidence::declared(None, expires_at, Basis::ExpiresAt))
             }
-            (Some(minted), None) => {
-                let minted_at = self.timestamp(minted, &context, "minted_at")?;
-                match time::add(minted_at, ttl) {
-                    Ok(expires_at) => Some(Evidence {
-                        minted_at: Some(minted_at),
+            (Some(minted), None) => match self.timestamp(minted, &context, "minted_at") {
+                None => {
+                    ok = false;
+                    None
+                }
+                Some(minted_at) => match time::add(minted_at, ttl) {
+                    Ok(expires_at) => Some(Evidence::declared(
+                        Some(minted_at),
                         expires_at,
-                        basis: Basis::MintedAtPlusTtl,
-                    }),
+                        Basis::MintedAtPlusTtl,
+                    )),
                     Err(e) => {
                         self.error(minted.span(), format!("{context}: {e}"));
+                        ok = false;
                         None
                     }
-                }
-            }
+                },
+            },
         };
+        if !ok {
+            return None;
+        }
         Some(InventoryEntry {
             credential: Credential {
                 name,
@@ -654,7 +931,8 @@ impl Validator<'_> {
                 runbook: c.runbook,
                 thresholds,
             },
-            evidence: evidence?,
+            declared,
+            value,
         })
     }
 
@@ -765,7 +1043,8 @@ impl Validator<'_> {
             .non_empty(raw.critical_severity, "alerts", "critical_severity")
             .unwrap_or_else(|| "critical".into());
         let run_interval = self.duration_or(&raw.run_interval, "alerts", "run_interval", hours(6));
-        let stale_after = self.duration_or(&raw.stale_after, "alerts", "stale_after", run_interval * 8);
+        let stale_after =
+            self.duration_or(&raw.stale_after, "alerts", "stale_after", run_interval * 8);
         if let Some(span) = &raw.stale_after
             && stale_after <= run_interval
         {
@@ -778,7 +1057,10 @@ impl Validator<'_> {
                 ),
             );
         }
-        let mut reserved: BTreeSet<String> = ["alertname", "severity"].iter().map(|s| s.to_string()).collect();
+        let mut reserved: BTreeSet<String> = ["alertname", "severity"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         reserved.extend(RESERVED_LABELS.iter().map(|s| s.to_string()));
         let labels = self.labels(raw.labels, "alerts", &reserved);
         Alerts {
@@ -791,8 +1073,18 @@ impl Validator<'_> {
             critical_for: self.duration_or(&raw.critical_for, "alerts", "critical_for", mins(10)),
             unknown_for: self.duration_or(&raw.unknown_for, "alerts", "unknown_for", hours(1)),
             stale_for: self.duration_or(&raw.stale_for, "alerts", "stale_for", mins(10)),
-            never_ran_for: self.duration_or(&raw.never_ran_for, "alerts", "never_ran_for", hours(2)),
-            push_failing_for: self.duration_or(&raw.push_failing_for, "alerts", "push_failing_for", mins(15)),
+            never_ran_for: self.duration_or(
+                &raw.never_ran_for,
+                "alerts",
+                "never_ran_for",
+                hours(2),
+            ),
+            push_failing_for: self.duration_or(
+                &raw.push_failing_for,
+                "alerts",
+                "push_failing_for",
+                mins(15),
+            ),
             runbook: raw.runbook,
             labels,
         }
@@ -1036,21 +1328,44 @@ content = "minted_at"
             panic!("three entries")
         };
         assert_eq!(
-            primary.evidence.minted_at.unwrap().as_second(),
+            primary
+                .declared
+                .as_ref()
+                .unwrap()
+                .minted_at
+                .unwrap()
+                .as_second(),
             1_776_514_029
         );
         assert_eq!(
-            primary.evidence.expires_at.as_second(),
+            primary
+                .declared
+                .as_ref()
+                .unwrap()
+                .expires_at
+                .unwrap()
+                .as_second(),
             1_776_514_029 + 90 * 86_400
         );
-        assert_eq!(primary.evidence.basis, Basis::MintedAtPlusTtl);
+        assert_eq!(
+            primary.declared.as_ref().unwrap().basis,
+            Basis::MintedAtPlusTtl
+        );
         assert_eq!(
             primary.credential.thresholds.warn_before,
             SignedDuration::from_hours(14 * 24)
         );
         assert_eq!(primary.credential.labels["team"], "platform");
-        assert_eq!(pat.evidence.expires_at.as_second(), 1_808_064_429);
-        assert_eq!(pat.evidence.basis, Basis::ExpiresAt);
+        assert_eq!(
+            pat.declared
+                .as_ref()
+                .unwrap()
+                .expires_at
+                .unwrap()
+                .as_second(),
+            1_808_064_429
+        );
+        assert_eq!(pat.declared.as_ref().unwrap().basis, Basis::ExpiresAt);
         assert_eq!(
             pat.credential.thresholds.warn_before,
             SignedDuration::from_hours(45 * 24)
@@ -1060,7 +1375,12 @@ content = "minted_at"
             SignedDuration::from_hours(3 * 24)
         );
         assert_eq!(
-            cert.evidence.expires_at.as_second(),
+            cert.declared
+                .as_ref()
+                .unwrap()
+                .expires_at
+                .unwrap()
+                .as_second(),
             1_767_225_600 + 36 * 3600
         );
 
@@ -1114,7 +1434,7 @@ content = "minted_at"
             ),
             (
                 "[[credential]]\nname = \"a\"\n",
-                "2:8: credential `a`: needs `minted_at` (the expiry is minted_at + ttl, 365d by default) or `expires_at`",
+                "2:8: credential `a`: needs `minted_at` (the expiry is minted_at + ttl, 365d by default), `expires_at`, or a value holding a JWT or certificate (`file` or `env`)",
             ),
             (
                 "[[credential]]\nname = \"a\"\nminted_at = 1776528429\nexpires_at = 1808064429\n",
@@ -1221,6 +1541,46 @@ content = "minted_at"
                 "5:8: source `directory`: duplicate source name",
             ),
             (
+                "[[credential]]\nname = \"a\"\nfile = \"t\"\nenv = \"T\"\n",
+                "4:7: credential `a`: give the value's `file` or `env`, not both",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nminted_at = 1\nfile = \"t\"\nformat = \"claude\"\n",
+                "5:10: credential `a`: `format`: unknown format `claude`; expected one of `claude-oauth`, `github-fine-grained-pat`, `jwt`, `pem-certificate`",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nminted_at = 1\nformat = \"jwt\"\n",
+                "4:10: credential `a`: `format` needs the value: set `file` or `env`",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nminted_at = 1\nfile = \"t\"\nexpiry_from = \"jwt\"\n",
+                "5:15: credential `a`: `expiry_from` takes the expiry from the value; leave out `minted_at`/`expires_at`",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nfile = \"t\"\nexpiry_from = \"cert\"\n",
+                "4:15: credential `a`: `expiry_from`: expected `value`, `jwt` or `x509`, found `cert`",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nfile = \"t\"\nchain = \"root\"\n",
+                "4:9: credential `a`: `chain`: expected `leaf` or `earliest`, found `root`",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nfile = \"t\"\nformat = \"jwt\"\nchain = \"earliest\"\n",
+                "5:9: credential `a`: `chain` applies to expiries read from certificates",
+            ),
+            (
+                "[[format]]\nname = \"acme\"\nmin_length = 40\nmax_length = 20\n",
+                "2:8: format `acme`: ",
+            ),
+            (
+                "[[format]]\nname = \"acme\"\npattern = \"([a-z\"\n",
+                "2:8: format `acme`: ",
+            ),
+            (
+                "[[format]]\nname = \"acme\"\nmin_length = 0\n",
+                "3:14: format `acme`: `min_length` must be a positive number",
+            ),
+            (
                 "[[source]]\nkind = \"directory\"\nname = \"inventory\"\npath = \"x\"\n",
                 "3:8: source `inventory`: duplicate source name",
             ),
@@ -1246,5 +1606,64 @@ content = "minted_at"
             "{text}"
         );
         assert!(text.contains("\n     7 | minted_at = \"x\""), "{text}");
+    }
+
+    #[test]
+    fn values_choose_how_the_expiry_is_known() {
+        let config = parse(
+            r#"
+[[format]]
+name = "acme-key"
+prefix = "acme_"
+min_length = 20
+max_length = 20
+
+[[credential]]
+name = "token"
+minted_at = 1776528429
+file = "secrets/token"
+format = "claude-oauth"
+
+[[credential]]
+name = "jwt"
+env = "SERVICE_JWT"
+
+[[credential]]
+name = "cert"
+file = "tls.crt"
+format = "pem-certificate"
+chain = "earliest"
+
+[[credential]]
+name = "key"
+expires_at = 1808064429
+env = "ACME_KEY"
+format = "acme-key"
+"#,
+        )
+        .unwrap();
+        let [token, jwt, cert, key] = &config.inventory[..] else {
+            panic!("four entries")
+        };
+        let v = token.value.as_ref().unwrap();
+        assert_eq!(
+            v.from,
+            ValueFrom::File(PathBuf::from("/etc/credwatch/secrets/token"))
+        );
+        assert_eq!(v.format.as_ref().unwrap().name, "claude-oauth");
+        assert_eq!(v.derive, None);
+        assert!(token.declared.is_some());
+        let v = jwt.value.as_ref().unwrap();
+        assert_eq!(v.from, ValueFrom::Env("SERVICE_JWT".into()));
+        assert_eq!(v.derive, Some(Derive::Detect { earliest: false }));
+        assert!(jwt.declared.is_none());
+        assert_eq!(
+            cert.value.as_ref().unwrap().derive,
+            Some(Derive::X509 { earliest: true })
+        );
+        assert_eq!(
+            key.value.as_ref().unwrap().format.as_ref().unwrap().name,
+            "acme-key"
+        );
     }
 }

@@ -35,6 +35,10 @@ pub enum Basis {
     ExpiresAt,
     /// The mint time was given and the expiry is mint time + TTL.
     MintedAtPlusTtl,
+    /// The `exp` claim of a JWT (`iat` as mint time).
+    JwtExp,
+    /// The `notAfter` of an X.509 certificate (`notBefore` as mint time).
+    X509NotAfter,
 }
 
 impl Basis {
@@ -42,16 +46,47 @@ impl Basis {
         match self {
             Basis::ExpiresAt => "expires_at",
             Basis::MintedAtPlusTtl => "minted_at_plus_ttl",
+            Basis::JwtExp => "jwt_exp",
+            Basis::X509NotAfter => "x509_not_after",
         }
     }
 }
 
-/// What a source could establish about one credential's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a source could establish about one credential's lifetime and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
     pub minted_at: Option<Timestamp>,
-    pub expires_at: Timestamp,
+    /// `None` only for a credential that does not expire (a JWT without `exp`); never a 0.
+    pub expires_at: Option<Timestamp>,
     pub basis: Basis,
+    /// A short, non-reversible fingerprint of the value, when the value was read.
+    pub fingerprint: Option<String>,
+    /// The result of the credential's format check, when it has a format.
+    pub format: Option<FormatResult>,
+    /// What identifies the value to a human (a certificate's subject and serial).
+    pub subject: Option<String>,
+}
+
+impl Evidence {
+    /// Evidence declared in the config: no value was read.
+    pub fn declared(minted_at: Option<Timestamp>, expires_at: Timestamp, basis: Basis) -> Self {
+        Evidence {
+            minted_at,
+            expires_at: Some(expires_at),
+            basis,
+            fingerprint: None,
+            format: None,
+            subject: None,
+        }
+    }
+}
+
+/// Whether a value has the shape its format profile requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatResult {
+    pub profile: String,
+    /// Why the value does not fit; never contains the value.
+    pub problem: Option<String>,
 }
 
 /// One credential as a source reported it: its evidence, or why none could be read.
@@ -61,17 +96,46 @@ pub struct Observation {
     pub evidence: Result<Evidence, String>,
 }
 
+/// Pool settings from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolPolicy {
+    /// Warn when the pool's runway is shorter than this.
+    pub warn_before: SignedDuration,
+    /// Members expiring within this of each other add no runway.
+    pub spread: SignedDuration,
+}
+
+impl Default for PoolPolicy {
+    fn default() -> Self {
+        PoolPolicy {
+            warn_before: SignedDuration::from_hours(60 * 24),
+            spread: SignedDuration::from_hours(7 * 24),
+        }
+    }
+}
+
 /// A secret value (a token, a password). It never shows itself in `Debug` or `Display` and its
 /// memory is wiped when dropped.
-pub struct Secret(Zeroizing<String>);
+pub struct Secret(Zeroizing<Vec<u8>>);
 
 impl Secret {
     pub fn new(value: String) -> Self {
+        Secret(Zeroizing::new(value.into_bytes()))
+    }
+
+    /// A value that may not be text (a DER certificate).
+    pub fn from_bytes(value: Vec<u8>) -> Self {
         Secret(Zeroizing::new(value))
     }
 
-    /// The value itself; call only where it is sent to the service it authenticates against.
+    /// The value as text; empty when it is not UTF-8. Call only where it is sent to the service
+    /// it authenticates against or decoded.
     pub fn expose(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The value's bytes, for decoding.
+    pub fn expose_bytes(&self) -> &[u8] {
         &self.0
     }
 }

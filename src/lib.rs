@@ -10,6 +10,8 @@ pub mod assess;
 pub mod cli;
 pub mod config;
 pub mod credential;
+pub mod decode;
+pub mod evidence;
 pub mod exposition;
 pub mod metrics;
 pub mod output;

@@ -6,7 +6,12 @@
 //! | `credwatch_credential_minted_timestamp_seconds{…}` | mint time, when known |
 //! | `credwatch_credential_warn_before_seconds` / `…_critical_before_seconds{credential}` | thresholds |
 //! | `credwatch_credential_read_ok{credential}` | 1 read this run, 0 failed |
-//! | `credwatch_credential_info{credential,source,kind,pool}` | 1 |
+//! | `credwatch_credential_format_ok{credential,format}` | 1 the value fits its format, 0 not |
+//! | `credwatch_credential_info{credential,source,kind,pool,fingerprint}` | 1; fingerprint only where the value was read |
+//! | `credwatch_credential_replacement_available{credential,pool}` | 1 another healthy, distinct pool member exists |
+//! | `credwatch_pool_members{pool}`, `credwatch_pool_distinct_credentials{pool}` | members and distinct values |
+//! | `credwatch_pool_runway_expiry_timestamp_seconds{pool}` | when the last usable distinct member expires |
+//! | `credwatch_pool_runway_warn_before_seconds{pool}` | the pool's runway threshold |
 //! | `credwatch_source_up{source}` | 1/0 per source |
 //! | `<last_success>` | only when every source and credential was read (the sink decides) |
 //! | `credwatch_last_run_timestamp_seconds`, `credwatch_run_duration_seconds`, `credwatch_build_info{version}` | bookkeeping |
@@ -54,6 +59,30 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         "credwatch_credential_info",
         "Where a credential comes from; always 1.",
     );
+    let mut format_ok = Family::gauge(
+        "credwatch_credential_format_ok",
+        "1 if the credential's value has the shape its format requires, 0 if not.",
+    );
+    let mut replacement = Family::gauge(
+        "credwatch_credential_replacement_available",
+        "1 if another pool member holding a different, healthy value could take over.",
+    );
+    let mut pool_members = Family::gauge(
+        "credwatch_pool_members",
+        "How many credentials the pool lists.",
+    );
+    let mut pool_distinct = Family::gauge(
+        "credwatch_pool_distinct_credentials",
+        "How many different values the pool's members hold.",
+    );
+    let mut pool_runway = Family::gauge(
+        "credwatch_pool_runway_expiry_timestamp_seconds",
+        "When the pool's last usable distinct credential expires, as unix seconds.",
+    );
+    let mut pool_warn = Family::gauge(
+        "credwatch_pool_runway_warn_before_seconds",
+        "Warn when the pool's runway is shorter than this.",
+    );
     let mut source_up = Family::gauge(
         "credwatch_source_up",
         "1 if the source was read in this run, 0 if it failed.",
@@ -62,7 +91,7 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
     for a in &report.assessments {
         let c = &a.credential;
         let name = || vec![(cred.to_string(), c.name.clone())];
-        let kind = a.evidence.map_or("unknown", |e| e.basis.label());
+        let kind = a.evidence.as_ref().map_or("unknown", |e| e.basis.label());
         let mut full = name();
         if names.extra_series {
             if let Some(pool) = &c.pool {
@@ -73,11 +102,23 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         }
         full.extend(c.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-        if let Some(e) = a.evidence {
-            expiry.push(full.clone(), e.expires_at.as_second() as f64);
+        if let Some(e) = &a.evidence {
+            if let Some(t) = e.expires_at {
+                expiry.push(full.clone(), t.as_second() as f64);
+            }
             if let Some(m) = e.minted_at {
                 minted.push(full.clone(), m.as_second() as f64);
             }
+            if let Some(f) = &e.format {
+                let mut labels = name();
+                labels.push(("format".into(), f.profile.clone()));
+                format_ok.push(labels, if f.problem.is_none() { 1.0 } else { 0.0 });
+            }
+        }
+        if let Some(pool) = &c.pool {
+            let mut labels = name();
+            labels.push(("pool".into(), pool.clone()));
+            replacement.push(labels, if a.replacement.is_some() { 1.0 } else { 0.0 });
         }
         warn.push(name(), c.thresholds.warn_before.as_secs() as f64);
         critical.push(name(), c.thresholds.critical_before.as_secs() as f64);
@@ -88,7 +129,22 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         if let Some(pool) = &c.pool {
             info_labels.push(("pool".into(), pool.clone()));
         }
+        if let Some(fp) = a.evidence.as_ref().and_then(|e| e.fingerprint.as_ref()) {
+            info_labels.push(("fingerprint".into(), fp.clone()));
+        }
         info.push(info_labels, 1.0);
+    }
+    for p in &report.pools {
+        let labels = || vec![("pool".to_string(), p.name.clone())];
+        pool_members.push(labels(), p.members.len() as f64);
+        pool_distinct.push(labels(), p.distinct as f64);
+        match p.runway_until {
+            // No usable member: the runway is over.
+            None => pool_runway.push(labels(), report.now.as_second() as f64),
+            Some(t) if t == jiff::Timestamp::MAX => {}
+            Some(t) => pool_runway.push(labels(), t.as_second() as f64),
+        }
+        pool_warn.push(labels(), p.runway_warn_before.as_secs() as f64);
     }
     for s in &report.sources {
         source_up.push(

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::assess::{Report, Status};
+use crate::assess::{Assessment, Report, Status};
 
 /// Days left with one decimal, rounded down so that the number never looks safer than the status
 /// (6.96 days shows as `6.9`, not `7.0`).
@@ -29,43 +29,28 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-pub fn render_table(report: &Report) -> String {
-    let header = [
-        "CREDENTIAL",
-        "POOL",
-        "SOURCE",
-        "EXPIRES (UTC)",
-        "DAYS LEFT",
-        "STATUS",
-    ];
-    let rows: Vec<[String; 6]> = report
-        .assessments
-        .iter()
-        .map(|a| {
-            let c = &a.credential;
-            [
-                printable(&c.name),
-                c.pool.as_deref().map_or("-".into(), printable),
-                printable(&c.source),
-                a.evidence.map_or("-".into(), |e| {
-                    e.expires_at.strftime("%Y-%m-%d %H:%M").to_string()
-                }),
-                a.remaining.map_or("-".into(), |r| days_left(r.as_secs())),
-                a.status.as_str().into(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
+fn expires_cell(a: &Assessment) -> String {
+    match &a.evidence {
+        None => "-".into(),
+        Some(e) => e
+            .expires_at
+            .map_or("never".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string()),
+    }
+}
+
+/// Lays out rows in columns two spaces apart; the last column is not padded.
+fn columns(rows: &[Vec<String>]) -> String {
+    let mut widths = vec![0; rows.first().map_or(0, Vec::len)];
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &[String]| {
+    for row in rows {
         let mut l = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
                 l.push_str(cell);
             } else {
                 let pad = widths[i] - cell.chars().count();
@@ -74,17 +59,158 @@ pub fn render_table(report: &Report) -> String {
         }
         out.push_str(l.trim_end());
         out.push('\n');
-    };
-    line(&header.map(String::from));
-    for row in &rows {
-        line(row);
+    }
+    out
+}
+
+/// What the table cannot show in a cell: certificate subjects, format problems, replacements.
+fn credential_notes(report: &Report) -> String {
+    let mut notes = String::new();
+    for a in &report.assessments {
+        let name = printable(&a.credential.name);
+        let Some(e) = &a.evidence else { continue };
+        if let Some(subject) = &e.subject {
+            let _ = writeln!(notes, "  {name}: {}", printable(subject));
+        }
+        if let Some(f) = &e.format
+            && let Some(problem) = &f.problem
+        {
+            let _ = writeln!(
+                notes,
+                "  {name}: not a valid `{}` value: {}",
+                f.profile,
+                printable(problem)
+            );
+        }
+        if e.expires_at.is_none() {
+            let _ = writeln!(notes, "  {name}: the value carries no expiry");
+        }
+        if a.status != Status::Ok && a.status != Status::NoExpiry && a.credential.pool.is_some() {
+            match &a.replacement {
+                Some(r) => {
+                    let _ = writeln!(
+                        notes,
+                        "  {name}: {} in the same pool is healthy and can replace it",
+                        printable(r)
+                    );
+                }
+                None => {
+                    let _ = writeln!(notes, "  {name}: no healthy replacement in its pool");
+                }
+            }
+        }
+    }
+    notes
+}
+
+fn pool_notes(report: &Report) -> String {
+    let mut out = String::new();
+    for p in &report.pools {
+        let runway = match (p.runway_until, p.runway(report.now)) {
+            (None, _) => "no usable member".to_string(),
+            (Some(_), None) => "a member never expires".to_string(),
+            (Some(t), Some(r)) => {
+                format!(
+                    "runway {} days (until {})",
+                    days_left(r.as_secs()),
+                    t.strftime("%Y-%m-%d %H:%M")
+                )
+            }
+        };
+        let low = if p.low(report.now) { " LOW" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {}: {} member{}{}, {runway}{low}",
+            printable(&p.name),
+            p.members.len(),
+            if p.members.len() == 1 { "" } else { "s" },
+            if p.fingerprinted > 0 {
+                format!(", {} distinct", p.distinct)
+            } else {
+                String::new()
+            },
+        );
+        for (dup, original) in &p.duplicates {
+            let _ = writeln!(
+                out,
+                "    {} is the same token as {}: the pool has {} distinct credential{}, not {}",
+                printable(dup),
+                printable(original),
+                p.distinct,
+                if p.distinct == 1 { "" } else { "s" },
+                p.members.len()
+            );
+        }
+        for (member, other) in &p.no_runway {
+            let _ = writeln!(
+                out,
+                "    {} expires within {} of {}: it adds no runway",
+                printable(member),
+                crate::time::format_duration(p.spread),
+                printable(other)
+            );
+        }
+    }
+    out
+}
+
+pub fn render_table(report: &Report) -> String {
+    let fingerprints = report
+        .assessments
+        .iter()
+        .any(|a| a.evidence.as_ref().is_some_and(|e| e.fingerprint.is_some()));
+    let mut header: Vec<String> = [
+        "CREDENTIAL",
+        "POOL",
+        "SOURCE",
+        "EXPIRES (UTC)",
+        "DAYS LEFT",
+        "STATUS",
+    ]
+    .map(String::from)
+    .to_vec();
+    if fingerprints {
+        header.push("FINGERPRINT".into());
+    }
+    let mut rows = vec![header];
+    for a in &report.assessments {
+        let c = &a.credential;
+        let mut row = vec![
+            printable(&c.name),
+            c.pool.as_deref().map_or("-".into(), printable),
+            printable(&c.source),
+            expires_cell(a),
+            a.remaining.map_or("-".into(), |r| days_left(r.as_secs())),
+            a.status.as_str().into(),
+        ];
+        if fingerprints {
+            row.push(
+                a.evidence
+                    .as_ref()
+                    .and_then(|e| e.fingerprint.clone())
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+        rows.push(row);
+    }
+    let mut out = columns(&rows);
+
+    let notes = credential_notes(report);
+    if !notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        out.push_str(&notes);
+    }
+    let pools = pool_notes(report);
+    if !pools.is_empty() {
+        out.push_str("\npools:\n");
+        out.push_str(&pools);
     }
 
-    let mut notes = String::new();
+    let mut problems = String::new();
     for a in &report.assessments {
         if let Some(e) = &a.error {
             let _ = writeln!(
-                notes,
+                problems,
                 "  {}: {}",
                 printable(&a.credential.name),
                 printable(e)
@@ -94,7 +220,7 @@ pub fn render_table(report: &Report) -> String {
     for s in &report.sources {
         if let Some(e) = &s.error {
             let _ = writeln!(
-                notes,
+                problems,
                 "  source `{}` failed: {}",
                 printable(&s.name),
                 printable(e)
@@ -102,18 +228,20 @@ pub fn render_table(report: &Report) -> String {
         }
     }
     for p in &report.problems {
-        let _ = writeln!(notes, "  {}", printable(p));
+        let _ = writeln!(problems, "  {}", printable(p));
     }
-    if !notes.is_empty() {
+    if !problems.is_empty() {
         out.push_str("\nproblems:\n");
-        out.push_str(&notes);
+        out.push_str(&problems);
     }
 
     let mut counts = Vec::new();
     for status in [
         Status::Ok,
+        Status::NoExpiry,
         Status::Warning,
         Status::Critical,
+        Status::Invalid,
         Status::Expired,
         Status::Unknown,
     ] {
@@ -145,23 +273,50 @@ pub fn render_json(report: &Report) -> String {
         .iter()
         .map(|a| {
             let c = &a.credential;
+            let e = a.evidence.as_ref();
             json!({
                 "name": c.name,
                 "pool": c.pool,
                 "source": c.source,
-                "kind": a.evidence.map(|e| e.basis.label()),
+                "kind": e.map(|e| e.basis.label()),
                 "labels": c.labels,
                 "runbook": c.runbook,
                 "status": a.status.as_str(),
-                "expires_at": a.evidence.map(|e| e.expires_at.to_string()),
-                "expires_at_unix": a.evidence.map(|e| e.expires_at.as_second()),
-                "minted_at": a.evidence.and_then(|e| e.minted_at).map(|m| m.to_string()),
-                "minted_at_unix": a.evidence.and_then(|e| e.minted_at).map(|m| m.as_second()),
+                "expires_at": e.and_then(|e| e.expires_at).map(|t| t.to_string()),
+                "expires_at_unix": e.and_then(|e| e.expires_at).map(|t| t.as_second()),
+                "minted_at": e.and_then(|e| e.minted_at).map(|m| m.to_string()),
+                "minted_at_unix": e.and_then(|e| e.minted_at).map(|m| m.as_second()),
                 "remaining_seconds": a.remaining.map(|r| r.as_secs()),
                 "remaining_days": a.remaining.map(|r| r.as_secs() as f64 / 86_400.0),
                 "warn_before_seconds": c.thresholds.warn_before.as_secs(),
                 "critical_before_seconds": c.thresholds.critical_before.as_secs(),
+                "fingerprint": e.and_then(|e| e.fingerprint.clone()),
+                "format": e.and_then(|e| e.format.as_ref()).map(|f| json!({
+                    "profile": f.profile,
+                    "ok": f.problem.is_none(),
+                    "problem": f.problem,
+                })),
+                "subject": e.and_then(|e| e.subject.clone()),
+                "replacement": a.replacement,
                 "error": a.error,
+            })
+        })
+        .collect();
+    let pools: Vec<Value> = report
+        .pools
+        .iter()
+        .map(|p| {
+            let runway_until = p.runway_until.filter(|t| *t != jiff::Timestamp::MAX);
+            json!({
+                "name": p.name,
+                "members": p.members,
+                "distinct": p.distinct,
+                "duplicates": p.duplicates.iter().map(|(d, o)| json!({"member": d, "same_as": o})).collect::<Vec<_>>(),
+                "runway_until": runway_until.map(|t| t.to_string()),
+                "runway_seconds": p.runway(report.now).map(|r| r.as_secs()),
+                "never_expires": p.runway_until == Some(jiff::Timestamp::MAX),
+                "low": p.low(report.now),
+                "no_runway": p.no_runway.iter().map(|(m, o)| json!({"member": m, "within_spread_of": o})).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -175,6 +330,7 @@ pub fn render_json(report: &Report) -> String {
         "status": report.overall().as_str(),
         "complete": report.complete(),
         "credentials": credentials,
+        "pools": pools,
         "sources": sources,
         "problems": report.problems,
     });

@@ -31,9 +31,9 @@ pub enum ExitCode {
 impl From<Status> for ExitCode {
     fn from(status: Status) -> Self {
         match status {
-            Status::Ok => ExitCode::Ok,
+            Status::Ok | Status::NoExpiry => ExitCode::Ok,
             Status::Warning => ExitCode::Warning,
-            Status::Critical | Status::Expired => ExitCode::Critical,
+            Status::Critical | Status::Invalid | Status::Expired => ExitCode::Critical,
             Status::Unknown => ExitCode::Unknown,
         }
     }
@@ -118,7 +118,7 @@ fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
 }
 
 fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
-    assess::assess(sources::collect(config), now)
+    assess::assess(sources::collect(config), now, config.defaults.pools)
 }
 
 fn check(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {

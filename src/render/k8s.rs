@@ -1,5 +1,1221 @@
-//! placeholder: Kubernetes manifests (being written)
-use crate::config::Config;
-pub fn render_cli(_config: &Config, _config_text: &str, _args: &crate::cli::K8sArgs) -> Result<String, String> {
-    Err("not implemented yet".into())
+//! `credwatch render k8s`: a validated config → Kubernetes manifests to `kubectl apply`. Pure.
+//!
+//! Three objects: a ServiceAccount, a ConfigMap holding `credwatch.toml` verbatim, and a hardened
+//! CronJob running `credwatch push` with that file mounted at [`CONFIG_FILE`]. Each directory
+//! source is a ConfigMap mounted read-only at the source's `path`; a relative `path` resolves
+//! against [`CONFIG_DIR`] in the pod, exactly as credwatch resolves it against the config file's
+//! folder anywhere else, so one file works on a laptop and in the cluster (Kubernetes creates the
+//! mount point inside the config volume). Pushgateway credentials are referenced from a Secret,
+//! never inlined. The objects are serde types serialized by serde_norway, so quoting and block
+//! strings are always right.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::cli::K8sArgs;
+use crate::config::{Config, Source};
+use crate::sinks::pushgateway::{ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
+
+/// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
+pub const CONFIG_DIR: &str = "/etc/credwatch";
+/// The ConfigMap key holding the config, and its file name in [`CONFIG_DIR`].
+pub const CONFIG_KEY: &str = "credwatch.toml";
+/// The config file as the container sees it.
+pub const CONFIG_FILE: &str = "/etc/credwatch/credwatch.toml";
+
+/// The CronJob controller appends an 11-character suffix to the name of each Job, whose name may
+/// hold at most 63 characters.
+const MAX_NAME: usize = 52;
+/// The `nonroot` user and group of the distroless image.
+const NONROOT: u32 = 65532;
+const SCHEDULE_MACROS: [&str; 7] = [
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+
+/// What to render, from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub image: String,
+    pub namespace: String,
+    /// The name of the ServiceAccount and the CronJob, and the prefix of the ConfigMap.
+    pub name: String,
+    pub schedule: String,
+    /// The Secret whose keys `username`, `password` and `token` become the Pushgateway variables.
+    pub pushgateway_secret: Option<String>,
+    /// Source name → the ConfigMap to mount for it, where it is not named like the source.
+    pub source_configmaps: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// Takes the flags as given; [`render`] checks them against each other and the config.
+    pub fn from_args(args: &K8sArgs) -> Result<Options, String> {
+        Ok(Options {
+            image: args.image.clone(),
+            namespace: args.namespace.clone(),
+            name: args.name.clone(),
+            schedule: args.schedule.clone(),
+            pushgateway_secret: args.pushgateway_secret.clone(),
+            source_configmaps: parse_source_configmaps(&args.source_configmaps)?,
+        })
+    }
+}
+
+/// The command: renders, then logs what will not work in a pod although the config is valid.
+pub fn render_cli(config: &Config, config_text: &str, args: &K8sArgs) -> Result<String, String> {
+    let yaml = render(config, config_text, &Options::from_args(args)?)?;
+    for warning in warnings(config) {
+        log::warn!("{warning}");
+    }
+    Ok(yaml)
+}
+
+/// The manifests as multi-document YAML: ServiceAccount, ConfigMap, CronJob.
+pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<String, String> {
+    check_options(opts)?;
+    if config.pushgateway.is_none() {
+        return Err(format!(
+            "`{}` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`",
+            config.path.display()
+        ));
+    }
+    let mounts = source_mounts(config, config_text, opts)?;
+    let labels = labels(&opts.name);
+    let documents = [
+        yaml(&service_account(opts, &labels))?,
+        yaml(&config_map(opts, &labels, config_text))?,
+        yaml(&cron_job(opts, &labels, &mounts))?,
+    ];
+    Ok(documents.join("---\n"))
+}
+
+/// What is valid in the config but will not work in a pod.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(pushgateway) = &config.pushgateway
+        && is_loopback_url(&pushgateway.url)
+    {
+        warnings.push(format!(
+            "pushgateway `url` `{}` is a loopback address, which in the pod is the pod itself; use the in-cluster address, e.g. `http://prometheus-pushgateway.monitoring:9091`",
+            pushgateway.url
+        ));
+    }
+    warnings
+}
+
+fn yaml(object: &impl Serialize) -> Result<String, String> {
+    serde_norway::to_string(object).map_err(|e| format!("cannot write the manifests as YAML: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags.
+
+/// Parses repeated `SOURCE=CONFIGMAP` values.
+pub fn parse_source_configmaps(values: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    for value in values {
+        let Some((source, configmap)) = value
+            .split_once('=')
+            .filter(|(s, c)| !s.is_empty() && !c.is_empty())
+        else {
+            return Err(format!(
+                "--source-configmap: expected SOURCE=CONFIGMAP, found `{value}`"
+            ));
+        };
+        if !is_dns_subdomain(configmap) {
+            return Err(format!(
+                "--source-configmap: `{configmap}` is not a valid ConfigMap name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
+            ));
+        }
+        if map
+            .insert(source.to_string(), configmap.to_string())
+            .is_some()
+        {
+            return Err(format!(
+                "--source-configmap: source `{source}` is given twice"
+            ));
+        }
+    }
+    Ok(map)
+}
+
+fn check_options(opts: &Options) -> Result<(), String> {
+    let values = [
+        ("--name", Some(&opts.name)),
+        ("--namespace", Some(&opts.namespace)),
+        ("--image", Some(&opts.image)),
+        ("--pushgateway-secret", opts.pushgateway_secret.as_ref()),
+    ];
+    for (flag, value) in values {
+        if let Some(value) = value {
+            check_yaml11(value).map_err(|e| format!("{flag}: {e}"))?;
+        }
+    }
+    if !is_dns_label(&opts.name, MAX_NAME) {
+        return Err(format!(
+            "--name: `{}` is not a valid name: use at most {MAX_NAME} lowercase letters, digits and `-`, starting and ending with a letter or digit (Kubernetes appends a suffix for each Job)",
+            opts.name
+        ));
+    }
+    if !is_dns_label(&opts.namespace, 63) {
+        return Err(format!(
+            "--namespace: `{}` is not a valid namespace: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
+            opts.namespace
+        ));
+    }
+    if opts.image.is_empty() || opts.image.contains(char::is_whitespace) {
+        return Err(format!(
+            "--image: `{}` is not an image reference (empty or containing whitespace)",
+            opts.image
+        ));
+    }
+    check_schedule(&opts.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    if let Some(secret) = &opts.pushgateway_secret
+        && !is_dns_subdomain(secret)
+    {
+        return Err(format!(
+            "--pushgateway-secret: `{secret}` is not a valid Secret name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
+        ));
+    }
+    Ok(())
+}
+
+/// A cron schedule as the CronJob controller takes it: five fields, or a macro.
+pub fn check_schedule(schedule: &str) -> Result<(), String> {
+    let valid = if schedule.starts_with('@') {
+        SCHEDULE_MACROS.contains(&schedule)
+            || schedule
+                .strip_prefix("@every ")
+                .is_some_and(|d| !d.trim().is_empty())
+    } else {
+        let fields: Vec<&str> = schedule.split_whitespace().collect();
+        fields.len() == 5
+            && fields.iter().all(|f| {
+                f.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "*/,-?".contains(c))
+            })
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{schedule}` is not a cron schedule: expected 5 fields (minute hour day-of-month month day-of-week) such as `17 */6 * * *`, or one of {}",
+            SCHEDULE_MACROS
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// An RFC 1123 label: lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit, at most `max` characters.
+pub fn is_dns_label(name: &str, max: usize) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= max
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+}
+
+/// An RFC 1123 subdomain, the form of most object names: labels joined by `.`, at most 253.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(|label| is_dns_label(label, 253))
+}
+
+/// serde_norway writes YAML 1.2, where `no`, `on` or `0b101` are plain strings; kubectl reads
+/// YAML 1.1, where they are a boolean or a number, and then rejects the object. These are refused
+/// rather than rendered into manifests that fail at `kubectl apply`.
+pub fn check_yaml11(value: &str) -> Result<(), String> {
+    const BOOLEANS: [&str; 6] = ["y", "n", "yes", "no", "on", "off"];
+    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+    let digits_after = |prefix: &str, digit: fn(char) -> bool| {
+        unsigned
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(digit))
+    };
+    let number = digits_after("0b", |c| matches!(c, '0' | '1' | '_'))
+        || digits_after("0x", |c| c.is_ascii_hexdigit() || "_.pP+-".contains(c));
+    if BOOLEANS.iter().any(|b| b.eq_ignore_ascii_case(value)) || number {
+        return Err(format!(
+            "`{value}` would be read as a {} by kubectl's YAML 1.1 parser; choose another name",
+            if number { "number" } else { "boolean" }
+        ));
+    }
+    Ok(())
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory sources → ConfigMap volumes.
+
+/// A directory source's ConfigMap and where the pod mounts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceMount {
+    pub source: String,
+    pub volume: String,
+    pub config_map: String,
+    pub mount_path: String,
+}
+
+fn source_mounts(
+    config: &Config,
+    config_text: &str,
+    opts: &Options,
+) -> Result<Vec<SourceMount>, String> {
+    for source in opts.source_configmaps.keys() {
+        if !config.sources.iter().any(|s| s.name() == source) {
+            let known: Vec<String> = config
+                .sources
+                .iter()
+                .map(|s| format!("`{}`", s.name()))
+                .collect();
+            return Err(format!(
+                "--source-configmap: the config has no source `{source}`; its sources are: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+    }
+    if config.sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw_paths = raw_directory_paths(config_text)?;
+    let mut mounts: Vec<SourceMount> = Vec::new();
+    for (index, source) in config.sources.iter().enumerate() {
+        let name = match source {
+            Source::Directory(directory) => &directory.name,
+        };
+        let raw = raw_paths
+            .get(name)
+            .ok_or_else(|| format!("source `{name}`: its `path` is not in the config text"))?;
+        let mount_path = pod_path(raw).map_err(|e| format!("source `{name}`: {e}"))?;
+        if overlaps(&mount_path, CONFIG_FILE) {
+            return Err(format!(
+                "source `{name}`: `path` `{raw}` is mounted at `{mount_path}` in the pod, which would hide the config file `{CONFIG_FILE}`; choose another path"
+            ));
+        }
+        if let Some(other) = mounts.iter().find(|m| m.mount_path == mount_path) {
+            return Err(format!(
+                "sources `{}` and `{name}` would both be mounted at `{mount_path}` in the pod; give each its own `path`",
+                other.source
+            ));
+        }
+        let config_map = opts
+            .source_configmaps
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        if !is_dns_subdomain(&config_map) {
+            return Err(format!(
+                "source `{name}`: `{config_map}` is not a valid ConfigMap name; name the ConfigMap to mount with --source-configmap {name}=CONFIGMAP"
+            ));
+        }
+        check_yaml11(&config_map).map_err(|e| format!("source `{name}`: ConfigMap {e}"))?;
+        let readable = format!("src-{name}");
+        let volume = if is_dns_label(&readable, 63) {
+            readable
+        } else {
+            format!("source-{index}")
+        };
+        mounts.push(SourceMount {
+            source: name.clone(),
+            volume,
+            config_map,
+            mount_path,
+        });
+    }
+    Ok(mounts)
+}
+
+/// The `path` of each directory source as written, by source name: the validated config holds
+/// it resolved against the local folder, which says nothing about the pod.
+fn raw_directory_paths(config_text: &str) -> Result<BTreeMap<String, String>, String> {
+    let table: toml::Table =
+        toml::from_str(config_text).map_err(|e| format!("cannot read the config text: {e}"))?;
+    let sources = table.get("source").and_then(toml::Value::as_array);
+    let mut paths = BTreeMap::new();
+    for source in sources.into_iter().flatten() {
+        let field = |key: &str| source.get(key).and_then(toml::Value::as_str);
+        if field("kind") != Some("directory") {
+            continue;
+        }
+        if let Some(path) = field("path") {
+            let name = field("name").unwrap_or("directory");
+            paths.insert(name.to_string(), path.to_string());
+        }
+    }
+    Ok(paths)
+}
+
+/// Where a source `path` from the config is in the pod: absolute paths stay, relative ones
+/// resolve against [`CONFIG_DIR`]. `.` and empty components are dropped; `..` is refused, since
+/// the kernel resolves it through whatever is mounted on the way.
+pub fn pod_path(raw: &str) -> Result<String, String> {
+    let mut parts: Vec<&str> = if raw.starts_with('/') {
+        Vec::new()
+    } else {
+        CONFIG_DIR.split('/').filter(|p| !p.is_empty()).collect()
+    };
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(format!(
+                    "`path` `{raw}` contains `..`; for Kubernetes give an absolute path, or one below the config's folder"
+                ));
+            }
+            part => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return Err(format!(
+            "`path` `{raw}` is the root directory; give the folder the ConfigMap is mounted at"
+        ));
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// Whether a mount at `a` and a file or mount at `b` are the same place or one holds the other.
+fn overlaps(a: &str, b: &str) -> bool {
+    let under = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    a == b || under(a, b) || under(b, a)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The objects.
+
+type Labels = BTreeMap<&'static str, String>;
+
+fn labels(name: &str) -> Labels {
+    BTreeMap::from([
+        ("app.kubernetes.io/name", "credwatch".to_string()),
+        ("app.kubernetes.io/instance", name.to_string()),
+        ("app.kubernetes.io/managed-by", "credwatch".to_string()),
+    ])
+}
+
+fn metadata(name: String, opts: &Options, labels: &Labels) -> ObjectMeta {
+    ObjectMeta {
+        name,
+        namespace: opts.namespace.clone(),
+        labels: labels.clone(),
+    }
+}
+
+fn config_map_name(opts: &Options) -> String {
+    format!("{}-config", opts.name)
+}
+
+fn service_account(opts: &Options, labels: &Labels) -> Object<ServiceAccount> {
+    Object {
+        api_version: "v1",
+        kind: "ServiceAccount",
+        metadata: metadata(opts.name.clone(), opts, labels),
+        body: ServiceAccount {
+            // credwatch talks to no Kubernetes API.
+            automount_service_account_token: false,
+        },
+    }
+}
+
+fn config_map<'a>(opts: &Options, labels: &Labels, config_text: &'a str) -> Object<ConfigMap<'a>> {
+    Object {
+        api_version: "v1",
+        kind: "ConfigMap",
+        metadata: metadata(config_map_name(opts), opts, labels),
+        body: ConfigMap {
+            data: BTreeMap::from([(CONFIG_KEY, config_text)]),
+        },
+    }
+}
+
+fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<CronJob> {
+    let env = match &opts.pushgateway_secret {
+        None => Vec::new(),
+        Some(secret) => [
+            (ENV_USERNAME, "username"),
+            (ENV_PASSWORD, "password"),
+            (ENV_TOKEN, "token"),
+        ]
+        .into_iter()
+        .map(|(var, key)| EnvVar {
+            name: var,
+            value_from: EnvVarSource {
+                secret_key_ref: SecretKeySelector {
+                    name: secret.clone(),
+                    key,
+                    // A Secret holds either basic auth or a token.
+                    optional: true,
+                },
+            },
+        })
+        .collect(),
+    };
+    let config_volume = "config";
+    let mut volume_mounts = vec![VolumeMount {
+        name: config_volume.into(),
+        mount_path: CONFIG_DIR.into(),
+        read_only: true,
+    }];
+    let mut volumes = vec![Volume {
+        name: config_volume.into(),
+        config_map: ConfigMapVolumeSource {
+            name: config_map_name(opts),
+        },
+    }];
+    for m in mounts {
+        volume_mounts.push(VolumeMount {
+            name: m.volume.clone(),
+            mount_path: m.mount_path.clone(),
+            read_only: true,
+        });
+        volumes.push(Volume {
+            name: m.volume.clone(),
+            config_map: ConfigMapVolumeSource {
+                name: m.config_map.clone(),
+            },
+        });
+    }
+    let container = Container {
+        name: "credwatch",
+        image: opts.image.clone(),
+        args: ["push", "--config", CONFIG_FILE],
+        env,
+        resources: Resources {
+            requests: BTreeMap::from([("cpu", "10m"), ("memory", "16Mi")]),
+            // No CPU limit: it would only throttle a job that runs for a second.
+            limits: BTreeMap::from([("memory", "64Mi")]),
+        },
+        security_context: ContainerSecurityContext {
+            allow_privilege_escalation: false,
+            read_only_root_filesystem: true,
+            run_as_non_root: true,
+            capabilities: Capabilities { drop: ["ALL"] },
+        },
+        // `kubectl describe` shows the end of the log when the run fails.
+        termination_message_policy: "FallbackToLogsOnError",
+        volume_mounts,
+    };
+    let template_labels = TemplateMeta {
+        labels: labels.clone(),
+    };
+    Object {
+        api_version: "batch/v1",
+        kind: "CronJob",
+        metadata: metadata(opts.name.clone(), opts, labels),
+        body: CronJob {
+            spec: CronJobSpec {
+                schedule: opts.schedule.clone(),
+                concurrency_policy: "Forbid",
+                // A run missed by up to an hour (controller restart) still starts.
+                starting_deadline_seconds: 3600,
+                successful_jobs_history_limit: 1,
+                failed_jobs_history_limit: 3,
+                job_template: JobTemplate {
+                    metadata: template_labels.clone(),
+                    spec: JobSpec {
+                        backoff_limit: 2,
+                        active_deadline_seconds: 600,
+                        ttl_seconds_after_finished: 86_400,
+                        template: PodTemplate {
+                            metadata: template_labels,
+                            spec: PodSpec {
+                                service_account_name: opts.name.clone(),
+                                restart_policy: "OnFailure",
+                                enable_service_links: false,
+                                security_context: PodSecurityContext {
+                                    run_as_non_root: true,
+                                    run_as_user: NONROOT,
+                                    run_as_group: NONROOT,
+                                    fs_group: NONROOT,
+                                    seccomp_profile: SeccompProfile {
+                                        kind: "RuntimeDefault",
+                                    },
+                                },
+                                containers: vec![container],
+                                volumes,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+}
+
+// The subset of the Kubernetes API the manifests use, in the field order `kubectl` prints.
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Object<T> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    #[serde(flatten)]
+    body: T,
+}
+
+#[derive(Serialize)]
+struct ObjectMeta {
+    name: String,
+    namespace: String,
+    labels: Labels,
+}
+
+#[derive(Serialize, Clone)]
+struct TemplateMeta {
+    labels: Labels,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceAccount {
+    automount_service_account_token: bool,
+}
+
+#[derive(Serialize)]
+struct ConfigMap<'a> {
+    data: BTreeMap<&'static str, &'a str>,
+}
+
+#[derive(Serialize)]
+struct CronJob {
+    spec: CronJobSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec {
+    schedule: String,
+    concurrency_policy: &'static str,
+    starting_deadline_seconds: u32,
+    successful_jobs_history_limit: u32,
+    failed_jobs_history_limit: u32,
+    job_template: JobTemplate,
+}
+
+#[derive(Serialize)]
+struct JobTemplate {
+    metadata: TemplateMeta,
+    spec: JobSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobSpec {
+    backoff_limit: u32,
+    active_deadline_seconds: u32,
+    ttl_seconds_after_finished: u32,
+    template: PodTemplate,
+}
+
+#[derive(Serialize)]
+struct PodTemplate {
+    metadata: TemplateMeta,
+    spec: PodSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    service_account_name: String,
+    restart_policy: &'static str,
+    enable_service_links: bool,
+    security_context: PodSecurityContext,
+    containers: Vec<Container>,
+    volumes: Vec<Volume>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSecurityContext {
+    run_as_non_root: bool,
+    run_as_user: u32,
+    run_as_group: u32,
+    fs_group: u32,
+    seccomp_profile: SeccompProfile,
+}
+
+#[derive(Serialize)]
+struct SeccompProfile {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Container {
+    name: &'static str,
+    image: String,
+    args: [&'static str; 3],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    env: Vec<EnvVar>,
+    resources: Resources,
+    security_context: ContainerSecurityContext,
+    termination_message_policy: &'static str,
+    volume_mounts: Vec<VolumeMount>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvVar {
+    name: &'static str,
+    value_from: EnvVarSource,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvVarSource {
+    secret_key_ref: SecretKeySelector,
+}
+
+#[derive(Serialize)]
+struct SecretKeySelector {
+    name: String,
+    key: &'static str,
+    optional: bool,
+}
+
+#[derive(Serialize)]
+struct Resources {
+    requests: BTreeMap<&'static str, &'static str>,
+    limits: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerSecurityContext {
+    allow_privilege_escalation: bool,
+    read_only_root_filesystem: bool,
+    run_as_non_root: bool,
+    capabilities: Capabilities,
+}
+
+#[derive(Serialize)]
+struct Capabilities {
+    drop: [&'static str; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VolumeMount {
+    name: String,
+    mount_path: String,
+    read_only: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Volume {
+    name: String,
+    config_map: ConfigMapVolumeSource,
+}
+
+#[derive(Serialize)]
+struct ConfigMapVolumeSource {
+    name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_norway::Value;
+
+    use super::*;
+    use crate::config::parse_config;
+
+    const PUSHGATEWAY: &str = "[pushgateway]\nurl = \"http://pushgateway.monitoring:9091\"\n";
+
+    fn config(text: &str) -> Config {
+        parse_config(text, Path::new("/home/me/credwatch.toml")).expect("valid config")
+    }
+
+    fn opts() -> Options {
+        Options {
+            image: "registry.example/credwatch:1.0".into(),
+            namespace: "monitoring".into(),
+            name: "credwatch".into(),
+            schedule: "17 */6 * * *".into(),
+            pushgateway_secret: None,
+            source_configmaps: BTreeMap::new(),
+        }
+    }
+
+    fn documents(yaml: &str) -> Vec<Value> {
+        serde_norway::Deserializer::from_str(yaml)
+            .map(|d| Value::deserialize(d).expect("valid YAML"))
+            .collect()
+    }
+
+    fn render_text(text: &str, opts: &Options) -> Result<Vec<Value>, String> {
+        render(&config(text), text, opts).map(|yaml| documents(&yaml))
+    }
+
+    fn pod_spec(docs: &[Value]) -> &Value {
+        &docs[2]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    }
+
+    /// (mount path, ConfigMap) of every source volume, in order.
+    fn source_mounts_of(docs: &[Value]) -> Vec<(String, String)> {
+        let pod = pod_spec(docs);
+        let mounts = pod["containers"][0]["volumeMounts"].as_sequence().unwrap();
+        let volumes = pod["volumes"].as_sequence().unwrap();
+        mounts
+            .iter()
+            .zip(volumes)
+            .skip(1)
+            .map(|(m, v)| {
+                assert_eq!(m["name"], v["name"]);
+                assert_eq!(m["readOnly"], true);
+                (
+                    m["mountPath"].as_str().unwrap().to_string(),
+                    v["configMap"]["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn directory(name: &str, path: &str) -> String {
+        format!("[[source]]\nkind = \"directory\"\nname = \"{name}\"\npath = \"{path}\"\n")
+    }
+
+    #[test]
+    fn three_documents_in_apply_order_share_namespace_and_labels() {
+        let docs = render_text(PUSHGATEWAY, &opts()).unwrap();
+        let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ServiceAccount", "ConfigMap", "CronJob"]);
+        let names: Vec<&str> = docs
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["credwatch", "credwatch-config", "credwatch"]);
+        for doc in &docs {
+            assert_eq!(doc["metadata"]["namespace"], "monitoring");
+            let labels = &doc["metadata"]["labels"];
+            assert_eq!(labels["app.kubernetes.io/name"], "credwatch");
+            assert_eq!(labels["app.kubernetes.io/instance"], "credwatch");
+            assert_eq!(labels["app.kubernetes.io/managed-by"], "credwatch");
+        }
+        let template = &docs[2]["spec"]["jobTemplate"]["spec"]["template"];
+        assert_eq!(
+            template["metadata"]["labels"],
+            docs[2]["metadata"]["labels"]
+        );
+        assert_eq!(template["spec"]["serviceAccountName"], "credwatch");
+        assert_eq!(
+            template["spec"]["volumes"][0]["configMap"]["name"],
+            "credwatch-config"
+        );
+        let container = &template["spec"]["containers"][0];
+        assert_eq!(container["image"], "registry.example/credwatch:1.0");
+        assert_eq!(
+            container["args"],
+            documents("[push, --config, /etc/credwatch/credwatch.toml]")[0]
+        );
+        assert!(container.get("env").is_none(), "no secret, no env");
+    }
+
+    #[test]
+    fn the_pushgateway_secret_is_referenced_key_by_key_and_optional() {
+        let mut o = opts();
+        o.pushgateway_secret = Some("pushgateway-auth".into());
+        let docs = render_text(PUSHGATEWAY, &o).unwrap();
+        let env = pod_spec(&docs)["containers"][0]["env"]
+            .as_sequence()
+            .unwrap();
+        let refs: Vec<(&str, &str, &str, bool)> = env
+            .iter()
+            .map(|e| {
+                assert!(e.get("value").is_none(), "a value is inlined: {e:?}");
+                let r = &e["valueFrom"]["secretKeyRef"];
+                (
+                    e["name"].as_str().unwrap(),
+                    r["name"].as_str().unwrap(),
+                    r["key"].as_str().unwrap(),
+                    r["optional"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                (ENV_USERNAME, "pushgateway-auth", "username", true),
+                (ENV_PASSWORD, "pushgateway-auth", "password", true),
+                (ENV_TOKEN, "pushgateway-auth", "token", true),
+            ]
+        );
+    }
+
+    #[test]
+    fn directory_sources_are_configmaps_mounted_where_the_config_says() {
+        let text = format!(
+            "{PUSHGATEWAY}{}{}{}",
+            directory("legacy", "configmap"),
+            directory("claude-oauth-expiry", "/etc/claude-oauth-expiry"),
+            directory("Odd_Name", "./nested/dir/"),
+        );
+        let mut o = opts();
+        o.source_configmaps = BTreeMap::from([("Odd_Name".into(), "odd-name".into())]);
+        let docs = render_text(&text, &o).unwrap();
+        assert_eq!(
+            source_mounts_of(&docs),
+            [
+                ("/etc/credwatch/configmap".into(), "legacy".into()),
+                (
+                    "/etc/claude-oauth-expiry".into(),
+                    "claude-oauth-expiry".into()
+                ),
+                ("/etc/credwatch/nested/dir".into(), "odd-name".into()),
+            ]
+        );
+        let volumes: Vec<&str> = pod_spec(&docs)["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            volumes,
+            [
+                "config",
+                "src-legacy",
+                "src-claude-oauth-expiry",
+                "source-2"
+            ]
+        );
+    }
+
+    #[test]
+    fn pod_paths_resolve_like_credwatch_does_next_to_the_config() {
+        let cases = [
+            ("configmap", Ok("/etc/credwatch/configmap")),
+            ("./expiry/", Ok("/etc/credwatch/expiry")),
+            ("a//b/./c", Ok("/etc/credwatch/a/b/c")),
+            ("/etc/claude-oauth-expiry", Ok("/etc/claude-oauth-expiry")),
+            (".", Ok("/etc/credwatch")),
+            ("../expiry", Err("`path` `../expiry` contains `..`")),
+            ("/etc/x/../y", Err("`path` `/etc/x/../y` contains `..`")),
+            ("/", Err("`path` `/` is the root directory")),
+        ];
+        for (raw, wanted) in cases {
+            match (pod_path(raw), wanted) {
+                (Ok(got), Ok(wanted)) => assert_eq!(got, wanted, "{raw}"),
+                (Err(got), Err(wanted)) => assert!(got.starts_with(wanted), "{raw}: {got}"),
+                (got, wanted) => panic!("{raw}: wanted {wanted:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn source_mounts_that_cannot_work_are_refused() {
+        let cases = [
+            (
+                directory("a", "."),
+                "source `a`: `path` `.` is mounted at `/etc/credwatch` in the pod, which would hide the config file `/etc/credwatch/credwatch.toml`",
+            ),
+            (
+                directory("a", "/etc"),
+                "source `a`: `path` `/etc` is mounted at `/etc` in the pod, which would hide",
+            ),
+            (
+                directory("a", "credwatch.toml"),
+                "source `a`: `path` `credwatch.toml` is mounted at `/etc/credwatch/credwatch.toml`",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    directory("a", "x"),
+                    directory("b", "/etc/credwatch/x/")
+                ),
+                "sources `a` and `b` would both be mounted at `/etc/credwatch/x` in the pod",
+            ),
+            (
+                directory("Legacy", "x"),
+                "source `Legacy`: `Legacy` is not a valid ConfigMap name; name the ConfigMap to mount with --source-configmap Legacy=CONFIGMAP",
+            ),
+            (
+                directory("a", "../x"),
+                "source `a`: `path` `../x` contains `..`",
+            ),
+        ];
+        for (sources, wanted) in cases {
+            let text = format!("{PUSHGATEWAY}{sources}");
+            let got = render_text(&text, &opts()).unwrap_err();
+            assert!(
+                got.starts_with(wanted),
+                "{sources}\nwanted: {wanted}\n   got: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_override_for_an_unknown_source_names_it_and_the_known_ones() {
+        let text = format!("{PUSHGATEWAY}{}", directory("legacy", "x"));
+        let mut o = opts();
+        o.source_configmaps = BTreeMap::from([("legasy".into(), "cm".into())]);
+        assert_eq!(
+            render_text(&text, &o).unwrap_err(),
+            "--source-configmap: the config has no source `legasy`; its sources are: `legacy`"
+        );
+        assert_eq!(
+            render_text(PUSHGATEWAY, &o).unwrap_err(),
+            "--source-configmap: the config has no source `legasy`; its sources are: none"
+        );
+    }
+
+    #[test]
+    fn source_configmap_flags_parse_as_source_equals_configmap() {
+        let parse = |values: &[&str]| {
+            parse_source_configmaps(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            parse(&["legacy=old-cm", "Odd_Name=odd.cm"]).unwrap(),
+            BTreeMap::from([
+                ("legacy".to_string(), "old-cm".to_string()),
+                ("Odd_Name".to_string(), "odd.cm".to_string()),
+            ])
+        );
+        let cases = [
+            (
+                &["legacy"][..],
+                "--source-configmap: expected SOURCE=CONFIGMAP, found `legacy`",
+            ),
+            (
+                &["=cm"],
+                "--source-configmap: expected SOURCE=CONFIGMAP, found `=cm`",
+            ),
+            (
+                &["legacy="],
+                "--source-configmap: expected SOURCE=CONFIGMAP, found `legacy=`",
+            ),
+            (
+                &["legacy=Old_CM"],
+                "--source-configmap: `Old_CM` is not a valid ConfigMap name",
+            ),
+            (
+                &["legacy=a", "legacy=b"],
+                "--source-configmap: source `legacy` is given twice",
+            ),
+        ];
+        for (values, wanted) in cases {
+            let got = parse(values).unwrap_err();
+            assert!(got.starts_with(wanted), "{values:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_refused_naming_the_flag_and_the_value() {
+        type Edit = fn(&mut Options);
+        let cases: [(Edit, &str); 9] = [
+            (
+                |o| o.name = "Credwatch".into(),
+                "--name: `Credwatch` is not a valid name: use at most 52 lowercase letters",
+            ),
+            (
+                |o| o.name = "a".repeat(53),
+                "--name: `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa` is not a valid name",
+            ),
+            (
+                |o| o.name = "-credwatch".into(),
+                "--name: `-credwatch` is not a valid name",
+            ),
+            (
+                |o| o.namespace = "team.monitoring".into(),
+                "--namespace: `team.monitoring` is not a valid namespace",
+            ),
+            (
+                |o| o.image = "".into(),
+                "--image: `` is not an image reference",
+            ),
+            (
+                |o| o.image = "credwatch :1".into(),
+                "--image: `credwatch :1` is not an image reference",
+            ),
+            (
+                |o| o.schedule = "17 */6 * *".into(),
+                "--schedule: `17 */6 * *` is not a cron schedule: expected 5 fields",
+            ),
+            (
+                |o| o.schedule = "CRON_TZ=UTC 17 */6 * * *".into(),
+                "--schedule: `CRON_TZ=UTC 17 */6 * * *` is not a cron schedule",
+            ),
+            (
+                |o| o.pushgateway_secret = Some("pushgateway_auth".into()),
+                "--pushgateway-secret: `pushgateway_auth` is not a valid Secret name",
+            ),
+        ];
+        for (edit, wanted) in cases {
+            let mut o = opts();
+            edit(&mut o);
+            let got = render_text(PUSHGATEWAY, &o).unwrap_err();
+            assert!(got.starts_with(wanted), "wanted: {wanted}\n   got: {got}");
+        }
+        let mut longest = opts();
+        longest.name = "a".repeat(52);
+        assert!(render_text(PUSHGATEWAY, &longest).is_ok());
+    }
+
+    #[test]
+    fn schedules_take_five_fields_or_a_macro() {
+        for ok in [
+            "17 */6 * * *",
+            "0 9 * * MON-FRI",
+            "*/15 0-6,18-23 1 JAN ?",
+            "@daily",
+            "@hourly",
+            "@every 6h",
+        ] {
+            assert_eq!(check_schedule(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "17 */6 * * * *",
+            "@often",
+            "@every",
+            "17 */6 * * mon;tue",
+        ] {
+            assert!(check_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_names_follow_rfc_1123() {
+        for (name, label, subdomain) in [
+            ("credwatch", true, true),
+            ("cred-watch-2", true, true),
+            ("0abc", true, true),
+            ("a.b", false, true),
+            ("Credwatch", false, false),
+            ("cred_watch", false, false),
+            ("-a", false, false),
+            ("a-", false, false),
+            ("a..b", false, false),
+            ("", false, false),
+        ] {
+            assert_eq!(is_dns_label(name, 63), label, "label {name:?}");
+            assert_eq!(is_dns_subdomain(name), subdomain, "subdomain {name:?}");
+        }
+        assert!(is_dns_label(&"a".repeat(63), 63));
+        assert!(!is_dns_label(&"a".repeat(64), 63));
+        assert!(!is_dns_subdomain(&"a".repeat(254)));
+    }
+
+    #[test]
+    fn values_kubectl_would_not_read_as_strings_are_refused() {
+        for (value, refused) in [
+            ("no", true),
+            ("On", true),
+            ("y", true),
+            ("OFF", true),
+            ("0b101", true),
+            ("-0x1f", true),
+            ("0x1p-2", true),
+            ("norway", false),
+            ("0bar", false),
+            ("0xdeadbeef-cm", false),
+            ("credwatch", false),
+        ] {
+            assert_eq!(check_yaml11(value).is_err(), refused, "{value}");
+        }
+        let mut o = opts();
+        o.namespace = "no".into();
+        assert_eq!(
+            render_text(PUSHGATEWAY, &o).unwrap_err(),
+            "--namespace: `no` would be read as a boolean by kubectl's YAML 1.1 parser; choose another name"
+        );
+        let text = format!("{PUSHGATEWAY}{}", directory("on", "x"));
+        assert_eq!(
+            render_text(&text, &opts()).unwrap_err(),
+            "source `on`: ConfigMap `on` would be read as a boolean by kubectl's YAML 1.1 parser; choose another name"
+        );
+    }
+
+    #[test]
+    fn a_config_without_a_pushgateway_is_refused_because_the_cronjob_pushes() {
+        let text = "[[credential]]\nname = \"a\"\nexpires_at = 1808064429\n";
+        assert_eq!(
+            render_text(text, &opts()).unwrap_err(),
+            "`/home/me/credwatch.toml` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`"
+        );
+    }
+
+    #[test]
+    fn a_loopback_pushgateway_url_is_warned_about() {
+        for (url, loopback) in [
+            ("http://127.0.0.1:9091", true),
+            ("http://127.3.2.1", true),
+            ("http://localhost:9091/", true),
+            ("https://LOCALHOST", true),
+            ("http://[::1]:9091", true),
+            ("http://prometheus-pushgateway.monitoring:9091", false),
+            ("http://10.0.0.7:9091", false),
+            ("http://[fd00::7]:9091", false),
+        ] {
+            let text = format!("[pushgateway]\nurl = \"{url}\"\n");
+            let warnings = warnings(&config(&text));
+            assert_eq!(warnings.len(), usize::from(loopback), "{url}: {warnings:?}");
+        }
+    }
+
+    /// The ConfigMap's `credwatch.toml` of the rendered YAML.
+    fn embedded(text: &str) -> String {
+        let docs = documents(&render(&config(PUSHGATEWAY), text, &opts()).unwrap());
+        docs[1]["data"][CONFIG_KEY].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn the_config_text_survives_yaml_byte_for_byte() {
+        for text in [
+            PUSHGATEWAY,
+            "",
+            "\n",
+            "no final newline",
+            "  indented first line\nnext\n",
+            "trailing spaces   \n\ttab\n\n\n",
+            "# \"quotes\" 'quotes' key: value # not yaml\n--- \n...\n- [a, b]\n",
+            "windows\r\nline endings\r\n",
+            "ünïcode ✓ and a BOM-less \u{feff} mark\n",
+        ] {
+            assert_eq!(embedded(text), text, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_config_text_survives_yaml_byte_for_byte(text in "[ -~\t\r\n\u{a0}-\u{3ff}]{0,200}") {
+            prop_assert_eq!(embedded(&text), text);
+        }
+    }
 }

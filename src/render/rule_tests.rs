@@ -71,7 +71,10 @@ pub fn humanize_duration(seconds: i64) -> String {
 }
 
 fn series(name: &str, labels: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect();
     format!("{name}{{{}}}", inner.join(", "))
 }
 
@@ -104,13 +107,31 @@ impl Builder<'_> {
         for (k, v) in extra {
             labels.insert(k.to_string(), v.to_string());
         }
-        labels.insert("severity".into(), rules::severity(self.config, kind).to_string());
+        labels.insert(
+            "severity".into(),
+            rules::severity(self.config, kind).to_string(),
+        );
         labels
     }
 
-    fn annotations(&self, kind: AlertKind, cred: &str, source: &str, value: i64) -> BTreeMap<String, String> {
-        let (summary, description) = rules::texts(self.config, kind, cred, &humanize_duration(value), &self.job);
-        let mut out = BTreeMap::from([("summary".to_string(), summary), ("description".to_string(), description)]);
+    fn annotations(
+        &self,
+        kind: AlertKind,
+        cred: &str,
+        source: &str,
+        value: i64,
+    ) -> BTreeMap<String, String> {
+        let (summary, description) = rules::texts(
+            self.config,
+            kind,
+            cred,
+            &humanize_duration(value),
+            &self.job,
+        );
+        let mut out = BTreeMap::from([
+            ("summary".to_string(), summary),
+            ("description".to_string(), description),
+        ]);
         let runbook = if kind.per_credential() {
             rules::runbook_for(self.config, cred, source)
         } else {
@@ -123,7 +144,14 @@ impl Builder<'_> {
     }
 
     /// Series describing one credential: its expiry and, with the full contract, its thresholds.
-    fn credential_series(&self, cred: &str, source: &str, expiry: i64, t: Thresholds, minutes: i64) -> Vec<InputSeries> {
+    fn credential_series(
+        &self,
+        cred: &str,
+        source: &str,
+        expiry: i64,
+        t: Thresholds,
+        minutes: i64,
+    ) -> Vec<InputSeries> {
         let c = self.config.metrics.credential_label.as_str();
         let mut labels = vec![(c, cred), ("job", self.job.as_str())];
         if self.full() {
@@ -148,7 +176,10 @@ impl Builder<'_> {
     }
 
     fn expiry_labels<'b>(&'b self, cred: &'b str, source: &'b str) -> Vec<(&'b str, &'b str)> {
-        let mut labels = vec![(self.config.metrics.credential_label.as_str(), cred), ("job", self.job.as_str())];
+        let mut labels = vec![
+            (self.config.metrics.credential_label.as_str(), cred),
+            ("job", self.job.as_str()),
+        ];
         if self.full() {
             labels.push(("source", source));
         }
@@ -157,7 +188,13 @@ impl Builder<'_> {
 
     /// A credential crosses `threshold` two hours in: silent at the threshold itself, pending for
     /// `for:`, firing one evaluation later.
-    fn threshold_case(&self, kind: AlertKind, cred: &str, source: &str, t: Thresholds) -> TestGroup {
+    fn threshold_case(
+        &self,
+        kind: AlertKind,
+        cred: &str,
+        source: &str,
+        t: Thresholds,
+    ) -> TestGroup {
         let threshold = match kind {
             AlertKind::ExpiringSoon => t.warn_before,
             _ => t.critical_before,
@@ -182,9 +219,21 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: self.credential_series(cred, source, expiry, t, minutes),
             alert_rule_test: vec![
-                AlertTest { eval_time: at(cross), alertname: self.name(kind), exp_alerts: vec![] },
-                AlertTest { eval_time: at(cross + for_s), alertname: self.name(kind), exp_alerts: vec![] },
-                AlertTest { eval_time: at(fire_at), alertname: self.name(kind), exp_alerts: vec![firing] },
+                AlertTest {
+                    eval_time: at(cross),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(cross + for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(fire_at),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![firing],
+                },
             ],
         }
     }
@@ -197,7 +246,11 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: self.credential_series(cred, source, expiry, t, 70),
             alert_rule_test: vec![
-                AlertTest { eval_time: at(expiry - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(expiry - STEP),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
                 AlertTest {
                     eval_time: at(expiry),
                     alertname: self.name(kind),
@@ -217,17 +270,31 @@ impl Builder<'_> {
         let minutes = for_s / STEP + 5;
         let job = self.job.as_str();
         TestGroup {
-            name: format!("{}: an unreadable credential fires after {}", self.name(kind), format_duration(SignedDuration::from_secs(for_s))),
+            name: format!(
+                "{}: an unreadable credential fires after {}",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
             interval: "1m".into(),
             input_series: vec![
-                InputSeries { series: series("credwatch_credential_read_ok", &[(c, cred), ("job", job)]), values: constant(0, minutes) },
                 InputSeries {
-                    series: series("credwatch_credential_read_ok", &[(c, "readable"), ("job", job)]),
+                    series: series("credwatch_credential_read_ok", &[(c, cred), ("job", job)]),
+                    values: constant(0, minutes),
+                },
+                InputSeries {
+                    series: series(
+                        "credwatch_credential_read_ok",
+                        &[(c, "readable"), ("job", job)],
+                    ),
                     values: constant(1, minutes),
                 },
             ],
             alert_rule_test: vec![
-                AlertTest { eval_time: at(for_s - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(for_s - STEP),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
                 AlertTest {
                     eval_time: at(for_s),
                     alertname: self.name(kind),
@@ -248,15 +315,33 @@ impl Builder<'_> {
         let minutes = fire_at / STEP + 5;
         let last = &self.config.metrics.last_success;
         TestGroup {
-            name: format!("{}: no complete run for {} fires; a monitor that keeps running stays silent", self.name(kind), format_duration(SignedDuration::from_secs(stale))),
+            name: format!(
+                "{}: no complete run for {} fires; a monitor that keeps running stays silent",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(stale))
+            ),
             interval: "1m".into(),
             input_series: vec![
-                InputSeries { series: series(last, &[("job", &self.job)]), values: constant(0, minutes) },
-                InputSeries { series: series(last, &[("job", "still-running")]), values: format!("0+60x{minutes}") },
+                InputSeries {
+                    series: series(last, &[("job", &self.job)]),
+                    values: constant(0, minutes),
+                },
+                InputSeries {
+                    series: series(last, &[("job", "still-running")]),
+                    values: format!("0+60x{minutes}"),
+                },
             ],
             alert_rule_test: vec![
-                AlertTest { eval_time: at(stale), alertname: self.name(kind), exp_alerts: vec![] },
-                AlertTest { eval_time: at(stale + for_s), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(stale),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(stale + for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
                 AlertTest {
                     eval_time: at(fire_at),
                     alertname: self.name(kind),
@@ -274,14 +359,25 @@ impl Builder<'_> {
         let for_s = self.config.alerts.never_ran_for.as_secs();
         let minutes = for_s / STEP + 5;
         let last = &self.config.metrics.last_success;
-        let other = InputSeries { series: series("up", &[("job", "prometheus")]), values: constant(1, minutes) };
+        let other = InputSeries {
+            series: series("up", &[("job", "prometheus")]),
+            values: constant(1, minutes),
+        };
         vec![
             TestGroup {
-                name: format!("{}: fires after {} without a last-success series", self.name(kind), format_duration(SignedDuration::from_secs(for_s))),
+                name: format!(
+                    "{}: fires after {} without a last-success series",
+                    self.name(kind),
+                    format_duration(SignedDuration::from_secs(for_s))
+                ),
                 interval: "1m".into(),
                 input_series: vec![other],
                 alert_rule_test: vec![
-                    AlertTest { eval_time: at(for_s - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                    AlertTest {
+                        eval_time: at(for_s - STEP),
+                        alertname: self.name(kind),
+                        exp_alerts: vec![],
+                    },
                     AlertTest {
                         eval_time: at(for_s),
                         alertname: self.name(kind),
@@ -295,8 +391,15 @@ impl Builder<'_> {
             TestGroup {
                 name: format!("{}: silent once credwatch has reported", self.name(kind)),
                 interval: "1m".into(),
-                input_series: vec![InputSeries { series: series(last, &[("job", &self.job)]), values: format!("0+60x{minutes}") }],
-                alert_rule_test: vec![AlertTest { eval_time: at(for_s + STEP), alertname: self.name(kind), exp_alerts: vec![] }],
+                input_series: vec![InputSeries {
+                    series: series(last, &[("job", &self.job)]),
+                    values: format!("0+60x{minutes}"),
+                }],
+                alert_rule_test: vec![AlertTest {
+                    eval_time: at(for_s + STEP),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                }],
             },
         ]
     }
@@ -307,14 +410,27 @@ impl Builder<'_> {
         let minutes = for_s / STEP + 5;
         let job = self.job.as_str();
         TestGroup {
-            name: format!("{}: a failed push newer than the last good one fires", self.name(kind)),
+            name: format!(
+                "{}: a failed push newer than the last good one fires",
+                self.name(kind)
+            ),
             interval: "1m".into(),
             input_series: vec![
-                InputSeries { series: series("push_time_seconds", &[("job", job)]), values: constant(100, minutes) },
-                InputSeries { series: series("push_failure_time_seconds", &[("job", job)]), values: constant(200, minutes) },
+                InputSeries {
+                    series: series("push_time_seconds", &[("job", job)]),
+                    values: constant(100, minutes),
+                },
+                InputSeries {
+                    series: series("push_failure_time_seconds", &[("job", job)]),
+                    values: constant(200, minutes),
+                },
             ],
             alert_rule_test: vec![
-                AlertTest { eval_time: at(for_s - STEP), alertname: self.name(kind), exp_alerts: vec![] },
+                AlertTest {
+                    eval_time: at(for_s - STEP),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
                 AlertTest {
                     eval_time: at(for_s),
                     alertname: self.name(kind),
@@ -338,7 +454,11 @@ fn threshold_subjects(config: &Config) -> Vec<(String, String, Thresholds)> {
         }
     };
     for e in &config.inventory {
-        add(&e.credential.name, INVENTORY_SOURCE, e.credential.thresholds);
+        add(
+            &e.credential.name,
+            INVENTORY_SOURCE,
+            e.credential.thresholds,
+        );
     }
     for s in &config.sources {
         match s {
@@ -354,7 +474,11 @@ fn threshold_subjects(config: &Config) -> Vec<(String, String, Thresholds)> {
 }
 
 pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
-    let job = config.pushgateway.as_ref().map_or("credwatch", |p| p.job.as_str()).to_string();
+    let job = config
+        .pushgateway
+        .as_ref()
+        .map_or("credwatch", |p| p.job.as_str())
+        .to_string();
     let b = Builder { config, job };
     let kinds = rules::kinds(config);
     let subjects = threshold_subjects(config);
@@ -376,7 +500,11 @@ pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
     if kinds.contains(&AlertKind::PushFailing) {
         tests.push(b.push_failing_case());
     }
-    let file = TestFile { rule_files: vec![rule_file.to_string()], evaluation_interval: "1m".into(), tests };
+    let file = TestFile {
+        rule_files: vec![rule_file.to_string()],
+        evaluation_interval: "1m".into(),
+        tests,
+    };
     let yaml = serde_norway::to_string(&file).map_err(|e| format!("cannot write YAML: {e}"))?;
     Ok(format!(
         "# Generated by `credwatch render rule-tests`; run with `promtool test rules <this file>`.\n{yaml}"

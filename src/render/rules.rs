@@ -44,7 +44,10 @@ impl AlertKind {
     pub fn per_credential(self) -> bool {
         matches!(
             self,
-            AlertKind::ExpiringSoon | AlertKind::Critical | AlertKind::Expired | AlertKind::ExpiryUnknown
+            AlertKind::ExpiringSoon
+                | AlertKind::Critical
+                | AlertKind::Expired
+                | AlertKind::ExpiryUnknown
         )
     }
 }
@@ -170,7 +173,12 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
         }
         AlertKind::MonitorNeverRun => format!("absent({l})"),
         AlertKind::PushFailing => {
-            let job = quote(config.pushgateway.as_ref().map_or("credwatch", |p| p.job.as_str()));
+            let job = quote(
+                config
+                    .pushgateway
+                    .as_ref()
+                    .map_or("credwatch", |p| p.job.as_str()),
+            );
             format!("push_failure_time_seconds{{job={job}}} > push_time_seconds{{job={job}}}")
         }
     }
@@ -178,7 +186,13 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
 
 /// Summary and description of an alert. `cred`, `left` and `job` are either template
 /// expressions (for the rule) or their values (for the expectations of the rule tests).
-pub fn texts(config: &Config, kind: AlertKind, cred: &str, left: &str, job: &str) -> (String, String) {
+pub fn texts(
+    config: &Config,
+    kind: AlertKind,
+    cred: &str,
+    left: &str,
+    job: &str,
+) -> (String, String) {
     let stale = format_duration(config.alerts.stale_after);
     let last = &config.metrics.last_success;
     match kind {
@@ -196,7 +210,9 @@ pub fn texts(config: &Config, kind: AlertKind, cred: &str, left: &str, job: &str
         ),
         AlertKind::Expired => (
             format!("Credential {cred} has expired"),
-            format!("Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it."),
+            format!(
+                "Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it."
+            ),
         ),
         AlertKind::ExpiryUnknown => (
             format!("credwatch cannot read credential {cred}"),
@@ -268,10 +284,18 @@ fn runbook_template(config: &Config) -> Option<String> {
     }
     let mut out = String::new();
     for (i, url) in urls.iter().enumerate() {
-        let names: Vec<String> =
-            r.by_credential.iter().filter(|(_, u)| u == *url).map(|(n, _)| quote(n)).collect();
-        let sources: Vec<String> =
-            r.by_source.iter().filter(|(_, u)| u == *url).map(|(n, _)| quote(n)).collect();
+        let names: Vec<String> = r
+            .by_credential
+            .iter()
+            .filter(|(_, u)| u == *url)
+            .map(|(n, _)| quote(n))
+            .collect();
+        let sources: Vec<String> = r
+            .by_source
+            .iter()
+            .filter(|(_, u)| u == *url)
+            .map(|(n, _)| quote(n))
+            .collect();
         let mut conds = Vec::new();
         if !names.is_empty() {
             conds.push(format!("eq $labels.{c} {}", names.join(" ")));
@@ -279,7 +303,11 @@ fn runbook_template(config: &Config) -> Option<String> {
         if !sources.is_empty() {
             conds.push(format!("eq $labels.source {}", sources.join(" ")));
         }
-        let cond = if conds.len() == 1 { conds.remove(0) } else { format!("or ({}) ({})", conds[0], conds[1]) };
+        let cond = if conds.len() == 1 {
+            conds.remove(0)
+        } else {
+            format!("or ({}) ({})", conds[0], conds[1])
+        };
         let keyword = if i == 0 { "if" } else { "else if" };
         out.push_str(&format!("{{{{ {keyword} {cond} }}}}{url}"));
     }
@@ -317,10 +345,22 @@ pub fn severity(config: &Config, kind: AlertKind) -> &str {
 
 pub fn rule(config: &Config, kind: AlertKind) -> Rule {
     let c = &config.metrics.credential_label;
-    let (summary, description) =
-        texts(config, kind, &format!("{{{{ $labels.{c} }}}}"), "{{ $value | humanizeDuration }}", "{{ $labels.job }}");
-    let mut annotations = BTreeMap::from([("summary".to_string(), summary), ("description".to_string(), description)]);
-    let runbook = if kind.per_credential() { runbook_template(config) } else { config.alerts.runbook.clone() };
+    let (summary, description) = texts(
+        config,
+        kind,
+        &format!("{{{{ $labels.{c} }}}}"),
+        "{{ $value | humanizeDuration }}",
+        "{{ $labels.job }}",
+    );
+    let mut annotations = BTreeMap::from([
+        ("summary".to_string(), summary),
+        ("description".to_string(), description),
+    ]);
+    let runbook = if kind.per_credential() {
+        runbook_template(config)
+    } else {
+        config.alerts.runbook.clone()
+    };
     if let Some(url) = runbook {
         annotations.insert("runbook_url".into(), url);
     }
@@ -373,9 +413,9 @@ pub fn warnings(config: &Config) -> Vec<String> {
 fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
     raw.iter()
         .map(|pair| {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("--label `{pair}`: expected KEY=VALUE, e.g. release=kube-prometheus-stack"))?;
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                format!("--label `{pair}`: expected KEY=VALUE, e.g. release=kube-prometheus-stack")
+            })?;
             check_label_name(k).map_err(|e| format!("--label `{pair}`: {e}"))?;
             Ok((k.to_string(), v.to_string()))
         })
@@ -406,7 +446,12 @@ struct HelmValues {
     rules_map: BTreeMap<&'static str, RuleFile>,
 }
 
-pub fn render(config: &Config, format: RulesFormat, labels: &[String], namespace: Option<&str>) -> Result<String, String> {
+pub fn render(
+    config: &Config,
+    format: RulesFormat,
+    labels: &[String],
+    namespace: Option<&str>,
+) -> Result<String, String> {
     let file = rule_file(config);
     let labels = parse_labels(labels)?;
     if format != RulesFormat::Prometheusrule && (!labels.is_empty() || namespace.is_some()) {
@@ -417,17 +462,24 @@ pub fn render(config: &Config, format: RulesFormat, labels: &[String], namespace
         RulesFormat::Prometheusrule => serde_norway::to_string(&PrometheusRule {
             api_version: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
-            metadata: Metadata { name: "credwatch", namespace: namespace.map(str::to_string), labels },
+            metadata: Metadata {
+                name: "credwatch",
+                namespace: namespace.map(str::to_string),
+                labels,
+            },
             spec: file,
         }),
-        RulesFormat::HelmValues => {
-            serde_norway::to_string(&HelmValues { rules_map: BTreeMap::from([("credwatch", file)]) })
-        }
+        RulesFormat::HelmValues => serde_norway::to_string(&HelmValues {
+            rules_map: BTreeMap::from([("credwatch", file)]),
+        }),
     };
     let yaml = yaml.map_err(|e| format!("cannot write YAML: {e}"))?;
     Ok(format!(
         "# Generated by `credwatch render rules` from {}; regenerate instead of editing.\n{yaml}",
-        config.path.file_name().map_or_else(|| "credwatch.toml".into(), |n| n.to_string_lossy().to_string())
+        config.path.file_name().map_or_else(
+            || "credwatch.toml".into(),
+            |n| n.to_string_lossy().to_string()
+        )
     ))
 }
 

@@ -24,16 +24,10 @@ pub fn parse_entry(
     }
     let at = time::parse_unix_seconds(trimmed)?;
     Ok(match meaning {
-        DirectoryContent::ExpiresAt => Evidence {
-            minted_at: None,
-            expires_at: at,
-            basis: Basis::ExpiresAt,
-        },
-        DirectoryContent::MintedAt => Evidence {
-            minted_at: Some(at),
-            expires_at: time::add(at, ttl)?,
-            basis: Basis::MintedAtPlusTtl,
-        },
+        DirectoryContent::ExpiresAt => Evidence::declared(None, at, Basis::ExpiresAt),
+        DirectoryContent::MintedAt => {
+            Evidence::declared(Some(at), time::add(at, ttl)?, Basis::MintedAtPlusTtl)
+        }
     })
 }
 
@@ -109,11 +103,14 @@ mod tests {
     #[test]
     fn entries_hold_expiry_or_mint_seconds() {
         let e = parse_entry("1808064429\n", DirectoryContent::ExpiresAt, YEAR).unwrap();
-        assert_eq!(e.expires_at.as_second(), 1_808_064_429);
+        assert_eq!(e.expires_at.unwrap().as_second(), 1_808_064_429);
         assert_eq!(e.minted_at, None);
         let m = parse_entry(" 1776528429 ", DirectoryContent::MintedAt, YEAR).unwrap();
         assert_eq!(m.minted_at.unwrap().as_second(), 1_776_528_429);
-        assert_eq!(m.expires_at.as_second(), 1_776_528_429 + 365 * 86_400);
+        assert_eq!(
+            m.expires_at.unwrap().as_second(),
+            1_776_528_429 + 365 * 86_400
+        );
     }
 
     #[test]

@@ -1,14 +1,53 @@
-//! The `[[credential]]` entries of the config file: their expiry is already known.
+//! The `[[credential]]` entries of the config file: their declared expiry, and their values
+//! where credwatch should read them (from a file or an environment variable).
 
-use crate::config::InventoryEntry;
-use crate::credential::Observation;
+use crate::config::{InventoryEntry, ValueFrom};
+use crate::credential::{Observation, Secret};
+use crate::evidence;
 
-pub fn observations(entries: &[InventoryEntry]) -> Vec<Observation> {
+/// Reads the value of every entry that has one; `key` keys the fingerprints.
+pub fn observations(entries: &[InventoryEntry], key: Option<&Secret>) -> Vec<Observation> {
     entries
         .iter()
-        .map(|e| Observation {
-            credential: e.credential.clone(),
-            evidence: Ok(e.evidence),
+        .map(|e| {
+            let evidence = match &e.value {
+                None => e
+                    .declared
+                    .clone()
+                    .ok_or_else(|| "no expiry is declared".to_string()),
+                Some(spec) => read_value(&spec.from).and_then(|value| {
+                    evidence::from_value(
+                        value.expose_bytes(),
+                        spec,
+                        e.declared.as_ref(),
+                        key.map(Secret::expose_bytes),
+                    )
+                    .map_err(|err| format!("{}: {err}", spec.from.describe()))
+                }),
+            };
+            Observation {
+                credential: e.credential.clone(),
+                evidence,
+            }
         })
         .collect()
+}
+
+/// Reads a value into a [`Secret`]. Errors name where the value was looked for, never the value.
+pub fn read_value(from: &ValueFrom) -> Result<Secret, String> {
+    let value = match from {
+        ValueFrom::File(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", from.describe()))?;
+            Secret::from_bytes(bytes)
+        }
+        ValueFrom::Env(name) => match std::env::var_os(name) {
+            None => return Err(format!("{} is not set", from.describe())),
+            Some(v) => Secret::from_bytes(v.into_encoded_bytes()),
+        },
+    };
+    if value.expose_bytes().trim_ascii().is_empty() {
+        return Err(format!("{} is empty", from.describe()));
+    }
+    Ok(value)
 }

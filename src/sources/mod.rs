@@ -9,7 +9,7 @@ pub mod inventory;
 use std::collections::BTreeMap;
 
 use crate::config::{Config, INVENTORY_SOURCE, Source};
-use crate::credential::Observation;
+use crate::credential::{Observation, Secret};
 
 /// What one source delivered this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,13 +47,23 @@ pub fn collect(config: &Config) -> Collection {
         }
     };
 
+    let key = match fingerprint_key(config) {
+        Ok(k) => k,
+        Err(e) => {
+            collection.problems.push(e);
+            None
+        }
+    };
     if !config.inventory.is_empty() {
         collection.sources.push(SourceStatus {
             name: INVENTORY_SOURCE.into(),
             kind: "inventory",
             error: None,
         });
-        add(&mut collection, inventory::observations(&config.inventory));
+        add(
+            &mut collection,
+            inventory::observations(&config.inventory, key.as_ref()),
+        );
     }
     for source in &config.sources {
         match source {
@@ -80,4 +90,22 @@ pub fn collect(config: &Config) -> Collection {
         }
     }
     collection
+}
+
+/// The key for HMAC fingerprints: `CREDWATCH_FINGERPRINT_KEY`, else the file named by
+/// `CREDWATCH_FINGERPRINT_KEY_FILE` or `[fingerprint] key_file`. Without one, fingerprints are
+/// unkeyed SHA-256 (see `decode::fingerprint` for the trade-off).
+pub fn fingerprint_key(config: &Config) -> Result<Option<Secret>, String> {
+    if let Some(k) = std::env::var_os("CREDWATCH_FINGERPRINT_KEY").filter(|k| !k.is_empty()) {
+        return Ok(Some(Secret::from_bytes(k.into_encoded_bytes())));
+    }
+    let file = std::env::var_os("CREDWATCH_FINGERPRINT_KEY_FILE")
+        .filter(|f| !f.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| config.fingerprint_key_file.clone());
+    let Some(file) = file else { return Ok(None) };
+    let from = crate::config::ValueFrom::File(file);
+    inventory::read_value(&from)
+        .map(Some)
+        .map_err(|e| format!("fingerprint key: {e}; fingerprints are unkeyed this run"))
 }

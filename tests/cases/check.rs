@@ -35,6 +35,9 @@ github-release-pat   -            inventory         2027-03-01 00:00  91.0      
 agent-oauth-primary  agent-oauth  inventory         2027-04-18 16:07  139.6      OK
 agent-oauth-spare-1  agent-oauth  inventory         2027-06-02 09:30  184.3      OK
 
+pools:
+  agent-oauth: 2 members, runway 184.3 days (until 2027-06-02 09:30)
+
 4 credentials: 4 OK; overall OK at 2026-11-30 00:00:00 UTC
 "
     );
@@ -195,7 +198,18 @@ fn a_mounted_configmap_is_read_and_one_bad_entry_hides_nothing() {
         "{}",
         run.stdout
     );
-    assert_eq!(lines.len(), 10, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("\nnotes:\n  old: primary in the same pool is healthy and can replace it\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("\npools:\n  agent: 4 members, runway 139.6 days (until 2027-04-18 16:07)\n"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("spare-1: `")
             && run

@@ -19,7 +19,11 @@ fn render(config: &Path, args: &[&str]) -> Run {
 /// Renders rules and their tests for `config` into `dir`.
 fn render_both(config: &Path, dir: &Path) -> (String, String) {
     let rules = render(config, &["rules"]).stdout;
-    let tests = render(config, &["rule-tests", "--rule-file", "credwatch-rules.yml"]).stdout;
+    let tests = render(
+        config,
+        &["rule-tests", "--rule-file", "credwatch-rules.yml"],
+    )
+    .stdout;
     std::fs::write(dir.join("credwatch-rules.yml"), &rules).unwrap();
     std::fs::write(dir.join("credwatch-rules.test.yml"), &tests).unwrap();
     (rules, tests)
@@ -47,11 +51,20 @@ fn rendered_rules_load_and_their_generated_tests_pass_and_can_fail() {
         "CredwatchMonitorNeverRun",
         "CredwatchPushFailing",
     ] {
-        assert!(rules.contains(&format!("alert: {name}\n")), "{name} missing:\n{rules}");
+        assert!(
+            rules.contains(&format!("alert: {name}\n")),
+            "{name} missing:\n{rules}"
+        );
     }
     // spare-1 warns at 45 days: its own case proves per-credential thresholds take effect.
-    assert!(tests.contains("CredwatchExpiringSoon: `agent-oauth-spare-1` with 45d left fires after 1h"), "{tests}");
-    assert!(tests.contains("https://runbooks.example/rotate-agent-token"), "{tests}");
+    assert!(
+        tests.contains("CredwatchExpiringSoon: `agent-oauth-spare-1` with 45d left fires after 1h"),
+        "{tests}"
+    );
+    assert!(
+        tests.contains("https://runbooks.example/rotate-agent-token"),
+        "{tests}"
+    );
 
     // A wrong `for:` makes the generated tests fail.
     let broken = rules.replacen("for: 1h", "for: 2h", 1);
@@ -67,7 +80,10 @@ fn rendered_rules_load_and_their_generated_tests_pass_and_can_fail() {
     );
     std::fs::write(s.path("credwatch-rules.yml"), broken).unwrap();
     let (ok, _) = promtool(s.dir.path(), &["test", "rules", "credwatch-rules.test.yml"]);
-    assert!(!ok, "tests passed against rules joining the wrong threshold");
+    assert!(
+        !ok,
+        "tests passed against rules joining the wrong threshold"
+    );
 }
 
 #[test]
@@ -103,8 +119,10 @@ fn the_migration_example_reproduces_the_four_shell_alerts() {
 
     let doc: serde_json::Value = serde_norway::from_str(&rules).unwrap();
     let rendered = doc["groups"][0]["rules"].as_array().unwrap();
-    let shell: serde_json::Value =
-        serde_norway::from_str(&std::fs::read_to_string(example.join("shell-alert-rules.yml")).unwrap()).unwrap();
+    let shell: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(example.join("shell-alert-rules.yml")).unwrap(),
+    )
+    .unwrap();
     let shell = shell["groups"][0]["rules"].as_array().unwrap();
     assert_eq!(rendered.len(), 4);
     for (new, old) in rendered.iter().zip(shell) {
@@ -114,13 +132,22 @@ fn the_migration_example_reproduces_the_four_shell_alerts() {
     }
 
     // Both rule files, loaded together, fire the same alerts at the same times for the same input.
-    std::fs::copy(example.join("shell-alert-rules.yml"), s.path("shell-alert-rules.yml")).unwrap();
+    std::fs::copy(
+        example.join("shell-alert-rules.yml"),
+        s.path("shell-alert-rules.yml"),
+    )
+    .unwrap();
     std::fs::write(s.path("compat.test.yml"), COMPAT_TEST).unwrap();
     let (ok, out) = promtool(s.dir.path(), &["test", "rules", "compat.test.yml"]);
-    assert!(ok, "the shell rules and the rendered rules disagree:\n{out}");
+    assert!(
+        ok,
+        "the shell rules and the rendered rules disagree:\n{out}"
+    );
 
     // And the comparison can fail: a rendered threshold of 31 days fires too early.
-    let broken = std::fs::read_to_string(s.path("credwatch-rules.yml")).unwrap().replace("30 * 86400", "31 * 86400");
+    let broken = std::fs::read_to_string(s.path("credwatch-rules.yml"))
+        .unwrap()
+        .replace("30 * 86400", "31 * 86400");
     std::fs::write(s.path("credwatch-rules.yml"), broken).unwrap();
     let (ok, _) = promtool(s.dir.path(), &["test", "rules", "compat.test.yml"]);
     assert!(!ok);
@@ -217,33 +244,61 @@ tests:
 fn prometheusrule_and_helm_values_wrap_the_same_rules() {
     let s = Scratch::new();
     let config = repo_root().join("examples/credwatch.toml");
-    let plain: serde_json::Value = serde_norway::from_str(&render(&config, &["rules"]).stdout).unwrap();
+    let plain: serde_json::Value =
+        serde_norway::from_str(&render(&config, &["rules"]).stdout).unwrap();
 
     let crd = render(
         &config,
-        &["rules", "--format", "prometheusrule", "--label", "release=kube-prometheus-stack", "--namespace", "monitoring"],
+        &[
+            "rules",
+            "--format",
+            "prometheusrule",
+            "--label",
+            "release=kube-prometheus-stack",
+            "--namespace",
+            "monitoring",
+        ],
     )
     .stdout;
     let crd: serde_json::Value = serde_norway::from_str(&crd).unwrap();
     assert_eq!(crd["apiVersion"], "monitoring.coreos.com/v1");
     assert_eq!(crd["kind"], "PrometheusRule");
-    assert_eq!(crd["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    assert_eq!(
+        crd["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
     assert_eq!(crd["metadata"]["namespace"], "monitoring");
     assert_eq!(crd["spec"], plain);
 
     let helm: serde_json::Value =
-        serde_norway::from_str(&render(&config, &["rules", "--format", "helm-values"]).stdout).unwrap();
+        serde_norway::from_str(&render(&config, &["rules", "--format", "helm-values"]).stdout)
+            .unwrap();
     assert_eq!(helm["additionalPrometheusRulesMap"]["credwatch"], plain);
 
     // What the operator and the chart would load passes promtool.
-    std::fs::write(s.path("spec.yml"), serde_norway::to_string(&crd["spec"]).unwrap()).unwrap();
+    std::fs::write(
+        s.path("spec.yml"),
+        serde_norway::to_string(&crd["spec"]).unwrap(),
+    )
+    .unwrap();
     let (ok, out) = promtool(s.dir.path(), &["check", "rules", "spec.yml"]);
     assert!(ok, "{out}");
 
     let bad = Credwatch::new()
         .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
-        .args(["render", "rules", "--format", "prometheusrule", "--label", "release"])
+        .args([
+            "render",
+            "rules",
+            "--format",
+            "prometheusrule",
+            "--label",
+            "release",
+        ])
         .run();
     bad.assert_code(3);
-    assert!(bad.stderr.contains("--label `release`: expected KEY=VALUE"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("--label `release`: expected KEY=VALUE"),
+        "{}",
+        bad.stderr
+    );
 }

@@ -363,12 +363,20 @@ pub fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
         .current_dir(dir)
         .output()
         .expect("run promtool");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
 /// Starts `binary` with `args(port, dir)` on a free port until `ready_path` answers 200.
-fn start_server(binary: &str, ready_path: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> (Child, String, TempDir) {
+fn start_server(
+    binary: &str,
+    ready_path: &str,
+    args: impl Fn(u16, &Path) -> Vec<String>,
+) -> (Child, String, TempDir) {
     let binary = require(binary);
     for _attempt in 0..3 {
         let dir = tempfile::tempdir().unwrap();
@@ -393,7 +401,10 @@ fn start_server(binary: &str, ready_path: &str, args: impl Fn(u16, &Path) -> Vec
         let _ = child.kill();
         let _ = child.wait();
         let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-        eprintln!("{} did not become ready on port {port}:\n{log}", binary.display());
+        eprintln!(
+            "{} did not become ready on port {port}:\n{log}",
+            binary.display()
+        );
     }
     panic!("{binary:?} did not become ready");
 }
@@ -408,17 +419,22 @@ pub struct Alertmanager {
 impl Alertmanager {
     pub fn start(config_yaml: &str) -> Self {
         let config = config_yaml.to_string();
-        let (child, url, dir) = start_server("prometheus-alertmanager", "/-/ready", move |port, dir| {
-            let path = dir.join("alertmanager.yml");
-            std::fs::write(&path, &config).unwrap();
-            vec![
-                format!("--config.file={}", path.display()),
-                format!("--storage.path={}", dir.join("data").display()),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                "--cluster.listen-address=".into(),
-            ]
-        });
-        Alertmanager { child, url, _dir: dir }
+        let (child, url, dir) =
+            start_server("prometheus-alertmanager", "/-/ready", move |port, dir| {
+                let path = dir.join("alertmanager.yml");
+                std::fs::write(&path, &config).unwrap();
+                vec![
+                    format!("--config.file={}", path.display()),
+                    format!("--storage.path={}", dir.join("data").display()),
+                    format!("--web.listen-address=127.0.0.1:{port}"),
+                    "--cluster.listen-address=".into(),
+                ]
+            });
+        Alertmanager {
+            child,
+            url,
+            _dir: dir,
+        }
     }
 }
 
@@ -450,7 +466,11 @@ impl Prometheus {
                 "--rules.alert.resend-delay=1s".into(),
             ]
         });
-        Prometheus { child, url, _dir: dir }
+        Prometheus {
+            child,
+            url,
+            _dir: dir,
+        }
     }
 
     /// Waits (bounded) until every scrape target is up and an Alertmanager is discovered.
@@ -461,9 +481,14 @@ impl Prometheus {
             let (_, ams) = http_get(&format!("{}/api/v1/alertmanagers", self.url));
             let targets: serde_json::Value = serde_json::from_str(&targets).unwrap_or_default();
             let ams: serde_json::Value = serde_json::from_str(&ams).unwrap_or_default();
-            let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+            let active = targets["data"]["activeTargets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let all_up = !active.is_empty() && active.iter().all(|t| t["health"] == "up");
-            let am_ok = ams["data"]["activeAlertmanagers"].as_array().is_some_and(|a| !a.is_empty());
+            let am_ok = ams["data"]["activeAlertmanagers"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
             if all_up && am_ok {
                 return;
             }
@@ -501,7 +526,9 @@ impl Webhook {
                 {
                     store.lock().unwrap().push(json);
                 }
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
             }
         });
         Webhook { url, payloads }

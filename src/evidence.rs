@@ -1,0 +1,89 @@
+//! Pure: a credential's value (already read) → evidence about it: the expiry a JWT or
+//! certificate carries, the format check, the fingerprint. Never copies the value anywhere.
+
+use crate::config::{Derive, ValueSpec};
+use crate::credential::{Basis, Evidence, FormatResult};
+use crate::decode::{fingerprint, format, jwt, x509};
+
+/// Builds the evidence for a value. `declared` is what the config states about the lifetime
+/// (used when the expiry is not read from the value); `key` keys the fingerprint.
+pub fn from_value(
+    value: &[u8],
+    spec: &ValueSpec,
+    declared: Option<&Evidence>,
+    key: Option<&[u8]>,
+) -> Result<Evidence, String> {
+    let text = std::str::from_utf8(value).ok();
+    let format = spec.format.as_ref().map(|profile| FormatResult {
+        profile: profile.name.clone(),
+        problem: match text {
+            Some(t) => format::check(profile, t).err(),
+            None => Some("the value is binary, not text".into()),
+        },
+    });
+    let fingerprint = Some(fingerprint::fingerprint(trim_ascii(value), key));
+
+    let mut evidence = match (spec.derive, declared) {
+        (None, Some(d)) => d.clone(),
+        (None, None) => return Err("no expiry is declared and none is read from the value".into()),
+        (Some(derive), _) => derived(value, text, derive)?,
+    };
+    evidence.fingerprint = fingerprint;
+    evidence.format = format;
+    Ok(evidence)
+}
+
+fn trim_ascii(value: &[u8]) -> &[u8] {
+    value.trim_ascii()
+}
+
+fn looks_like_jwt(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with("eyJ") && t.split('.').count() == 3
+}
+
+fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence, String> {
+    let (jwt_wanted, earliest) = match derive {
+        Derive::Jwt => (true, false),
+        Derive::X509 { earliest } => (false, earliest),
+        Derive::Detect { earliest } => (text.is_some_and(looks_like_jwt), earliest),
+    };
+    if jwt_wanted {
+        let token = text.ok_or("expected a JWT, found binary data")?.trim();
+        let claims = jwt::parse_jwt(token).map_err(|e| format!("not a readable JWT: {e}"))?;
+        return Ok(Evidence {
+            minted_at: claims.issued_at,
+            expires_at: claims.expires_at,
+            basis: Basis::JwtExp,
+            fingerprint: None,
+            format: None,
+            subject: None,
+        });
+    }
+    let certs = x509::parse_certificates(value).map_err(|e| match derive {
+        Derive::Detect { .. } => format!("cannot tell the expiry: the value is neither a JWT nor a certificate ({e}); give `minted_at` or `expires_at`"),
+        _ => format!("not a readable certificate: {e}"),
+    })?;
+    let cert = x509::chain_expiry(&certs, earliest).ok_or("the value holds no certificate")?;
+    let cn = cert
+        .subject_cn
+        .as_deref()
+        .map_or_else(|| "no CN".to_string(), |cn| format!("CN={cn}"));
+    let of = if certs.len() > 1 {
+        format!(
+            " ({} of {} in the bundle)",
+            if earliest { "earliest" } else { "leaf" },
+            certs.len()
+        )
+    } else {
+        String::new()
+    };
+    Ok(Evidence {
+        minted_at: Some(cert.not_before),
+        expires_at: Some(cert.not_after),
+        basis: Basis::X509NotAfter,
+        fingerprint: None,
+        format: None,
+        subject: Some(format!("certificate {cn}, serial {}{of}", cert.serial_hex)),
+    })
+}

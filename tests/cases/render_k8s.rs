@@ -1,0 +1,475 @@
+//! `credwatch render k8s`: manifests that pass `kubernetes-validate --strict` and say what an SRE
+//! checks before `kubectl apply`: schedule, hardening, the config byte for byte, source mounts and
+//! Secret references without values.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_norway::Value;
+
+use crate::support::{Credwatch, Run, Scratch, repo_root};
+
+fn render_k8s(config: &Path, flags: &[&str]) -> Run {
+    Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "k8s"])
+        .args(flags)
+        .run()
+}
+
+/// Runs `kubernetes-validate --strict` on the YAML; returns whether it passed and what it said.
+fn kubernetes_validate(yaml: &str) -> (bool, String) {
+    let scratch = Scratch::new();
+    let file = scratch.write("manifests.yaml", yaml);
+    let output = Command::new("kubernetes-validate")
+        .arg("--strict")
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `kubernetes-validate` ({e}); run ./scripts/test, which installs it")
+        });
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+fn assert_valid(yaml: &str) {
+    let (passed, said) = kubernetes_validate(yaml);
+    assert!(
+        passed,
+        "kubernetes-validate --strict failed:\n{said}\n{yaml}"
+    );
+    assert_eq!(said.matches(" passed for resource ").count(), 3, "{said}");
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).expect("the output is YAML"))
+        .collect()
+}
+
+fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {docs:?}"))
+}
+
+fn pod_spec(docs: &[Value]) -> &Value {
+    &kind(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+}
+
+fn container(docs: &[Value]) -> &Value {
+    &pod_spec(docs)["containers"][0]
+}
+
+/// Every volume mount as (mount path, ConfigMap it comes from).
+fn mounts(docs: &[Value]) -> Vec<(String, String)> {
+    let volumes = pod_spec(docs)["volumes"].as_sequence().unwrap();
+    container(docs)["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["readOnly"], true, "{m:?}");
+            let volume = volumes.iter().find(|v| v["name"] == m["name"]).unwrap();
+            (
+                m["mountPath"].as_str().unwrap().to_string(),
+                volume["configMap"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_readme_example_renders_a_hardened_cronjob_that_validates() {
+    let config = repo_root().join("examples/credwatch.toml");
+    let run = render_k8s(&config, &[]);
+    run.assert_code(0);
+    assert_valid(&run.stdout);
+    let docs = documents(&run.stdout);
+    assert_eq!(docs.len(), 3);
+
+    let account = kind(&docs, "ServiceAccount");
+    assert_eq!(account["metadata"]["name"], "credwatch");
+    assert_eq!(account["automountServiceAccountToken"], false);
+
+    let config_map = kind(&docs, "ConfigMap");
+    assert_eq!(config_map["metadata"]["name"], "credwatch-config");
+    assert_eq!(
+        config_map["data"]["credwatch.toml"].as_str().unwrap(),
+        std::fs::read_to_string(&config).unwrap(),
+        "the ConfigMap holds credwatch.toml byte for byte"
+    );
+
+    let cron_job = kind(&docs, "CronJob");
+    for doc in &docs {
+        assert_eq!(doc["metadata"]["namespace"], "monitoring");
+        assert_eq!(
+            doc["metadata"]["labels"]["app.kubernetes.io/name"],
+            "credwatch"
+        );
+        assert_eq!(
+            doc["metadata"]["labels"]["app.kubernetes.io/instance"],
+            "credwatch"
+        );
+        assert_eq!(
+            doc["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "credwatch"
+        );
+    }
+    let spec = &cron_job["spec"];
+    assert_eq!(spec["schedule"], "17 */6 * * *");
+    assert_eq!(spec["concurrencyPolicy"], "Forbid");
+    assert!(spec["startingDeadlineSeconds"].as_u64().is_some());
+    let job = &spec["jobTemplate"]["spec"];
+    assert_eq!(job["backoffLimit"], 2);
+    assert_eq!(job["activeDeadlineSeconds"], 600);
+    assert_eq!(job["ttlSecondsAfterFinished"], 86_400);
+
+    let pod = pod_spec(&docs);
+    assert_eq!(pod["restartPolicy"], "OnFailure");
+    assert_eq!(pod["serviceAccountName"], "credwatch");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    assert_eq!(pod["securityContext"]["runAsGroup"], 65532);
+    assert_eq!(pod["securityContext"]["fsGroup"], 65532);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+
+    let c = container(&docs);
+    assert_eq!(c["image"], "ghcr.io/credwatch/credwatch:latest");
+    assert_eq!(
+        strings(&c["args"]),
+        ["push", "--config", "/etc/credwatch/credwatch.toml"]
+    );
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        strings(&c["securityContext"]["capabilities"]["drop"]),
+        ["ALL"]
+    );
+    assert_eq!(c["resources"]["requests"]["cpu"], "10m");
+    assert_eq!(c["resources"]["requests"]["memory"], "16Mi");
+    assert_eq!(c["resources"]["limits"]["memory"], "64Mi");
+    assert!(c.get("env").is_none(), "no Secret given, no env: {c:?}");
+
+    // `path = "configmap"` is relative: next to the config, as on a laptop.
+    assert_eq!(
+        mounts(&docs),
+        [
+            ("/etc/credwatch".into(), "credwatch-config".into()),
+            ("/etc/credwatch/configmap".into(), "legacy-configmap".into()),
+        ]
+    );
+    // The example pushes to 127.0.0.1, which in a pod is the pod itself.
+    assert!(
+        run.stderr
+            .contains("pushgateway `url` `http://127.0.0.1:9091` is a loopback address"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_shell_cronjob_migration_renders_with_the_flags_applied() {
+    let config = repo_root().join("examples/migrate-from-shell-cronjob/credwatch.toml");
+    let run = render_k8s(
+        &config,
+        &[
+            "--image",
+            "registry.example/credwatch@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "--namespace",
+            "claude",
+            "--name",
+            "claude-oauth-expiry-monitor",
+            "--schedule",
+            "@hourly",
+        ],
+    );
+    run.assert_code(0);
+    assert_eq!(run.stderr, "", "an in-cluster URL warns about nothing");
+    assert_valid(&run.stdout);
+    let docs = documents(&run.stdout);
+    for doc in &docs {
+        assert_eq!(doc["metadata"]["namespace"], "claude");
+        assert_eq!(
+            doc["metadata"]["labels"]["app.kubernetes.io/instance"],
+            "claude-oauth-expiry-monitor"
+        );
+    }
+    assert_eq!(
+        kind(&docs, "CronJob")["metadata"]["name"],
+        "claude-oauth-expiry-monitor"
+    );
+    assert_eq!(kind(&docs, "CronJob")["spec"]["schedule"], "@hourly");
+    assert_eq!(
+        pod_spec(&docs)["serviceAccountName"],
+        "claude-oauth-expiry-monitor"
+    );
+    assert_eq!(
+        container(&docs)["image"],
+        "registry.example/credwatch@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(
+        kind(&docs, "ConfigMap")["data"]["credwatch.toml"]
+            .as_str()
+            .unwrap(),
+        std::fs::read_to_string(&config).unwrap()
+    );
+    // `path = "expiry"` is relative; the ConfigMap is named after the source.
+    assert_eq!(
+        mounts(&docs),
+        [
+            (
+                "/etc/credwatch".into(),
+                "claude-oauth-expiry-monitor-config".into()
+            ),
+            ("/etc/credwatch/expiry".into(), "claude-oauth-expiry".into()),
+        ]
+    );
+
+    let renamed = render_k8s(
+        &config,
+        &[
+            "--source-configmap",
+            "claude-oauth-expiry=claude-oauth-tokens",
+        ],
+    );
+    renamed.assert_code(0);
+    assert_valid(&renamed.stdout);
+    assert_eq!(
+        mounts(&documents(&renamed.stdout))[1],
+        (
+            "/etc/credwatch/expiry".to_string(),
+            "claude-oauth-tokens".to_string()
+        )
+    );
+}
+
+#[test]
+fn pushgateway_credentials_are_referenced_from_the_secret_never_inlined() {
+    const SENTINEL: &str = "s3cret-value-from-the-environment";
+    let run = Credwatch::new()
+        .env("CREDWATCH_PUSHGATEWAY_USERNAME", SENTINEL)
+        .env("CREDWATCH_PUSHGATEWAY_PASSWORD", SENTINEL)
+        .env("CREDWATCH_PUSHGATEWAY_TOKEN", SENTINEL)
+        .args([
+            std::ffi::OsStr::new("--config"),
+            repo_root()
+                .join("examples/migrate-from-shell-cronjob/credwatch.toml")
+                .as_os_str(),
+        ])
+        .args(["render", "k8s", "--pushgateway-secret", "pushgateway-auth"])
+        .run();
+    run.assert_code(0);
+    assert_valid(&run.stdout);
+    assert!(!run.stdout.contains(SENTINEL), "{}", run.stdout);
+    let docs = documents(&run.stdout);
+    let env = container(&docs)["env"].as_sequence().unwrap();
+    let refs: Vec<(&str, &str, &str, bool)> = env
+        .iter()
+        .map(|e| {
+            assert!(e.get("value").is_none(), "a value is inlined: {e:?}");
+            let r = &e["valueFrom"]["secretKeyRef"];
+            (
+                e["name"].as_str().unwrap(),
+                r["name"].as_str().unwrap(),
+                r["key"].as_str().unwrap(),
+                r["optional"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            (
+                "CREDWATCH_PUSHGATEWAY_USERNAME",
+                "pushgateway-auth",
+                "username",
+                true
+            ),
+            (
+                "CREDWATCH_PUSHGATEWAY_PASSWORD",
+                "pushgateway-auth",
+                "password",
+                true
+            ),
+            (
+                "CREDWATCH_PUSHGATEWAY_TOKEN",
+                "pushgateway-auth",
+                "token",
+                true
+            ),
+        ]
+    );
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "Secret"),
+        "credwatch never renders a Secret"
+    );
+}
+
+#[test]
+fn an_absolute_source_path_is_mounted_as_is_and_tricky_config_text_survives() {
+    let s = Scratch::new();
+    // Quotes, comments that look like YAML, trailing whitespace, a tab, non-ASCII, CRLF, no final
+    // newline: the ConfigMap must still hold the file exactly.
+    let text = "  # \"credwatch\" config: 'quoted' --- # not YAML   \r\n\
+                [pushgateway]\r\n\
+                url = \"http://prometheus-pushgateway.monitoring:9091\"\t# in-cluster\r\n\
+                \r\n\
+                [[source]]\r\n\
+                kind = \"directory\"\r\n\
+                name = \"claude-oauth-expiry\"\r\n\
+                path = \"/etc/claude-oauth-expiry\"   # where the old CronJob mounted it\r\n\
+                labels = { owner = \"ünïcode – team\" }";
+    let config = s.write("credwatch.toml", text);
+    let run = render_k8s(&config, &[]);
+    run.assert_code(0);
+    assert_valid(&run.stdout);
+    let docs = documents(&run.stdout);
+    assert_eq!(
+        kind(&docs, "ConfigMap")["data"]["credwatch.toml"]
+            .as_str()
+            .unwrap(),
+        text
+    );
+    assert_eq!(
+        mounts(&docs)[1],
+        (
+            "/etc/claude-oauth-expiry".to_string(),
+            "claude-oauth-expiry".to_string()
+        )
+    );
+}
+
+#[test]
+fn the_validator_rejects_a_manifest_with_an_unknown_field() {
+    let run = render_k8s(
+        &repo_root().join("examples/migrate-from-shell-cronjob/credwatch.toml"),
+        &[],
+    );
+    run.assert_code(0);
+    let mut docs = documents(&run.stdout);
+    let cron_job = docs.iter_mut().find(|d| d["kind"] == "CronJob").unwrap();
+    cron_job["spec"]
+        .as_mapping_mut()
+        .unwrap()
+        .insert("concurrencyPolicyy".into(), "Forbid".into());
+    let broken = docs
+        .iter()
+        .map(|d| serde_norway::to_string(d).unwrap())
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let (passed, said) = kubernetes_validate(&broken);
+    assert!(!passed, "the broken manifest passed:\n{said}");
+    assert!(said.contains("concurrencyPolicyy"), "{said}");
+}
+
+#[test]
+fn bad_flags_and_unmountable_paths_exit_3_with_a_clear_message() {
+    let example = repo_root().join("examples/migrate-from-shell-cronjob/credwatch.toml");
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--name", "Credwatch"],
+            "error: --name: `Credwatch` is not a valid name: use at most 52 lowercase letters, digits and `-`",
+        ),
+        (
+            &[
+                "--name",
+                "claude-oauth-expiry-monitor-for-the-production-cluster",
+            ],
+            "error: --name: `claude-oauth-expiry-monitor-for-the-production-cluster` is not a valid name",
+        ),
+        (
+            &["--namespace", "Monitoring"],
+            "error: --namespace: `Monitoring` is not a valid namespace",
+        ),
+        (
+            &["--namespace", "on"],
+            "error: --namespace: `on` would be read as a boolean by kubectl's YAML 1.1 parser",
+        ),
+        (
+            &["--schedule", "every 6 hours"],
+            "error: --schedule: `every 6 hours` is not a cron schedule: expected 5 fields",
+        ),
+        (
+            &["--pushgateway-secret", "pushgateway auth"],
+            "error: --pushgateway-secret: `pushgateway auth` is not a valid Secret name",
+        ),
+        (
+            &["--source-configmap", "claude-oauth=tokens"],
+            "error: --source-configmap: the config has no source `claude-oauth`; its sources are: `claude-oauth-expiry`",
+        ),
+        (
+            &["--source-configmap", "claude-oauth-expiry"],
+            "error: --source-configmap: expected SOURCE=CONFIGMAP, found `claude-oauth-expiry`",
+        ),
+    ];
+    for (flags, wanted) in cases {
+        let run = render_k8s(&example, flags);
+        run.assert_code(3);
+        assert!(
+            run.stderr.starts_with(wanted),
+            "{flags:?}\nwanted: {wanted}\n   got: {}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "", "{flags:?}");
+    }
+
+    let s = Scratch::new();
+    for (path, wanted) in [
+        (
+            "../expiry",
+            "error: source `legacy`: `path` `../expiry` contains `..`",
+        ),
+        (
+            ".",
+            "error: source `legacy`: `path` `.` is mounted at `/etc/credwatch` in the pod, which would hide the config file",
+        ),
+    ] {
+        let config = s.write(
+            "credwatch.toml",
+            &format!(
+                "[pushgateway]\nurl = \"http://pg.monitoring:9091\"\n\n[[source]]\nkind = \"directory\"\nname = \"legacy\"\npath = \"{path}\"\n"
+            ),
+        );
+        let run = render_k8s(&config, &[]);
+        run.assert_code(3);
+        assert!(run.stderr.starts_with(wanted), "{path}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn help_explains_the_mounts_and_the_secret() {
+    let run = Credwatch::new().args(["render", "k8s", "--help"]).run();
+    run.assert_code(0);
+    for key in [
+        "--source-configmap <SOURCE=CONFIGMAP>",
+        "--pushgateway-secret",
+        "/etc/credwatch/credwatch.toml",
+        "relative path",
+        "deploy/README.md",
+    ] {
+        assert!(
+            run.stdout.contains(key),
+            "render k8s --help lacks {key}:\n{}",
+            run.stdout
+        );
+    }
+}
