@@ -73,6 +73,13 @@ the source unless --source-configmap SOURCE=CONFIGMAP says otherwise. Pushgatewa
 from the Secret's keys `username`, `password` or `token` as environment variables; they are
 referenced, never inlined. See deploy/README.md.";
 
+const LINT_HELP: &str = "\
+Reads the value from stdin (never from the command line), checks it and prints what is wrong
+without ever printing the value:
+  credwatch lint-value --format claude-oauth < new-token.txt
+One trailing newline (as `echo` adds) is removed unless --exact is given.
+EXIT CODES: 0 the value fits, 2 it does not, 3 usage or config error.";
+
 const CHECK_HELP: &str = "\
 EXIT CODES (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL or EXPIRED,
 3 UNKNOWN (a credential or source could not be read) or a config/usage error.";
@@ -101,9 +108,24 @@ pub enum Command {
     /// Push the metrics to a Prometheus Pushgateway (run it from a CronJob)
     #[command(after_long_help = format!("{PUSH_HELP}\n\n{CONFIG_HELP}"))]
     Push(PushArgs),
+    /// Check a value from stdin against a format before storing it (e.g. a new token)
+    #[command(after_long_help = LINT_HELP)]
+    LintValue(LintValueArgs),
     /// Render what operators deploy: alert rules, promtool tests, Kubernetes manifests
     #[command(subcommand)]
     Render(RenderCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LintValueArgs {
+    /// Format to check against: a built-in (claude-oauth, github-fine-grained-pat, jwt,
+    /// pem-certificate) or a `[[format]]` of the config file, if one is found
+    #[arg(long, value_name = "NAME")]
+    pub format: String,
+
+    /// Keep a trailing newline instead of removing one (it is then reported as a problem)
+    #[arg(long)]
+    pub exact: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// A file holding the key for HMAC fingerprints (`[fingerprint] key_file`).
     pub fingerprint_key_file: Option<PathBuf>,
+    /// Custom `[[format]]` profiles by name.
+    pub formats: BTreeMap<String, FormatProfile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -487,6 +489,7 @@ impl Validator<'_> {
                 .fingerprint
                 .and_then(|f| f.key_file)
                 .map(|p| base.join(p)),
+            formats: self.formats.clone(),
         }
     }
 

@@ -9,7 +9,7 @@ use clap::Parser;
 use jiff::Timestamp;
 
 use crate::assess::{self, Report, Status};
-use crate::cli::{CheckArgs, Cli, Command, OutputFormat, PushArgs, RenderCommand};
+use crate::cli::{CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand};
 use crate::config::{self, Config};
 use crate::metrics::{self, RunInfo};
 use crate::sinks::pushgateway::{self, Method};
@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check(&cli, args),
         Command::Push(args) => push(&cli, args),
         Command::Render(what) => render(&cli, what),
+        Command::LintValue(args) => lint_value(&cli, args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -225,4 +226,57 @@ fn render(cli: &Cli, what: &RenderCommand) -> anyhow::Result<ExitCode> {
     .map_err(|e| anyhow!(e))?;
     print!("{output}");
     Ok(ExitCode::Ok)
+}
+
+fn lint_value(cli: &Cli, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Read;
+    let profile = match crate::decode::format::builtin(&args.format) {
+        Some(p) => p,
+        None => {
+            // Custom formats live in the config file, when there is one.
+            let config = load(cli).map_err(|e| {
+                anyhow!("`{}` is not a built-in format, and the config that might define it could not be loaded: {e:#}", args.format)
+            })?;
+            config.formats.get(&args.format).cloned().ok_or_else(|| {
+                anyhow!(
+                    "unknown format `{}`; built in: {}; or a `[[format]]` in `{}`",
+                    args.format,
+                    crate::decode::format::builtin_names().join(", "),
+                    config.path.display()
+                )
+            })?
+        }
+    };
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow!("cannot read the value from stdin: {e}"))?;
+    if !args.exact {
+        let len = bytes.len();
+        if bytes.ends_with(b"\r\n") {
+            bytes.truncate(len - 2);
+        } else if bytes.ends_with(b"\n") {
+            bytes.truncate(len - 1);
+        }
+    }
+    let value = crate::credential::Secret::from_bytes(std::mem::take(&mut *bytes));
+    let Ok(text) = std::str::from_utf8(value.expose_bytes()) else {
+        println!("invalid: the value is not text");
+        return Ok(ExitCode::Critical);
+    };
+    match crate::decode::format::check(&profile, text) {
+        Ok(()) => {
+            println!(
+                "ok: a valid `{}` value ({} characters, fingerprint {})",
+                profile.name,
+                text.chars().count(),
+                crate::decode::fingerprint::fingerprint(text.trim().as_bytes(), None)
+            );
+            Ok(ExitCode::Ok)
+        }
+        Err(problem) => {
+            println!("invalid: not a valid `{}` value: {problem}", profile.name);
+            Ok(ExitCode::Critical)
+        }
+    }
 }

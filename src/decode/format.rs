@@ -199,12 +199,12 @@ pub fn custom(
             "format `{name}` has an empty prefix; leave `prefix` out instead"
         ));
     }
-    if let (Some(min), Some(max)) = (min_len, max_len) {
-        if min > max {
-            return Err(format!(
-                "format `{name}` has min_len `{min}` greater than max_len `{max}`"
-            ));
-        }
+    if let (Some(min), Some(max)) = (min_len, max_len)
+        && min > max
+    {
+        return Err(format!(
+            "format `{name}` has min_len `{min}` greater than max_len `{max}`"
+        ));
     }
     if max_len == Some(0) {
         return Err(format!(
@@ -243,10 +243,10 @@ pub fn check(profile: &FormatProfile, value: &str) -> Result<(), String> {
     if !profile.multiline {
         check_single_line(value)?;
     }
-    if let Some(prefix) = &profile.prefix {
-        if !value.starts_with(prefix.as_str()) {
-            return Err(format!("the value does not start with `{prefix}`"));
-        }
+    if let Some(prefix) = &profile.prefix
+        && !value.starts_with(prefix.as_str())
+    {
+        return Err(format!("the value does not start with `{prefix}`"));
     }
     check_length(profile, value.chars().count())?;
     if let Some(charset) = profile.charset {
@@ -259,13 +259,13 @@ pub fn check(profile: &FormatProfile, value: &str) -> Result<(), String> {
             ));
         }
     }
-    if let Some(pattern) = &profile.pattern {
-        if !pattern.matches(value) {
-            return Err(format!(
-                "the value does not match the pattern `{}`",
-                pattern.as_str()
-            ));
-        }
+    if let Some(pattern) = &profile.pattern
+        && !pattern.matches(value)
+    {
+        return Err(format!(
+            "the value does not match the pattern `{}`",
+            pattern.as_str()
+        ));
     }
     match profile.structure {
         None => Ok(()),

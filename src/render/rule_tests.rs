@@ -121,13 +121,31 @@ impl Builder<'_> {
         source: &str,
         value: i64,
     ) -> BTreeMap<String, String> {
-        let (summary, description) = rules::texts(
-            self.config,
-            kind,
-            cred,
-            &humanize_duration(value),
-            &self.job,
-        );
+        self.annotations_with(kind, cred, source, value, "", false)
+    }
+
+    fn annotations_with(
+        &self,
+        kind: AlertKind,
+        cred: &str,
+        source: &str,
+        value: i64,
+        pool: &str,
+        replacement: bool,
+    ) -> BTreeMap<String, String> {
+        let vars = rules::Vars {
+            cred: cred.to_string(),
+            left: humanize_duration(value),
+            value: value.to_string(),
+            job: self.job.clone(),
+            pool: pool.to_string(),
+            replacement: if replacement {
+                rules::REPLACEMENT_SENTENCE.to_string()
+            } else {
+                String::new()
+            },
+        };
+        let (summary, description) = rules::texts(self.config, kind, &vars);
         let mut out = BTreeMap::from([
             ("summary".to_string(), summary),
             ("description".to_string(), description),
@@ -137,7 +155,7 @@ impl Builder<'_> {
         } else {
             self.config.alerts.runbook.clone()
         };
-        if let Some(url) = runbook.filter(|u| !u.is_empty()) {
+        if let Some(url) = runbook {
             out.insert("runbook_url".into(), url);
         }
         out
@@ -404,6 +422,207 @@ impl Builder<'_> {
         ]
     }
 
+    /// An expiring pool member whose pool holds a healthy, different value: the description says so.
+    fn replacement_case(&self, t: Thresholds) -> TestGroup {
+        let kind = AlertKind::ExpiringSoon;
+        let c = self.config.metrics.credential_label.as_str();
+        let job = self.job.as_str();
+        let for_s = self.config.alerts.expiring_for.as_secs();
+        let expiry = t.warn_before.as_secs() - STEP;
+        let fire_at = for_s;
+        let minutes = fire_at / STEP + 5;
+        let mut input = self.credential_series("primary", "inventory", expiry, t, minutes);
+        input.extend(self.credential_series(
+            "spare-1",
+            "inventory",
+            expiry + 100 * 86_400,
+            t,
+            minutes,
+        ));
+        for (cred, available) in [("primary", 1), ("spare-1", 0)] {
+            input.push(InputSeries {
+                series: series(
+                    "credwatch_credential_replacement_available",
+                    &[(c, cred), ("job", job), ("pool", "agent")],
+                ),
+                values: constant(available, minutes),
+            });
+        }
+        TestGroup {
+            name: format!(
+                "{}: the description says when a replacement exists",
+                self.name(kind)
+            ),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: vec![AlertTest {
+                eval_time: at(fire_at),
+                alertname: self.name(kind),
+                exp_alerts: vec![ExpectedAlert {
+                    exp_labels: self
+                        .alert_labels(kind, &self.expiry_labels("primary", "inventory")),
+                    exp_annotations: self.annotations_with(
+                        kind,
+                        "primary",
+                        "inventory",
+                        expiry - fire_at,
+                        "",
+                        true,
+                    ),
+                }],
+            }],
+        }
+    }
+
+    fn format_case(&self, cred: &str) -> TestGroup {
+        let kind = AlertKind::FormatInvalid;
+        let c = self.config.metrics.credential_label.as_str();
+        let job = self.job.as_str();
+        let for_s = self.config.alerts.critical_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let bad = [(c, cred), ("job", job), ("format", "claude-oauth")];
+        let good = [(c, "well-formed"), ("job", job), ("format", "claude-oauth")];
+        TestGroup {
+            name: format!(
+                "{}: a malformed value fires after {}",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries {
+                    series: series("credwatch_credential_format_ok", &bad),
+                    values: constant(0, minutes),
+                },
+                InputSeries {
+                    series: series("credwatch_credential_format_ok", &good),
+                    values: constant(1, minutes),
+                },
+            ],
+            alert_rule_test: vec![
+                AlertTest {
+                    eval_time: at(for_s - STEP),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &bad),
+                        exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
+                    }],
+                },
+            ],
+        }
+    }
+
+    fn pool_duplicate_case(&self) -> TestGroup {
+        let kind = AlertKind::PoolDuplicate;
+        let job = self.job.as_str();
+        let for_s = self.config.alerts.expiring_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let pool = |p: &'static str| [("pool", p), ("job", job)];
+        TestGroup {
+            name: format!(
+                "{}: three members holding two values fire; a clean pool stays silent",
+                self.name(kind)
+            ),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries {
+                    series: series("credwatch_pool_members", &pool("agent")),
+                    values: constant(3, minutes),
+                },
+                InputSeries {
+                    series: series("credwatch_pool_distinct_credentials", &pool("agent")),
+                    values: constant(2, minutes),
+                },
+                InputSeries {
+                    series: series("credwatch_pool_members", &pool("clean")),
+                    values: constant(2, minutes),
+                },
+                InputSeries {
+                    series: series("credwatch_pool_distinct_credentials", &pool("clean")),
+                    values: constant(2, minutes),
+                },
+            ],
+            alert_rule_test: vec![
+                AlertTest {
+                    eval_time: at(for_s - STEP),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &pool("agent")),
+                        exp_annotations: self.annotations_with(kind, "", "", 2, "agent", false),
+                    }],
+                },
+            ],
+        }
+    }
+
+    fn pool_runway_case(&self) -> TestGroup {
+        let kind = AlertKind::PoolRunwayLow;
+        let job = self.job.as_str();
+        let warn = self.config.defaults.pools.warn_before.as_secs();
+        let for_s = self.config.alerts.expiring_for.as_secs();
+        let cross = 2 * 3_600;
+        let runway_end = warn + cross;
+        let fire_at = cross + STEP + for_s;
+        let minutes = fire_at / STEP + 5;
+        let labels = [("pool", "agent"), ("job", job)];
+        TestGroup {
+            name: format!(
+                "{}: a pool with {} of runway left fires after {}",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(warn)),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries {
+                    series: series("credwatch_pool_runway_expiry_timestamp_seconds", &labels),
+                    values: constant(runway_end, minutes),
+                },
+                InputSeries {
+                    series: series("credwatch_pool_runway_warn_before_seconds", &labels),
+                    values: constant(warn, minutes),
+                },
+            ],
+            alert_rule_test: vec![
+                AlertTest {
+                    eval_time: at(cross),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(cross + for_s),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![],
+                },
+                AlertTest {
+                    eval_time: at(fire_at),
+                    alertname: self.name(kind),
+                    exp_alerts: vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &labels),
+                        exp_annotations: self.annotations_with(
+                            kind,
+                            "",
+                            "",
+                            runway_end - fire_at,
+                            "agent",
+                            false,
+                        ),
+                    }],
+                },
+            ],
+        }
+    }
+
     fn push_failing_case(&self) -> TestGroup {
         let kind = AlertKind::PushFailing;
         let for_s = self.config.alerts.push_failing_for.as_secs();
@@ -499,6 +718,16 @@ pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
     tests.extend(b.never_ran_cases());
     if kinds.contains(&AlertKind::PushFailing) {
         tests.push(b.push_failing_case());
+    }
+    if kinds.contains(&AlertKind::FormatInvalid) {
+        tests.push(b.format_case(&cred));
+        tests.push(b.replacement_case(config.defaults.thresholds));
+    }
+    if kinds.contains(&AlertKind::PoolDuplicate) {
+        tests.push(b.pool_duplicate_case());
+    }
+    if kinds.contains(&AlertKind::PoolRunwayLow) {
+        tests.push(b.pool_runway_case());
     }
     let file = TestFile {
         rule_files: vec![rule_file.to_string()],

@@ -25,6 +25,9 @@ pub enum AlertKind {
     MonitorStale,
     MonitorNeverRun,
     PushFailing,
+    FormatInvalid,
+    PoolDuplicate,
+    PoolRunwayLow,
 }
 
 impl AlertKind {
@@ -37,6 +40,9 @@ impl AlertKind {
             AlertKind::MonitorStale => "MonitorStale",
             AlertKind::MonitorNeverRun => "MonitorNeverRun",
             AlertKind::PushFailing => "PushFailing",
+            AlertKind::FormatInvalid => "FormatInvalid",
+            AlertKind::PoolDuplicate => "PoolDuplicate",
+            AlertKind::PoolRunwayLow => "PoolRunwayLow",
         }
     }
 
@@ -92,6 +98,8 @@ fn for_duration(kind: AlertKind, config: &Config) -> Option<SignedDuration> {
         AlertKind::MonitorStale => Some(a.stale_for),
         AlertKind::MonitorNeverRun => Some(a.never_ran_for),
         AlertKind::PushFailing => Some(a.push_failing_for),
+        AlertKind::FormatInvalid => Some(a.critical_for),
+        AlertKind::PoolDuplicate | AlertKind::PoolRunwayLow => Some(a.expiring_for),
     }
 }
 
@@ -116,6 +124,11 @@ pub fn kinds(config: &Config) -> Vec<AlertKind> {
     if config.pushgateway.is_some() {
         kinds.push(AlertKind::PushFailing);
     }
+    kinds.extend([
+        AlertKind::FormatInvalid,
+        AlertKind::PoolDuplicate,
+        AlertKind::PoolRunwayLow,
+    ]);
     kinds
 }
 
@@ -181,37 +194,80 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
             );
             format!("push_failure_time_seconds{{job={job}}} > push_time_seconds{{job={job}}}")
         }
+        AlertKind::FormatInvalid => "credwatch_credential_format_ok == 0".into(),
+        AlertKind::PoolDuplicate => "credwatch_pool_distinct_credentials < on(pool, job, instance) credwatch_pool_members".into(),
+        AlertKind::PoolRunwayLow => "(credwatch_pool_runway_expiry_timestamp_seconds - time()) < on(pool, job, instance) group_left() credwatch_pool_runway_warn_before_seconds".into(),
     }
 }
 
-/// Summary and description of an alert. `cred`, `left` and `job` are either template
-/// expressions (for the rule) or their values (for the expectations of the rule tests).
-pub fn texts(
-    config: &Config,
-    kind: AlertKind,
-    cred: &str,
-    left: &str,
-    job: &str,
-) -> (String, String) {
+/// What alert texts are made of: template expressions for a rule, or the values they take for
+/// the expectations of the rule tests.
+pub struct Vars {
+    pub cred: String,
+    pub left: String,
+    /// The alert's value as a plain number.
+    pub value: String,
+    pub job: String,
+    pub pool: String,
+    /// The sentence added when a pool member can take over (a template for rules, the sentence
+    /// or nothing for tests).
+    pub replacement: String,
+}
+
+/// The sentence an expiring credential's description gains when its pool has a replacement.
+pub const REPLACEMENT_SENTENCE: &str =
+    " A healthy replacement with a different value exists in its pool: promote it.";
+
+impl Vars {
+    pub fn templates(config: &Config) -> Self {
+        let c = &config.metrics.credential_label;
+        let replacement = if config.metrics.extra_series {
+            format!(
+                "{{{{ with printf \"credwatch_credential_replacement_available{{{c}=%q}} == 1\" $labels.{c} | query }}}}{REPLACEMENT_SENTENCE}{{{{ end }}}}"
+            )
+        } else {
+            String::new()
+        };
+        Vars {
+            cred: format!("{{{{ $labels.{c} }}}}"),
+            left: "{{ $value | humanizeDuration }}".into(),
+            value: "{{ $value }}".into(),
+            job: "{{ $labels.job }}".into(),
+            pool: "{{ $labels.pool }}".into(),
+            replacement,
+        }
+    }
+}
+
+/// Summary and description of an alert.
+pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
+    let Vars {
+        cred,
+        left,
+        value,
+        job,
+        pool,
+        replacement,
+    } = v;
     let stale = format_duration(config.alerts.stale_after);
     let last = &config.metrics.last_success;
     match kind {
         AlertKind::ExpiringSoon => (
             format!("Credential {cred} expires in {left}"),
             format!(
-                "Credential {cred} expires in {left}, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential."
+                "Credential {cred} expires in {left}, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential.{replacement}"
             ),
         ),
         AlertKind::Critical => (
             format!("Credential {cred} expires in {left}"),
             format!(
-                "Credential {cred} expires in {left}, inside its critical window. Rotate it now: anything using it fails to authenticate once it expires."
+                "Credential {cred} expires in {left}, inside its critical window. Rotate it now: anything using it fails to authenticate once it expires.{replacement}"
             ),
         ),
         AlertKind::Expired => (
             format!("Credential {cred} has expired"),
             format!(
-                "Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it."
+                "Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it.{replacement}"
             ),
         ),
         AlertKind::ExpiryUnknown => (
@@ -236,6 +292,24 @@ pub fn texts(
             format!("credwatch pushes to the Pushgateway are failing (job {job})"),
             format!(
                 "The Pushgateway recorded a failed push for job {job} after the last successful one. Read the Pushgateway's log and credwatch's job log."
+            ),
+        ),
+        AlertKind::FormatInvalid => (
+            format!("Credential {cred} does not have the shape of a valid value"),
+            format!(
+                "The value of credential {cred} fails its format check (a truncated copy or a stray newline?); whatever uses it cannot authenticate. `credwatch check` says what is wrong.{replacement}"
+            ),
+        ),
+        AlertKind::PoolDuplicate => (
+            format!("Pool {pool} holds a copy: only {value} distinct credentials"),
+            format!(
+                "Some members of pool {pool} hold the same value, so the pool has only {value} distinct credentials. `credwatch check` names the copies; mint a new spare."
+            ),
+        ),
+        AlertKind::PoolRunwayLow => (
+            format!("Pool {pool} runs out of usable credentials in {left}"),
+            format!(
+                "The last usable distinct credential of pool {pool} expires in {left}. Mint a new spare before then."
             ),
         ),
     }
@@ -338,20 +412,15 @@ pub fn runbook_for(config: &Config, credential: &str, source: &str) -> Option<St
 
 pub fn severity(config: &Config, kind: AlertKind) -> &str {
     match kind {
-        AlertKind::Critical | AlertKind::Expired => &config.alerts.critical_severity,
+        AlertKind::Critical | AlertKind::Expired | AlertKind::FormatInvalid => {
+            &config.alerts.critical_severity
+        }
         _ => &config.alerts.warning_severity,
     }
 }
 
 pub fn rule(config: &Config, kind: AlertKind) -> Rule {
-    let c = &config.metrics.credential_label;
-    let (summary, description) = texts(
-        config,
-        kind,
-        &format!("{{{{ $labels.{c} }}}}"),
-        "{{ $value | humanizeDuration }}",
-        "{{ $labels.job }}",
-    );
+    let (summary, description) = texts(config, kind, &Vars::templates(config));
     let mut annotations = BTreeMap::from([
         ("summary".to_string(), summary),
         ("description".to_string(), description),

@@ -1,0 +1,160 @@
+//! Secret values never appear anywhere: every command, its error paths and its most verbose
+//! logging, the metrics that land in a real Pushgateway, and the files credwatch writes.
+
+use crate::cases::values::{assert_no_substring, claude_token, jwt};
+use crate::support::{Credwatch, Fault, FaultServer, Pushgateway, Run, Scratch};
+
+const PG_PASSWORD: &str = "Zq7vR2mX9kLp4TwB";
+/// bcrypt of PG_PASSWORD (cost 4), for the Pushgateway's web config.
+const WEB_CONFIG: &str =
+    "basic_auth_users:\n  pusher: $2b$04$6Qf1YEfSHPVbYwALDTse3.E8U5p2ElFyEELKUJVsr8xNX.SpQs66e\n";
+
+#[test]
+fn no_command_prints_pushes_or_logs_a_secret() {
+    let primary = claude_token(7, 108);
+    let truncated = claude_token(8, 107);
+    let env_token = claude_token(9, 108);
+    let service_jwt = jwt(r#"{"sub":"svc-with-a-long-subject-name","exp":1800000000}"#);
+    let fingerprint_key = "k3y-9f8e7d6c5b4a3210-zq";
+    let secrets: Vec<String> = vec![
+        primary["sk-ant-oat01-".len()..].to_string(),
+        truncated["sk-ant-oat01-".len()..].to_string(),
+        env_token["sk-ant-oat01-".len()..].to_string(),
+        service_jwt.split('.').nth(1).unwrap().to_string(),
+        PG_PASSWORD.to_string(),
+        fingerprint_key.to_string(),
+    ];
+
+    let pg = Pushgateway::start_with_web_config(Some(WEB_CONFIG));
+    let s = Scratch::new();
+    s.write("secrets/primary", &primary);
+    s.write("secrets/truncated", &truncated);
+    s.write("secrets/jwt", &service_jwt);
+    s.write("secrets/pg-password", PG_PASSWORD);
+    let config = s.write(
+        "credwatch.toml",
+        &format!(
+            r#"
+[pushgateway]
+url = "{}"
+username = "pusher"
+password_file = "secrets/pg-password"
+retries = 0
+timeout = "3s"
+
+[[credential]]
+name = "primary"
+pool = "agent"
+minted_at = "2026-04-18T16:07:09Z"
+file = "secrets/primary"
+format = "claude-oauth"
+
+[[credential]]
+name = "truncated"
+pool = "agent"
+minted_at = "2026-04-18T16:07:09Z"
+file = "secrets/truncated"
+format = "claude-oauth"
+
+[[credential]]
+name = "from-env"
+pool = "agent"
+minted_at = "2026-05-01T00:00:00Z"
+env = "AGENT_TOKEN"
+format = "claude-oauth"
+
+[[credential]]
+name = "service-jwt"
+file = "secrets/jwt"
+format = "jwt"
+
+[[credential]]
+name = "wrong-format"
+minted_at = "2026-05-01T00:00:00Z"
+file = "secrets/primary"
+format = "github-fine-grained-pat"
+"#,
+            pg.url
+        ),
+    );
+    let failing = FaultServer::start(Fault::Status(400, "rejected for the test"));
+    let cw = |args: &[&str]| -> Run {
+        Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+            .env("AGENT_TOKEN", &env_token)
+            .env("CREDWATCH_FINGERPRINT_KEY", fingerprint_key)
+            .env("CREDWATCH_LOG", "trace")
+            .args(args)
+            .run()
+    };
+    let runs = [
+        cw(&["check"]),
+        cw(&["check", "-o", "json"]),
+        cw(&["-vv", "push", "--dry-run"]),
+        cw(&["-vv", "push"]),
+        cw(&["-vv", "push", "--pushgateway-url", &failing.url]),
+        cw(&["render", "rules"]),
+        cw(&["render", "rule-tests"]),
+        cw(&["render", "k8s", "--pushgateway-secret", "pg-auth"]),
+    ];
+    // The real push landed (the run with the real Pushgateway is complete apart from the
+    // truncated token, so it exits 3 but delivers).
+    assert!(
+        runs[3].stdout.contains("pushed 5 credential(s)"),
+        "{}\n{}",
+        runs[3].stdout,
+        runs[3].stderr
+    );
+    assert_eq!(runs[4].code, 4);
+
+    let (_, landed) = http_get_auth(&format!("{}/api/v1/metrics", pg.url));
+    assert!(
+        landed.contains("credwatch_credential_expiry_timestamp_seconds"),
+        "{landed}"
+    );
+    // The requests the failing server saw hold the password only as the Authorization header.
+    let seen: String = failing
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| strip_auth(r))
+        .collect();
+
+    let mut everything: Vec<String> = runs
+        .iter()
+        .flat_map(|r| [r.stdout.clone(), r.stderr.clone()])
+        .collect();
+    everything.push(landed);
+    everything.push(seen);
+    for text in &everything {
+        let text = text.replace("sk-ant-oat01-", "");
+        for secret in &secrets {
+            assert_no_substring(&text, secret);
+        }
+    }
+}
+
+fn strip_auth(request: &str) -> String {
+    request
+        .lines()
+        .filter(|l| !l.to_lowercase().starts_with("authorization:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn http_get_auth(url: &str) -> (u16, String) {
+    use base64::Engine;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("pusher:{PG_PASSWORD}"));
+    let mut r = agent
+        .get(url)
+        .header("Authorization", format!("Basic {auth}"))
+        .call()
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
