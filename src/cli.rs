@@ -6,10 +6,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const CONFIG_HELP: &str = "\
 CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./credwatch.toml):
-  [defaults]        ttl = \"365d\", warn_before = \"30d\", critical_before = \"7d\"
-  [[credential]]    name (unique), exactly one of minted_at (expiry = minted_at + ttl) or
-                    expires_at; optional pool, labels = { k = \"v\" }, runbook, ttl,
-                    warn_before, critical_before
+  [defaults]        ttl = \"365d\", warn_before = \"30d\", critical_before = \"7d\",
+                    pool_warn_before = \"60d\", pool_spread = \"7d\"
+  [[credential]]    name (unique), minted_at (expiry = minted_at + ttl) or expires_at, or a
+                    value holding a JWT or certificate; optional pool, labels = { k = \"v\" },
+                    runbook, ttl, warn_before, critical_before; the value: file or env,
+                    format (claude-oauth, github-fine-grained-pat, jwt, pem-certificate or a
+                    [[format]]), expiry_from (value|jwt|x509), chain (leaf|earliest)
+  [[format]]        name, prefix, min_length, max_length, pattern
+  [fingerprint]     key_file (or CREDWATCH_FINGERPRINT_KEY / _FILE) for HMAC fingerprints
   [[source]]        kind = \"directory\", path (one file per credential: file name = name,
                     content = unix seconds), content = \"expires_at\" | \"minted_at\", name,
                     ttl, pool, labels, runbook, warn_before, critical_before
@@ -81,8 +86,9 @@ One trailing newline (as `echo` adds) is removed unless --exact is given.
 EXIT CODES: 0 the value fits, 2 it does not, 3 usage or config error.";
 
 const CHECK_HELP: &str = "\
-EXIT CODES (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL or EXPIRED,
-3 UNKNOWN (a credential or source could not be read) or a config/usage error.";
+EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING, 2 CRITICAL, INVALID
+(a malformed value) or EXPIRED, 3 UNKNOWN (a credential or source could not be read) or a
+config/usage error.";
 
 /// Tells you, weeks ahead, that a credential is about to expire.
 #[derive(Debug, Parser)]

@@ -1669,4 +1669,25 @@ format = "acme-key"
             "acme-key"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any text at all gets a config or an error, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            let _ = parse(&text);
+        }
+
+        /// Near-valid configs, with values mutated into every odd shape.
+        #[test]
+        fn odd_values_never_panic(
+            key in proptest::sample::select(vec!["minted_at", "expires_at", "ttl", "warn_before", "critical_before", "pool", "labels", "file", "env", "format", "chain", "expiry_from"]),
+            value in proptest::sample::select(vec!["\"\"", "0", "-1", "9223372036854775807", "1e400", "\"99999999999999999999d\"", "\"1d-2h\"", "{}", "[]", "true", "1979-05-27", "\"\\u0000\"", "{ \"\" = \"\" }", "\"2026-04-18T12:07:09+25:00\""]),
+            pool_kind in proptest::sample::select(vec!["directory", "", "vault"]),
+        ) {
+            let text = format!("[[credential]]\nname = \"a\"\n{key} = {value}\n\n[[source]]\nkind = \"{pool_kind}\"\npath = \"x\"\n");
+            let _ = parse(&text);
+        }
+    }
 }
