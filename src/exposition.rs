@@ -16,6 +16,14 @@ pub struct Family {
     pub samples: Vec<Sample>,
 }
 
+/// One series read back from somewhere (a Pushgateway's group): name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub metric: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub labels: Vec<(String, String)>,

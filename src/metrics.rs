@@ -20,9 +20,12 @@
 
 use jiff::Timestamp;
 
-use crate::assess::Report;
+use jiff::SignedDuration;
+
+use crate::assess::{Known, Report};
 use crate::config::MetricNames;
-use crate::exposition::Family;
+use crate::credential::{Credential, Thresholds};
+use crate::exposition::{Family, Series};
 
 /// Facts about the run itself, measured by the caller.
 #[derive(Debug, Clone, Copy)]
@@ -200,4 +203,58 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         duration,
         build,
     ]
+}
+
+/// The inverse of [`families`] for what a partial run needs: the last known expiry of each
+/// credential, with the labels it was delivered with. Thresholds come from the delivered
+/// threshold series, else `defaults`. Pure.
+pub fn known_from_series(
+    series: &[Series],
+    names: &MetricNames,
+    defaults: Thresholds,
+) -> Vec<Known> {
+    let cred = names.credential_label.as_str();
+    let value_of = |metric: &str, name: &str| {
+        series
+            .iter()
+            .find(|s| s.metric == metric && s.labels.get(cred).map(String::as_str) == Some(name))
+            .map(|s| s.value)
+    };
+    let seconds = |v: f64| Timestamp::from_second(v as i64).ok().filter(|_| v > 0.0);
+    series
+        .iter()
+        .filter(|s| s.metric == names.expiry)
+        .filter_map(|s| {
+            let name = s.labels.get(cred)?.clone();
+            let expires_at = seconds(s.value)?;
+            let mut labels = s.labels.clone();
+            labels.remove(cred);
+            let pool = labels.remove("pool");
+            let source = labels.remove("source").unwrap_or_default();
+            labels.remove("kind");
+            let thresholds = Thresholds {
+                warn_before: value_of("credwatch_credential_warn_before_seconds", &name)
+                    .map_or(defaults.warn_before, |v| {
+                        SignedDuration::from_secs(v as i64)
+                    }),
+                critical_before: value_of("credwatch_credential_critical_before_seconds", &name)
+                    .map_or(defaults.critical_before, |v| {
+                        SignedDuration::from_secs(v as i64)
+                    }),
+            };
+            Some(Known {
+                minted_at: value_of("credwatch_credential_minted_timestamp_seconds", &name)
+                    .and_then(seconds),
+                expires_at,
+                credential: Credential {
+                    name,
+                    pool,
+                    source,
+                    labels,
+                    runbook: None,
+                    thresholds,
+                },
+            })
+        })
+        .collect()
 }

@@ -148,8 +148,24 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
         target.url = config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}"))?;
     }
 
-    let report = collect_and_assess(&config, now);
+    let mut report = collect_and_assess(&config, now);
     let complete = report.complete();
+    let auth = if args.dry_run {
+        None
+    } else {
+        pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
+    };
+    if !complete && !args.dry_run {
+        // A failed read must not erase what the Pushgateway already knows.
+        match pushgateway::fetch_group(&target, auth.as_ref()) {
+            Ok(held) => {
+                let known =
+                    metrics::known_from_series(&held, &config.metrics, config.defaults.thresholds);
+                assess::carry_forward(&mut report, known);
+            }
+            Err(e) => log::warn!("cannot carry forward the last known expiries: {e}"),
+        }
+    }
     let run = RunInfo {
         finished_at: now,
         duration_seconds: started.elapsed().as_secs_f64(),
@@ -173,8 +189,6 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
         });
     }
 
-    let auth =
-        pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?;
     if let Err(e) = pushgateway::send(&target, &url, method, &body, auth.as_ref()) {
         eprintln!("error: push to `{url}` failed: {e}");
         print_problems(&report);

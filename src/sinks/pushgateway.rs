@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Pushgateway;
 use crate::credential::Secret;
+use crate::exposition::Series;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -158,15 +159,7 @@ pub fn send(
 ) -> Result<(), PushError> {
     let start = Instant::now();
     let deadline = start + config.timeout.unsigned_abs();
-    let header = auth.map(|a| {
-        Zeroizing::new(match a {
-            Auth::Bearer(t) => format!("Bearer {}", t.expose()),
-            Auth::Basic { username, password } => {
-                let pair = Zeroizing::new(format!("{username}:{}", password.expose()));
-                format!("Basic {}", STANDARD.encode(pair.as_bytes()))
-            }
-        })
-    });
+    let header = auth.map(auth_header);
     let mut attempts = 0;
     let mut backoff = Duration::from_millis(500);
     loop {
@@ -234,6 +227,103 @@ pub fn send(
         std::thread::sleep(backoff.min(remaining));
         backoff = (backoff * 2).min(Duration::from_secs(8));
     }
+}
+
+/// Picks the series of one group out of the Pushgateway's `GET /api/v1/metrics` answer. Pure.
+/// The group is the one whose labels are exactly `job` plus `grouping`.
+pub fn parse_group(
+    json: &str,
+    job: &str,
+    grouping: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<Series>, String> {
+    let doc: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| format!("the Pushgateway's API answered with malformed JSON: {e}"))?;
+    let groups = doc["data"]
+        .as_array()
+        .ok_or("the Pushgateway's API answer has no `data` list")?;
+    let mut wanted = grouping.clone();
+    wanted.insert("job".into(), job.into());
+    let mut out = Vec::new();
+    for group in groups {
+        let labels: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(group["labels"].clone()).unwrap_or_default();
+        let labels: std::collections::BTreeMap<String, String> =
+            labels.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        let wanted_nonempty: std::collections::BTreeMap<String, String> = wanted
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if labels != wanted_nonempty {
+            continue;
+        }
+        let Some(families) = group.as_object() else {
+            continue;
+        };
+        for (metric, family) in families {
+            let Some(series) = family.get("metrics").and_then(|m| m.as_array()) else {
+                continue;
+            };
+            for s in series {
+                let Some(value) = s["value"].as_str().and_then(|v| v.parse::<f64>().ok()) else {
+                    continue;
+                };
+                let mut labels: std::collections::BTreeMap<String, String> =
+                    serde_json::from_value(s["labels"].clone()).unwrap_or_default();
+                labels.retain(|k, v| !wanted.contains_key(k) && k != "instance" && !v.is_empty());
+                out.push(Series {
+                    metric: metric.clone(),
+                    labels,
+                    value,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads what the Pushgateway currently holds for this job's group, so that a partial run can
+/// carry forward the last known expiry of what it could not read.
+pub fn fetch_group(config: &Pushgateway, auth: Option<&Auth>) -> Result<Vec<Series>, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(
+            config.timeout.unsigned_abs().min(Duration::from_secs(10)),
+        ))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("credwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let url = format!("{}/api/v1/metrics", config.url);
+    let mut request = agent.get(&url);
+    let header = auth.map(auth_header);
+    if let Some(h) = &header {
+        request = request.header("Authorization", h.as_str());
+    }
+    let mut response = request
+        .call()
+        .map_err(|e| format!("cannot read `{url}`: {}", describe(&e)))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(format!("cannot read `{url}`: HTTP {status}"));
+    }
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .map_err(|e| format!("cannot read `{url}`: {e}"))?;
+    parse_group(&body, &config.job, &config.grouping)
+}
+
+fn auth_header(auth: &Auth) -> Zeroizing<String> {
+    Zeroizing::new(match auth {
+        Auth::Bearer(t) => format!("Bearer {}", t.expose()),
+        Auth::Basic { username, password } => {
+            let pair = Zeroizing::new(format!("{username}:{}", password.expose()));
+            format!("Basic {}", STANDARD.encode(pair.as_bytes()))
+        }
+    })
 }
 
 fn describe(e: &ureq::Error) -> String {

@@ -316,14 +316,16 @@ fn a_bad_entry_is_pushed_as_unread_and_last_success_does_not_advance() {
             .unwrap(),
         "0"
     );
+    // The unreadable entry keeps its last known expiry: a failed read never erases it.
     assert_eq!(
         pg.value(
             job,
             "credwatch_credential_expiry_timestamp_seconds",
             "credential",
             "spare-1"
-        ),
-        None
+        )
+        .as_deref(),
+        Some("1808064581")
     );
     assert_eq!(
         pg.series(job)["credwatch_last_success_timestamp_seconds"][0].1,
@@ -409,4 +411,90 @@ fn basic_auth_comes_from_the_environment_or_a_file_and_is_never_printed() {
             }
         }
     }
+}
+
+#[test]
+fn a_failed_source_keeps_its_credentials_last_known_expiry_until_it_reads_again() {
+    let pg = Pushgateway::start();
+    let s = Scratch::new();
+    s.write("cm/primary", "1808064429");
+    s.write("cm/spare-1", "1808064581");
+    let config = s.write(
+        "credwatch.toml",
+        "[pushgateway]\nurl = \"http://unused.invalid\"\n\
+         [[credential]]\nname = \"pat\"\nexpires_at = 1803859200\n\
+         [[source]]\nkind = \"directory\"\nname = \"cm\"\npath = \"cm\"\n",
+    );
+    push(&config, &pg, &["--now", "1796000000"]).assert_code(0);
+
+    // The ConfigMap is gone (unmounted, say): the source fails as a whole.
+    std::fs::rename(s.path("cm"), s.path("cm-away")).unwrap();
+    let run = push(&config, &pg, &["--now", "1796021600"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr
+            .contains("problem: source `cm`: cannot read directory"),
+        "{}",
+        run.stderr
+    );
+    let job = "credwatch";
+    for (name, expiry) in [
+        ("primary", "1808064429"),
+        ("spare-1", "1808064581"),
+        ("pat", "1803859200"),
+    ] {
+        assert_eq!(
+            pg.value(
+                job,
+                "credwatch_credential_expiry_timestamp_seconds",
+                "credential",
+                name
+            )
+            .as_deref(),
+            Some(expiry),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        pg.value(job, "credwatch_credential_read_ok", "credential", "primary")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        pg.value(job, "credwatch_credential_read_ok", "credential", "pat")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        pg.value(job, "credwatch_source_up", "source", "cm")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        pg.series(job)["credwatch_last_success_timestamp_seconds"][0].1,
+        "1796000000"
+    );
+
+    // Back again, without spare-1: PUT again, and spare-1 is gone for good.
+    std::fs::rename(s.path("cm-away"), s.path("cm")).unwrap();
+    std::fs::remove_file(s.path("cm/spare-1")).unwrap();
+    push(&config, &pg, &["--now", "1796043200"]).assert_code(0);
+    assert_eq!(
+        pg.value(
+            job,
+            "credwatch_credential_expiry_timestamp_seconds",
+            "credential",
+            "spare-1"
+        ),
+        None
+    );
+    assert_eq!(
+        pg.value(job, "credwatch_credential_read_ok", "credential", "primary")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        pg.series(job)["credwatch_last_success_timestamp_seconds"][0].1,
+        "1796043200"
+    );
 }
