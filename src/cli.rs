@@ -78,6 +78,18 @@ the source unless --source-configmap SOURCE=CONFIGMAP says otherwise. Pushgatewa
 from the Secret's keys `username`, `password` or `token` as environment variables; they are
 referenced, never inlined. See deploy/README.md.";
 
+const ROTATE_HELP: &str = "\
+For a credential of the config's inventory ([[credential]] with minted_at or expires_at),
+rotate rewrites that one value in credwatch.toml in place (comments and layout are kept):
+  credwatch rotate primary                       # minted now
+  credwatch rotate primary --minted-at 2026-11-30T10:00:00Z
+  credwatch rotate github-pat --expires-at 2027-11-30T00:00:00Z
+  credwatch rotate primary --from spare-1        # the spare's token became the primary
+Then it pushes at once (unless --no-push), so the expiring alert clears within the next
+Prometheus evaluations instead of at the next CronJob run. Credentials whose expiry is read
+from their value (a JWT, a certificate) need no record: replace the value and push.
+EXIT CODES: as `push` after a successful record; 3 when nothing could be recorded.";
+
 const LINT_HELP: &str = "\
 Reads the value from stdin (never from the command line), checks it and prints what is wrong
 without ever printing the value:
@@ -114,12 +126,38 @@ pub enum Command {
     /// Push the metrics to a Prometheus Pushgateway (run it from a CronJob)
     #[command(after_long_help = format!("{PUSH_HELP}\n\n{CONFIG_HELP}"))]
     Push(PushArgs),
+    /// Record a rotated credential (its new mint time), then push at once so alerts clear
+    #[command(after_long_help = ROTATE_HELP)]
+    Rotate(RotateArgs),
     /// Check a value from stdin against a format before storing it (e.g. a new token)
     #[command(after_long_help = LINT_HELP)]
     LintValue(LintValueArgs),
     /// Render what operators deploy: alert rules, promtool tests, Kubernetes manifests
     #[command(subcommand)]
     Render(RenderCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The credential that was replaced
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Promote this spare: the credential now holds the spare's value (and its lifetime)
+    #[arg(long, value_name = "SPARE")]
+    pub from: Option<String>,
+
+    /// When the new credential was minted (RFC 3339 or unix seconds) [default: now]
+    #[arg(long, value_name = "TIME", conflicts_with = "expires_at")]
+    pub minted_at: Option<String>,
+
+    /// The new credential's expiry, for credentials that state `expires_at`
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
+
+    /// Do not push after recording the rotation
+    #[arg(long)]
+    pub no_push: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub mod exposition;
 pub mod metrics;
 pub mod output;
 pub mod render;
+pub mod rotate;
 pub mod run;
 pub mod sinks;
 pub mod sources;

@@ -9,7 +9,9 @@ use clap::Parser;
 use jiff::Timestamp;
 
 use crate::assess::{self, Report, Status};
-use crate::cli::{CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand};
+use crate::cli::{
+    CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand, RotateArgs,
+};
 use crate::config::{self, Config};
 use crate::metrics::{self, RunInfo};
 use crate::sinks::pushgateway::{self, Method};
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Push(args) => push(&cli, args),
         Command::Render(what) => render(&cli, what),
         Command::LintValue(args) => lint_value(&cli, args),
+        Command::Rotate(args) => rotate(&cli, args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -293,4 +296,141 @@ fn lint_value(cli: &Cli, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Critical)
         }
     }
+}
+
+fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
+    use crate::credential::Basis;
+    use crate::rotate::{self, Key};
+    let (config, text) = load_with_text(cli)?;
+    let find = |name: &str| config.inventory.iter().find(|e| e.credential.name == name);
+    let Some(entry) = find(&args.name) else {
+        let report = collect_and_assess(&config, Timestamp::now());
+        return Err(
+            match report
+                .assessments
+                .iter()
+                .find(|a| a.credential.name == args.name)
+            {
+                Some(a) => anyhow!(
+                    "credential `{}` comes from source `{}`, not from `{}`: update it where that source reads it",
+                    args.name,
+                    a.credential.source,
+                    config.path.display()
+                ),
+                None => anyhow!(
+                    "no credential named `{}` in `{}`",
+                    args.name,
+                    config.path.display()
+                ),
+            },
+        );
+    };
+    let Some(declared) = &entry.declared else {
+        return Err(anyhow!(
+            "the expiry of `{}` is read from its value: replace the value, then run `credwatch push`",
+            args.name
+        ));
+    };
+    let (key, at) = match (&args.from, declared.basis) {
+        (Some(spare), _) => {
+            let other =
+                find(spare).ok_or_else(|| anyhow!("--from: no [[credential]] named `{spare}`"))?;
+            if other.credential.pool != entry.credential.pool {
+                log::warn!("`{spare}` is not in the pool of `{}`", args.name);
+            }
+            let theirs = other.declared.as_ref().ok_or_else(|| {
+                anyhow!("--from: the expiry of `{spare}` is read from its value; nothing to copy")
+            })?;
+            match (declared.basis, theirs.minted_at, theirs.expires_at) {
+                (Basis::MintedAtPlusTtl, Some(m), _) => (Key::MintedAt, m),
+                (Basis::ExpiresAt, _, Some(e)) => (Key::ExpiresAt, e),
+                _ => {
+                    return Err(anyhow!(
+                        "--from: `{}` records `{}` but `{spare}` does not; record the time by hand with --minted-at or --expires-at",
+                        args.name,
+                        if declared.basis == Basis::ExpiresAt {
+                            "expires_at"
+                        } else {
+                            "minted_at"
+                        }
+                    ));
+                }
+            }
+        }
+        (None, Basis::ExpiresAt) => {
+            let t = args.expires_at.as_deref().ok_or_else(|| {
+                anyhow!("credential `{}` states `expires_at`: pass --expires-at with the new credential's expiry", args.name)
+            })?;
+            (
+                Key::ExpiresAt,
+                time::parse_timestamp(t).map_err(|e| anyhow!("--expires-at: {e}"))?,
+            )
+        }
+        (None, _) => {
+            if args.expires_at.is_some() {
+                return Err(anyhow!(
+                    "credential `{}` states `minted_at`: pass --minted-at, not --expires-at",
+                    args.name
+                ));
+            }
+            (
+                Key::MintedAt,
+                now(&args.minted_at)
+                    .map_err(|e| anyhow!("{}", e.to_string().replace("--now", "--minted-at")))?,
+            )
+        }
+    };
+    // Whole seconds: the file is for humans too.
+    let at = Timestamp::from_second(at.as_second()).unwrap_or(at);
+    let edited = rotate::set_time(&text, &args.name, key, at).map_err(|e| anyhow!(e))?;
+    // The edited file must still be a valid config before it replaces the old one.
+    config::parse_config(&edited, &config.path)
+        .map_err(|e| anyhow!("the edit would break the config:\n{e}"))?;
+    write_atomically(&config.path, edited.as_bytes())
+        .map_err(|e| anyhow!("cannot write `{}`: {e}", config.path.display()))?;
+    println!(
+        "recorded {} = {at} for `{}` in {}",
+        key.as_str(),
+        args.name,
+        config.path.display()
+    );
+    if args.no_push || config.pushgateway.is_none() {
+        return Ok(ExitCode::Ok);
+    }
+    push(
+        cli,
+        &PushArgs {
+            dry_run: false,
+            pushgateway_url: None,
+            now: None,
+        },
+    )
+}
+
+/// Replaces `path` with `bytes` through a temporary file in the same folder, so a reader never
+/// sees half a file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.credwatch-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
