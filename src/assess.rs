@@ -706,11 +706,13 @@ mod tests {
                     name: "inventory".into(),
                     kind: "inventory",
                     error: None,
+                    reason: None,
                 },
                 SourceStatus {
                     name: "vault".into(),
                     kind: "vault",
                     error: Some("sealed".into()),
+                    reason: None,
                 },
             ],
             problems: vec![],

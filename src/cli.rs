@@ -76,7 +76,10 @@ Each directory source is a ConfigMap mounted read-only at the source's `path`; a
 resolves against /etc/credwatch, as it does next to the config file. The ConfigMap is named after
 the source unless --source-configmap SOURCE=CONFIGMAP says otherwise. Pushgateway credentials come
 from the Secret's keys `username`, `password` or `token` as environment variables; they are
-referenced, never inlined. See deploy/README.md.";
+referenced, never inlined. See deploy/README.md.
+With --mode exporter, a Deployment running `credwatch serve` on port 9819 (named `metrics`;
+readiness on /-/ready, liveness on /healthz) and a Service in front of it replace the CronJob,
+with the same hardening; --service-monitor adds a ServiceMonitor for the Prometheus Operator.";
 
 const ROTATE_HELP: &str = "\
 For a credential of the config's inventory ([[credential]] with minted_at or expires_at),
@@ -85,6 +88,14 @@ rotate rewrites that one value in credwatch.toml in place (comments and layout a
   credwatch rotate primary --minted-at 2026-11-30T10:00:00Z
   credwatch rotate github-pat --expires-at 2027-11-30T00:00:00Z
   credwatch rotate primary --from spare-1        # the spare's token became the primary
+For a credential stored in Vault (`vault = { path, field }`), the new value is read from stdin
+(not echoed on a terminal; never from argv or the environment), checked against the
+credential's `format` (a truncated token is refused before anything is written), written with
+check-and-set on the current version keeping the secret's other fields, and its mint time is
+recorded in custom_metadata (`minted_at`, `rotated_by`, `promoted_from` with --from), keeping
+the other keys:
+  credwatch rotate primary < new-token.txt
+  credwatch rotate primary --from spare-1
 Then it pushes at once (unless --no-push), so the expiring alert clears within the next
 Prometheus evaluations instead of at the next CronJob run. Credentials whose expiry is read
 from their value (a JWT, a certificate) need no record: replace the value and push.
@@ -126,6 +137,12 @@ pub enum Command {
     /// Push the metrics to a Prometheus Pushgateway (run it from a CronJob)
     #[command(after_long_help = format!("{PUSH_HELP}\n\n{CONFIG_HELP}"))]
     Push(PushArgs),
+    /// Serve /metrics for Prometheus to scrape, reading every source again in the background
+    #[command(after_long_help = format!("{SERVE_HELP}\n\n{CONFIG_HELP}"))]
+    Serve(ServeArgs),
+    /// Write the metrics to a file for node_exporter's textfile collector
+    #[command(after_long_help = format!("{TEXTFILE_HELP}\n\n{CONFIG_HELP}"))]
+    Textfile(TextfileArgs),
     /// Record a rotated credential (its new mint time), then push at once so alerts clear
     #[command(after_long_help = ROTATE_HELP)]
     Rotate(RotateArgs),
@@ -158,6 +175,11 @@ pub struct RotateArgs {
     /// Do not push after recording the rotation
     #[arg(long)]
     pub no_push: bool,
+
+    /// Vault: write only if the secret is still at this version (default: the version read just
+    /// before writing)
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -180,9 +202,31 @@ pub enum RenderCommand {
     /// A promtool unit-test file for the rules `render rules` produces
     #[command(after_long_help = RULE_TESTS_HELP)]
     RuleTests(RuleTestsArgs),
-    /// Kubernetes manifests: ServiceAccount, ConfigMap with credwatch.toml, CronJob
+    /// Kubernetes manifests: ServiceAccount, ConfigMap with credwatch.toml, CronJob (or
+    /// Deployment and Service with --mode exporter)
     #[command(after_long_help = K8S_HELP)]
     K8s(K8sArgs),
+    /// The least-privilege Vault/OpenBao policy (HCL) for this config's vault sources
+    VaultPolicy(VaultPolicyArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyPurpose {
+    /// `check` and `push`: metadata, and data only where a value is checked
+    Monitor,
+    /// also `rotate`: patch on the data and metadata of rotatable credentials
+    Rotate,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultPolicyArgs {
+    /// What the token is for
+    #[arg(long = "for", value_enum, default_value_t = PolicyPurpose::Monitor)]
+    pub purpose: PolicyPurpose,
+
+    /// Only this vault source
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -247,6 +291,23 @@ pub struct K8sArgs {
     /// (repeatable)
     #[arg(long = "source-configmap", value_name = "SOURCE=CONFIGMAP")]
     pub source_configmaps: Vec<String>,
+
+    /// What runs credwatch: a CronJob that pushes, or a Deployment serving /metrics
+    #[arg(long, value_enum, default_value_t = K8sMode::Cronjob)]
+    pub mode: K8sMode,
+
+    /// With --mode exporter, also a ServiceMonitor (monitoring.coreos.com/v1) for the
+    /// Prometheus Operator
+    #[arg(long)]
+    pub service_monitor: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum K8sMode {
+    /// ServiceAccount, ConfigMap and a CronJob running `credwatch push`
+    Cronjob,
+    /// ServiceAccount, ConfigMap, a Deployment running `credwatch serve` and its Service
+    Exporter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -275,6 +336,59 @@ pub struct PushArgs {
     /// Pushgateway base URL, overriding `[pushgateway] url`
     #[arg(long, value_name = "URL")]
     pub pushgateway_url: Option<String>,
+
+    /// Take this time as now (RFC 3339 or unix seconds); for tests and reproducible runs
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+const SERVE_HELP: &str = "\
+Reads every source now and then every --interval (each wait drawn within +-10% of it), and serves
+the last result from memory, so a scrape never waits for Vault or a slow disk:
+  /metrics    the series `push` sends (text format 0.0.4); 503 until the first collection
+  /healthz    200 while the process runs (liveness)
+  /-/ready    503 until the first collection has finished, then 200 (readiness)
+The config file is read again at each refresh (a broken edit keeps the last valid config and
+counts as a failed refresh). What a refresh cannot read keeps its last known value with
+`credwatch_credential_read_ok` 0; the last-success series advances only when every source and
+credential was read. Scrape it without `honor_labels`. SIGTERM or SIGINT stops it cleanly (exit 0).
+  credwatch serve --listen 0.0.0.0:9819 --interval 5m";
+
+const TEXTFILE_HELP: &str = "\
+Writes the series `push` sends to FILE for node_exporter's textfile collector
+(--collector.textfile.directory), atomically: a hidden temporary file next to it is written,
+synced and renamed over FILE, so the collector never reads half a file. No timestamps. Run it
+from cron or a systemd timer:
+  credwatch textfile --path /var/lib/prometheus/node-exporter/credwatch.prom
+If something could not be read, the file is written anyway with `read_ok` 0 and the last known
+expiry read back from the previous file, and the last-success series keeps its previous value.
+EXIT CODES: 0 written, everything read; 3 config error, or written but something was unreadable;
+            4 the file could not be written.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed on stdout)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9819")]
+    pub listen: String,
+
+    /// How often every source is read again
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub interval: String,
+
+    /// Connections served at once, one thread each; further ones wait until one is free
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_connections: usize,
+
+    /// How long a client may take to send its request before it is disconnected
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub read_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TextfileArgs {
+    /// The file to write; it must end in `.prom`
+    #[arg(long, value_name = "FILE")]
+    pub path: PathBuf,
 
     /// Take this time as now (RFC 3339 or unix seconds); for tests and reproducible runs
     #[arg(long, value_name = "TIME")]

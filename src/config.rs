@@ -63,6 +63,9 @@ pub struct ValueSpec {
     /// `None` when the expiry is declared and the value is read only for its format and
     /// fingerprint.
     pub derive: Option<Derive>,
+    /// Read the value to fingerprint it even without a format (pool members are fingerprinted
+    /// so that copies are found).
+    pub fingerprint: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +74,13 @@ pub enum ValueFrom {
     File(PathBuf),
     /// An environment variable of credwatch's own process.
     Env(String),
+    /// A field of a KV v2 secret, read through the named vault source. Without `field`, only the
+    /// secret's metadata is read.
+    Vault {
+        source: String,
+        path: String,
+        field: Option<String>,
+    },
 }
 
 impl ValueFrom {
@@ -78,6 +88,18 @@ impl ValueFrom {
         match self {
             ValueFrom::File(p) => format!("file `{}`", p.display()),
             ValueFrom::Env(v) => format!("environment variable `{v}`"),
+            ValueFrom::Vault {
+                source,
+                path,
+                field: Some(f),
+            } => {
+                format!("field `{f}` of `{path}` in vault source `{source}`")
+            }
+            ValueFrom::Vault {
+                source,
+                path,
+                field: None,
+            } => format!("`{path}` in vault source `{source}`"),
         }
     }
 }
@@ -91,19 +113,103 @@ pub enum Derive {
     X509 { earliest: bool },
     /// Whichever of the two the value turns out to be.
     Detect { earliest: bool },
+    /// The Vault secret's metadata: custom_metadata `expires_at`/`minted_at`, else the current
+    /// version's `created_time` + ttl.
+    VaultMetadata,
+}
+
+impl ValueSpec {
+    /// True when the value itself must be read (not only metadata).
+    pub fn needs_value(&self) -> bool {
+        self.format.is_some()
+            || self.fingerprint
+            || matches!(
+                self.derive,
+                Some(Derive::Jwt | Derive::X509 { .. } | Derive::Detect { .. })
+            )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Directory(DirectorySource),
+    Vault(Box<VaultSource>),
 }
 
 impl Source {
     pub fn name(&self) -> &str {
         match self {
             Source::Directory(d) => &d.name,
+            Source::Vault(v) => &v.name,
         }
     }
+
+    pub fn runbook(&self) -> Option<&str> {
+        match self {
+            Source::Directory(d) => d.runbook.as_deref(),
+            Source::Vault(v) => v.runbook.as_deref(),
+        }
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        match self {
+            Source::Directory(d) => d.thresholds,
+            Source::Vault(v) => v.thresholds,
+        }
+    }
+}
+
+/// Vault or OpenBao KV v2: expiries from secret metadata, values only where needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultSource {
+    pub name: String,
+    /// `None`: `VAULT_ADDR` (or `BAO_ADDR`).
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    /// The KV v2 mount, without slashes (default `secret`).
+    pub mount: String,
+    /// Secrets to watch, relative to the mount.
+    pub paths: Vec<String>,
+    /// Watch every secret under this folder (recursively); `Some("")` is the whole mount.
+    pub prefix: Option<String>,
+    /// Glob patterns (`*` any characters, `?` one) on discovered paths.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub concurrency: usize,
+    /// Per request.
+    pub timeout: SignedDuration,
+    pub retries: u32,
+    pub auth: VaultAuth,
+    /// custom_metadata keys holding the expiry or the mint time.
+    pub expires_at_key: String,
+    pub minted_at_key: String,
+    /// Lifetime from `minted_at` or the current version's `created_time`.
+    pub ttl: SignedDuration,
+    pub pool: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub runbook: Option<String>,
+    pub thresholds: Thresholds,
+}
+
+/// How credwatch logs in to Vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultAuth {
+    /// `VAULT_TOKEN`/`BAO_TOKEN`, or a file.
+    Token { token_file: Option<PathBuf> },
+    AppRole {
+        mount: String,
+        role_id: Option<String>,
+        role_id_file: Option<PathBuf>,
+        secret_id_file: PathBuf,
+    },
+    /// `jwt` and `kubernetes` auth methods: a role and a JWT read from a file.
+    Jwt {
+        method: String,
+        mount: String,
+        role: String,
+        token_file: PathBuf,
+    },
 }
 
 /// A directory with one file per credential: the layout of a mounted Kubernetes ConfigMap.
@@ -330,6 +436,27 @@ struct RawCredential {
     format: Option<Spanned<String>>,
     expiry_from: Option<Spanned<String>>,
     chain: Option<Spanned<String>>,
+    vault: Option<Spanned<RawVaultRef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVaultRef {
+    path: String,
+    field: Option<String>,
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVaultAuth {
+    method: Spanned<String>,
+    mount: Option<String>,
+    role: Option<String>,
+    role_id: Option<String>,
+    role_id_file: Option<String>,
+    secret_id_file: Option<String>,
+    token_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +466,20 @@ struct RawSource {
     name: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
     content: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    namespace: Option<String>,
+    ca_file: Option<String>,
+    mount: Option<Spanned<String>>,
+    paths: Option<Vec<Spanned<String>>>,
+    prefix: Option<Spanned<String>>,
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+    concurrency: Option<Spanned<i64>>,
+    timeout: Option<Spanned<toml::Value>>,
+    retries: Option<Spanned<i64>>,
+    auth: Option<Spanned<RawVaultAuth>>,
+    expires_at_key: Option<String>,
+    minted_at_key: Option<String>,
     ttl: Option<Spanned<toml::Value>>,
     pool: Option<Spanned<String>>,
     labels: Option<Spanned<BTreeMap<String, String>>>,
@@ -438,24 +579,6 @@ impl Validator<'_> {
             self.custom_format(f);
         }
 
-        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
-        let mut inventory = Vec::new();
-        for c in raw.credentials {
-            let name = c.name.get_ref().clone();
-            if let Some(first) = seen.get(&name) {
-                let line = problem(self.text, first.clone(), String::new()).line;
-                self.error(
-                    c.name.span(),
-                    format!("credential `{name}`: duplicate name (first defined on line {line}); names must be unique"),
-                );
-                continue;
-            }
-            seen.insert(name.clone(), c.name.span());
-            if let Some(entry) = self.credential(c, &defaults, &reserved, base) {
-                inventory.push(entry);
-            }
-        }
-
         let mut source_names: BTreeMap<String, Range<usize>> = BTreeMap::new();
         source_names.insert(INVENTORY_SOURCE.into(), 0..0);
         let mut sources = Vec::new();
@@ -477,6 +600,31 @@ impl Validator<'_> {
             }
         }
 
+        let vault_sources: Vec<String> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Vault(v) => Some(v.name.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        let mut inventory = Vec::new();
+        for c in raw.credentials {
+            let name = c.name.get_ref().clone();
+            if let Some(first) = seen.get(&name) {
+                let line = problem(self.text, first.clone(), String::new()).line;
+                self.error(
+                    c.name.span(),
+                    format!("credential `{name}`: duplicate name (first defined on line {line}); names must be unique"),
+                );
+                continue;
+            }
+            seen.insert(name.clone(), c.name.span());
+            if let Some(entry) = self.credential(c, &defaults, &reserved, base, &vault_sources) {
+                inventory.push(entry);
+            }
+        }
+
         Config {
             path: path.to_path_buf(),
             defaults,
@@ -491,6 +639,80 @@ impl Validator<'_> {
                 .map(|p| base.join(p)),
             formats: self.formats.clone(),
         }
+    }
+
+    /// A value in Vault: the expiry comes from the metadata unless declared or read from the
+    /// value; the value itself is read only for a format check, a JWT or certificate, or the
+    /// fingerprint of a pool member, and then `vault.field` is required.
+    fn vault_value_spec(
+        &mut self,
+        c: &RawCredential,
+        context: &str,
+        declared: bool,
+        from: ValueFrom,
+        has_field: bool,
+    ) -> Result<Option<ValueSpec>, ()> {
+        let format = match &c.format {
+            Some(name) => Some(self.format_profile(name, context).ok_or(())?),
+            None => None,
+        };
+        let earliest = matches!(
+            c.chain.as_ref().map(|v| v.get_ref().as_str()),
+            Some("earliest")
+        );
+        if let Some(v) = &c.chain
+            && !matches!(v.get_ref().as_str(), "leaf" | "earliest")
+        {
+            self.error(
+                v.span(),
+                format!(
+                    "{context}: `chain`: expected `leaf` or `earliest`, found `{}`",
+                    v.get_ref()
+                ),
+            );
+            return Err(());
+        }
+        if declared && let Some(v) = &c.expiry_from {
+            self.error(
+                v.span(),
+                format!("{context}: `expiry_from` takes the expiry from the value; leave out `minted_at`/`expires_at`"),
+            );
+            return Err(());
+        }
+        let derive = match c.expiry_from.as_ref().map(|v| (v, v.get_ref().as_str())) {
+            _ if declared => None,
+            None => match format.as_ref().map(|f| f.name.as_str()) {
+                Some("jwt") => Some(Derive::Jwt),
+                Some("pem-certificate") => Some(Derive::X509 { earliest }),
+                _ => Some(Derive::VaultMetadata),
+            },
+            Some((_, "metadata")) => Some(Derive::VaultMetadata),
+            Some((_, "value")) => Some(Derive::Detect { earliest }),
+            Some((_, "jwt")) => Some(Derive::Jwt),
+            Some((_, "x509")) => Some(Derive::X509 { earliest }),
+            Some((v, other)) => {
+                self.error(
+                    v.span(),
+                    format!("{context}: `expiry_from`: expected `metadata`, `value`, `jwt` or `x509`, found `{other}`"),
+                );
+                return Err(());
+            }
+        };
+        let spec = ValueSpec {
+            from,
+            format,
+            derive,
+            fingerprint: c.pool.is_some() && has_field,
+        };
+        if spec.needs_value() && !has_field {
+            let span = c.vault.as_ref().map_or(0..0, Spanned::span);
+            self.error(
+                span,
+                format!("{context}: reading this value (format check, JWT or certificate) needs `vault.field`, the key inside the secret"),
+            );
+            return Err(());
+        }
+        Ok(Some(spec))
     }
 
     fn custom_format(&mut self, f: RawFormat) {
@@ -552,8 +774,74 @@ impl Validator<'_> {
         context: &str,
         declared: bool,
         base: &Path,
+        vault_sources: &[String],
     ) -> Result<Option<ValueSpec>, ()> {
         let mut ok = true;
+        let places = [
+            c.file.as_ref().map(|_| "file"),
+            c.env.as_ref().map(|_| "env"),
+            c.vault.as_ref().map(|_| "vault"),
+        ];
+        let places: Vec<&str> = places.into_iter().flatten().collect();
+        if places.len() > 1 {
+            let span = c
+                .vault
+                .as_ref()
+                .map(Spanned::span)
+                .or(c.env.as_ref().map(Spanned::span))
+                .unwrap_or(0..0);
+            self.error(
+                span,
+                format!(
+                    "{context}: give one place for the value, not `{}`",
+                    places.join("` and `")
+                ),
+            );
+            return Err(());
+        }
+        if let Some(v) = &c.vault {
+            let r = v.get_ref();
+            let source = match (&r.source, vault_sources) {
+                (Some(s), known) if known.contains(s) => s.clone(),
+                (Some(s), _) => {
+                    self.error(v.span(), format!("{context}: `vault.source`: no `[[source]] kind = \"vault\"` is named `{s}`"));
+                    return Err(());
+                }
+                (None, [only]) => only.clone(),
+                (None, []) => {
+                    self.error(v.span(), format!("{context}: `vault` needs a `[[source]] kind = \"vault\"` (address, mount, auth)"));
+                    return Err(());
+                }
+                (None, _) => {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "{context}: several vault sources exist; say which with `vault.source`"
+                        ),
+                    );
+                    return Err(());
+                }
+            };
+            let path = r.path.trim_matches('/').to_string();
+            if path.is_empty()
+                || path
+                    .split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+            {
+                self.error(
+                    v.span(),
+                    format!("{context}: `vault.path`: `{}` is not a secret path", r.path),
+                );
+                return Err(());
+            }
+            let field = r.field.clone().filter(|f| !f.is_empty());
+            let from = ValueFrom::Vault {
+                source,
+                path,
+                field: field.clone(),
+            };
+            return self.vault_value_spec(c, context, declared, from, field.is_some());
+        }
         let from = match (&c.file, &c.env) {
             (Some(_), Some(env)) => {
                 self.error(
@@ -652,6 +940,7 @@ impl Validator<'_> {
         }
         if ok {
             Ok(Some(ValueSpec {
+                fingerprint: c.pool.is_some(),
                 from,
                 format,
                 derive,
@@ -836,6 +1125,7 @@ impl Validator<'_> {
         defaults: &Defaults,
         reserved: &BTreeSet<String>,
         base: &Path,
+        vault_sources: &[String],
     ) -> Option<InventoryEntry> {
         let name = c.name.get_ref().clone();
         let context = format!("credential `{name}`");
@@ -843,7 +1133,7 @@ impl Validator<'_> {
             self.error(c.name.span(), "credential: `name` is empty".into());
         }
         let declares = c.minted_at.is_some() || c.expires_at.is_some();
-        let value = self.value_spec(&c, &context, declares, base);
+        let value = self.value_spec(&c, &context, declares, base, vault_sources);
         let pool = self.non_empty(c.pool, &context, "pool");
         let labels = self.labels(c.labels, &context, reserved);
         let ttl = self.duration_or(&c.ttl, &context, "ttl", defaults.ttl);
@@ -881,6 +1171,7 @@ impl Validator<'_> {
             }
             (None, None) => {
                 if value.as_ref().is_none_or(|v| v.derive.is_none()) && ok {
+                    // (A vault value always has a way to its expiry: the metadata.)
                     self.error(
                         c.name.span(),
                         format!(
@@ -948,13 +1239,41 @@ impl Validator<'_> {
     ) -> Option<Source> {
         match s.kind.get_ref().as_str() {
             "directory" => {}
+            "vault" => {
+                return self
+                    .vault_source(s, defaults, reserved, base)
+                    .map(|v| Source::Vault(Box::new(v)));
+            }
             other => {
                 self.error(
                     s.kind.span(),
-                    format!("source: unknown `kind` `{other}`; expected `directory`"),
+                    format!("source: unknown `kind` `{other}`; expected `directory` or `vault`"),
                 );
                 return None;
             }
+        }
+        let vault_keys: [(&str, bool); 14] = [
+            ("address", s.address.is_some()),
+            ("namespace", s.namespace.is_some()),
+            ("ca_file", s.ca_file.is_some()),
+            ("mount", s.mount.is_some()),
+            ("paths", s.paths.is_some()),
+            ("prefix", s.prefix.is_some()),
+            ("include", s.include.is_some()),
+            ("exclude", s.exclude.is_some()),
+            ("concurrency", s.concurrency.is_some()),
+            ("timeout", s.timeout.is_some()),
+            ("retries", s.retries.is_some()),
+            ("auth", s.auth.is_some()),
+            ("expires_at_key", s.expires_at_key.is_some()),
+            ("minted_at_key", s.minted_at_key.is_some()),
+        ];
+        if let Some((key, _)) = vault_keys.iter().find(|(_, set)| *set) {
+            self.error(
+                s.kind.span(),
+                format!("source: `{key}` applies to `vault` sources, not to `directory` ones"),
+            );
+            return None;
         }
         let name = self
             .non_empty(s.name, "source", "name")
@@ -1020,6 +1339,263 @@ impl Validator<'_> {
             runbook: s.runbook,
             thresholds,
         }))
+    }
+
+    fn vault_source(
+        &mut self,
+        s: RawSource,
+        defaults: &Defaults,
+        reserved: &BTreeSet<String>,
+        base: &Path,
+    ) -> Option<VaultSource> {
+        for (key, set) in [("path", s.path.is_some()), ("content", s.content.is_some())] {
+            if set {
+                self.error(
+                    s.kind.span(),
+                    format!("source: `{key}` applies to `directory` sources; a `vault` source takes `paths` and/or `prefix`"),
+                );
+                return None;
+            }
+        }
+        let name = self
+            .non_empty(s.name, "source", "name")
+            .unwrap_or_else(|| "vault".into());
+        let context = format!("source `{name}`");
+        let address = match s.address {
+            None => None,
+            Some(a) => match check_url(a.get_ref()) {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    self.error(a.span(), format!("{context}: `address`: {e}"));
+                    None
+                }
+            },
+        };
+        let mount = match s.mount {
+            None => "secret".to_string(),
+            Some(m) => {
+                let trimmed = m.get_ref().trim_matches('/').to_string();
+                if trimmed.is_empty() {
+                    self.error(m.span(), format!("{context}: `mount` is empty"));
+                }
+                trimmed
+            }
+        };
+        let mut paths = Vec::new();
+        for p in s.paths.unwrap_or_default() {
+            let path = p.get_ref().trim_matches('/').to_string();
+            if path.is_empty()
+                || path
+                    .split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+            {
+                self.error(
+                    p.span(),
+                    format!("{context}: `paths`: `{}` is not a secret path", p.get_ref()),
+                );
+            } else {
+                paths.push(path);
+            }
+        }
+        let prefix = s.prefix.map(|p| {
+            let t = p.get_ref().trim_matches('/');
+            if t.is_empty() {
+                String::new()
+            } else {
+                format!("{t}/")
+            }
+        });
+        if paths.is_empty() && prefix.is_none() {
+            self.error(
+                s.kind.span(),
+                format!("{context}: a `vault` source needs `paths` (secrets to watch) and/or `prefix` (a folder to scan)"),
+            );
+        }
+        let concurrency = match s.concurrency {
+            None => 8,
+            Some(c) if (1..=256).contains(c.get_ref()) => *c.get_ref() as usize,
+            Some(c) => {
+                self.error(
+                    c.span(),
+                    format!(
+                        "{context}: `concurrency`: expected 1 to 256, found {}",
+                        c.get_ref()
+                    ),
+                );
+                8
+            }
+        };
+        let retries = match s.retries {
+            None => 2,
+            Some(r) if (0..=10).contains(r.get_ref()) => *r.get_ref() as u32,
+            Some(r) => {
+                self.error(
+                    r.span(),
+                    format!(
+                        "{context}: `retries`: expected 0 to 10, found {}",
+                        r.get_ref()
+                    ),
+                );
+                2
+            }
+        };
+        let timeout = self.duration_or(
+            &s.timeout,
+            &context,
+            "timeout",
+            SignedDuration::from_secs(10),
+        );
+        let auth = match s.auth {
+            None => VaultAuth::Token { token_file: None },
+            Some(a) => self.vault_auth(a, &context, base)?,
+        };
+        let ttl = self.duration_or(&s.ttl, &context, "ttl", defaults.ttl);
+        let pool = self.non_empty(s.pool, &context, "pool");
+        let labels = self.labels(s.labels, &context, reserved);
+        let warn = self.duration_or(
+            &s.warn_before,
+            &context,
+            "warn_before",
+            defaults.thresholds.warn_before,
+        );
+        let critical = self.duration_or(
+            &s.critical_before,
+            &context,
+            "critical_before",
+            defaults.thresholds.critical_before,
+        );
+        let thresholds = self.thresholds(
+            warn,
+            critical,
+            s.critical_before.as_ref().or(s.warn_before.as_ref()),
+            &context,
+        );
+        Some(VaultSource {
+            name,
+            address,
+            namespace: s.namespace.filter(|n| !n.is_empty()),
+            ca_file: s.ca_file.map(|f| base.join(f)),
+            mount,
+            paths,
+            prefix,
+            include: s.include.unwrap_or_default(),
+            exclude: s.exclude.unwrap_or_default(),
+            concurrency,
+            timeout,
+            retries,
+            auth,
+            expires_at_key: s.expires_at_key.unwrap_or_else(|| "expires_at".into()),
+            minted_at_key: s.minted_at_key.unwrap_or_else(|| "minted_at".into()),
+            ttl,
+            pool,
+            labels,
+            runbook: s.runbook,
+            thresholds,
+        })
+    }
+
+    fn vault_auth(
+        &mut self,
+        a: Spanned<RawVaultAuth>,
+        context: &str,
+        base: &Path,
+    ) -> Option<VaultAuth> {
+        let span = a.span();
+        let a = a.into_inner();
+        let method = a.method.get_ref().clone();
+        let file = |f: &Option<String>| f.as_ref().map(|f| base.join(f));
+        let unexpected: Vec<&str> = match method.as_str() {
+            "token" => [
+                ("mount", a.mount.is_some()),
+                ("role", a.role.is_some()),
+                ("role_id", a.role_id.is_some()),
+                ("role_id_file", a.role_id_file.is_some()),
+                ("secret_id_file", a.secret_id_file.is_some()),
+            ]
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(k, _)| *k)
+            .collect(),
+            "approle" => [
+                ("role", a.role.is_some()),
+                ("token_file", a.token_file.is_some()),
+            ]
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(k, _)| *k)
+            .collect(),
+            "jwt" | "kubernetes" => [
+                ("role_id", a.role_id.is_some()),
+                ("role_id_file", a.role_id_file.is_some()),
+                ("secret_id_file", a.secret_id_file.is_some()),
+            ]
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(k, _)| *k)
+            .collect(),
+            other => {
+                self.error(
+                    a.method.span(),
+                    format!("{context}: `auth.method`: expected `token`, `approle`, `jwt` or `kubernetes`, found `{other}`"),
+                );
+                return None;
+            }
+        };
+        if let Some(k) = unexpected.first() {
+            self.error(
+                span,
+                format!("{context}: `auth.{k}` does not apply to the `{method}` method"),
+            );
+            return None;
+        }
+        match method.as_str() {
+            "token" => Some(VaultAuth::Token {
+                token_file: file(&a.token_file),
+            }),
+            "approle" => {
+                let Some(secret_id_file) = file(&a.secret_id_file) else {
+                    self.error(
+                        span,
+                        format!("{context}: the `approle` method needs `auth.secret_id_file`"),
+                    );
+                    return None;
+                };
+                if a.role_id.is_some() == a.role_id_file.is_some() {
+                    self.error(span, format!("{context}: the `approle` method needs `auth.role_id` or `auth.role_id_file`"));
+                    return None;
+                }
+                Some(VaultAuth::AppRole {
+                    mount: a.mount.unwrap_or_else(|| "approle".into()),
+                    role_id: a.role_id,
+                    role_id_file: file(&a.role_id_file),
+                    secret_id_file,
+                })
+            }
+            _ => {
+                let Some(role) = a.role.filter(|r| !r.is_empty()) else {
+                    self.error(
+                        span,
+                        format!("{context}: the `{method}` method needs `auth.role`"),
+                    );
+                    return None;
+                };
+                let token_file = file(&a.token_file).or_else(|| {
+                    (method == "kubernetes").then(|| {
+                        PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token")
+                    })
+                });
+                let Some(token_file) = token_file else {
+                    self.error(span, format!("{context}: the `jwt` method needs `auth.token_file` (the JWT to log in with)"));
+                    return None;
+                };
+                Some(VaultAuth::Jwt {
+                    mount: a.mount.unwrap_or_else(|| method.clone()),
+                    method,
+                    role,
+                    token_file,
+                })
+            }
+        }
     }
 
     fn alerts(&mut self, raw: RawAlerts) -> Alerts {
@@ -1529,7 +2105,7 @@ content = "minted_at"
             ),
             (
                 "[[source]]\nkind = \"vaultt\"\n",
-                "2:8: source: unknown `kind` `vaultt`; expected `directory`",
+                "2:8: source: unknown `kind` `vaultt`; expected `directory` or `vault`",
             ),
             (
                 "[[source]]\nkind = \"directory\"\n",

@@ -39,6 +39,8 @@ pub enum Basis {
     JwtExp,
     /// The `notAfter` of an X.509 certificate (`notBefore` as mint time).
     X509NotAfter,
+    /// A Vault secret's current version `created_time` + TTL.
+    VersionCreatedPlusTtl,
 }
 
 impl Basis {
@@ -48,6 +50,7 @@ impl Basis {
             Basis::MintedAtPlusTtl => "minted_at_plus_ttl",
             Basis::JwtExp => "jwt_exp",
             Basis::X509NotAfter => "x509_not_after",
+            Basis::VersionCreatedPlusTtl => "version_created_plus_ttl",
         }
     }
 }

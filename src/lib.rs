@@ -13,13 +13,16 @@ pub mod credential;
 pub mod decode;
 pub mod evidence;
 pub mod exposition;
+pub mod last_known;
 pub mod metrics;
 pub mod output;
+pub mod refresh;
 pub mod render;
 pub mod rotate;
 pub mod run;
 pub mod sinks;
 pub mod sources;
 pub mod time;
+pub mod vault;
 
 pub use run::{ExitCode, run};

@@ -13,6 +13,7 @@
 //! | `credwatch_pool_runway_expiry_timestamp_seconds{pool}` | when the last usable distinct member expires |
 //! | `credwatch_pool_runway_warn_before_seconds{pool}` | the pool's runway threshold |
 //! | `credwatch_source_up{source}` | 1/0 per source |
+//! | `credwatch_source_error{source,reason}` | 1 for a failed source, with why |
 //! | `<last_success>` | only when every source and credential was read (the sink decides) |
 //! | `credwatch_last_run_timestamp_seconds`, `credwatch_run_duration_seconds`, `credwatch_build_info{version}` | bookkeeping |
 //!
@@ -149,6 +150,19 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         }
         pool_warn.push(labels(), p.runway_warn_before.as_secs() as f64);
     }
+    let mut source_error = Family::gauge(
+        "credwatch_source_error",
+        "1 for a source that failed in this run, with the reason (sealed, denied, unreachable, ...).",
+    );
+    for s in report.sources.iter().filter(|s| s.error.is_some()) {
+        source_error.push(
+            vec![
+                ("source".into(), s.name.clone()),
+                ("reason".into(), s.reason.unwrap_or("error").to_string()),
+            ],
+            1.0,
+        );
+    }
     for s in &report.sources {
         source_up.push(
             vec![("source".into(), s.name.clone())],
@@ -198,6 +212,7 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         pool_runway,
         pool_warn,
         source_up,
+        source_error,
         last_success,
         last_run,
         duration,

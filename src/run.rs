@@ -58,6 +58,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Check(args) => check(&cli, args),
         Command::Push(args) => push(&cli, args),
+        Command::Serve(args) => serve(&cli, args),
+        Command::Textfile(args) => textfile(&cli, args),
         Command::Render(what) => render(&cli, what),
         Command::LintValue(args) => lint_value(&cli, args),
         Command::Rotate(args) => rotate(&cli, args),
@@ -122,7 +124,7 @@ fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
 }
 
 fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
-    assess::assess(sources::collect(config), now, config.defaults.pools)
+    assess::assess(sources::collect(config, now), now, config.defaults.pools)
 }
 
 fn check(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
@@ -239,6 +241,14 @@ fn render(cli: &Cli, what: &RenderCommand) -> anyhow::Result<ExitCode> {
         RenderCommand::Rules(args) => render::rules::render_cli(&config, args),
         RenderCommand::RuleTests(args) => render::rule_tests::render_cli(&config, args),
         RenderCommand::K8s(args) => render::k8s::render_cli(&config, &text, args),
+        RenderCommand::VaultPolicy(args) => render::vault_policy::render(
+            &config,
+            match args.purpose {
+                crate::cli::PolicyPurpose::Monitor => render::vault_policy::Purpose::Monitor,
+                crate::cli::PolicyPurpose::Rotate => render::vault_policy::Purpose::Rotate,
+            },
+            args.source.as_deref(),
+        ),
     }
     .map_err(|e| anyhow!(e))?;
     print!("{output}");
@@ -325,6 +335,9 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
             },
         );
     };
+    if let Some(crate::config::ValueFrom::Vault { .. }) = entry.value.as_ref().map(|v| &v.from) {
+        return rotate_in_vault(cli, args, &config, entry);
+    }
     let Some(declared) = &entry.declared else {
         return Err(anyhow!(
             "the expiry of `{}` is read from its value: replace the value, then run `credwatch push`",
@@ -433,4 +446,343 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+
+    use crate::refresh::{self, Refresher};
+    use crate::sinks::exporter::{self, Latest, Limits, Shutdown};
+
+    let path = config_path(cli)?;
+    let config = config::read_config(&path)?;
+    let duration = |text: &str, flag: &str| {
+        time::parse_duration(text)
+            .map(|d| d.unsigned_abs())
+            .map_err(|e| anyhow!("{flag}: {e}"))
+    };
+    let interval = duration(&args.interval, "--interval")?;
+    let limits = Limits {
+        max_connections: args.max_connections,
+        read_timeout: duration(&args.read_timeout, "--read-timeout")?,
+        ..Limits::default()
+    };
+    if limits.max_connections == 0 {
+        return Err(anyhow!("--max-connections: expected at least 1, found `0`"));
+    }
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .map_err(|e| anyhow!("cannot listen on `{}`: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+
+    let latest = Arc::new(Latest::new());
+    let shutdown = Arc::new(Shutdown::new());
+    stop_on_signals(shutdown.clone())?;
+    {
+        let (latest, shutdown) = (latest.clone(), shutdown.clone());
+        let mut refresher = Refresher::new(path, config);
+        std::thread::Builder::new()
+            .name("credwatch-refresh".into())
+            .spawn(move || refresh::run(&mut refresher, &latest, &shutdown, interval))?;
+    }
+    println!(
+        "serving http://{addr}/metrics; every source is read every {} (+-10%)",
+        args.interval
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    exporter::serve(listener, latest, shutdown, limits)
+        .map_err(|e| anyhow!("serving on `{addr}` failed: {e}"))?;
+    println!("stopped");
+    Ok(ExitCode::Ok)
+}
+
+/// The first SIGTERM or SIGINT stops the exporter cleanly; a second one stops it at once.
+fn stop_on_signals(
+    shutdown: std::sync::Arc<crate::sinks::exporter::Shutdown>,
+) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| anyhow!("cannot handle SIGTERM and SIGINT: {e}"))?;
+    std::thread::Builder::new()
+        .name("credwatch-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if shutdown.is_triggered() {
+                    std::process::exit(128 + signal);
+                }
+                log::info!("signal {signal}: shutting down");
+                shutdown.trigger();
+            }
+        })?;
+    Ok(())
+}
+
+/// A test hook (not in `--help`): milliseconds `textfile` sleeps between writing its temporary
+/// file and renaming it, so that a test can kill it in that window.
+const TEXTFILE_PAUSE_ENV: &str = "CREDWATCH_TEST_PAUSE_BEFORE_RENAME_MS";
+
+fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCode> {
+    use crate::sinks::textfile;
+
+    let started = Instant::now();
+    textfile::check_path(&args.path).map_err(|e| anyhow!(e))?;
+    let config = load(cli)?;
+    let now = now(&args.now)?;
+    let mut report = collect_and_assess(&config, now);
+    let complete = report.complete();
+
+    // An incomplete run keeps what the previous file knew: last known expiries (`read_ok` 0)
+    // and the last-success time, as a POST to the Pushgateway would.
+    let previous = if complete {
+        Vec::new()
+    } else {
+        match std::fs::read_to_string(&args.path) {
+            Ok(text) => textfile::parse_series(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                log::warn!("cannot read the previous `{}`: {e}", args.path.display());
+                Vec::new()
+            }
+        }
+    };
+    if !complete {
+        let known =
+            metrics::known_from_series(&previous, &config.metrics, config.defaults.thresholds);
+        assess::carry_forward(&mut report, known);
+    }
+    let run = RunInfo {
+        finished_at: now,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    let mut families = metrics::families(&report, &config.metrics, run);
+    if !complete {
+        let last_success = previous
+            .iter()
+            .find(|s| s.metric == config.metrics.last_success && s.labels.is_empty())
+            .map(|s| s.value);
+        for family in families
+            .iter_mut()
+            .filter(|f| f.name == config.metrics.last_success)
+        {
+            family.samples.clear();
+            if let Some(value) = last_success {
+                family.push(vec![], value);
+            }
+        }
+    }
+    let text = exposition::encode(&families);
+
+    let pause = std::env::var(TEXTFILE_PAUSE_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(std::time::Duration::from_millis);
+    let written = textfile::write_atomically(&args.path, &text, |_| {
+        if let Some(pause) = pause {
+            std::thread::sleep(pause);
+        }
+    });
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        print_problems(&report);
+        return Ok(ExitCode::Undelivered);
+    }
+    let path = args.path.display();
+    let count = report.assessments.len();
+    if complete {
+        println!("wrote {count} credential(s) to {path}");
+        return Ok(ExitCode::Ok);
+    }
+    println!(
+        "wrote {count} credential(s) to {path} (last success not advanced: something could not be read)"
+    );
+    print_problems(&report);
+    Ok(ExitCode::Unknown)
+}
+
+/// Rotation of a credential stored in Vault: the new value (stdin, or a spare's) is checked
+/// against the credential's format, written with check-and-set on the current version (other
+/// fields kept), its mint time recorded in custom_metadata (other keys kept), then pushed.
+fn rotate_in_vault(
+    cli: &Cli,
+    args: &RotateArgs,
+    config: &Config,
+    entry: &crate::config::InventoryEntry,
+) -> anyhow::Result<ExitCode> {
+    use crate::config::{Source, ValueFrom};
+    use std::collections::BTreeMap;
+
+    let spec = entry
+        .value
+        .as_ref()
+        .ok_or_else(|| anyhow!("internal: no value"))?;
+    let ValueFrom::Vault {
+        source,
+        path,
+        field,
+    } = &spec.from
+    else {
+        return Err(anyhow!("internal: not a vault value"));
+    };
+    let field = field.as_deref().ok_or_else(|| {
+        anyhow!("credential `{}` names no `vault.field`: rotate needs to know which key of the secret holds the value", args.name)
+    })?;
+    let vault_source = config
+        .sources
+        .iter()
+        .find_map(|s| match s {
+            Source::Vault(v) if v.name == *source => Some(v.as_ref()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow!("no vault source `{source}`"))?;
+    let client = crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
+        .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?;
+    let mount = &vault_source.mount;
+
+    // The new value: a spare's, or stdin's. Never argv, never the environment.
+    let (value, minted_at, promoted_from) = match &args.from {
+        Some(spare) => {
+            let other = config
+                .inventory
+                .iter()
+                .find(|e| e.credential.name == *spare)
+                .ok_or_else(|| anyhow!("--from: no [[credential]] named `{spare}`"))?;
+            let Some(ValueFrom::Vault {
+                source: s2,
+                path: p2,
+                field: f2,
+            }) = other.value.as_ref().map(|v| &v.from)
+            else {
+                return Err(anyhow!("--from: `{spare}` is not stored in Vault"));
+            };
+            if s2 != source {
+                return Err(anyhow!(
+                    "--from: `{spare}` is in vault source `{s2}`, `{}` in `{source}`",
+                    args.name
+                ));
+            }
+            let f2 = f2.as_deref().unwrap_or(field);
+            let value = client
+                .read_field(mount, p2, f2)
+                .map_err(|e| anyhow!("--from: {e}"))?;
+            // The spare keeps its own mint time: it was minted then, not now.
+            let meta = client
+                .read_metadata(mount, p2)
+                .map_err(|e| anyhow!("--from: {e}"))?;
+            let keys = crate::evidence::MetadataKeys {
+                expires_at: &vault_source.expires_at_key,
+                minted_at: &vault_source.minted_at_key,
+                ttl: vault_source.ttl,
+            };
+            let minted = crate::evidence::from_metadata(&meta, &keys, Timestamp::now())
+                .ok()
+                .and_then(|e| e.minted_at);
+            (value, minted, Some(spare.clone()))
+        }
+        None => (read_new_value()?, None, None),
+    };
+    if let Some(profile) = &spec.format {
+        let text = std::str::from_utf8(value.expose_bytes()).unwrap_or_default();
+        if let Err(problem) = crate::decode::format::check(profile, text) {
+            eprintln!(
+                "error: refusing to store the new value of `{}`: not a valid `{}` value: {problem}; nothing was written",
+                args.name, profile.name
+            );
+            return Ok(ExitCode::Unknown);
+        }
+    }
+    let minted_at = match (&args.minted_at, minted_at) {
+        (Some(t), _) => time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}"))?,
+        (None, Some(m)) => m,
+        (None, None) => Timestamp::now(),
+    };
+    let minted_at = Timestamp::from_second(minted_at.as_second()).unwrap_or(minted_at);
+
+    let current = client
+        .read_metadata(mount, path)
+        .map_err(|e| anyhow!("{e}"))?
+        .current_version;
+    let cas = args.expect_version.unwrap_or(current);
+    let fields = BTreeMap::from([(field.to_string(), value)]);
+    let version = match client.write_cas(mount, path, &fields, cas) {
+        Ok(v) => v,
+        Err(e @ crate::vault::VaultError::Cas { .. }) => {
+            eprintln!(
+                "error: {e}; nothing was written. Check who rotated it (`credwatch check`) and retry."
+            );
+            return Ok(ExitCode::Unknown);
+        }
+        Err(e) => {
+            eprintln!("error: {e}; nothing was written");
+            return Ok(ExitCode::Unknown);
+        }
+    };
+    let mut custom = BTreeMap::from([
+        (vault_source.minted_at_key.clone(), minted_at.to_string()),
+        (
+            "rotated_by".to_string(),
+            std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map_or_else(|| "credwatch".into(), |u| format!("{u} via credwatch")),
+        ),
+    ]);
+    if let Some(spare) = &promoted_from {
+        custom.insert("promoted_from".into(), spare.clone());
+    }
+    if let Err(e) = client.patch_custom_metadata(mount, path, &custom) {
+        eprintln!(
+            "error: version {version} of `{mount}/{path}` was written, but recording its mint time failed: {e}; \
+             set custom_metadata `{}` = `{minted_at}` by hand",
+            vault_source.minted_at_key
+        );
+        return Ok(ExitCode::Unknown);
+    }
+    println!(
+        "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}",
+        promoted_from
+            .as_ref()
+            .map_or(String::new(), |s| format!(" from `{s}`")),
+        vault_source.minted_at_key
+    );
+    if args.no_push || config.pushgateway.is_none() {
+        return Ok(ExitCode::Ok);
+    }
+    push(
+        cli,
+        &PushArgs {
+            dry_run: false,
+            pushgateway_url: None,
+            now: None,
+        },
+    )
+}
+
+/// Reads a new secret value from stdin: without echo from a terminal, else the whole input;
+/// one trailing newline is dropped.
+fn read_new_value() -> anyhow::Result<crate::credential::Secret> {
+    use std::io::{IsTerminal, Read};
+    let mut text = if std::io::stdin().is_terminal() {
+        zeroize::Zeroizing::new(
+            rpassword::prompt_password("new value (not echoed): ")
+                .map_err(|e| anyhow!("cannot read the new value: {e}"))?,
+        )
+    } else {
+        let mut s = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| anyhow!("cannot read the new value from stdin: {e}"))?;
+        s
+    };
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(anyhow!(
+            "no new value on stdin; pipe it in: `credwatch rotate NAME < new-token.txt`"
+        ));
+    }
+    Ok(crate::credential::Secret::new(std::mem::take(&mut *text)))
 }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::cli::K8sArgs;
+use crate::cli::{K8sArgs, K8sMode};
 use crate::config::{Config, Source};
 use crate::sinks::pushgateway::{ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 
@@ -28,6 +28,10 @@ pub const CONFIG_FILE: &str = "/etc/credwatch/credwatch.toml";
 /// The CronJob controller appends an 11-character suffix to the name of each Job, whose name may
 /// hold at most 63 characters.
 const MAX_NAME: usize = 52;
+/// Where `credwatch serve` listens in the pod, and the port's number and name.
+const EXPORTER_LISTEN: &str = "0.0.0.0:9819";
+pub const EXPORTER_PORT: u16 = 9819;
+const EXPORTER_PORT_NAME: &str = "metrics";
 /// The `nonroot` user and group of the distroless image.
 const NONROOT: u32 = 65532;
 const SCHEDULE_MACROS: [&str; 7] = [
@@ -52,6 +56,10 @@ pub struct Options {
     pub pushgateway_secret: Option<String>,
     /// Source name → the ConfigMap to mount for it, where it is not named like the source.
     pub source_configmaps: BTreeMap<String, String>,
+    /// A CronJob that pushes, or a Deployment (and Service) that serves `/metrics`.
+    pub mode: K8sMode,
+    /// With [`K8sMode::Exporter`]: also a ServiceMonitor for the Prometheus Operator.
+    pub service_monitor: bool,
 }
 
 impl Options {
@@ -64,35 +72,68 @@ impl Options {
             schedule: args.schedule.clone(),
             pushgateway_secret: args.pushgateway_secret.clone(),
             source_configmaps: parse_source_configmaps(&args.source_configmaps)?,
+            mode: args.mode,
+            service_monitor: args.service_monitor,
         })
     }
 }
 
 /// The command: renders, then logs what will not work in a pod although the config is valid.
 pub fn render_cli(config: &Config, config_text: &str, args: &K8sArgs) -> Result<String, String> {
-    let yaml = render(config, config_text, &Options::from_args(args)?)?;
-    for warning in warnings(config) {
+    let opts = Options::from_args(args)?;
+    let yaml = render(config, config_text, &opts)?;
+    // The exporter pushes nothing: what the config says about a Pushgateway does not matter.
+    let mut used = config.clone();
+    if opts.mode == K8sMode::Exporter {
+        used.pushgateway = None;
+    }
+    for warning in warnings(&used) {
         log::warn!("{warning}");
     }
     Ok(yaml)
 }
 
-/// The manifests as multi-document YAML: ServiceAccount, ConfigMap, CronJob.
+/// The manifests as multi-document YAML: ServiceAccount, ConfigMap, then a CronJob, or with
+/// [`K8sMode::Exporter`] a Deployment, a Service and optionally a ServiceMonitor.
 pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<String, String> {
     check_options(opts)?;
-    if config.pushgateway.is_none() {
-        return Err(format!(
-            "`{}` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`",
-            config.path.display()
-        ));
+    match opts.mode {
+        K8sMode::Cronjob if config.pushgateway.is_none() => {
+            return Err(format!(
+                "`{}` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`, or render an exporter with --mode exporter",
+                config.path.display()
+            ));
+        }
+        K8sMode::Cronjob if opts.service_monitor => {
+            return Err(
+                "--service-monitor: a CronJob serves nothing to scrape; use it with --mode exporter"
+                    .into(),
+            );
+        }
+        K8sMode::Exporter if opts.pushgateway_secret.is_some() => {
+            return Err(
+                "--pushgateway-secret: the exporter is scraped and pushes nothing; leave it out with --mode exporter"
+                    .into(),
+            );
+        }
+        _ => {}
     }
     let mounts = source_mounts(config, config_text, opts)?;
     let labels = labels(&opts.name);
-    let documents = [
+    let mut documents = vec![
         yaml(&service_account(opts, &labels))?,
         yaml(&config_map(opts, &labels, config_text))?,
-        yaml(&cron_job(opts, &labels, &mounts))?,
     ];
+    match opts.mode {
+        K8sMode::Cronjob => documents.push(yaml(&cron_job(opts, &labels, &mounts))?),
+        K8sMode::Exporter => {
+            documents.push(yaml(&deployment(opts, &labels, &mounts))?);
+            documents.push(yaml(&service(opts, &labels))?);
+            if opts.service_monitor {
+                documents.push(yaml(&service_monitor(opts, &labels))?);
+            }
+        }
+    }
     Ok(documents.join("---\n"))
 }
 
@@ -309,6 +350,8 @@ fn source_mounts(
     for (index, source) in config.sources.iter().enumerate() {
         let name = match source {
             Source::Directory(directory) => &directory.name,
+            // Vault is reached over the network; nothing to mount.
+            Source::Vault(_) => continue,
         };
         let raw = raw_paths
             .get(name)
@@ -458,7 +501,22 @@ fn config_map<'a>(opts: &Options, labels: &Labels, config_text: &'a str) -> Obje
     }
 }
 
-fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<CronJob> {
+/// What the pod runs: `credwatch push` to completion, or `credwatch serve` for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Push,
+    Serve,
+}
+
+/// The pod both the CronJob and the Deployment run, with the same hardening: non-root,
+/// read-only root filesystem, no capabilities, no privilege escalation, RuntimeDefault seccomp,
+/// no service-account token, the config and source ConfigMaps mounted read-only.
+fn pod_template(
+    opts: &Options,
+    labels: &Labels,
+    mounts: &[SourceMount],
+    workload: Workload,
+) -> PodTemplate {
     let env = match &opts.pushgateway_secret {
         None => Vec::new(),
         Some(secret) => [
@@ -505,16 +563,49 @@ fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<C
             },
         });
     }
+    let serve = workload == Workload::Serve;
+    let args: &[&str] = match workload {
+        Workload::Push => &["push", "--config", CONFIG_FILE],
+        Workload::Serve => &[
+            "serve",
+            "--config",
+            CONFIG_FILE,
+            "--listen",
+            EXPORTER_LISTEN,
+        ],
+    };
+    let probe = |path: &'static str, period_seconds: u32| Probe {
+        http_get: HttpGetAction {
+            path,
+            port: EXPORTER_PORT_NAME,
+        },
+        period_seconds,
+        timeout_seconds: 5,
+        failure_threshold: 3,
+    };
     let container = Container {
         name: "credwatch",
         image: opts.image.clone(),
-        args: ["push", "--config", CONFIG_FILE],
+        args: args.iter().map(|a| a.to_string()).collect(),
+        ports: if serve {
+            vec![ContainerPort {
+                name: EXPORTER_PORT_NAME,
+                container_port: EXPORTER_PORT,
+                protocol: "TCP",
+            }]
+        } else {
+            Vec::new()
+        },
         env,
         resources: Resources {
             requests: BTreeMap::from([("cpu", "10m"), ("memory", "16Mi")]),
-            // No CPU limit: it would only throttle a job that runs for a second.
+            // No CPU limit: it would only slow down a run or a refresh.
             limits: BTreeMap::from([("memory", "64Mi")]),
         },
+        // Ready once the first collection is served; alive while it answers at all (a slow
+        // source never makes it unresponsive).
+        readiness_probe: serve.then(|| probe("/-/ready", 10)),
+        liveness_probe: serve.then(|| probe("/healthz", 30)),
         security_context: ContainerSecurityContext {
             allow_privilege_escalation: false,
             read_only_root_filesystem: true,
@@ -525,6 +616,30 @@ fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<C
         termination_message_policy: "FallbackToLogsOnError",
         volume_mounts,
     };
+    PodTemplate {
+        metadata: TemplateMeta {
+            labels: labels.clone(),
+        },
+        spec: PodSpec {
+            service_account_name: opts.name.clone(),
+            restart_policy: if serve { "Always" } else { "OnFailure" },
+            enable_service_links: false,
+            security_context: PodSecurityContext {
+                run_as_non_root: true,
+                run_as_user: NONROOT,
+                run_as_group: NONROOT,
+                fs_group: NONROOT,
+                seccomp_profile: SeccompProfile {
+                    kind: "RuntimeDefault",
+                },
+            },
+            containers: vec![container],
+            volumes,
+        },
+    }
+}
+
+fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<CronJob> {
     let template_labels = TemplateMeta {
         labels: labels.clone(),
     };
@@ -546,25 +661,7 @@ fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<C
                         backoff_limit: 2,
                         active_deadline_seconds: 600,
                         ttl_seconds_after_finished: 86_400,
-                        template: PodTemplate {
-                            metadata: template_labels,
-                            spec: PodSpec {
-                                service_account_name: opts.name.clone(),
-                                restart_policy: "OnFailure",
-                                enable_service_links: false,
-                                security_context: PodSecurityContext {
-                                    run_as_non_root: true,
-                                    run_as_user: NONROOT,
-                                    run_as_group: NONROOT,
-                                    fs_group: NONROOT,
-                                    seccomp_profile: SeccompProfile {
-                                        kind: "RuntimeDefault",
-                                    },
-                                },
-                                containers: vec![container],
-                                volumes,
-                            },
-                        },
+                        template: pod_template(opts, labels, mounts, Workload::Push),
                     },
                 },
             },
@@ -572,7 +669,156 @@ fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<C
     }
 }
 
+/// Pods of the Deployment carry every label; the selector, which cannot change later, only the
+/// two that identify this instance.
+fn selector(labels: &Labels) -> BTreeMap<&'static str, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| matches!(**k, "app.kubernetes.io/name" | "app.kubernetes.io/instance"))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect()
+}
+
+fn deployment(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<Deployment> {
+    Object {
+        api_version: "apps/v1",
+        kind: "Deployment",
+        metadata: metadata(opts.name.clone(), opts, labels),
+        body: Deployment {
+            spec: DeploymentSpec {
+                // One exporter: a second would only double every series.
+                replicas: 1,
+                revision_history_limit: 3,
+                selector: LabelSelector {
+                    match_labels: selector(labels),
+                },
+                template: pod_template(opts, labels, mounts, Workload::Serve),
+            },
+        },
+    }
+}
+
+fn service(opts: &Options, labels: &Labels) -> Object<Service> {
+    Object {
+        api_version: "v1",
+        kind: "Service",
+        metadata: metadata(opts.name.clone(), opts, labels),
+        body: Service {
+            spec: ServiceSpec {
+                selector: selector(labels),
+                ports: vec![ServicePort {
+                    name: EXPORTER_PORT_NAME,
+                    port: EXPORTER_PORT,
+                    target_port: EXPORTER_PORT_NAME,
+                    protocol: "TCP",
+                }],
+            },
+        },
+    }
+}
+
+fn service_monitor(opts: &Options, labels: &Labels) -> Object<ServiceMonitor> {
+    Object {
+        api_version: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: metadata(opts.name.clone(), opts, labels),
+        body: ServiceMonitor {
+            spec: ServiceMonitorSpec {
+                selector: LabelSelector {
+                    match_labels: selector(labels),
+                },
+                endpoints: vec![Endpoint {
+                    port: EXPORTER_PORT_NAME,
+                    path: "/metrics",
+                    interval: "1m",
+                }],
+            },
+        },
+    }
+}
+
 // The subset of the Kubernetes API the manifests use, in the field order `kubectl` prints.
+
+#[derive(Serialize)]
+struct Deployment {
+    spec: DeploymentSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentSpec {
+    replicas: u32,
+    revision_history_limit: u32,
+    selector: LabelSelector,
+    template: PodTemplate,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LabelSelector {
+    match_labels: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+struct Service {
+    spec: ServiceSpec,
+}
+
+#[derive(Serialize)]
+struct ServiceSpec {
+    selector: BTreeMap<&'static str, String>,
+    ports: Vec<ServicePort>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServicePort {
+    name: &'static str,
+    port: u16,
+    target_port: &'static str,
+    protocol: &'static str,
+}
+
+#[derive(Serialize)]
+struct ServiceMonitor {
+    spec: ServiceMonitorSpec,
+}
+
+#[derive(Serialize)]
+struct ServiceMonitorSpec {
+    selector: LabelSelector,
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Serialize)]
+struct Endpoint {
+    port: &'static str,
+    path: &'static str,
+    interval: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerPort {
+    name: &'static str,
+    container_port: u16,
+    protocol: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    http_get: HttpGetAction,
+    period_seconds: u32,
+    timeout_seconds: u32,
+    failure_threshold: u32,
+}
+
+#[derive(Serialize)]
+struct HttpGetAction {
+    path: &'static str,
+    port: &'static str,
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -676,10 +922,16 @@ struct SeccompProfile {
 struct Container {
     name: &'static str,
     image: String,
-    args: [&'static str; 3],
+    args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<ContainerPort>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     env: Vec<EnvVar>,
     resources: Resources,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    readiness_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    liveness_probe: Option<Probe>,
     security_context: ContainerSecurityContext,
     termination_message_policy: &'static str,
     volume_mounts: Vec<VolumeMount>,
@@ -770,6 +1022,8 @@ mod tests {
             schedule: "17 */6 * * *".into(),
             pushgateway_secret: None,
             source_configmaps: BTreeMap::new(),
+            mode: K8sMode::Cronjob,
+            service_monitor: false,
         }
     }
 
@@ -1167,7 +1421,7 @@ mod tests {
         let text = "[[credential]]\nname = \"a\"\nexpires_at = 1808064429\n";
         assert_eq!(
             render_text(text, &opts()).unwrap_err(),
-            "`/home/me/credwatch.toml` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`"
+            "`/home/me/credwatch.toml` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`, or render an exporter with --mode exporter"
         );
     }
 

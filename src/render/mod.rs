@@ -3,3 +3,4 @@
 pub mod k8s;
 pub mod rule_tests;
 pub mod rules;
+pub mod vault_policy;

@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use serde::Serialize;
 
 use crate::cli::RuleTestsArgs;
-use crate::config::{Config, INVENTORY_SOURCE, Source};
+use crate::config::{Config, INVENTORY_SOURCE};
 use crate::credential::Thresholds;
 use crate::render::rules::{self, AlertKind, quote};
 use crate::time::format_duration;
@@ -680,9 +680,7 @@ fn threshold_subjects(config: &Config) -> Vec<(String, String, Thresholds)> {
         );
     }
     for s in &config.sources {
-        match s {
-            Source::Directory(d) => add("example", &d.name, d.thresholds),
-        }
+        add("example", s.name(), s.thresholds());
     }
     add("example", INVENTORY_SOURCE, config.defaults.thresholds);
     if !config.metrics.extra_series {

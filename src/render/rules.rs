@@ -12,7 +12,7 @@ use jiff::SignedDuration;
 use serde::Serialize;
 
 use crate::cli::{RulesArgs, RulesFormat};
-use crate::config::{Config, Source, check_label_name};
+use crate::config::{Config, check_label_name};
 use crate::time::format_duration;
 
 /// The alerts credwatch knows how to render.
@@ -332,9 +332,7 @@ fn runbooks(config: &Config) -> Runbooks {
         by_source: config
             .sources
             .iter()
-            .filter_map(|s| match s {
-                Source::Directory(d) => Some((d.name.clone(), d.runbook.clone()?)),
-            })
+            .filter_map(|s| Some((s.name().to_string(), s.runbook()?.to_string())))
             .filter(|_| config.metrics.extra_series)
             .collect(),
         fallback: config.alerts.runbook.clone(),
@@ -467,7 +465,7 @@ pub fn warnings(config: &Config) -> Vec<String> {
         .map(|e| format!("credential `{}`", e.credential.name))
         .collect();
     out.extend(config.sources.iter().filter_map(|s| match s {
-        Source::Directory(d) if d.thresholds != defaults => Some(format!("source `{}`", d.name)),
+        s if s.thresholds() != defaults => Some(format!("source `{}`", s.name())),
         _ => None,
     }));
     out.into_iter()

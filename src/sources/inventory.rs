@@ -45,6 +45,9 @@ pub fn read_value(from: &ValueFrom) -> Result<Secret, String> {
             None => return Err(format!("{} is not set", from.describe())),
             Some(v) => Secret::from_bytes(v.into_encoded_bytes()),
         },
+        ValueFrom::Vault { .. } => {
+            return Err(format!("{} is read by its vault source", from.describe()));
+        }
     };
     if value.expose_bytes().trim_ascii().is_empty() {
         return Err(format!("{} is empty", from.describe()));

@@ -5,10 +5,11 @@
 
 pub mod directory;
 pub mod inventory;
+pub mod vault;
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, INVENTORY_SOURCE, Source};
+use crate::config::{Config, INVENTORY_SOURCE, Source, ValueFrom};
 use crate::credential::{Observation, Secret};
 
 /// What one source delivered this run.
@@ -18,6 +19,8 @@ pub struct SourceStatus {
     pub kind: &'static str,
     /// `None` when the source was read; the reason otherwise.
     pub error: Option<String>,
+    /// A short label for the failure (`sealed`, `denied`, `unreachable`, `unreadable`, …).
+    pub reason: Option<&'static str>,
 }
 
 /// Everything the sources delivered, ready for assessment.
@@ -29,8 +32,9 @@ pub struct Collection {
     pub problems: Vec<String>,
 }
 
-/// Reads every source named in the config.
-pub fn collect(config: &Config) -> Collection {
+/// Reads every source named in the config. `now` decides whether a Vault version whose deletion
+/// was scheduled is deleted yet.
+pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
     let mut collection = Collection::default();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     let mut add = |collection: &mut Collection, observations: Vec<Observation>| {
@@ -54,15 +58,28 @@ pub fn collect(config: &Config) -> Collection {
             None
         }
     };
-    if !config.inventory.is_empty() {
+    // Inventory credentials whose value lives in Vault are read with their vault source.
+    let local: Vec<_> = config
+        .inventory
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.value.as_ref().map(|v| &v.from),
+                Some(ValueFrom::Vault { .. })
+            )
+        })
+        .cloned()
+        .collect();
+    if !local.is_empty() {
         collection.sources.push(SourceStatus {
             name: INVENTORY_SOURCE.into(),
             kind: "inventory",
             error: None,
+            reason: None,
         });
         add(
             &mut collection,
-            inventory::observations(&config.inventory, key.as_ref()),
+            inventory::observations(&local, key.as_ref()),
         );
     }
     for source in &config.sources {
@@ -80,12 +97,41 @@ pub fn collect(config: &Config) -> Collection {
                         (Vec::new(), Some(e))
                     }
                 };
+                let reason = error.as_ref().map(|_| "unreadable");
                 collection.sources.push(SourceStatus {
                     name: d.name.clone(),
                     kind: "directory",
                     error,
+                    reason,
                 });
                 add(&mut collection, observations);
+            }
+            Source::Vault(v) => {
+                let entries: Vec<_> = config
+                    .inventory
+                    .iter()
+                    .filter(|e| {
+                        matches!(e.value.as_ref().map(|s| &s.from),
+                            Some(ValueFrom::Vault { source, .. }) if *source == v.name)
+                    })
+                    .collect();
+                log::debug!("reading vault source `{}`", v.name);
+                let read =
+                    vault::read_source(v, &entries, now, key.as_ref(), |k| std::env::var(k).ok());
+                let (error, reason) = match read.error {
+                    Some((e, r)) => {
+                        log::warn!("source `{}`: {e}", v.name);
+                        (Some(e), Some(r))
+                    }
+                    None => (None, None),
+                };
+                collection.sources.push(SourceStatus {
+                    name: v.name.clone(),
+                    kind: "vault",
+                    error,
+                    reason,
+                });
+                add(&mut collection, read.observations);
             }
         }
     }

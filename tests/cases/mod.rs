@@ -7,3 +7,5 @@ mod render_k8s;
 mod render_rules;
 mod rotate;
 pub mod values;
+mod vault_client;
+mod vault_source;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod openbao;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,197 @@
+//! How fast credwatch scans a KV v2 mount, next to what the server itself can serve.
+//!
+//! `cargo bench --bench vault_scan` starts an OpenBao dev server (or uses the one named by
+//! `CREDWATCH_BENCH_VAULT_ADDR` and `CREDWATCH_BENCH_VAULT_TOKEN`), makes sure `N` secrets exist
+//! under `secret/bench/` (in 100 folders), then measures:
+//!
+//! - credwatch: `list_recursive` + `read_metadata_many` with concurrency `C`, in secrets/s;
+//! - raw: the same metadata GETs with the same token and concurrency from a minimal loop (one
+//!   shared ureq agent, body read and dropped, nothing parsed): the server's own capacity here;
+//!
+//! and prints both, their ratio, and the peak RSS of this process (`VmHWM`). Settings:
+//! `CREDWATCH_BENCH_SECRETS` (N, default 10000), `CREDWATCH_BENCH_CONCURRENCY` (C, default 16),
+//! `CREDWATCH_BENCH_ROUNDS` (best of, default 3). It asserts nothing.
+
+#[path = "../tests/support/openbao.rs"]
+mod openbao;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use credwatch::credential::Secret;
+use credwatch::vault::{Client, ClientConfig};
+
+const MOUNT: &str = "secret";
+const PREFIX: &str = "bench";
+
+fn setting(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a whole number, not `{v}`")),
+        Err(_) => default,
+    }
+}
+
+fn path_of(i: usize) -> String {
+    format!("{PREFIX}/f{:02}/s{i:06}", i % 100)
+}
+
+fn agent(concurrency: usize) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .max_idle_connections(concurrency + 4)
+        .max_idle_connections_per_host(concurrency + 4)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// Runs `work(i)` for every `i < n` on `concurrency` threads; returns the elapsed time.
+fn parallel(n: usize, concurrency: usize, work: impl Fn(usize) + Sync) -> Duration {
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..concurrency {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    work(i);
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn rss() -> String {
+    peak_rss_kib().map_or("unknown".into(), |k| {
+        format!("{:.1} MiB", k as f64 / 1024.0)
+    })
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else (a filter) is ignored.
+    let n = setting("CREDWATCH_BENCH_SECRETS", 10_000);
+    let concurrency = setting("CREDWATCH_BENCH_CONCURRENCY", 16).max(1);
+    let rounds = setting("CREDWATCH_BENCH_ROUNDS", 3).max(1);
+
+    let (server, url, token) = match std::env::var("CREDWATCH_BENCH_VAULT_ADDR") {
+        Ok(url) => {
+            let token = std::env::var("CREDWATCH_BENCH_VAULT_TOKEN")
+                .expect("CREDWATCH_BENCH_VAULT_TOKEN must be set with CREDWATCH_BENCH_VAULT_ADDR");
+            (None, url.trim_end_matches('/').to_string(), token)
+        }
+        Err(_) => {
+            let bao = openbao::OpenBao::start();
+            let (url, token) = (bao.url.clone(), bao.root_token.clone());
+            (Some(bao), url, token)
+        }
+    };
+    println!(
+        "vault_scan: {url} ({}), {n} secrets, concurrency {concurrency}, best of {rounds}",
+        if server.is_some() {
+            "OpenBao dev server started for this run"
+        } else {
+            "external server"
+        }
+    );
+
+    let mut config = ClientConfig::new(&url);
+    config.concurrency = concurrency;
+    config.timeout = Duration::from_secs(30);
+    config.max_entries = n.max(100_000);
+    let client = Client::new(config, Secret::new(token.clone())).expect("client");
+
+    // Setup: write the secrets that are not there yet.
+    let existing = client.list_recursive(MOUNT, PREFIX).expect("list bench/");
+    if existing.len() < n {
+        let raw = agent(concurrency);
+        let elapsed = parallel(n, concurrency, |i| {
+            let body = format!(r#"{{"data":{{"token":"bench-value-{i}"}}}}"#);
+            let response = raw
+                .post(format!("{url}/v1/{MOUNT}/data/{}", path_of(i)))
+                .header("X-Vault-Token", &token)
+                .header("Content-Type", "application/json")
+                .send(&body)
+                .expect("write a bench secret");
+            assert!(
+                response.status().is_success(),
+                "writing {}: HTTP {}",
+                path_of(i),
+                response.status()
+            );
+        });
+        println!(
+            "setup: wrote {n} secrets in {:.2}s ({:.0}/s)",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64()
+        );
+    }
+
+    // (a) credwatch: discovery + metadata of everything found.
+    let mut best_client = f64::MAX;
+    let mut best_list = f64::MAX;
+    let mut found = 0;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let paths = client.list_recursive(MOUNT, PREFIX).expect("list");
+        let listed = start.elapsed();
+        let results = client.read_metadata_many(MOUNT, &paths, concurrency);
+        let elapsed = start.elapsed();
+        let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+        assert_eq!(failed, 0, "{failed} metadata reads failed");
+        found = results.len();
+        best_client = best_client.min(elapsed.as_secs_f64());
+        best_list = best_list.min(listed.as_secs_f64());
+    }
+    let rss_after_client = rss();
+
+    // (b) raw: the same GETs, no parsing.
+    let paths = client.list_recursive(MOUNT, PREFIX).expect("list");
+    let raw = agent(concurrency);
+    let mut best_raw = f64::MAX;
+    for _ in 0..rounds {
+        let elapsed = parallel(paths.len(), concurrency, |i| {
+            let mut response = raw
+                .get(format!("{url}/v1/{MOUNT}/metadata/{}", paths[i]))
+                .header("X-Vault-Token", &token)
+                .call()
+                .expect("metadata GET");
+            assert!(response.status().is_success());
+            let _ = std::io::copy(&mut response.body_mut().as_reader(), &mut std::io::sink());
+        });
+        best_raw = best_raw.min(elapsed.as_secs_f64());
+    }
+
+    let client_rate = found as f64 / best_client;
+    let raw_rate = paths.len() as f64 / best_raw;
+    println!(
+        "credwatch: {found} secrets in {best_client:.3}s (list {best_list:.3}s): {client_rate:.0} secrets/s"
+    );
+    println!(
+        "raw GETs:  {} secrets in {best_raw:.3}s: {raw_rate:.0} secrets/s",
+        paths.len()
+    );
+    println!(
+        "ratio credwatch/raw: {:.2}",
+        client_rate / raw_rate.max(f64::MIN_POSITIVE)
+    );
+    println!(
+        "peak RSS (VmHWM): {rss_after_client} after the credwatch scan, {} at the end",
+        rss()
+    );
+}

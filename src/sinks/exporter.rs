@@ -1,0 +1,619 @@
+//! `/metrics` over HTTP for `credwatch serve`: the last published exposition text, served from
+//! memory, so a scrape never waits on a refresh (edge I/O).
+//!
+//! A deliberately small HTTP/1.1 server on `std::net`: GET and HEAD, one request per connection
+//! (`Connection: close`). [`serve`] takes a bound listener and a [`Shutdown`], so tests bind
+//! `127.0.0.1:0` and stop it deterministically. Each connection is served by its own thread, at
+//! most [`Limits::max_connections`] at once; while all are busy, new connections wait in the
+//! kernel's backlog instead of getting more threads. A client has [`Limits::read_timeout`] to send
+//! its request (then it gets a 408 and is disconnected), so connections that send nothing hold a
+//! thread for at most that long and cannot starve scrapes. `tiny_http` was the first choice, but
+//! it gives every connection a thread without bound and sets no read timeout, so neither limit
+//! could be enforced through it.
+//!
+//! | path | answer |
+//! |---|---|
+//! | `/metrics` | the last published text (`text/plain; version=0.0.4`), 503 before the first |
+//! | `/healthz` | 200 while the process runs |
+//! | `/-/ready` | 503 until the first collection was published, then 200 |
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::exposition::CONTENT_TYPE;
+
+/// Requests larger than this (request line and headers) are refused with 431.
+const MAX_HEAD: usize = 8 * 1024;
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The exposition text that `/metrics` serves: replaced as a whole by each refresh, read without
+/// waiting for one.
+#[derive(Debug, Default)]
+pub struct Latest {
+    text: RwLock<Option<Arc<String>>>,
+}
+
+impl Latest {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `text` what every following scrape gets. The text is built before this is called,
+    /// so a scrape waits at most for a pointer swap.
+    pub fn publish(&self, text: String) {
+        let text = Arc::new(text);
+        *self.text.write().unwrap_or_else(PoisonError::into_inner) = Some(text);
+    }
+
+    /// The last published text; `None` until the first collection finished.
+    pub fn get(&self) -> Option<Arc<String>> {
+        self.text
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A shutdown signal shared by the server, the refresh loop and the signal handler.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    triggered: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn trigger(&self) {
+        *lock(&self.triggered) = true;
+        self.changed.notify_all();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *lock(&self.triggered)
+    }
+
+    /// Waits until shutdown is triggered.
+    pub fn wait(&self) {
+        let mut triggered = lock(&self.triggered);
+        while !*triggered {
+            triggered = self
+                .changed
+                .wait(triggered)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Waits at most `limit`; true when shutdown was triggered.
+    pub fn wait_timeout(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut triggered = lock(&self.triggered);
+        while !*triggered {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            triggered = self
+                .changed
+                .wait_timeout(triggered, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *triggered
+    }
+}
+
+/// How much the server lets clients take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once, each by one thread; further ones wait in the backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send its request line and headers.
+    pub read_timeout: Duration,
+    /// How long writing one answer may take.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 16,
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `latest` on `listener` until `shutdown` is triggered. Returns once the listener is
+/// closed (the port is free again) and answers being written have finished; connections still
+/// waiting for a request are cut.
+pub fn serve(
+    listener: TcpListener,
+    latest: Arc<Latest>,
+    shutdown: Arc<Shutdown>,
+    limits: Limits,
+) -> io::Result<()> {
+    let addr = listener.local_addr()?;
+    let connections = Arc::new(Connections::default());
+    {
+        let (shutdown, connections) = (shutdown.clone(), connections.clone());
+        thread::Builder::new()
+            .name("credwatch-stop".into())
+            .spawn(move || {
+                shutdown.wait();
+                // Wake the acceptor: waiting for a free slot, or blocked in `accept`.
+                drop(lock(&connections.tracked));
+                connections.changed.notify_all();
+                let _ = TcpStream::connect_timeout(&wake_address(addr), Duration::from_secs(1));
+            })?;
+    }
+    let result = accept_loop(&listener, &latest, &shutdown, &connections, limits);
+    drop(listener);
+    connections.close_waiting_and_drain(limits.write_timeout + Duration::from_secs(1));
+    result
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    latest: &Arc<Latest>,
+    shutdown: &Shutdown,
+    connections: &Arc<Connections>,
+    limits: Limits,
+) -> io::Result<()> {
+    let max = limits.max_connections.max(1);
+    loop {
+        {
+            let mut tracked = lock(&connections.tracked);
+            while tracked.active >= max && !shutdown.is_triggered() {
+                tracked = connections
+                    .changed
+                    .wait(tracked)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        if shutdown.is_triggered() {
+            return Ok(());
+        }
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Out of file descriptors, a connection reset before it was accepted: wait a
+                // little and go on.
+                log::warn!(
+                    "cannot accept a connection on `{:?}`: {e}",
+                    listener.local_addr()
+                );
+                if shutdown.wait_timeout(Duration::from_millis(100)) {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if shutdown.is_triggered() {
+            return Ok(());
+        }
+        let slot = Slot::take(connections, &stream);
+        let latest = latest.clone();
+        let spawned = thread::Builder::new()
+            .name("credwatch-http".into())
+            .spawn(move || handle(stream, slot, &latest, limits));
+        if let Err(e) = spawned {
+            log::warn!("cannot start a thread for a connection: {e}");
+        }
+    }
+}
+
+/// The connections being served: how many, and the ones still waiting for their request (which
+/// shutdown cuts).
+#[derive(Debug, Default)]
+struct Connections {
+    tracked: Mutex<Tracked>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    active: usize,
+    next_id: u64,
+    waiting: HashMap<u64, TcpStream>,
+}
+
+impl Connections {
+    fn close_waiting_and_drain(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut tracked = lock(&self.tracked);
+        for stream in tracked.waiting.values() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        while tracked.active > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                log::warn!(
+                    "{} connection(s) still open at shutdown; leaving them",
+                    tracked.active
+                );
+                break;
+            }
+            tracked = self
+                .changed
+                .wait_timeout(tracked, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// One of the [`Limits::max_connections`] slots, given back when dropped.
+struct Slot {
+    connections: Arc<Connections>,
+    id: u64,
+}
+
+impl Slot {
+    fn take(connections: &Arc<Connections>, stream: &TcpStream) -> Slot {
+        let mut tracked = lock(&connections.tracked);
+        tracked.active += 1;
+        tracked.next_id += 1;
+        let id = tracked.next_id;
+        if let Ok(clone) = stream.try_clone() {
+            tracked.waiting.insert(id, clone);
+        }
+        Slot {
+            connections: connections.clone(),
+            id,
+        }
+    }
+
+    /// The request is in: from now on shutdown lets the answer finish.
+    fn answering(&self) {
+        lock(&self.connections.tracked).waiting.remove(&self.id);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut tracked = lock(&self.connections.tracked);
+        tracked.waiting.remove(&self.id);
+        tracked.active -= 1;
+        drop(tracked);
+        self.connections.changed.notify_all();
+    }
+}
+
+fn handle(mut stream: TcpStream, slot: Slot, latest: &Latest, limits: Limits) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let head = match read_head(&mut stream, limits.read_timeout) {
+        Ok(head) => head,
+        Err(HeadError::TimedOut) => {
+            let _ = write_response(
+                &mut stream,
+                &Response::text(408, "request timeout\n"),
+                false,
+            );
+            return;
+        }
+        Err(HeadError::TooLarge) => {
+            let _ = write_response(
+                &mut stream,
+                &Response::text(431, "request header fields too large\n"),
+                false,
+            );
+            return;
+        }
+        Err(HeadError::Closed) => return,
+    };
+    slot.answering();
+    let (response, head_only) = match parse_request_line(&head) {
+        Ok((method, path)) => (respond(method, path, latest.get()), method == "HEAD"),
+        Err(e) => (Response::text(400, e), false),
+    };
+    if let Err(e) = write_response(&mut stream, &response, head_only) {
+        log::debug!("cannot answer a request: {e}");
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    drop(slot);
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum HeadError {
+    TimedOut,
+    TooLarge,
+    Closed,
+}
+
+/// Reads the request line and headers, within `limit` in total (not per read: a client that
+/// sends one byte a second gets no longer than one that sends nothing).
+fn read_head(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, HeadError> {
+    let deadline = Instant::now() + limit;
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HeadError::TimedOut);
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|_| HeadError::Closed)?;
+        match stream.read(&mut buf) {
+            Ok(0) => return Err(HeadError::Closed),
+            Ok(n) => {
+                head.extend_from_slice(&buf[..n]);
+                if let Some(end) = head_end(&head) {
+                    head.truncate(end);
+                    return Ok(head);
+                }
+                if head.len() > MAX_HEAD {
+                    return Err(HeadError::TooLarge);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(HeadError::TimedOut);
+            }
+            Err(_) => return Err(HeadError::Closed),
+        }
+    }
+}
+
+/// Where the request head ends (after the blank line), if it has. Pure.
+pub fn head_end(data: &[u8]) -> Option<usize> {
+    let crlf = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    let lf = data.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The method and path (without the query) of a request head. Pure.
+pub fn parse_request_line(head: &[u8]) -> Result<(&str, &str), &'static str> {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = std::str::from_utf8(line)
+        .map_err(|_| "bad request: the request line is not text\n")?
+        .trim_end_matches('\r');
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("bad request: expected `METHOD /path HTTP/1.1`\n");
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err("bad request: malformed method\n");
+    }
+    if !version.starts_with("HTTP/1.") {
+        return Err("bad request: only HTTP/1.x is spoken here\n");
+    }
+    if !target.starts_with('/') {
+        return Err("bad request: the target must be a path such as `/metrics`\n");
+    }
+    let path = target.split(['?', '#']).next().unwrap_or(target);
+    Ok((method, path))
+}
+
+/// An answer, before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Static(&'static str),
+    Shared(Arc<String>),
+}
+
+impl Body {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Body::Static(s) => s,
+            Body::Shared(s) => s,
+        }
+    }
+}
+
+impl Response {
+    fn text(status: u16, body: &'static str) -> Response {
+        Response {
+            status,
+            content_type: TEXT,
+            body: Body::Static(body),
+        }
+    }
+}
+
+/// What a request gets, given the text published last (`None` before the first). Pure.
+pub fn respond(method: &str, path: &str, latest: Option<Arc<String>>) -> Response {
+    if method != "GET" && method != "HEAD" {
+        return Response::text(405, "method not allowed: use GET or HEAD\n");
+    }
+    match (path, latest) {
+        ("/metrics", Some(text)) => Response {
+            status: 200,
+            content_type: CONTENT_TYPE,
+            body: Body::Shared(text),
+        },
+        ("/metrics", None) => Response::text(503, "no collection has finished yet; see /-/ready\n"),
+        ("/healthz", _) => Response::text(200, "ok\n"),
+        ("/-/ready", Some(_)) => Response::text(200, "ready\n"),
+        ("/-/ready", None) => {
+            Response::text(503, "not ready: the first collection has not finished\n")
+        }
+        ("/", _) => Response::text(
+            200,
+            "credwatch exporter\n/metrics   the credentials' expiry, as Prometheus text\n/healthz   200 while the process runs\n/-/ready   200 once the first collection finished\n",
+        ),
+        _ => Response::text(404, "not found: try /metrics\n"),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+fn write_response(stream: &mut TcpStream, response: &Response, head_only: bool) -> io::Result<()> {
+    let body = response.body.as_str();
+    let allow = if response.status == 405 {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n{allow}Connection: close\r\n\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    if !head_only {
+        stream.write_all(body.as_bytes())?;
+    }
+    stream.flush()
+}
+
+/// Where to connect to reach `addr`, the listener's own address: an unspecified address (all
+/// interfaces) is reached on loopback. Pure.
+pub fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_give_method_and_path() {
+        let ok = [
+            (
+                &b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+                ("GET", "/metrics"),
+            ),
+            (b"HEAD /-/ready HTTP/1.0\n\n", ("HEAD", "/-/ready")),
+            (
+                b"GET /metrics?name[]=x HTTP/1.1\r\n\r\n",
+                ("GET", "/metrics"),
+            ),
+            (b"POST / HTTP/1.1\r\n\r\n", ("POST", "/")),
+        ];
+        for (head, wanted) in ok {
+            assert_eq!(parse_request_line(head), Ok(wanted), "{head:?}");
+        }
+        for bad in [
+            &b"\r\n\r\n"[..],
+            b"GET\r\n\r\n",
+            b"GET /metrics\r\n\r\n",
+            b"GET /metrics HTTP/2\r\n\r\n",
+            b"GET http://x/metrics HTTP/1.1\r\n\r\n",
+            b"get /metrics HTTP/1.1\r\n\r\n",
+            b"GET  /metrics HTTP/1.1\r\n\r\n",
+            b"GET /\xff HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(parse_request_line(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_head_ends_at_the_first_blank_line() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody"), Some(24));
+        assert_eq!(head_end(b"GET / HTTP/1.1\n\n"), Some(16));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
+        assert_eq!(head_end(b""), None);
+    }
+
+    #[test]
+    fn each_path_gets_its_answer() {
+        let text = Arc::new("x 1\n".to_string());
+        let cases: [(&str, &str, Option<Arc<String>>, u16, &str); 10] = [
+            ("GET", "/metrics", Some(text.clone()), 200, CONTENT_TYPE),
+            ("HEAD", "/metrics", Some(text.clone()), 200, CONTENT_TYPE),
+            ("GET", "/metrics", None, 503, TEXT),
+            ("GET", "/healthz", None, 200, TEXT),
+            ("GET", "/healthz", Some(text.clone()), 200, TEXT),
+            ("GET", "/-/ready", None, 503, TEXT),
+            ("GET", "/-/ready", Some(text.clone()), 200, TEXT),
+            ("GET", "/", None, 200, TEXT),
+            ("GET", "/metricz", Some(text.clone()), 404, TEXT),
+            ("POST", "/metrics", Some(text.clone()), 405, TEXT),
+        ];
+        for (method, path, latest, status, content_type) in cases {
+            let r = respond(method, path, latest);
+            assert_eq!(
+                (r.status, r.content_type),
+                (status, content_type),
+                "{method} {path}"
+            );
+        }
+        assert_eq!(
+            respond("GET", "/metrics", Some(text.clone())).body,
+            Body::Shared(text)
+        );
+        assert_eq!(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    #[test]
+    fn all_interfaces_are_woken_on_loopback() {
+        let cases = [
+            ("0.0.0.0:9819", "127.0.0.1:9819"),
+            ("[::]:9819", "[::1]:9819"),
+            ("127.0.0.1:1234", "127.0.0.1:1234"),
+            ("[::1]:1234", "[::1]:1234"),
+        ];
+        for (listen, wanted) in cases {
+            assert_eq!(
+                wake_address(listen.parse().unwrap()),
+                wanted.parse().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn shutdown_wakes_every_waiter() {
+        let shutdown = Arc::new(Shutdown::new());
+        assert!(!shutdown.wait_timeout(Duration::from_millis(1)));
+        let waiter = {
+            let s = shutdown.clone();
+            thread::spawn(move || s.wait())
+        };
+        shutdown.trigger();
+        waiter.join().unwrap();
+        assert!(shutdown.is_triggered());
+        assert!(shutdown.wait_timeout(Duration::from_secs(60)));
+    }
+}

@@ -1,0 +1,275 @@
+//! Writes the exposition text for node_exporter's textfile collector (edge I/O), atomically: a
+//! temporary file in the same folder, fsync, rename over the target, fsync of the folder. The
+//! collector (or anyone) reading the target sees the old text or the new one, never a mix, even
+//! when credwatch is killed halfway.
+//!
+//! The temporary file is named `.<file name>.<pid>.tmp`: a dot-file that does not end in `.prom`,
+//! so the collector never reads it. A run killed before its rename can leave one behind.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::exposition::Series;
+
+/// What node_exporter's textfile collector reads from its folder: `*.prom` files only.
+pub const EXTENSION: &str = "prom";
+
+/// Checks the target path before anything is collected. Pure.
+pub fn check_path(path: &Path) -> Result<(), String> {
+    if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
+        return Err(format!(
+            "--path: `{}` does not end in `.{EXTENSION}`; node_exporter's textfile collector reads only `*.{EXTENSION}` files",
+            path.display()
+        ));
+    }
+    if path.file_name().is_none() {
+        return Err(format!("--path: `{}` names no file", path.display()));
+    }
+    Ok(())
+}
+
+/// The temporary file for `path`, next to it. Pure.
+pub fn temp_path(path: &Path, pid: u32) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{pid}.tmp"))
+}
+
+/// Replaces the file at `path` with `text`, atomically. `before_rename` runs once the temporary
+/// file is complete and synced, just before it replaces the target (tests pause there). On any
+/// error the target is untouched and the temporary file removed.
+pub fn write_atomically(
+    path: &Path,
+    text: &str,
+    before_rename: impl FnOnce(&Path),
+) -> Result<(), String> {
+    let temp = temp_path(path, std::process::id());
+    let result = write_temp(&temp, text).and_then(|()| {
+        before_rename(&temp);
+        fs::rename(&temp, path).map_err(|e| {
+            format!(
+                "cannot rename `{}` to `{}`: {e}",
+                temp.display(),
+                path.display()
+            )
+        })
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+        return result;
+    }
+    // The rename is durable once the folder is synced; failing that is not worth an error.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(dir) = File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn write_temp(temp: &Path, text: &str) -> Result<(), String> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(temp)
+        .map_err(|e| format!("cannot create `{}`: {e}", temp.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
+}
+
+/// The series of an exposition text such as [`crate::exposition::encode`] writes (comments
+/// skipped, label values unescaped), for reading back what an earlier run wrote. Lines that do
+/// not parse are skipped. Pure.
+pub fn parse_series(text: &str) -> Vec<Series> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(parse_line)
+        .collect()
+}
+
+fn parse_line(line: &str) -> Option<Series> {
+    let name_end = line.find(['{', ' '])?;
+    let metric = line[..name_end].to_string();
+    let mut labels = BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(inner) = rest.strip_prefix('{') {
+        let mut chars = inner.char_indices();
+        let mut consumed = None;
+        loop {
+            // A label name up to `=`, or the closing brace.
+            let mut name = String::new();
+            let mut closed = false;
+            for (i, c) in chars.by_ref() {
+                match c {
+                    '}' if name.is_empty() => {
+                        consumed = Some(i + 1);
+                        closed = true;
+                        break;
+                    }
+                    '=' => break,
+                    ',' if name.is_empty() => {}
+                    c => name.push(c),
+                }
+            }
+            if closed {
+                break;
+            }
+            if chars.next()?.1 != '"' {
+                return None;
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next()?.1 {
+                    '"' => break,
+                    '\\' => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        c => value.push(c),
+                    },
+                    c => value.push(c),
+                }
+            }
+            labels.insert(name, value);
+        }
+        rest = &inner[consumed?..];
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Series {
+        metric,
+        labels,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::{Family, encode};
+
+    #[test]
+    fn only_prom_files_are_accepted() {
+        assert_eq!(
+            check_path(Path::new("/var/lib/textfile/credwatch.prom")),
+            Ok(())
+        );
+        assert_eq!(check_path(Path::new("credwatch.prom")), Ok(()));
+        assert_eq!(
+            check_path(Path::new("/var/lib/textfile/credwatch.txt")).unwrap_err(),
+            "--path: `/var/lib/textfile/credwatch.txt` does not end in `.prom`; node_exporter's textfile collector reads only `*.prom` files"
+        );
+        assert!(check_path(Path::new("/var/lib/textfile/")).is_err());
+    }
+
+    #[test]
+    fn the_temporary_file_is_a_hidden_sibling_the_collector_ignores() {
+        let temp = temp_path(Path::new("/var/lib/textfile/credwatch.prom"), 42);
+        assert_eq!(temp, Path::new("/var/lib/textfile/.credwatch.prom.42.tmp"));
+        assert_ne!(temp.extension().unwrap(), EXTENSION);
+        assert_eq!(
+            temp_path(Path::new("credwatch.prom"), 7),
+            Path::new(".credwatch.prom.7.tmp")
+        );
+    }
+
+    #[test]
+    fn what_the_encoder_writes_reads_back() {
+        let mut expiry = Family::gauge("x_expiry", "Expiry.");
+        expiry.push(
+            vec![
+                ("credential".into(), "a \"b\" c\\d\ne,f}g=h".into()),
+                ("pool".into(), "p".into()),
+            ],
+            1_808_064_429.0,
+        );
+        expiry.push(vec![("credential".into(), String::new())], 0.25);
+        let mut last = Family::gauge("x_last", "Last.");
+        last.push(vec![], 1_776_528_500.0);
+        let text = encode(&[expiry, last]);
+        let series = parse_series(&text);
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            series,
+            [
+                Series {
+                    metric: "x_expiry".into(),
+                    labels: labels(&[("credential", "a \"b\" c\\d\ne,f}g=h"), ("pool", "p")]),
+                    value: 1_808_064_429.0,
+                },
+                Series {
+                    metric: "x_expiry".into(),
+                    labels: labels(&[("credential", "")]),
+                    value: 0.25,
+                },
+                Series {
+                    metric: "x_last".into(),
+                    labels: BTreeMap::new(),
+                    value: 1_776_528_500.0,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_that_do_not_parse_are_skipped() {
+        let text = "# HELP x y\nx{a=\"1\"} 2\nbroken{a=1} 3\nnovalue\ny{a=\"unterminated} 4\nz 5 1700000000000\n";
+        let series = parse_series(text);
+        let names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names, ["x", "z"]);
+        assert_eq!(series[1].value, 5.0);
+    }
+
+    #[test]
+    fn a_write_replaces_the_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("credwatch.prom");
+        fs::write(&target, "old 1\n").unwrap();
+        let mut seen = None;
+        write_atomically(&target, "new 2\n", |temp| {
+            // The target still holds the old text while the new one waits next to it.
+            seen = Some((
+                fs::read_to_string(&target).unwrap(),
+                fs::read_to_string(temp).unwrap(),
+            ));
+        })
+        .unwrap();
+        assert_eq!(seen, Some(("old 1\n".to_string(), "new 2\n".to_string())));
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new 2\n");
+        let files: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, ["credwatch.prom"]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a folder: the rename fails.
+        let target = dir.path().join("credwatch.prom");
+        fs::create_dir(&target).unwrap();
+        let err = write_atomically(&target, "new 2\n", |_| {}).unwrap_err();
+        assert!(err.starts_with("cannot rename `"), "{err}");
+        assert!(target.is_dir());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let missing = dir.path().join("no/such/folder/credwatch.prom");
+        let err = write_atomically(&missing, "x 1\n", |_| {}).unwrap_err();
+        assert!(err.starts_with("cannot create `"), "{err}");
+    }
+}

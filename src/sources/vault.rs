@@ -1,0 +1,307 @@
+//! Vault/OpenBao KV v2 as a source (edge I/O): log in, discover secrets, read their metadata
+//! with bounded concurrency, and read a value only for credentials that need it.
+
+use jiff::Timestamp;
+
+use crate::config::{Derive, InventoryEntry, ValueFrom, ValueSpec, VaultAuth, VaultSource};
+use crate::credential::{Credential, Observation, Secret};
+use crate::evidence::{self, MetadataKeys};
+use crate::vault::{self, Auth, Client, Explicit, VaultError};
+
+/// What one vault source delivered: an observation per secret, and the source's own failure.
+pub struct VaultRead {
+    pub observations: Vec<Observation>,
+    /// Why the source as a whole failed (login, discovery, or a server-wide error).
+    pub error: Option<(String, &'static str)>,
+}
+
+/// `*` matches any run of characters (slashes included), `?` exactly one. Pure.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Whether a discovered path passes the source's include and exclude patterns. Pure.
+pub fn selected(source: &VaultSource, path: &str) -> bool {
+    (source.include.is_empty() || source.include.iter().any(|g| glob_match(g, path)))
+        && !source.exclude.iter().any(|g| glob_match(g, path))
+}
+
+/// Logs in as the source's `auth` says (environment variables fill what the config leaves out).
+pub fn connect(
+    source: &VaultSource,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Client, String> {
+    let auth = match &source.auth {
+        VaultAuth::Token { token_file: None } => None,
+        VaultAuth::Token {
+            token_file: Some(f),
+        } => Some(Auth::TokenFile(f.clone())),
+        VaultAuth::AppRole {
+            mount,
+            role_id,
+            role_id_file,
+            secret_id_file,
+        } => {
+            let role_id = match (role_id, role_id_file) {
+                (Some(r), _) => r.clone(),
+                (None, Some(f)) => std::fs::read_to_string(f)
+                    .map_err(|e| {
+                        format!(
+                            "cannot read the AppRole role_id file `{}`: {e}",
+                            f.display()
+                        )
+                    })?
+                    .trim()
+                    .to_string(),
+                (None, None) => return Err("the AppRole login needs a role_id".into()),
+            };
+            Some(Auth::AppRole {
+                mount: mount.clone(),
+                role_id,
+                secret_id_file: secret_id_file.clone(),
+            })
+        }
+        VaultAuth::Jwt {
+            method,
+            mount,
+            role,
+            token_file,
+        } if method == "kubernetes" => Some(Auth::Kubernetes {
+            mount: mount.clone(),
+            role: role.clone(),
+            jwt_file: token_file.clone(),
+        }),
+        VaultAuth::Jwt {
+            mount,
+            role,
+            token_file,
+            ..
+        } => Some(Auth::Jwt {
+            mount: mount.clone(),
+            role: role.clone(),
+            jwt_file: token_file.clone(),
+        }),
+    };
+    let explicit = Explicit {
+        address: source.address.clone(),
+        namespace: source.namespace.clone(),
+        ca_file: source.ca_file.clone(),
+        auth,
+    };
+    let (mut config, auth) = vault::resolve_env(explicit, env)?;
+    config.timeout = source.timeout.unsigned_abs();
+    config.retries = source.retries;
+    config.concurrency = source.concurrency;
+    Client::connect(config, &auth).map_err(|e| e.to_string())
+}
+
+/// Reads a vault source: its own secrets (explicit `paths` and those discovered under `prefix`)
+/// and the inventory credentials whose value lives in it (`entries`).
+pub fn read_source(
+    source: &VaultSource,
+    entries: &[&InventoryEntry],
+    now: Timestamp,
+    key: Option<&Secret>,
+    env: impl Fn(&str) -> Option<String>,
+) -> VaultRead {
+    let own_credential = |name: &str| Credential {
+        name: name.to_string(),
+        pool: source.pool.clone(),
+        source: source.name.clone(),
+        labels: source.labels.clone(),
+        runbook: source.runbook.clone(),
+        thresholds: source.thresholds,
+    };
+    let fail_all = |reason: String, label: &'static str| {
+        let mut observations: Vec<Observation> = source
+            .paths
+            .iter()
+            .map(|p| Observation {
+                credential: own_credential(p),
+                evidence: Err(reason.clone()),
+            })
+            .collect();
+        observations.extend(entries.iter().map(|e| Observation {
+            credential: attributed(e, source),
+            evidence: Err(reason.clone()),
+        }));
+        VaultRead {
+            observations,
+            error: Some((reason, label)),
+        }
+    };
+    let client = match connect(source, env) {
+        Ok(c) => c,
+        Err(e) => return fail_all(format!("cannot log in to Vault: {e}"), "login"),
+    };
+
+    let mut error: Option<(String, &'static str)> = None;
+    let mut paths = source.paths.clone();
+    if let Some(prefix) = &source.prefix {
+        match client.list_recursive(&source.mount, prefix) {
+            Ok(found) => paths.extend(found.into_iter().filter(|p| selected(source, p))),
+            Err(e) => {
+                error = Some((
+                    format!("cannot list `{}/{prefix}`: {e}", source.mount),
+                    e.reason(),
+                ))
+            }
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    // Inventory credentials' secrets are read in the same batch; their names stay theirs.
+    let mut wanted = paths.clone();
+    for e in entries {
+        if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from)
+            && !wanted.contains(path)
+        {
+            wanted.push(path.clone());
+        }
+    }
+    log::debug!(
+        "vault source `{}`: reading metadata of {} secret(s)",
+        source.name,
+        wanted.len()
+    );
+    let metadata = client.read_metadata_many(&source.mount, &wanted, source.concurrency);
+    if error.is_none()
+        && let Some(e) = metadata
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .find(|e| e.is_server_wide())
+    {
+        error = Some((e.to_string(), e.reason()));
+    }
+    let keys = MetadataKeys {
+        expires_at: &source.expires_at_key,
+        minted_at: &source.minted_at_key,
+        ttl: source.ttl,
+    };
+    let meta_of = |path: &str| -> Result<crate::credential::Evidence, String> {
+        match metadata.iter().find(|(p, _)| p == path).map(|(_, r)| r) {
+            Some(Ok(m)) => evidence::from_metadata(m, &keys, now)
+                .map_err(|e| format!("`{}/{path}`: {e}", source.mount)),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("`{}/{path}` was not read", source.mount)),
+        }
+    };
+
+    let mut observations: Vec<Observation> = paths
+        .iter()
+        .map(|p| Observation {
+            credential: own_credential(p),
+            evidence: meta_of(p),
+        })
+        .collect();
+    for e in entries {
+        let Some(spec) = &e.value else { continue };
+        let ValueFrom::Vault { path, field, .. } = &spec.from else {
+            continue;
+        };
+        let evidence = entry_evidence(
+            &client,
+            source,
+            e,
+            spec,
+            path,
+            field.as_deref(),
+            &meta_of,
+            key,
+        );
+        observations.push(Observation {
+            credential: attributed(e, source),
+            evidence,
+        });
+    }
+    VaultRead {
+        observations,
+        error,
+    }
+}
+
+/// An inventory credential whose value lives in Vault is reported as coming from that source.
+fn attributed(entry: &InventoryEntry, source: &VaultSource) -> Credential {
+    let mut c = entry.credential.clone();
+    c.source = source.name.clone();
+    c
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry_evidence(
+    client: &Client,
+    source: &VaultSource,
+    entry: &InventoryEntry,
+    spec: &ValueSpec,
+    path: &str,
+    field: Option<&str>,
+    meta_of: &dyn Fn(&str) -> Result<crate::credential::Evidence, String>,
+    key: Option<&Secret>,
+) -> Result<crate::credential::Evidence, String> {
+    // The metadata says whether the current version is usable at all, and may give the expiry.
+    let from_meta = meta_of(path)?;
+    let declared = match spec.derive {
+        Some(Derive::VaultMetadata) => Some(from_meta),
+        None => entry.declared.clone(),
+        _ => None,
+    };
+    if !spec.needs_value() {
+        return declared.ok_or_else(|| "no expiry is declared".to_string());
+    }
+    let field = field.ok_or("reading the value needs `vault.field`")?;
+    let value = client
+        .read_field(&source.mount, path, field)
+        .map_err(|e: VaultError| e.to_string())?;
+    let mut spec = spec.clone();
+    if spec.derive == Some(Derive::VaultMetadata) {
+        spec.derive = None;
+    }
+    evidence::from_value(
+        value.expose_bytes(),
+        &spec,
+        declared.as_ref(),
+        key.map(Secret::expose_bytes),
+    )
+    .map_err(|e| format!("{}: {e}", spec.from.describe()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_whole_paths() {
+        for (pattern, text, wanted) in [
+            ("agent*", "agent-spare-1", true),
+            ("agent*", "agents/primary", true),
+            ("*/old-*", "agents/old-1", true),
+            ("*/old-*", "agents/new-1", false),
+            ("agent?", "agent1", true),
+            ("agent?", "agent12", false),
+            ("*", "", true),
+            ("", "x", false),
+            ("a*b*c", "a-b-x-c", true),
+            ("a*b*c", "a-c-b", false),
+        ] {
+            assert_eq!(glob_match(pattern, text), wanted, "{pattern} {text}");
+        }
+    }
+}

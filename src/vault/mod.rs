@@ -1,0 +1,38 @@
+//! A client for Vault/OpenBao KV v2 over HTTP: discovery, metadata, one field, and the writes
+//! rotation needs. Edge I/O only; turning metadata into evidence is the sources' job.
+//!
+//! - [`config`]: where the server is ([`ClientConfig`]) and [`resolve_env`], which completes the
+//!   config from `BAO_*`/`VAULT_*` the way the CLIs do;
+//! - [`auth`]: a token (given or from a file) or an AppRole, JWT or Kubernetes login;
+//! - [`client`]: [`Client`], with `list_recursive`, `read_metadata(_many)`, `read_field`,
+//!   `write_cas` and `patch_custom_metadata`;
+//! - [`model`]: the answers' shapes and their pure parsers ([`Metadata`], [`VersionState`]);
+//! - [`error`]: [`VaultError`], whose [`VaultError::reason`] labels metrics.
+//!
+//! Capabilities each call needs on mount `secret` (for `render vault-policy`):
+//!
+//! | call | path | capabilities |
+//! |---|---|---|
+//! | `list_recursive`, `list` | `secret/metadata/<prefix>*` | `list` |
+//! | `read_metadata(_many)` | `secret/metadata/<path>` | `read` |
+//! | `read_field` | `secret/data/<path>` | `read` |
+//! | `write_cas` (cas > 0) | `secret/data/<path>` | `patch` |
+//! | `write_cas` (cas = 0, create) | `secret/data/<path>` | `create` |
+//! | `patch_custom_metadata` | `secret/metadata/<path>` | `patch` |
+//!
+//! Secrets: tokens, login credentials and field values are [`Secret`](crate::credential::Secret)s
+//! and sit in zeroized buffers while credwatch builds or parses them. Copies that the HTTP and
+//! TLS layers make (header values, socket buffers, serde's scratch space) are outside credwatch's
+//! control and are not wiped. Bodies of data reads are never logged or quoted in errors.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod model;
+
+pub use auth::Auth;
+pub use client::Client;
+pub use config::{ClientConfig, Explicit, resolve_env};
+pub use error::VaultError;
+pub use model::{Login, LoginInfo, Metadata, VersionMeta, VersionState};

@@ -1,0 +1,651 @@
+//! The shapes of KV v2 answers and their pure parsers: secret metadata, LIST pages, one field of
+//! a data read, write and login results, error bodies.
+//!
+//! Every parser reads from any [`std::io::Read`] (the client streams response bodies through
+//! them) and has a byte-slice twin for tests. Parsers of data reads never put a value into an
+//! error message.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::credential::Secret;
+
+/// What KV v2 keeps about a secret besides its values (`GET /v1/<mount>/metadata/<path>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub created_time: Timestamp,
+    pub updated_time: Timestamp,
+    /// The version a data read returns; `0` when no version was ever written.
+    pub current_version: u64,
+    /// The oldest version still kept (older ones were pruned by `max_versions`).
+    pub oldest_version: u64,
+    /// Operator-set string pairs; the server sends `null` when there are none, kept here as empty.
+    pub custom_metadata: BTreeMap<String, String>,
+    pub versions: BTreeMap<u64, VersionMeta>,
+}
+
+/// One version of a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionMeta {
+    pub created_time: Timestamp,
+    /// When the version is (or was) soft-deleted; the server sends `""` for none. It may lie in
+    /// the future when `delete_version_after` is set.
+    pub deletion_time: Option<Timestamp>,
+    /// The version's data is gone for good (`POST /v1/<mount>/destroy/<path>`).
+    pub destroyed: bool,
+}
+
+/// Whether a version can be read at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionState {
+    /// Readable.
+    Live,
+    /// Soft-deleted at this time (in the past of the `now` asked about); can be undeleted.
+    Deleted(Timestamp),
+    /// Destroyed; its data is gone.
+    Destroyed,
+    /// The metadata lists no such version (none written yet, or pruned).
+    Missing,
+}
+
+impl VersionMeta {
+    /// The version's state at `now`: a deletion time after `now` is only scheduled.
+    pub fn state(&self, now: Timestamp) -> VersionState {
+        match self.deletion_time {
+            _ if self.destroyed => VersionState::Destroyed,
+            Some(at) if at <= now => VersionState::Deleted(at),
+            _ => VersionState::Live,
+        }
+    }
+}
+
+impl Metadata {
+    /// The metadata of the current version, if the server lists it.
+    pub fn current(&self) -> Option<&VersionMeta> {
+        self.versions.get(&self.current_version)
+    }
+
+    /// The state of the current version at `now` (pure: `now` is passed in).
+    pub fn current_state(&self, now: Timestamp) -> VersionState {
+        self.current()
+            .map_or(VersionState::Missing, |v| v.state(now))
+    }
+
+    /// The current version was soft-deleted at or before `now` (and is not destroyed).
+    pub fn current_is_deleted(&self, now: Timestamp) -> bool {
+        matches!(self.current_state(now), VersionState::Deleted(_))
+    }
+
+    /// The current version was destroyed.
+    pub fn current_is_destroyed(&self) -> bool {
+        self.current().is_some_and(|v| v.destroyed)
+    }
+}
+
+/// Parses a metadata answer (the whole body, `{"data": {...}}`).
+pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
+    read_metadata(body)
+}
+
+pub(crate) fn read_metadata(reader: impl Read) -> Result<Metadata, String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        data: Option<RawMetadata>,
+    }
+    #[derive(Deserialize)]
+    struct RawMetadata {
+        created_time: String,
+        updated_time: String,
+        current_version: u64,
+        #[serde(default)]
+        oldest_version: u64,
+        #[serde(default)]
+        custom_metadata: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        versions: Option<BTreeMap<String, RawVersion>>,
+    }
+    #[derive(Deserialize)]
+    struct RawVersion {
+        created_time: String,
+        #[serde(default)]
+        deletion_time: Option<String>,
+        #[serde(default)]
+        destroyed: bool,
+    }
+
+    let envelope: Envelope = serde_json::from_reader(reader).map_err(describe_json)?;
+    let raw = envelope
+        .data
+        .ok_or_else(|| "the answer has no `data` object".to_string())?;
+    let mut versions = BTreeMap::new();
+    for (number, v) in raw.versions.unwrap_or_default() {
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("version key `{number}` is not a number"))?;
+        let deletion_time = match v.deletion_time.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(time(t, "deletion_time")?),
+        };
+        versions.insert(
+            n,
+            VersionMeta {
+                created_time: time(&v.created_time, "created_time")?,
+                deletion_time,
+                destroyed: v.destroyed,
+            },
+        );
+    }
+    Ok(Metadata {
+        created_time: time(&raw.created_time, "created_time")?,
+        updated_time: time(&raw.updated_time, "updated_time")?,
+        current_version: raw.current_version,
+        oldest_version: raw.oldest_version,
+        custom_metadata: raw.custom_metadata.unwrap_or_default(),
+        versions,
+    })
+}
+
+fn time(text: &str, field: &str) -> Result<Timestamp, String> {
+    text.parse()
+        .map_err(|_| format!("`{field}` is not an RFC 3339 time: `{text}`"))
+}
+
+/// Describes a JSON error of a non-secret answer (serde's text may quote the offending value).
+fn describe_json(e: serde_json::Error) -> String {
+    format!("not the expected JSON: {e}")
+}
+
+/// Describes a JSON error of an answer that may hold secrets: position only, never content.
+pub(crate) fn describe_json_blind(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "the answer was cut off",
+        serde_json::error::Category::Eof => "the answer ends early",
+        serde_json::error::Category::Syntax => "the answer is not JSON",
+        serde_json::error::Category::Data => "the answer is not of the expected shape",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}
+
+/// Parses one LIST page (`{"data": {"keys": [...]}}`); folders end in `/`.
+pub fn parse_list(body: &[u8]) -> Result<Vec<String>, String> {
+    read_list(body)
+}
+
+pub(crate) fn read_list(reader: impl Read) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        data: Option<Keys>,
+    }
+    #[derive(Deserialize)]
+    struct Keys {
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+    }
+    let envelope: Envelope = serde_json::from_reader(reader).map_err(describe_json)?;
+    let keys = envelope
+        .data
+        .ok_or_else(|| "the answer has no `data` object".to_string())?
+        .keys
+        .unwrap_or_default();
+    if let Some(bad) = keys.iter().find(|k| k.is_empty() || k.starts_with('/')) {
+        return Err(format!("the listing holds an invalid key `{bad}`"));
+    }
+    Ok(keys)
+}
+
+/// What a data read held under `data.data.<field>`.
+#[derive(Debug)]
+pub enum FieldLookup {
+    Found(Secret),
+    /// The secret has data, but not this field.
+    Missing,
+    /// The answer carries no data (`data` or `data.data` is null).
+    NoData,
+    /// The field holds something other than a string: what it holds (`a number`, …).
+    NotString(&'static str),
+}
+
+/// Finds one field of a data read (`{"data": {"data": {...}, "metadata": {...}}}`), skipping
+/// every other value without keeping it. Errors carry a position, never content.
+pub fn parse_field(body: &[u8], field: &str) -> Result<FieldLookup, String> {
+    read_field(body, field)
+}
+
+pub(crate) fn read_field(reader: impl Read, field: &str) -> Result<FieldLookup, String> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let found = Top(field)
+        .deserialize(&mut de)
+        .and_then(|found| de.end().map(|()| found))
+        .map_err(|e| describe_json_blind(&e))?;
+    Ok(found)
+}
+
+/// The whole answer: `data` is the only key of interest.
+struct Top<'a>(&'a str);
+/// `data` of the answer: `data` (the fields) and `metadata`.
+struct Outer<'a>(&'a str);
+/// `data.data`: the fields.
+struct Fields<'a>(&'a str);
+/// One field's value.
+struct Value;
+
+impl<'de> DeserializeSeed<'de> for Top<'_> {
+    type Value = FieldLookup;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FieldLookup, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = FieldLookup;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a KV v2 data answer")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldLookup, A::Error> {
+        let mut found = FieldLookup::NoData;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "data" {
+                found = map.next_value_seed(Outer(self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Outer<'_> {
+    type Value = FieldLookup;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FieldLookup, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Outer<'_> {
+    type Value = FieldLookup;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with `data` and `metadata`")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NoData)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NoData)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<FieldLookup, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldLookup, A::Error> {
+        let mut found = FieldLookup::NoData;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "data" {
+                found = map.next_value_seed(Fields(self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Fields<'_> {
+    type Value = FieldLookup;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FieldLookup, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = FieldLookup;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of fields")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NoData)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NoData)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<FieldLookup, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldLookup, A::Error> {
+        let mut found = FieldLookup::Missing;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.0 && matches!(found, FieldLookup::Missing) {
+                found = map.next_value_seed(Value)?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Value {
+    type Value = FieldLookup;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FieldLookup, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Value {
+    type Value = FieldLookup;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::Found(Secret::new(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::Found(Secret::new(v)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NotString("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NotString("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NotString("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NotString("a number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NotString("null"))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<FieldLookup, E> {
+        Ok(FieldLookup::NotString("null"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FieldLookup, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(FieldLookup::NotString("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldLookup, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(FieldLookup::NotString("an object"))
+    }
+}
+
+/// The new version a write created (`{"data": {"version": N, ...}}`).
+pub(crate) fn read_written_version(reader: impl Read) -> Result<u64, String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        data: Option<Written>,
+    }
+    #[derive(Deserialize)]
+    struct Written {
+        version: u64,
+    }
+    let envelope: Envelope =
+        serde_json::from_reader(reader).map_err(|e| describe_json_blind(&e))?;
+    envelope
+        .data
+        .map(|d| d.version)
+        .ok_or_else(|| "the answer has no `data.version`".to_string())
+}
+
+/// The result of a login: the client token and what the server says about it.
+#[derive(Debug)]
+pub struct Login {
+    pub token: Secret,
+    pub info: LoginInfo,
+}
+
+/// What the server said about a token it issued at login (no secret in here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginInfo {
+    /// The auth method used (`approle`, `jwt`, `kubernetes`).
+    pub method: &'static str,
+    pub policies: Vec<String>,
+    /// How long the token lives unless renewed; zero for tokens that do not expire.
+    pub lease_duration: Duration,
+    pub renewable: bool,
+}
+
+/// Parses a login answer (`{"auth": {"client_token": …, "policies": […], …}}`).
+pub(crate) fn read_login(reader: impl Read, method: &'static str) -> Result<Login, String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        auth: Option<Auth>,
+    }
+    #[derive(Deserialize)]
+    struct Auth {
+        #[serde(deserialize_with = "secret")]
+        client_token: Secret,
+        #[serde(default)]
+        policies: Option<Vec<String>>,
+        #[serde(default)]
+        lease_duration: u64,
+        #[serde(default)]
+        renewable: bool,
+    }
+    fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+    let envelope: Envelope =
+        serde_json::from_reader(reader).map_err(|e| describe_json_blind(&e))?;
+    let auth = envelope
+        .auth
+        .ok_or_else(|| "the login answer has no `auth` object".to_string())?;
+    if auth.client_token.expose().is_empty() {
+        return Err("the login answer holds an empty client token".into());
+    }
+    Ok(Login {
+        token: auth.client_token,
+        info: LoginInfo {
+            method,
+            policies: auth.policies.unwrap_or_default(),
+            lease_duration: Duration::from_secs(auth.lease_duration),
+            renewable: auth.renewable,
+        },
+    })
+}
+
+/// The server's message in an error body: the `errors` list joined, whitespace collapsed, or the
+/// raw text when it is not that JSON. Bounded to a few hundred characters.
+pub fn parse_error_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<String>,
+    }
+    let text = match serde_json::from_slice::<Errors>(body) {
+        Ok(e) => e.errors.join("; "),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    const MAX: usize = 300;
+    if out.len() > MAX {
+        let mut cut = MAX;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const METADATA: &[u8] = br#"{"request_id":"x","data":{"cas_required":false,
+        "created_time":"2026-11-30T01:13:59.22592813Z","current_metadata_version":0,
+        "current_version":3,"custom_metadata":{"minted_at":"2026-04-18T12:07:09Z"},
+        "delete_version_after":"0s","max_versions":0,"oldest_version":1,
+        "updated_time":"2026-11-30T01:14:03.66395669Z","versions":{
+          "1":{"created_time":"2026-11-30T01:13:59.22592813Z","deletion_time":"","destroyed":true},
+          "2":{"created_time":"2026-11-30T01:14:00Z","deletion_time":"2026-11-30T02:00:00Z","destroyed":false},
+          "3":{"created_time":"2026-11-30T01:14:03.66395669Z","deletion_time":"2027-01-01T00:00:00Z","destroyed":false}}},
+        "wrap_info":null,"warnings":null,"auth":null}"#;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn metadata_is_parsed_with_times_versions_and_custom_metadata() {
+        let m = parse_metadata(METADATA).unwrap();
+        assert_eq!(m.created_time, ts("2026-11-30T01:13:59.22592813Z"));
+        assert_eq!(m.updated_time, ts("2026-11-30T01:14:03.66395669Z"));
+        assert_eq!((m.current_version, m.oldest_version), (3, 1));
+        assert_eq!(m.custom_metadata["minted_at"], "2026-04-18T12:07:09Z");
+        assert_eq!(m.versions.len(), 3);
+        assert_eq!(m.versions[&1].deletion_time, None);
+        assert!(m.versions[&1].destroyed);
+        assert_eq!(
+            m.versions[&2].deletion_time,
+            Some(ts("2026-11-30T02:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn version_states_depend_on_now() {
+        let m = parse_metadata(METADATA).unwrap();
+        let before = ts("2026-12-01T00:00:00Z");
+        let after = ts("2027-02-01T00:00:00Z");
+        // Version 3 is scheduled for deletion in 2027: live before, deleted after.
+        assert_eq!(m.current_state(before), VersionState::Live);
+        assert!(!m.current_is_deleted(before));
+        assert_eq!(
+            m.current_state(after),
+            VersionState::Deleted(ts("2027-01-01T00:00:00Z"))
+        );
+        assert!(m.current_is_deleted(after));
+        assert!(!m.current_is_destroyed());
+        assert_eq!(m.versions[&1].state(before), VersionState::Destroyed);
+        assert_eq!(
+            m.versions[&2].state(before),
+            VersionState::Deleted(ts("2026-11-30T02:00:00Z"))
+        );
+        let mut none = m.clone();
+        none.current_version = 0;
+        assert_eq!(none.current_state(before), VersionState::Missing);
+    }
+
+    #[test]
+    fn null_custom_metadata_is_empty() {
+        let body = br#"{"data":{"created_time":"2026-01-01T00:00:00Z","updated_time":"2026-01-01T00:00:00Z",
+            "current_version":1,"custom_metadata":null,"versions":{"1":{"created_time":"2026-01-01T00:00:00Z","deletion_time":"","destroyed":false}}}}"#;
+        let m = parse_metadata(body).unwrap();
+        assert!(m.custom_metadata.is_empty());
+        assert_eq!(
+            m.current_state(ts("2026-06-01T00:00:00Z")),
+            VersionState::Live
+        );
+    }
+
+    #[test]
+    fn malformed_metadata_is_reported() {
+        for (body, expected) in [
+            (&b"{\"data\":null}"[..], "no `data` object"),
+            (b"not json", "not the expected JSON"),
+            (
+                br#"{"data":{"created_time":"yesterday","updated_time":"2026-01-01T00:00:00Z","current_version":1}}"#,
+                "`created_time` is not an RFC 3339 time: `yesterday`",
+            ),
+            (
+                br#"{"data":{"created_time":"2026-01-01T00:00:00Z","updated_time":"2026-01-01T00:00:00Z","current_version":1,"versions":{"x":{"created_time":"2026-01-01T00:00:00Z"}}}}"#,
+                "version key `x` is not a number",
+            ),
+        ] {
+            let err = parse_metadata(body).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn list_pages_hold_keys_and_folders() {
+        let body = br#"{"data":{"keys":["a/","k1","k2"]},"warnings":null}"#;
+        assert_eq!(parse_list(body).unwrap(), ["a/", "k1", "k2"]);
+        assert!(parse_list(br#"{"data":{}}"#).unwrap().is_empty());
+        assert!(parse_list(br#"{"data":{"keys":[""]}}"#).is_err());
+        assert!(parse_list(br#"{"errors":[]}"#).is_err());
+    }
+
+    const DATA: &[u8] =
+        br#"{"request_id":"r","data":{"data":{"other":"hunter2-other","n":5,"obj":{"a":["x"]},
+        "token":"sk-ant-oat01-secret","list":[1,2]},"metadata":{"version":2}}}"#;
+
+    #[test]
+    fn one_field_is_found_and_the_others_are_skipped() {
+        match parse_field(DATA, "token").unwrap() {
+            FieldLookup::Found(s) => assert_eq!(s.expose(), "sk-ant-oat01-secret"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_field(DATA, "absent").unwrap(),
+            FieldLookup::Missing
+        ));
+        assert!(matches!(
+            parse_field(DATA, "n").unwrap(),
+            FieldLookup::NotString("a number")
+        ));
+        assert!(matches!(
+            parse_field(DATA, "obj").unwrap(),
+            FieldLookup::NotString("an object")
+        ));
+        assert!(matches!(
+            parse_field(DATA, "list").unwrap(),
+            FieldLookup::NotString("an array")
+        ));
+        let deleted =
+            br#"{"data":{"data":null,"metadata":{"deletion_time":"2026-01-01T00:00:00Z"}}}"#;
+        assert!(matches!(
+            parse_field(deleted, "token").unwrap(),
+            FieldLookup::NoData
+        ));
+    }
+
+    #[test]
+    fn broken_data_answers_never_show_their_content() {
+        let cut = &DATA[..60];
+        let err = parse_field(cut, "token").unwrap_err();
+        assert!(err.contains("ends early"), "{err}");
+        let bad = br#"{"data":{"data":{"token":"sk-ant-oat01-secret" "x"}}}"#;
+        let err = parse_field(bad, "token").unwrap_err();
+        assert!(!err.contains("sk-ant"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn logins_hold_the_token_as_a_secret() {
+        let body = br#"{"auth":{"client_token":"s.abcdef","accessor":"acc","policies":["default","reader"],
+            "lease_duration":3600,"renewable":true}}"#;
+        let login = read_login(&body[..], "approle").unwrap();
+        assert_eq!(login.token.expose(), "s.abcdef");
+        assert_eq!(login.info.policies, ["default", "reader"]);
+        assert_eq!(login.info.lease_duration, Duration::from_secs(3600));
+        assert!(!format!("{login:?}").contains("s.abcdef"));
+        let err = read_login(&b"{\"auth\":{\"client_token\":5}}"[..], "jwt").unwrap_err();
+        assert!(err.contains("not of the expected shape"), "{err}");
+    }
+
+    #[test]
+    fn error_messages_are_joined_and_bounded() {
+        assert_eq!(
+            parse_error_message(br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#),
+            "1 error occurred: * permission denied"
+        );
+        assert_eq!(parse_error_message(br#"{"errors":[]}"#), "");
+        assert_eq!(
+            parse_error_message(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+        assert!(parse_error_message(&[b'x'; 5000]).chars().count() <= 301);
+    }
+}

