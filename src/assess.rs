@@ -193,17 +193,16 @@ fn assess_one(
 
 /// Groups pool members by value and works out duplicates, runway and replacements.
 fn assess_pools(assessments: &mut [Assessment], policy: PoolPolicy) -> Vec<Pool> {
-    let mut names: Vec<String> = assessments
-        .iter()
-        .filter_map(|a| a.credential.pool.clone())
-        .collect();
-    names.sort();
-    names.dedup();
+    // Members of each pool, in report order, in one pass: looking them up pool by pool would
+    // make the cost grow with pools × credentials.
+    let mut members: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, a) in assessments.iter().enumerate() {
+        if let Some(pool) = &a.credential.pool {
+            members.entry(pool.clone()).or_default().push(i);
+        }
+    }
     let mut pools = Vec::new();
-    for name in names {
-        let idx: Vec<usize> = (0..assessments.len())
-            .filter(|&i| assessments[i].credential.pool.as_deref() == Some(name.as_str()))
-            .collect();
+    for (name, idx) in members {
         // Members in definition order of their value: the first holder of a value is the original.
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut duplicates = Vec::new();

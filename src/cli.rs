@@ -18,6 +18,11 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
   [[source]]        kind = \"directory\", path (one file per credential: file name = name,
                     content = unix seconds), content = \"expires_at\" | \"minted_at\", name,
                     ttl, pool, labels, runbook, warn_before, critical_before
+  [[source]]        kind = \"vault\": address, namespace, ca_file (else BAO_/VAULT_ADDR,
+                    _NAMESPACE, _CACERT), mount, prefix and/or paths, include, exclude,
+                    auth = { method = token|approle|jwt|kubernetes, ... }, concurrency,
+                    timeout, retries, expires_at_key, minted_at_key, ttl, pool, labels, ...
+  [[credential]]    vault = { path, field, source } for a value stored in Vault
 Times are RFC 3339 with an offset or unix seconds; durations look like 365d, 12h, 90m.
 Relative paths are resolved against the config file's folder.";
 

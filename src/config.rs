@@ -843,14 +843,7 @@ impl Validator<'_> {
             return self.vault_value_spec(c, context, declared, from, field.is_some());
         }
         let from = match (&c.file, &c.env) {
-            (Some(_), Some(env)) => {
-                self.error(
-                    env.span(),
-                    format!("{context}: give the value's `file` or `env`, not both"),
-                );
-                return Err(());
-            }
-            (Some(file), None) => Some(ValueFrom::File(base.join(file.get_ref()))),
+            (Some(file), _) => Some(ValueFrom::File(base.join(file.get_ref()))),
             (None, Some(env)) if env.get_ref().is_empty() || env.get_ref().contains('=') => {
                 self.error(
                     env.span(),
@@ -990,6 +983,24 @@ impl Validator<'_> {
             thresholds,
             pools,
         }
+    }
+
+    /// A credential's or source's thresholds: its own keys, else the defaults.
+    fn thresholds_from(
+        &mut self,
+        warn: &Option<Spanned<toml::Value>>,
+        critical: &Option<Spanned<toml::Value>>,
+        defaults: Thresholds,
+        context: &str,
+    ) -> Thresholds {
+        let w = self.duration_or(warn, context, "warn_before", defaults.warn_before);
+        let c = self.duration_or(
+            critical,
+            context,
+            "critical_before",
+            defaults.critical_before,
+        );
+        self.thresholds(w, c, critical.as_ref().or(warn.as_ref()), context)
     }
 
     fn thresholds(
@@ -1137,22 +1148,10 @@ impl Validator<'_> {
         let pool = self.non_empty(c.pool, &context, "pool");
         let labels = self.labels(c.labels, &context, reserved);
         let ttl = self.duration_or(&c.ttl, &context, "ttl", defaults.ttl);
-        let warn = self.duration_or(
+        let thresholds = self.thresholds_from(
             &c.warn_before,
-            &context,
-            "warn_before",
-            defaults.thresholds.warn_before,
-        );
-        let critical = self.duration_or(
             &c.critical_before,
-            &context,
-            "critical_before",
-            defaults.thresholds.critical_before,
-        );
-        let thresholds = self.thresholds(
-            warn,
-            critical,
-            c.critical_before.as_ref().or(c.warn_before.as_ref()),
+            defaults.thresholds,
             &context,
         );
 
@@ -1311,22 +1310,10 @@ impl Validator<'_> {
         let ttl = self.duration_or(&s.ttl, &context, "ttl", defaults.ttl);
         let pool = self.non_empty(s.pool, &context, "pool");
         let labels = self.labels(s.labels, &context, reserved);
-        let warn = self.duration_or(
+        let thresholds = self.thresholds_from(
             &s.warn_before,
-            &context,
-            "warn_before",
-            defaults.thresholds.warn_before,
-        );
-        let critical = self.duration_or(
             &s.critical_before,
-            &context,
-            "critical_before",
-            defaults.thresholds.critical_before,
-        );
-        let thresholds = self.thresholds(
-            warn,
-            critical,
-            s.critical_before.as_ref().or(s.warn_before.as_ref()),
+            defaults.thresholds,
             &context,
         );
         Some(Source::Directory(DirectorySource {
@@ -1452,22 +1439,10 @@ impl Validator<'_> {
         let ttl = self.duration_or(&s.ttl, &context, "ttl", defaults.ttl);
         let pool = self.non_empty(s.pool, &context, "pool");
         let labels = self.labels(s.labels, &context, reserved);
-        let warn = self.duration_or(
+        let thresholds = self.thresholds_from(
             &s.warn_before,
-            &context,
-            "warn_before",
-            defaults.thresholds.warn_before,
-        );
-        let critical = self.duration_or(
             &s.critical_before,
-            &context,
-            "critical_before",
-            defaults.thresholds.critical_before,
-        );
-        let thresholds = self.thresholds(
-            warn,
-            critical,
-            s.critical_before.as_ref().or(s.warn_before.as_ref()),
+            defaults.thresholds,
             &context,
         );
         Some(VaultSource {
@@ -2121,7 +2096,7 @@ content = "minted_at"
             ),
             (
                 "[[credential]]\nname = \"a\"\nfile = \"t\"\nenv = \"T\"\n",
-                "4:7: credential `a`: give the value's `file` or `env`, not both",
+                "4:7: credential `a`: give one place for the value, not `file` and `env`",
             ),
             (
                 "[[credential]]\nname = \"a\"\nminted_at = 1\nfile = \"t\"\nformat = \"claude\"\n",

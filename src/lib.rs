@@ -3,7 +3,9 @@
 //! The data flows one way. [`config`] validates `credwatch.toml`; [`sources`] read the inventory
 //! and the configured sources into observations; [`assess`] (pure, `now` passed in) turns them into
 //! a [`assess::Report`]; [`output`] renders it as a table or JSON, [`metrics`] maps it onto the
-//! metrics contract and [`exposition`] encodes that as Prometheus text; [`sinks`] deliver the text.
+//! metrics contract and [`exposition`] encodes that as Prometheus text; [`sinks`] deliver the text
+//! (Pushgateway, `/metrics`, node_exporter's textfile). For `serve`, [`refresh`] runs the pipeline
+//! on an interval and [`last_known`] keeps what a refresh could not read.
 //! [`run`] wires a command line onto that pipeline and picks the exit code.
 
 pub mod assess;

@@ -407,6 +407,11 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
         args.name,
         config.path.display()
     );
+    push_after_rotation(cli, args, &config)
+}
+
+/// Pushes at once after a rotation, so the alert clears within minutes, not at the next run.
+fn push_after_rotation(cli: &Cli, args: &RotateArgs, config: &Config) -> anyhow::Result<ExitCode> {
     if args.no_push || config.pushgateway.is_none() {
         return Ok(ExitCode::Ok);
     }
@@ -744,17 +749,7 @@ fn rotate_in_vault(
             .map_or(String::new(), |s| format!(" from `{s}`")),
         vault_source.minted_at_key
     );
-    if args.no_push || config.pushgateway.is_none() {
-        return Ok(ExitCode::Ok);
-    }
-    push(
-        cli,
-        &PushArgs {
-            dry_run: false,
-            pushgateway_url: None,
-            now: None,
-        },
-    )
+    push_after_rotation(cli, args, config)
 }
 
 /// Reads a new secret value from stdin: without echo from a terminal, else the whole input;

@@ -1,7 +1,10 @@
 //! `credwatch render k8s`: a validated config → Kubernetes manifests to `kubectl apply`. Pure.
 //!
 //! Three objects: a ServiceAccount, a ConfigMap holding `credwatch.toml` verbatim, and a hardened
-//! CronJob running `credwatch push` with that file mounted at [`CONFIG_FILE`]. Each directory
+//! CronJob running `credwatch push` with that file mounted at [`CONFIG_FILE`]. With
+//! [`K8sMode::Exporter`] a Deployment running `credwatch serve` (the same pod, hardening and
+//! mounts; readiness on `/-/ready`, liveness on `/healthz`) and its Service replace the CronJob,
+//! plus a ServiceMonitor on request. Each directory
 //! source is a ConfigMap mounted read-only at the source's `path`; a relative `path` resolves
 //! against [`CONFIG_DIR`] in the pod, exactly as credwatch resolves it against the config file's
 //! folder anywhere else, so one file works on a laptop and in the cluster (Kubernetes creates the

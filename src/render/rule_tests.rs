@@ -236,23 +236,7 @@ impl Builder<'_> {
             ),
             interval: "1m".into(),
             input_series: self.credential_series(cred, source, expiry, t, minutes),
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(cross),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(cross + for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(fire_at),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![firing],
-                },
-            ],
+            alert_rule_test: self.timeline(kind, &[cross, cross + for_s], fire_at, vec![firing]),
         }
     }
 
@@ -263,21 +247,15 @@ impl Builder<'_> {
             name: format!("{}: fires at the expiry instant", self.name(kind)),
             interval: "1m".into(),
             input_series: self.credential_series(cred, source, expiry, t, 70),
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(expiry - STEP),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(expiry),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &self.expiry_labels(cred, source)),
-                        exp_annotations: self.annotations(kind, cred, source, 0),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[expiry - STEP],
+                expiry,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &self.expiry_labels(cred, source)),
+                    exp_annotations: self.annotations(kind, cred, source, 0),
+                }],
+            ),
         }
     }
 
@@ -307,21 +285,15 @@ impl Builder<'_> {
                     values: constant(1, minutes),
                 },
             ],
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(for_s - STEP),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &[(c, cred), ("job", job)]),
-                        exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[for_s - STEP],
+                for_s,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &[(c, cred), ("job", job)]),
+                    exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
+                }],
+            ),
         }
     }
 
@@ -349,26 +321,15 @@ impl Builder<'_> {
                     values: format!("0+60x{minutes}"),
                 },
             ],
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(stale),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(stale + for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(fire_at),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &[("job", &self.job)]),
-                        exp_annotations: self.annotations(kind, "", "", fire_at),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[stale, stale + for_s],
+                fire_at,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &[("job", &self.job)]),
+                    exp_annotations: self.annotations(kind, "", "", fire_at),
+                }],
+            ),
         }
     }
 
@@ -390,21 +351,15 @@ impl Builder<'_> {
                 ),
                 interval: "1m".into(),
                 input_series: vec![other],
-                alert_rule_test: vec![
-                    AlertTest {
-                        eval_time: at(for_s - STEP),
-                        alertname: self.name(kind),
-                        exp_alerts: vec![],
-                    },
-                    AlertTest {
-                        eval_time: at(for_s),
-                        alertname: self.name(kind),
-                        exp_alerts: vec![ExpectedAlert {
-                            exp_labels: self.alert_labels(kind, &[]),
-                            exp_annotations: self.annotations(kind, "", "", 0),
-                        }],
-                    },
-                ],
+                alert_rule_test: self.timeline(
+                    kind,
+                    &[for_s - STEP],
+                    for_s,
+                    vec![ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &[]),
+                        exp_annotations: self.annotations(kind, "", "", 0),
+                    }],
+                ),
             },
             TestGroup {
                 name: format!("{}: silent once credwatch has reported", self.name(kind)),
@@ -413,11 +368,7 @@ impl Builder<'_> {
                     series: series(last, &[("job", &self.job)]),
                     values: format!("0+60x{minutes}"),
                 }],
-                alert_rule_test: vec![AlertTest {
-                    eval_time: at(for_s + STEP),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                }],
+                alert_rule_test: self.timeline(kind, &[], for_s + STEP, vec![]),
             },
         ]
     }
@@ -455,10 +406,11 @@ impl Builder<'_> {
             ),
             interval: "1m".into(),
             input_series: input,
-            alert_rule_test: vec![AlertTest {
-                eval_time: at(fire_at),
-                alertname: self.name(kind),
-                exp_alerts: vec![ExpectedAlert {
+            alert_rule_test: self.timeline(
+                kind,
+                &[],
+                fire_at,
+                vec![ExpectedAlert {
                     exp_labels: self
                         .alert_labels(kind, &self.expiry_labels("primary", "inventory")),
                     exp_annotations: self.annotations_with(
@@ -470,7 +422,7 @@ impl Builder<'_> {
                         true,
                     ),
                 }],
-            }],
+            ),
         }
     }
 
@@ -499,21 +451,15 @@ impl Builder<'_> {
                     values: constant(1, minutes),
                 },
             ],
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(for_s - STEP),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &bad),
-                        exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[for_s - STEP],
+                for_s,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &bad),
+                    exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
+                }],
+            ),
         }
     }
 
@@ -547,21 +493,15 @@ impl Builder<'_> {
                     values: constant(2, minutes),
                 },
             ],
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(for_s - STEP),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &pool("agent")),
-                        exp_annotations: self.annotations_with(kind, "", "", 2, "agent", false),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[for_s - STEP],
+                for_s,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &pool("agent")),
+                    exp_annotations: self.annotations_with(kind, "", "", 2, "agent", false),
+                }],
+            ),
         }
     }
 
@@ -593,34 +533,48 @@ impl Builder<'_> {
                     values: constant(warn, minutes),
                 },
             ],
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(cross),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(cross + for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(fire_at),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &labels),
-                        exp_annotations: self.annotations_with(
-                            kind,
-                            "",
-                            "",
-                            runway_end - fire_at,
-                            "agent",
-                            false,
-                        ),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[cross, cross + for_s],
+                fire_at,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &labels),
+                    exp_annotations: self.annotations_with(
+                        kind,
+                        "",
+                        "",
+                        runway_end - fire_at,
+                        "agent",
+                        false,
+                    ),
+                }],
+            ),
         }
+    }
+
+    /// Alert `kind` stays silent at each time of `silent` (seconds) and, at `fire_at`, shows
+    /// exactly `expected` (empty: still silent).
+    fn timeline(
+        &self,
+        kind: AlertKind,
+        silent: &[i64],
+        fire_at: i64,
+        expected: Vec<ExpectedAlert>,
+    ) -> Vec<AlertTest> {
+        let mut tests: Vec<AlertTest> = silent
+            .iter()
+            .map(|&t| AlertTest {
+                eval_time: at(t),
+                alertname: self.name(kind),
+                exp_alerts: vec![],
+            })
+            .collect();
+        tests.push(AlertTest {
+            eval_time: at(fire_at),
+            alertname: self.name(kind),
+            exp_alerts: expected,
+        });
+        tests
     }
 
     fn push_failing_case(&self) -> TestGroup {
@@ -644,21 +598,15 @@ impl Builder<'_> {
                     values: constant(200, minutes),
                 },
             ],
-            alert_rule_test: vec![
-                AlertTest {
-                    eval_time: at(for_s - STEP),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![],
-                },
-                AlertTest {
-                    eval_time: at(for_s),
-                    alertname: self.name(kind),
-                    exp_alerts: vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &[("job", job)]),
-                        exp_annotations: self.annotations(kind, "", "", 200),
-                    }],
-                },
-            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[for_s - STEP],
+                for_s,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &[("job", job)]),
+                    exp_annotations: self.annotations(kind, "", "", 200),
+                }],
+            ),
         }
     }
 }

@@ -148,19 +148,9 @@ pub fn seconds_expr(d: SignedDuration) -> String {
     }
 }
 
-/// A PromQL or Go-template string literal.
+/// A PromQL or Go-template string literal (the same three escapes as exposition label values).
 pub fn quote(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    format!("\"{}\"", crate::exposition::escape_label_value(value))
 }
 
 pub fn expr(config: &Config, kind: AlertKind) -> String {

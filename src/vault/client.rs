@@ -365,51 +365,42 @@ impl Client {
         let workers = concurrency.max(1).min(paths.len());
         let next = AtomicUsize::new(0);
         let stop: OnceLock<VaultError> = OnceLock::new();
-        let mut results: Vec<Option<Result<Metadata, VaultError>>> =
-            std::iter::repeat_with(|| None).take(paths.len()).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(path) = paths.get(i) else { break };
-                            let result = match (clean_mount(mount), clean_secret_path(path)) {
-                                (Err(e), _) | (_, Err(e)) => Err(e),
-                                (Ok(m), Ok(p)) => {
-                                    let op = format!("read metadata of `{m}/{p}`");
-                                    match stop.get() {
-                                        Some(first) => Err(first.not_tried(op)),
-                                        None => self.read_metadata_as(&op, m, p),
-                                    }
-                                }
-                            };
-                            if let Err(e) = &result
-                                && e.is_server_wide()
-                            {
-                                let _ = stop.set(e.clone());
-                            }
-                            done.push((i, result));
-                        }
-                        done
-                    })
-                })
+        // One slot per path, filled in place by whichever worker takes it: no second buffer.
+        let slots: Vec<OnceLock<Result<Metadata, VaultError>>> =
+            std::iter::repeat_with(OnceLock::new)
+                .take(paths.len())
                 .collect();
-            for handle in handles {
-                let done = handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                for (i, result) in done {
-                    results[i] = Some(result);
-                }
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break };
+                        let result = match (clean_mount(mount), clean_secret_path(path)) {
+                            (Err(e), _) | (_, Err(e)) => Err(e),
+                            (Ok(m), Ok(p)) => {
+                                let op = format!("read metadata of `{m}/{p}`");
+                                match stop.get() {
+                                    Some(first) => Err(first.not_tried(op)),
+                                    None => self.read_metadata_as(&op, m, p),
+                                }
+                            }
+                        };
+                        if let Err(e) = &result
+                            && e.is_server_wide()
+                        {
+                            let _ = stop.set(e.clone());
+                        }
+                        let _ = slots[i].set(result);
+                    }
+                });
             }
         });
         paths
             .iter()
-            .zip(results)
-            .map(|(path, result)| {
-                let result = result.unwrap_or_else(|| {
+            .zip(slots)
+            .map(|(path, slot)| {
+                let result = slot.into_inner().unwrap_or_else(|| {
                     Err(VaultError::Malformed {
                         op: format!("read metadata of `{path}`"),
                         detail: "no result was recorded".into(),

@@ -6,6 +6,8 @@ mod push_faults;
 mod render_k8s;
 mod render_rules;
 mod rotate;
+mod serve;
+mod textfile;
 pub mod values;
 mod vault_client;
 mod vault_source;

@@ -473,3 +473,204 @@ fn help_explains_the_mounts_and_the_secret() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// --mode exporter: a Deployment running `credwatch serve` and its Service.
+
+/// Runs `kubernetes-validate --strict`: every object must pass, except a ServiceMonitor, which
+/// it has no schema for (a CRD) and only warns about. Returns the resources that passed.
+fn validated_resources(yaml: &str) -> Vec<String> {
+    let (passed, said) = kubernetes_validate(yaml);
+    assert!(
+        passed,
+        "kubernetes-validate --strict failed:\n{said}\n{yaml}"
+    );
+    for line in said.lines().filter(|l| l.contains("Couldn't find schema")) {
+        assert!(line.contains("kind ServiceMonitor"), "{said}");
+    }
+    said.lines()
+        .filter_map(|l| l.split(" passed for resource ").nth(1))
+        .filter_map(|rest| rest.split(' ').next())
+        .map(String::from)
+        .collect()
+}
+
+fn exporter_pod(docs: &[Value]) -> &Value {
+    &kind(docs, "Deployment")["spec"]["template"]["spec"]
+}
+
+#[test]
+fn the_exporter_mode_renders_a_deployment_and_service_that_validate() {
+    let config = repo_root().join("examples/credwatch.toml");
+    let run = render_k8s(&config, &["--mode", "exporter"]);
+    run.assert_code(0);
+    // The exporter pushes nothing: the example's loopback Pushgateway is no concern.
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        validated_resources(&run.stdout),
+        [
+            "serviceaccount/credwatch",
+            "configmap/credwatch-config",
+            "deployment/credwatch",
+            "service/credwatch"
+        ]
+    );
+    let docs = documents(&run.stdout);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["ServiceAccount", "ConfigMap", "Deployment", "Service"]
+    );
+
+    let deployment = kind(&docs, "Deployment");
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    let selector = &deployment["spec"]["selector"]["matchLabels"];
+    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    for (key, value) in selector.as_mapping().unwrap() {
+        assert_eq!(
+            &pod_labels[key.as_str().unwrap()],
+            value,
+            "the selector selects the pods"
+        );
+    }
+    let pod = exporter_pod(&docs);
+    assert_eq!(pod["restartPolicy"], "Always");
+    let c = &pod["containers"][0];
+    assert_eq!(
+        strings(&c["args"]),
+        [
+            "serve",
+            "--config",
+            "/etc/credwatch/credwatch.toml",
+            "--listen",
+            "0.0.0.0:9819"
+        ]
+    );
+    assert_eq!(c["ports"][0]["name"], "metrics");
+    assert_eq!(c["ports"][0]["containerPort"], 9819);
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/-/ready");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "metrics");
+
+    // The same hardening, mounts and resources as the CronJob's pod.
+    let cron = render_k8s(&config, &[]);
+    cron.assert_code(0);
+    let cron_docs = documents(&cron.stdout);
+    let cron_pod = pod_spec(&cron_docs);
+    for key in [
+        "serviceAccountName",
+        "enableServiceLinks",
+        "securityContext",
+        "volumes",
+    ] {
+        assert_eq!(pod[key], cron_pod[key], "pod {key}");
+    }
+    for key in [
+        "image",
+        "resources",
+        "securityContext",
+        "volumeMounts",
+        "terminationMessagePolicy",
+    ] {
+        assert_eq!(c[key], cron_pod["containers"][0][key], "container {key}");
+    }
+    assert_eq!(
+        kind(&docs, "ServiceAccount"),
+        kind(&cron_docs, "ServiceAccount")
+    );
+    assert_eq!(kind(&docs, "ConfigMap"), kind(&cron_docs, "ConfigMap"));
+
+    let service = kind(&docs, "Service");
+    assert_eq!(&service["spec"]["selector"], selector);
+    assert_eq!(service["spec"]["ports"][0]["name"], "metrics");
+    assert_eq!(service["spec"]["ports"][0]["port"], 9819);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], "metrics");
+}
+
+#[test]
+fn a_service_monitor_is_added_on_request_and_selects_the_service() {
+    let config = repo_root().join("examples/migrate-from-shell-cronjob/credwatch.toml");
+    let run = render_k8s(
+        &config,
+        &[
+            "--mode",
+            "exporter",
+            "--service-monitor",
+            "--namespace",
+            "claude",
+            "--name",
+            "claude-oauth-expiry-monitor",
+        ],
+    );
+    run.assert_code(0);
+    assert_eq!(validated_resources(&run.stdout).len(), 4);
+    let docs = documents(&run.stdout);
+    assert_eq!(docs.len(), 5);
+    let monitor = kind(&docs, "ServiceMonitor");
+    let service = kind(&docs, "Service");
+    assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(monitor["metadata"]["namespace"], "claude");
+    assert_eq!(monitor["metadata"]["name"], "claude-oauth-expiry-monitor");
+    let selected = monitor["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .unwrap();
+    for (key, value) in selected {
+        assert_eq!(
+            &service["metadata"]["labels"][key.as_str().unwrap()],
+            value,
+            "the ServiceMonitor selects the Service"
+        );
+    }
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], service["spec"]["ports"][0]["name"]);
+    assert_eq!(endpoint["path"], "/metrics");
+    // Mounts come along: the drop-in's ConfigMap directory.
+    let mounts: Vec<&str> = exporter_pod(&docs)["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    assert_eq!(mounts, ["/etc/credwatch", "/etc/credwatch/expiry"]);
+}
+
+#[test]
+fn flags_that_do_not_fit_the_mode_exit_3() {
+    let s = Scratch::new();
+    let no_pushgateway = s.write(
+        "credwatch.toml",
+        "[[credential]]\nname = \"a\"\nexpires_at = 1808064429\n",
+    );
+    // The exporter needs no Pushgateway.
+    let run = render_k8s(&no_pushgateway, &["--mode", "exporter"]);
+    run.assert_code(0);
+    assert_eq!(validated_resources(&run.stdout).len(), 4);
+
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[],
+            "has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`, or render an exporter with --mode exporter",
+        ),
+        (
+            &["--mode", "exporter", "--pushgateway-secret", "pg-auth"],
+            "error: --pushgateway-secret: the exporter is scraped and pushes nothing; leave it out with --mode exporter",
+        ),
+        (
+            &["--service-monitor"],
+            "error: --service-monitor: a CronJob serves nothing to scrape; use it with --mode exporter",
+        ),
+    ];
+    let example = repo_root().join("examples/migrate-from-shell-cronjob/credwatch.toml");
+    for (flags, wanted) in cases {
+        let config = if flags.is_empty() {
+            &no_pushgateway
+        } else {
+            &example
+        };
+        let run = render_k8s(config, flags);
+        run.assert_code(3);
+        assert!(run.stderr.contains(wanted), "{flags:?}: {}", run.stderr);
+    }
+}

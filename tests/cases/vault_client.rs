@@ -7,15 +7,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jiff::Timestamp;
 use serde_json::json;
 
 use credwatch::credential::Secret;
 use credwatch::vault::{Auth, Client, ClientConfig, VaultError, VersionState};
 
-use crate::support::openbao::OpenBao;
+use crate::support::openbao::{JwtKey, OpenBao, claims, configure_jwt};
 use crate::support::{Fault, FaultServer, free_port};
 
 const MOUNT: &str = "secret";
@@ -466,77 +464,6 @@ fn approle_login_yields_a_working_token() {
     assert_no_leak(&err, &[&secret_id, "00000000-1111-2222-3333-444444444444"]);
 }
 
-/// An EC P-256 key pair: the public key as a PEM SPKI, and a signer of ES256 JWTs.
-struct JwtKey {
-    key: ring::signature::EcdsaKeyPair,
-    rng: ring::rand::SystemRandom,
-}
-
-impl JwtKey {
-    fn generate() -> JwtKey {
-        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        JwtKey { key, rng }
-    }
-
-    fn public_pem(&self) -> String {
-        use ring::signature::KeyPair;
-        // SubjectPublicKeyInfo { id-ecPublicKey, prime256v1 } followed by the 65-byte point.
-        let mut der = vec![
-            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-        ];
-        der.extend_from_slice(self.key.public_key().as_ref());
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            STANDARD.encode(der)
-        )
-    }
-
-    fn sign(&self, claims: serde_json::Value) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","typ":"JWT"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let input = format!("{header}.{payload}");
-        let signature = self.key.sign(&self.rng, input.as_bytes()).unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
-    }
-}
-
-/// Enables a JWT auth method at `mount` trusting `key`, with a role `credwatch` for audience
-/// `credwatch` that grants `reader`.
-fn configure_jwt(bao: &OpenBao, mount: &str, key: &JwtKey) {
-    bao.write_policy(
-        "reader",
-        r#"path "secret/metadata/*" { capabilities = ["list", "read"] }"#,
-    );
-    bao.enable_auth("jwt", mount);
-    bao.api(
-        "POST",
-        &format!("auth/{mount}/config"),
-        Some(json!({ "jwt_validation_pubkeys": [key.public_pem()] })),
-    );
-    bao.api(
-        "POST",
-        &format!("auth/{mount}/role/credwatch"),
-        Some(json!({
-            "role_type": "jwt",
-            "bound_audiences": ["credwatch"],
-            "user_claim": "sub",
-            "token_policies": ["reader"],
-            "token_ttl": "5m",
-        })),
-    );
-}
-
-fn claims() -> serde_json::Value {
-    let now = Timestamp::now().as_second();
-    json!({ "sub": "system:serviceaccount:monitoring:credwatch", "aud": "credwatch",
-            "iss": "credwatch-test", "iat": now, "nbf": now - 5, "exp": now + 600 })
-}
-
 #[test]
 fn jwt_login_yields_a_working_token() {
     let bao = OpenBao::start();
@@ -731,6 +658,45 @@ fn patch_custom_metadata_keeps_the_other_keys() {
 }
 
 #[test]
+fn a_namespace_is_sent_with_every_request() {
+    let bao = OpenBao::start();
+    bao.api("POST", "sys/namespaces/team", Some(json!({})));
+    let team = Some("team");
+    bao.api_in(
+        team,
+        "POST",
+        "sys/mounts/secret",
+        Some(json!({ "type": "kv", "options": { "version": "2" } })),
+    );
+    bao.api_in(
+        team,
+        "POST",
+        "secret/data/in-team",
+        Some(json!({ "data": { "token": "team-value" } })),
+    );
+    bao.write_secret("in-root", json!({ "token": "root-value" }));
+
+    let mut in_team = config(&bao.url);
+    in_team.namespace = Some("team".into());
+    let client = Client::new(in_team, Secret::new(bao.root_token.clone())).unwrap();
+    assert_eq!(
+        client.list_recursive(MOUNT, "").unwrap(),
+        paths(&["in-team"])
+    );
+    assert_eq!(
+        client
+            .read_field(MOUNT, "in-team", "token")
+            .unwrap()
+            .expose(),
+        "team-value"
+    );
+    assert_eq!(
+        root(&bao).list_recursive(MOUNT, "").unwrap(),
+        paths(&["in-root"])
+    );
+}
+
+#[test]
 fn tls_is_verified_against_the_configured_ca() {
     let bao = OpenBao::start_tls();
     bao.write_secret("x", json!({ "v": "1" }));
@@ -849,4 +815,23 @@ fn server_errors_are_retried_and_client_errors_are_not() {
     let err = expect_err(client.read_metadata(MOUNT, "x"));
     assert!(err.to_string().contains("HTTP 400: bad request"), "{err}");
     assert_eq!(refusing.request_count(), 1);
+}
+
+#[test]
+fn a_server_that_ignores_pagination_is_listed_once() {
+    // HashiCorp Vault has no `limit`/`after`: every LIST answers with the whole folder.
+    let whole = r#"{"data":{"keys":["a","b","c"]}}"#;
+    for (page_size, requests) in [(3, 2), (2, 1), (10, 1)] {
+        let server = FaultServer::start(Fault::Status(200, whole));
+        let mut cfg = config(&server.url);
+        cfg.list_page_size = page_size;
+        let client = Client::new(cfg, Secret::new("s.token".into())).unwrap();
+        assert_eq!(
+            client.list(MOUNT, "").unwrap(),
+            paths(&["a", "b", "c"]),
+            "page size {page_size}"
+        );
+        assert_eq!(server.request_count(), requests, "page size {page_size}");
+        assert!(server.requests.lock().unwrap()[0].contains("list=true&limit="));
+    }
 }

@@ -584,3 +584,35 @@ fn rotate_writes_with_check_and_set_keeps_other_fields_and_refuses_a_truncated_t
         }
     }
 }
+
+#[test]
+fn a_kubernetes_login_from_the_config_reads_the_source() {
+    // The Kubernetes method needs a cluster to review tokens; it takes the JWT method's request
+    // (`role` + `jwt`), so a JWT method mounted at `kubernetes` stands in for it.
+    let bao = OpenBao::start();
+    bao.write_secret("agents/primary", json!({ "k": "v" }));
+    bao.write_custom_metadata(
+        "agents/primary",
+        json!({ "expires_at": "2027-01-15T00:00:00Z" }),
+    );
+    let key = crate::support::openbao::JwtKey::generate();
+    crate::support::openbao::configure_jwt(&bao, "kubernetes", &key);
+    let s = Scratch::new();
+    let sa_token = key.sign(crate::support::openbao::claims());
+    s.write("sa-token", &sa_token);
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\nprefix = \"agents\"\n\
+         auth = { method = \"kubernetes\", role = \"credwatch\", token_file = \"sa-token\" }\n",
+    );
+    let run = cw(&config, &bao, "", &["check", "--now", NOW, "-o", "json"]);
+    run.assert_code(0);
+    assert_eq!(
+        credential(&json_of(&run), "agents/primary")["expires_at"],
+        "2027-01-15T00:00:00Z"
+    );
+    assert_no_substring(
+        &(run.stdout.clone() + &run.stderr),
+        sa_token.split('.').nth(2).unwrap(),
+    );
+}

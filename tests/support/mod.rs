@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod exporter;
 pub mod openbao;
 
 use std::collections::BTreeMap;

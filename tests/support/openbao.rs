@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jiff::Timestamp;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -170,37 +173,60 @@ impl OpenBao {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.request_in(None, token, method, path, body)
+    }
+
+    /// [`OpenBao::request`] inside a namespace (`X-Vault-Namespace`).
+    pub fn request_in(
+        &self,
+        namespace: Option<&str>,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let url = format!("{}/v1/{}", self.url, encode(path.trim_start_matches('/')));
         let token = token.unwrap_or_default();
+        let namespace = namespace.unwrap_or_default();
         let body_text = body.map(|b| b.to_string()).unwrap_or_default();
         let result = match method {
-            "GET" => self.agent.get(&url).header("X-Vault-Token", token).call(),
+            "GET" => self
+                .agent
+                .get(&url)
+                .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
+                .call(),
             "LIST" => self
                 .agent
                 .get(format!("{url}?list=true"))
                 .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
                 .call(),
             "DELETE" => self
                 .agent
                 .delete(&url)
                 .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
                 .call(),
             "POST" => self
                 .agent
                 .post(&url)
                 .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
                 .header("Content-Type", "application/json")
                 .send(&body_text),
             "PUT" => self
                 .agent
                 .put(&url)
                 .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
                 .header("Content-Type", "application/json")
                 .send(&body_text),
             "PATCH" => self
                 .agent
                 .patch(&url)
                 .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
                 .header("Content-Type", "application/merge-patch+json")
                 .send(&body_text),
             other => panic!("unsupported method {other}"),
@@ -217,7 +243,19 @@ impl OpenBao {
 
     /// A root-token request that must succeed (2xx); returns the JSON answer.
     pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, answer) = self.request(Some(&self.root_token), method, path, body);
+        self.api_in(None, method, path, body)
+    }
+
+    /// [`OpenBao::api`] inside a namespace.
+    pub fn api_in(
+        &self,
+        namespace: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, answer) =
+            self.request_in(namespace, Some(&self.root_token), method, path, body);
         assert!(
             (200..300).contains(&status),
             "{method} {path}: HTTP {status}: {answer}"
@@ -326,4 +364,75 @@ impl Drop for OpenBao {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An EC P-256 key pair: the public key as a PEM SPKI, and a signer of ES256 JWTs.
+pub struct JwtKey {
+    key: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl JwtKey {
+    pub fn generate() -> JwtKey {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        JwtKey { key, rng }
+    }
+
+    pub fn public_pem(&self) -> String {
+        use ring::signature::KeyPair;
+        // SubjectPublicKeyInfo { id-ecPublicKey, prime256v1 } followed by the 65-byte point.
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(self.key.public_key().as_ref());
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            STANDARD.encode(der)
+        )
+    }
+
+    pub fn sign(&self, claims: serde_json::Value) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let input = format!("{header}.{payload}");
+        let signature = self.key.sign(&self.rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+}
+
+/// Enables a JWT auth method at `mount` trusting `key`, with a role `credwatch` for audience
+/// `credwatch` that grants `reader`.
+pub fn configure_jwt(bao: &OpenBao, mount: &str, key: &JwtKey) {
+    bao.write_policy(
+        "reader",
+        r#"path "secret/metadata/*" { capabilities = ["list", "read"] }"#,
+    );
+    bao.enable_auth("jwt", mount);
+    bao.api(
+        "POST",
+        &format!("auth/{mount}/config"),
+        Some(json!({ "jwt_validation_pubkeys": [key.public_pem()] })),
+    );
+    bao.api(
+        "POST",
+        &format!("auth/{mount}/role/credwatch"),
+        Some(json!({
+            "role_type": "jwt",
+            "bound_audiences": ["credwatch"],
+            "user_claim": "sub",
+            "token_policies": ["reader"],
+            "token_ttl": "5m",
+        })),
+    );
+}
+
+pub fn claims() -> serde_json::Value {
+    let now = Timestamp::now().as_second();
+    json!({ "sub": "system:serviceaccount:monitoring:credwatch", "aud": "credwatch",
+            "iss": "credwatch-test", "iat": now, "nbf": now - 5, "exp": now + 600 })
 }

@@ -1,0 +1,446 @@
+//! `credwatch serve`: a real Prometheus scrapes it, refreshes pick up edits, failed reads keep the
+//! last known expiry, slow sources and idle clients never hold up a scrape, signals stop it
+//! cleanly.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use credwatch::sinks::exporter::{self, Latest, Limits, Shutdown};
+
+use crate::support::exporter::{Exporter, get, sample};
+use crate::support::{Prometheus, Scratch, http_get, repo_root};
+
+const EXPIRY: &str = "credwatch_credential_expiry_timestamp_seconds";
+const READ_OK: &str = "credwatch_credential_read_ok";
+const LAST_SUCCESS: &str = "credwatch_last_success_timestamp_seconds";
+
+const CONFIG: &str = r#"
+[[credential]]
+name = "primary"
+pool = "agent"
+expires_at = 1808064429
+labels = { team = "platform" }
+
+[[credential]]
+name = "pat"
+expires_at = 1803859200
+
+[[source]]
+kind = "directory"
+name = "cm"
+path = "cm"
+"#;
+
+/// A scratch folder with [`CONFIG`] and its directory source holding `spare-1`.
+fn inventory() -> (Scratch, std::path::PathBuf) {
+    let s = Scratch::new();
+    s.write("cm/spare-1", "1808064581\n");
+    let config = s.write("credwatch.toml", CONFIG);
+    (s, config)
+}
+
+/// Replaces a file the way an editor or a ConfigMap update does: the reader sees the old text or
+/// the new one.
+fn replace(path: &Path, text: &str) {
+    let temp = path.with_extension("tmp-edit");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
+fn expiry_of(text: &str, credential: &str) -> Option<String> {
+    sample(text, EXPIRY, &[&format!("credential=\"{credential}\"")])
+}
+
+fn read_ok_of(text: &str, credential: &str) -> Option<String> {
+    sample(text, READ_OK, &[&format!("credential=\"{credential}\"")])
+}
+
+#[test]
+fn prometheus_scrapes_the_exporter_and_the_expiry_appears_in_its_query_api() {
+    let (_s, config) = inventory();
+    let exporter = Exporter::start_ready(&config, &["--interval", "1m"]);
+    let answer = exporter.get("/metrics");
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.content_type,
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_eq!(exporter.get("/healthz").status, 200);
+
+    let prometheus = Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: credwatch\n    static_configs:\n      - targets: ['{}']\n",
+            exporter.addr
+        ),
+        "groups: []\n",
+    );
+    // Prometheus discovers its targets a few seconds after it starts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let series = loop {
+        let (_, body) = http_get(&format!("{}/api/v1/query?query={EXPIRY}", prometheus.url));
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let result = doc["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if result.len() == 3 {
+            break result;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the expiry series did not reach Prometheus within 60 s; last answer: {body}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    };
+    let primary = series
+        .iter()
+        .find(|s| s["metric"]["credential"] == "primary")
+        .expect("primary is queryable");
+    let instance = exporter.addr.to_string();
+    assert_eq!(
+        primary["metric"],
+        serde_json::json!({
+            "__name__": EXPIRY,
+            "job": "credwatch",
+            "instance": instance,
+            "credential": "primary",
+            "pool": "agent",
+            "source": "inventory",
+            "kind": "expires_at",
+            "team": "platform",
+        })
+    );
+    assert_eq!(primary["value"][1], "1808064429");
+    let spare = series
+        .iter()
+        .find(|s| s["metric"]["credential"] == "spare-1")
+        .expect("the directory source's credential is queryable");
+    assert_eq!(spare["metric"]["source"], "cm");
+    assert_eq!(spare["value"][1], "1808064581");
+
+    let (_, up) = http_get(&format!("{}/api/v1/query?query=up", prometheus.url));
+    let up: serde_json::Value = serde_json::from_str(&up).unwrap();
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+}
+
+#[test]
+fn the_drop_in_example_serves_exactly_the_shell_cronjobs_series() {
+    let config = repo_root().join("examples/migrate-from-shell-cronjob/credwatch.toml");
+    let exporter = Exporter::start_ready(&config, &[]);
+    let body = exporter.metrics();
+    let samples: Vec<&str> = body.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(samples.len(), 4, "{body}");
+    assert_eq!(
+        samples[..3],
+        [
+            "claude_oauth_token_expiry_timestamp{path=\"primary\"} 1808064429",
+            "claude_oauth_token_expiry_timestamp{path=\"spare-1\"} 1808064581",
+            "claude_oauth_token_expiry_timestamp{path=\"spare-2\"} 1808064723",
+        ]
+    );
+    assert!(
+        samples[3].starts_with("claude_oauth_expiry_monitor_last_push_timestamp "),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_refresh_picks_up_edits_to_the_config_and_the_directory() {
+    let (s, config) = inventory();
+    let exporter = Exporter::start_ready(&config, &["--interval", "1s"]);
+    let before = exporter.metrics();
+    assert_eq!(expiry_of(&before, "primary").as_deref(), Some("1808064429"));
+    assert_eq!(expiry_of(&before, "pat").as_deref(), Some("1803859200"));
+    assert_eq!(expiry_of(&before, "spare-1").as_deref(), Some("1808064581"));
+
+    // primary was rotated, pat removed from the inventory; spare-1 rotated in the ConfigMap and
+    // spare-2 added to it.
+    replace(
+        &config,
+        &CONFIG
+            .replace("expires_at = 1808064429", "expires_at = 1839600429")
+            .replace(
+                "[[credential]]\nname = \"pat\"\nexpires_at = 1803859200\n",
+                "",
+            ),
+    );
+    replace(&s.path("cm/spare-1"), "1839600581\n");
+    s.write("cm/spare-2", "1839600723\n");
+
+    let after = exporter.wait_metrics("the edits", Duration::from_secs(20), |body| {
+        expiry_of(body, "primary").as_deref() == Some("1839600429")
+            && expiry_of(body, "spare-1").as_deref() == Some("1839600581")
+            && expiry_of(body, "spare-2").as_deref() == Some("1839600723")
+            && expiry_of(body, "pat").is_none()
+    });
+    assert_eq!(read_ok_of(&after, "pat"), None, "removed, not carried");
+    for name in ["primary", "spare-1", "spare-2"] {
+        assert_eq!(read_ok_of(&after, name).as_deref(), Some("1"), "{name}");
+    }
+}
+
+#[test]
+fn a_failed_read_keeps_the_last_known_expiry_with_read_ok_0_until_it_reads_again() {
+    let (s, config) = inventory();
+    let exporter = Exporter::start_ready(&config, &["--interval", "1s"]);
+    let before = exporter.metrics();
+    let spare_line = |body: &str| {
+        body.lines()
+            .find(|l| l.starts_with(EXPIRY) && l.contains("credential=\"spare-1\""))
+            .map(String::from)
+    };
+    let spare_expiry = spare_line(&before).expect("spare-1 is served");
+    assert_eq!(
+        spare_expiry,
+        format!("{EXPIRY}{{credential=\"spare-1\",source=\"cm\",kind=\"expires_at\"}} 1808064581")
+    );
+    let last_success = sample(&before, LAST_SUCCESS, &[]).expect("a complete refresh");
+
+    // One file turns to garbage: that credential is unread, its expiry stays.
+    replace(&s.path("cm/spare-1"), "garbage\n");
+    let unread = exporter.wait_metrics("spare-1 unread", Duration::from_secs(20), |body| {
+        read_ok_of(body, "spare-1").as_deref() == Some("0")
+    });
+    assert_eq!(spare_line(&unread), Some(spare_expiry.clone()));
+    assert_eq!(read_ok_of(&unread, "primary").as_deref(), Some("1"));
+    assert_eq!(
+        sample(&unread, LAST_SUCCESS, &[]),
+        Some(last_success.clone())
+    );
+
+    // The whole ConfigMap is gone: the source is down, its credential still known.
+    std::fs::rename(s.path("cm"), s.path("cm-away")).unwrap();
+    let down = exporter.wait_metrics("the source down", Duration::from_secs(20), |body| {
+        sample(body, "credwatch_source_up", &["source=\"cm\""]).as_deref() == Some("0")
+    });
+    assert_eq!(spare_line(&down), Some(spare_expiry));
+    assert_eq!(read_ok_of(&down, "spare-1").as_deref(), Some("0"));
+    assert_eq!(
+        sample(&down, "credwatch_source_up", &["source=\"inventory\""]).as_deref(),
+        Some("1")
+    );
+    assert_eq!(sample(&down, LAST_SUCCESS, &[]), Some(last_success.clone()));
+
+    // Back, with a new value: read again, and the last success advances.
+    std::fs::rename(s.path("cm-away"), s.path("cm")).unwrap();
+    replace(&s.path("cm/spare-1"), "1839600581\n");
+    let back = exporter.wait_metrics("the source back", Duration::from_secs(20), |body| {
+        read_ok_of(body, "spare-1").as_deref() == Some("1")
+    });
+    assert_eq!(expiry_of(&back, "spare-1").as_deref(), Some("1839600581"));
+    let advanced: i64 = sample(&back, LAST_SUCCESS, &[]).unwrap().parse().unwrap();
+    assert!(advanced > last_success.parse::<i64>().unwrap(), "{back}");
+}
+
+/// Opens the FIFO for writing once credwatch waits on it (bounded), writes `text`, closes it.
+fn feed_fifo(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening fails (ENXIO) instead of blocking while nobody reads the FIFO.
+    const O_NONBLOCK: i32 = 0o4000;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(path)
+        {
+            Ok(mut fifo) => {
+                fifo.write_all(text.as_bytes()).unwrap();
+                return;
+            }
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "nobody opened the FIFO for reading within 20 s: {e}"
+            ),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_hung_source_never_blocks_metrics_or_shutdown() {
+    let (s, config) = inventory();
+    // A directory entry that is a FIFO: reading it blocks until someone writes, like a source
+    // whose server accepts the connection and never answers.
+    let fifo = s.path("cm/slow");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut exporter = Exporter::start(&config, &["--interval", "1s"]);
+
+    // The first refresh is stuck: the exporter answers at once all the same.
+    for _ in 0..3 {
+        assert_eq!(exporter.get("/healthz").status, 200);
+        assert_eq!(exporter.get("/-/ready").status, 503);
+        let metrics = exporter.get("/metrics");
+        assert_eq!(metrics.status, 503, "{metrics:?}");
+        assert_eq!(
+            metrics.body,
+            "no collection has finished yet; see /-/ready\n"
+        );
+    }
+
+    // The slow source finally answers: the first collection is published.
+    feed_fifo(&fifo, "1808070000\n");
+    exporter.wait_ready(Duration::from_secs(20));
+    let published = exporter.metrics();
+    assert_eq!(expiry_of(&published, "slow").as_deref(), Some("1808070000"));
+
+    // Every later refresh hangs on the FIFO again; scrapes keep getting the last text, whole.
+    thread::sleep(Duration::from_secs(2));
+    for _ in 0..5 {
+        assert_eq!(exporter.metrics(), published);
+    }
+
+    // And SIGTERM still stops it cleanly, hung refresh or not.
+    let status = exporter.stop_with("TERM");
+    assert_eq!(status.code(), Some(0), "{}", exporter.stderr());
+}
+
+#[test]
+fn connections_that_send_nothing_do_not_starve_scrapes() {
+    let (_s, config) = inventory();
+    let exporter =
+        Exporter::start_ready(&config, &["--max-connections", "4", "--read-timeout", "1s"]);
+    // More idle connections than it serves at once.
+    let idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(exporter.addr).unwrap())
+        .collect();
+    let scrape = get(
+        &format!("{}/metrics", exporter.url),
+        Duration::from_secs(30),
+    );
+    assert_eq!(scrape.status, 200, "{scrape:?}");
+    assert_eq!(
+        expiry_of(&scrape.body, "primary").as_deref(),
+        Some("1808064429")
+    );
+
+    // Each idle client was told it took too long, and disconnected.
+    for mut connection in idle {
+        connection
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut answer = String::new();
+        connection.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{answer}"
+        );
+    }
+}
+
+#[test]
+fn sigterm_and_sigint_stop_it_cleanly_and_free_the_port() {
+    let (_s, config) = inventory();
+    for signal in ["TERM", "INT"] {
+        let mut exporter = Exporter::start_ready(&config, &[]);
+        let addr = exporter.addr;
+        let status = exporter.stop_with(signal);
+        assert_eq!(status.code(), Some(0), "SIG{signal}\n{}", exporter.stderr());
+        assert_eq!(exporter.stdout(), "stopped\n");
+        TcpListener::bind(addr)
+            .unwrap_or_else(|e| panic!("port still taken after SIG{signal}: {e}"));
+    }
+}
+
+#[test]
+fn bad_flags_exit_3_before_listening() {
+    let (_s, config) = inventory();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--interval", "0s"],
+            "error: --interval: expected a positive duration",
+        ),
+        (
+            &["--read-timeout", "5x"],
+            "error: --read-timeout: expected a duration such as `365d`, `12h` or `90m` (units w, d, h, m, s), found `5x`",
+        ),
+        (
+            &["--max-connections", "0"],
+            "error: --max-connections: expected at least 1, found `0`",
+        ),
+        (
+            &["--listen", "127.0.0.1:http-alt"],
+            "error: cannot listen on `127.0.0.1:http-alt`: ",
+        ),
+    ];
+    for (flags, wanted) in cases {
+        let run = crate::support::Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+            .args(["serve"])
+            .args(flags)
+            .run();
+        run.assert_code(3);
+        assert!(run.stderr.starts_with(wanted), "{flags:?}: {}", run.stderr);
+    }
+}
+
+/// The server in-process: it takes a bound listener and a shutdown signal, answers before and
+/// after the first publication, and stops when told, even with a client waiting half-way.
+#[test]
+fn the_server_takes_a_listener_and_stops_when_told() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let latest = Arc::new(Latest::new());
+    let shutdown = Arc::new(Shutdown::new());
+    let (done, stopped) = mpsc::channel();
+    {
+        let (latest, shutdown) = (latest.clone(), shutdown.clone());
+        let limits = Limits {
+            max_connections: 2,
+            read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(5),
+        };
+        thread::spawn(move || {
+            let _ = done.send(exporter::serve(listener, latest, shutdown, limits));
+        });
+    }
+    let url = format!("http://{addr}");
+    let timeout = Duration::from_secs(10);
+    assert_eq!(get(&format!("{url}/-/ready"), timeout).status, 503);
+    latest.publish("x 1\n".into());
+    let answer = get(&format!("{url}/metrics"), timeout);
+    assert_eq!((answer.status, answer.body.as_str()), (200, "x 1\n"));
+    assert_eq!(get(&format!("{url}/-/ready"), timeout).status, 200);
+    assert_eq!(get(&format!("{url}/nope"), timeout).status, 404);
+
+    // Prometheus asks for gzip and gets the same text, compressed.
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.set_read_timeout(Some(timeout)).unwrap();
+    raw.write_all(b"GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    raw.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let (head, body) = (
+        String::from_utf8_lossy(&answer[..split]),
+        &answer[split + 4..],
+    );
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("\r\nContent-Encoding: gzip\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{head}"
+    );
+    let inflated = miniz_oxide::inflate::decompress_to_vec(&body[10..body.len() - 8]).unwrap();
+    assert_eq!(inflated, b"x 1\n");
+
+    // A client that sent half a request: shutdown does not wait out its 60 s.
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+    thread::sleep(Duration::from_millis(200));
+    shutdown.trigger();
+    let result = stopped
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve returned");
+    assert!(result.is_ok(), "{result:?}");
+    TcpListener::bind(addr).expect("the port is free again");
+}
