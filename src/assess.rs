@@ -319,6 +319,8 @@ pub struct Known {
     pub credential: Credential,
     pub expires_at: Timestamp,
     pub minted_at: Option<Timestamp>,
+    /// How the expiry was known then; kept so the series keeps its `kind` label.
+    pub basis: Basis,
 }
 
 /// Keeps the last known expiry of what this run could not read, so that a failed read never
@@ -341,11 +343,7 @@ pub fn carry_forward(report: &mut Report, known: Vec<Known>) {
             .find(|a| a.credential.name == k.credential.name)
         {
             if a.evidence.is_none() && a.error.is_some() {
-                a.evidence = Some(Evidence::declared(
-                    k.minted_at,
-                    k.expires_at,
-                    Basis::ExpiresAt,
-                ));
+                a.evidence = Some(Evidence::declared(k.minted_at, k.expires_at, k.basis));
                 a.remaining = Some(k.expires_at.duration_since(report.now));
             }
             continue;
@@ -356,11 +354,7 @@ pub fn carry_forward(report: &mut Report, known: Vec<Known>) {
         if failed.contains(&source) || (source.is_empty() && !failed.is_empty()) {
             let source = k.credential.source.clone();
             added.push(Assessment {
-                evidence: Some(Evidence::declared(
-                    k.minted_at,
-                    k.expires_at,
-                    Basis::ExpiresAt,
-                )),
+                evidence: Some(Evidence::declared(k.minted_at, k.expires_at, k.basis)),
                 remaining: Some(k.expires_at.duration_since(report.now)),
                 credential: k.credential,
                 error: Some(format!(
@@ -724,6 +718,7 @@ mod tests {
                 credential: c,
                 expires_at: at(now + days * DAY),
                 minted_at: None,
+                basis: Basis::MintedAtPlusTtl,
             }
         };
         carry_forward(

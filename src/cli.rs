@@ -292,6 +292,11 @@ pub struct K8sArgs {
     #[arg(long, value_name = "SECRET")]
     pub pushgateway_secret: Option<String>,
 
+    /// Kubernetes Secret whose key `token` is the Vault token (VAULT_TOKEN), for vault sources
+    /// with token auth
+    #[arg(long, value_name = "SECRET")]
+    pub vault_secret: Option<String>,
+
     /// ConfigMap to mount for a directory source, instead of one named like the source
     /// (repeatable)
     #[arg(long = "source-configmap", value_name = "SOURCE=CONFIGMAP")]

@@ -44,6 +44,19 @@ pub enum Basis {
 }
 
 impl Basis {
+    const ALL: [Basis; 5] = [
+        Basis::ExpiresAt,
+        Basis::MintedAtPlusTtl,
+        Basis::JwtExp,
+        Basis::X509NotAfter,
+        Basis::VersionCreatedPlusTtl,
+    ];
+
+    /// The inverse of [`Basis::label`].
+    pub fn from_label(label: &str) -> Option<Basis> {
+        Basis::ALL.into_iter().find(|b| b.label() == label)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Basis::ExpiresAt => "expires_at",

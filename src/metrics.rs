@@ -25,7 +25,7 @@ use jiff::SignedDuration;
 
 use crate::assess::{Known, Report};
 use crate::config::MetricNames;
-use crate::credential::{Credential, Thresholds};
+use crate::credential::{Basis, Credential, Thresholds};
 use crate::exposition::{Family, Series};
 
 /// Facts about the run itself, measured by the caller.
@@ -246,7 +246,10 @@ pub fn known_from_series(
             labels.remove(cred);
             let pool = labels.remove("pool");
             let source = labels.remove("source").unwrap_or_default();
-            labels.remove("kind");
+            let basis = labels
+                .remove("kind")
+                .and_then(|k| Basis::from_label(&k))
+                .unwrap_or(Basis::ExpiresAt);
             let thresholds = Thresholds {
                 warn_before: value_of("credwatch_credential_warn_before_seconds", &name)
                     .map_or(defaults.warn_before, |v| {
@@ -258,6 +261,7 @@ pub fn known_from_series(
                     }),
             };
             Some(Known {
+                basis,
                 minted_at: value_of("credwatch_credential_minted_timestamp_seconds", &name)
                     .and_then(seconds),
                 expires_at,
@@ -272,4 +276,81 @@ pub fn known_from_series(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn series(metric: &str, labels: &[(&str, &str)], value: f64) -> Series {
+        Series {
+            metric: metric.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            value,
+        }
+    }
+
+    #[test]
+    fn what_was_delivered_reads_back_with_its_labels_kind_and_thresholds() {
+        let names = MetricNames::default();
+        let held = vec![
+            series(
+                "credwatch_credential_expiry_timestamp_seconds",
+                &[
+                    ("credential", "primary"),
+                    ("pool", "agent"),
+                    ("source", "vault"),
+                    ("kind", "minted_at_plus_ttl"),
+                    ("team", "platform"),
+                ],
+                1.808064429e9,
+            ),
+            series(
+                "credwatch_credential_minted_timestamp_seconds",
+                &[("credential", "primary")],
+                1.776528429e9,
+            ),
+            series(
+                "credwatch_credential_warn_before_seconds",
+                &[("credential", "primary")],
+                3_888_000.0,
+            ),
+            series(
+                "credwatch_credential_read_ok",
+                &[("credential", "primary")],
+                1.0,
+            ),
+            series(
+                "credwatch_credential_expiry_timestamp_seconds",
+                &[("credential", "zero")],
+                0.0,
+            ),
+        ];
+        let defaults = Thresholds {
+            warn_before: SignedDuration::from_hours(720),
+            critical_before: SignedDuration::from_hours(168),
+        };
+        let known = known_from_series(&held, &names, defaults);
+        assert_eq!(known.len(), 1, "a 0 is never a known expiry");
+        let k = &known[0];
+        assert_eq!(k.credential.name, "primary");
+        assert_eq!(k.credential.pool.as_deref(), Some("agent"));
+        assert_eq!(k.credential.source, "vault");
+        assert_eq!(
+            k.credential.labels,
+            BTreeMap::from([("team".to_string(), "platform".to_string())])
+        );
+        assert_eq!(k.basis, Basis::MintedAtPlusTtl);
+        assert_eq!(k.expires_at.as_second(), 1_808_064_429);
+        assert_eq!(k.minted_at.map(|m| m.as_second()), Some(1_776_528_429));
+        assert_eq!(k.credential.thresholds.warn_before.as_secs(), 3_888_000);
+        assert_eq!(
+            k.credential.thresholds.critical_before,
+            defaults.critical_before
+        );
+    }
 }

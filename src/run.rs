@@ -399,8 +399,9 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
     // The edited file must still be a valid config before it replaces the old one.
     config::parse_config(&edited, &config.path)
         .map_err(|e| anyhow!("the edit would break the config:\n{e}"))?;
-    write_atomically(&config.path, edited.as_bytes())
-        .map_err(|e| anyhow!("cannot write `{}`: {e}", config.path.display()))?;
+    // Atomic, like the textfile: a reader never sees half a config.
+    crate::sinks::textfile::write_atomically(&config.path, &edited, |_| {})
+        .map_err(|e| anyhow!(e))?;
     println!(
         "recorded {} = {at} for `{}` in {}",
         key.as_str(),
@@ -423,34 +424,6 @@ fn push_after_rotation(cli: &Cli, args: &RotateArgs, config: &Config) -> anyhow:
             now: None,
         },
     )
-}
-
-/// Replaces `path` with `bytes` through a temporary file in the same folder, so a reader never
-/// sees half a file.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.credwatch-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::cli::{K8sArgs, K8sMode};
-use crate::config::{Config, Source};
+use crate::config::{Config, Source, VaultAuth};
 use crate::sinks::pushgateway::{ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 
 /// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
@@ -57,6 +57,10 @@ pub struct Options {
     pub schedule: String,
     /// The Secret whose keys `username`, `password` and `token` become the Pushgateway variables.
     pub pushgateway_secret: Option<String>,
+    /// The Secret whose key `token` becomes `VAULT_TOKEN`.
+    pub vault_secret: Option<String>,
+    /// Mount the ServiceAccount token: a vault source logs in with the Kubernetes auth method.
+    pub service_account_token: bool,
     /// Source name → the ConfigMap to mount for it, where it is not named like the source.
     pub source_configmaps: BTreeMap<String, String>,
     /// A CronJob that pushes, or a Deployment (and Service) that serves `/metrics`.
@@ -74,6 +78,8 @@ impl Options {
             name: args.name.clone(),
             schedule: args.schedule.clone(),
             pushgateway_secret: args.pushgateway_secret.clone(),
+            vault_secret: args.vault_secret.clone(),
+            service_account_token: false,
             source_configmaps: parse_source_configmaps(&args.source_configmaps)?,
             mode: args.mode,
             service_monitor: args.service_monitor,
@@ -100,6 +106,11 @@ pub fn render_cli(config: &Config, config_text: &str, args: &K8sArgs) -> Result<
 /// [`K8sMode::Exporter`] a Deployment, a Service and optionally a ServiceMonitor.
 pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<String, String> {
     check_options(opts)?;
+    let mut opts = opts.clone();
+    opts.service_account_token = config.sources.iter().any(|s| {
+        matches!(s, Source::Vault(v) if matches!(&v.auth, VaultAuth::Jwt { method, .. } if method == "kubernetes"))
+    });
+    let opts = &opts;
     match opts.mode {
         K8sMode::Cronjob if config.pushgateway.is_none() => {
             return Err(format!(
@@ -196,6 +207,7 @@ fn check_options(opts: &Options) -> Result<(), String> {
         ("--namespace", Some(&opts.namespace)),
         ("--image", Some(&opts.image)),
         ("--pushgateway-secret", opts.pushgateway_secret.as_ref()),
+        ("--vault-secret", opts.vault_secret.as_ref()),
     ];
     for (flag, value) in values {
         if let Some(value) = value {
@@ -221,12 +233,17 @@ fn check_options(opts: &Options) -> Result<(), String> {
         ));
     }
     check_schedule(&opts.schedule).map_err(|e| format!("--schedule: {e}"))?;
-    if let Some(secret) = &opts.pushgateway_secret
-        && !is_dns_subdomain(secret)
-    {
-        return Err(format!(
-            "--pushgateway-secret: `{secret}` is not a valid Secret name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
-        ));
+    for (flag, secret) in [
+        ("--pushgateway-secret", &opts.pushgateway_secret),
+        ("--vault-secret", &opts.vault_secret),
+    ] {
+        if let Some(secret) = secret
+            && !is_dns_subdomain(secret)
+        {
+            return Err(format!(
+                "{flag}: `{secret}` is not a valid Secret name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
+            ));
+        }
     }
     Ok(())
 }
@@ -487,8 +504,9 @@ fn service_account(opts: &Options, labels: &Labels) -> Object<ServiceAccount> {
         kind: "ServiceAccount",
         metadata: metadata(opts.name.clone(), opts, labels),
         body: ServiceAccount {
-            // credwatch talks to no Kubernetes API.
-            automount_service_account_token: false,
+            // credwatch talks to no Kubernetes API; the token is mounted only for a Vault login
+            // with the Kubernetes auth method.
+            automount_service_account_token: opts.service_account_token,
         },
     }
 }
@@ -520,7 +538,7 @@ fn pod_template(
     mounts: &[SourceMount],
     workload: Workload,
 ) -> PodTemplate {
-    let env = match &opts.pushgateway_secret {
+    let mut env = match &opts.pushgateway_secret {
         None => Vec::new(),
         Some(secret) => [
             (ENV_USERNAME, "username"),
@@ -541,6 +559,18 @@ fn pod_template(
         })
         .collect(),
     };
+    if let Some(secret) = &opts.vault_secret {
+        env.push(EnvVar {
+            name: "VAULT_TOKEN",
+            value_from: EnvVarSource {
+                secret_key_ref: SecretKeySelector {
+                    name: secret.clone(),
+                    key: "token",
+                    optional: false,
+                },
+            },
+        });
+    }
     let config_volume = "config";
     let mut volume_mounts = vec![VolumeMount {
         name: config_volume.into(),
@@ -1024,10 +1054,34 @@ mod tests {
             name: "credwatch".into(),
             schedule: "17 */6 * * *".into(),
             pushgateway_secret: None,
+            vault_secret: None,
+            service_account_token: false,
             source_configmaps: BTreeMap::new(),
             mode: K8sMode::Cronjob,
             service_monitor: false,
         }
+    }
+
+    #[test]
+    fn a_vault_source_gets_its_token_from_a_secret_or_the_service_account() {
+        let token_auth = config(
+            "[pushgateway]\nurl = \"http://pg:9091\"\n[[source]]\nkind = \"vault\"\naddress = \"https://vault:8200\"\nprefix = \"agents\"\n",
+        );
+        let mut o = opts();
+        o.vault_secret = Some("vault-token".into());
+        let docs = documents(&render(&token_auth, "", &o).unwrap());
+        assert_eq!(docs[0]["automountServiceAccountToken"], false);
+        let env =
+            &docs[2]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env[0]["name"], "VAULT_TOKEN");
+        assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "vault-token");
+        assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["key"], "token");
+
+        let k8s_auth = config(
+            "[pushgateway]\nurl = \"http://pg:9091\"\n[[source]]\nkind = \"vault\"\naddress = \"https://vault:8200\"\nprefix = \"agents\"\nauth = { method = \"kubernetes\", role = \"credwatch\" }\n",
+        );
+        let docs = documents(&render(&k8s_auth, "", &opts()).unwrap());
+        assert_eq!(docs[0]["automountServiceAccountToken"], true);
     }
 
     fn documents(yaml: &str) -> Vec<Value> {

@@ -49,7 +49,11 @@ pub fn write_atomically(
     before_rename: impl FnOnce(&Path),
 ) -> Result<(), String> {
     let temp = temp_path(path, std::process::id());
-    let result = write_temp(&temp, text).and_then(|()| {
+    // A replaced file keeps its permissions; a new one is world-readable, as collectors expect.
+    let mode = fs::metadata(path).map_or(0o644, |m| {
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
+    });
+    let result = write_temp(&temp, text, mode).and_then(|()| {
         before_rename(&temp);
         fs::rename(&temp, path).map_err(|e| {
             format!(
@@ -72,11 +76,11 @@ pub fn write_atomically(
     Ok(())
 }
 
-fn write_temp(temp: &Path, text: &str) -> Result<(), String> {
+fn write_temp(temp: &Path, text: &str, mode: u32) -> Result<(), String> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o644)
+        .mode(mode)
         .open(temp)
         .map_err(|e| format!("cannot create `{}`: {e}", temp.display()))?;
     file.write_all(text.as_bytes())
