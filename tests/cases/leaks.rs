@@ -96,6 +96,13 @@ format = "github-fine-grained-pat"
         cw(&["render", "rules"]),
         cw(&["render", "rule-tests"]),
         cw(&["render", "k8s", "--pushgateway-secret", "pg-auth"]),
+        cw(&[
+            "-vv",
+            "textfile",
+            "--path",
+            s.path("credwatch.prom").to_str().unwrap(),
+        ]),
+        cw(&["rotate", "primary", "--no-push"]),
     ];
     // The real push landed (the run with the real Pushgateway is complete apart from the
     // truncated token, so it exits 3 but delivers).
@@ -127,6 +134,14 @@ format = "github-fine-grained-pat"
         .collect();
     everything.push(landed);
     everything.push(seen);
+    // Every file credwatch wrote: the textfile, and the config `rotate` rewrote.
+    let textfile = std::fs::read_to_string(s.path("credwatch.prom")).unwrap();
+    assert!(
+        textfile.contains("credwatch_credential_format_ok"),
+        "{textfile}"
+    );
+    everything.push(textfile);
+    everything.push(std::fs::read_to_string(&config).unwrap());
     for text in &everything {
         let text = text.replace("sk-ant-oat01-", "");
         for secret in &secrets {
