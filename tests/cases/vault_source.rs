@@ -517,9 +517,12 @@ fn rotate_writes_with_check_and_set_keeps_other_fields_and_refuses_a_truncated_t
     assert!(refused.stderr.contains("nothing was written"));
     assert_eq!(data()["metadata"]["version"], 1);
 
-    // A stale expected version: check-and-set refuses, nothing changes.
+    // Someone else writes between the operator's look (version 1) and the rotation:
+    // check-and-set refuses, and their write stays.
+    let theirs = claude_token(34, 108);
+    bao.write_secret("agent", json!({ "oauth_token": theirs, "note": "keep me" }));
     let conflict = rotate(
-        &["rotate", "primary", "--expect-version", "7", "--no-push"],
+        &["rotate", "primary", "--expect-version", "1", "--no-push"],
         &format!("{new}\n"),
     );
     conflict.assert_code(3);
@@ -528,7 +531,13 @@ fn rotate_writes_with_check_and_set_keeps_other_fields_and_refuses_a_truncated_t
         "{}",
         conflict.stderr
     );
-    assert_eq!(data()["metadata"]["version"], 1);
+    assert!(
+        conflict.stderr.contains("nothing was written"),
+        "{}",
+        conflict.stderr
+    );
+    assert_eq!(data()["metadata"]["version"], 2);
+    assert_eq!(data()["data"]["oauth_token"], theirs);
 
     // The real rotation: new value, other field kept, mint time recorded, pushed at once.
     let done = rotate(
@@ -537,7 +546,7 @@ fn rotate_writes_with_check_and_set_keeps_other_fields_and_refuses_a_truncated_t
     );
     done.assert_code(0);
     assert!(
-        done.stdout.contains("wrote version 2 of `secret/agent`"),
+        done.stdout.contains("wrote version 3 of `secret/agent`"),
         "{}",
         done.stdout
     );
@@ -578,7 +587,7 @@ fn rotate_writes_with_check_and_set_keeps_other_fields_and_refuses_a_truncated_t
     );
 
     for run in [&refused, &conflict, &done, &promoted, &check] {
-        for token in [&old, &new, &spare] {
+        for token in [&old, &new, &spare, &theirs] {
             let text = (run.stdout.clone() + &run.stderr).replace("sk-ant-oat01-", "");
             assert_no_substring(&text, &token["sk-ant-oat01-".len()..]);
         }
