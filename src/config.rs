@@ -184,12 +184,24 @@ pub struct VaultSource {
     /// custom_metadata keys holding the expiry or the mint time.
     pub expires_at_key: String,
     pub minted_at_key: String,
+    /// Read this field of every watched secret (for a format check and fingerprints).
+    pub value: Option<SourceValue>,
     /// Lifetime from `minted_at` or the current version's `created_time`.
     pub ttl: SignedDuration,
     pub pool: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub runbook: Option<String>,
     pub thresholds: Thresholds,
+}
+
+/// What a vault source reads from each secret it watches, besides metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceValue {
+    /// The key inside each secret that holds the credential.
+    pub field: String,
+    pub format: Option<FormatProfile>,
+    /// Fingerprint the values (the source feeds a pool, where copies must be found).
+    pub fingerprint: bool,
 }
 
 /// How credwatch logs in to Vault.
@@ -480,6 +492,8 @@ struct RawSource {
     auth: Option<Spanned<RawVaultAuth>>,
     expires_at_key: Option<String>,
     minted_at_key: Option<String>,
+    field: Option<String>,
+    format: Option<Spanned<String>>,
     ttl: Option<Spanned<toml::Value>>,
     pool: Option<Spanned<String>>,
     labels: Option<Spanned<BTreeMap<String, String>>>,
@@ -1251,7 +1265,9 @@ impl Validator<'_> {
                 return None;
             }
         }
-        let vault_keys: [(&str, bool); 14] = [
+        let vault_keys: [(&str, bool); 16] = [
+            ("field", s.field.is_some()),
+            ("format", s.format.is_some()),
             ("address", s.address.is_some()),
             ("namespace", s.namespace.is_some()),
             ("ca_file", s.ca_file.is_some()),
@@ -1436,6 +1452,27 @@ impl Validator<'_> {
             None => VaultAuth::Token { token_file: None },
             Some(a) => self.vault_auth(a, &context, base)?,
         };
+        // Reading the value of every secret found: for a format check and fingerprints.
+        let field = s.field.filter(|f| !f.is_empty());
+        let format = match &s.format {
+            Some(name) => Some(self.format_profile(name, &context)?),
+            None => None,
+        };
+        if format.is_some() && field.is_none() {
+            let span = s.format.as_ref().map_or(0..0, Spanned::span);
+            self.error(
+                span,
+                format!(
+                    "{context}: `format` needs `field`, the key of each secret that holds the value"
+                ),
+            );
+            return None;
+        }
+        let value = field.map(|field| SourceValue {
+            fingerprint: s.pool.is_some(),
+            field,
+            format,
+        });
         let ttl = self.duration_or(&s.ttl, &context, "ttl", defaults.ttl);
         let pool = self.non_empty(s.pool, &context, "pool");
         let labels = self.labels(s.labels, &context, reserved);
@@ -1461,6 +1498,7 @@ impl Validator<'_> {
             auth,
             expires_at_key: s.expires_at_key.unwrap_or_else(|| "expires_at".into()),
             minted_at_key: s.minted_at_key.unwrap_or_else(|| "minted_at".into()),
+            value,
             ttl,
             pool,
             labels,
@@ -2133,6 +2171,34 @@ content = "minted_at"
             (
                 "[[format]]\nname = \"acme\"\nmin_length = 0\n",
                 "3:14: format `acme`: `min_length` must be a positive number",
+            ),
+            (
+                "[[source]]\nkind = \"vault\"\nprefix = \"a\"\nformat = \"claude-oauth\"\n",
+                "4:10: source `vault`: `format` needs `field`",
+            ),
+            (
+                "[[source]]\nkind = \"directory\"\npath = \"x\"\nfield = \"token\"\n",
+                "2:8: source: `field` applies to `vault` sources, not to `directory` ones",
+            ),
+            (
+                "[[source]]\nkind = \"vault\"\n",
+                "2:8: source `vault`: a `vault` source needs `paths` (secrets to watch) and/or `prefix`",
+            ),
+            (
+                "[[source]]\nkind = \"vault\"\nprefix = \"a\"\nauth = { method = \"approle\", role_id = \"r\" }\n",
+                "4:8: source `vault`: the `approle` method needs `auth.secret_id_file`",
+            ),
+            (
+                "[[source]]\nkind = \"vault\"\nprefix = \"a\"\nauth = { method = \"ldap\" }\n",
+                "4:19: source `vault`: `auth.method`: expected `token`, `approle`, `jwt` or `kubernetes`, found `ldap`",
+            ),
+            (
+                "[[credential]]\nname = \"a\"\nvault = { path = \"x\" }\n",
+                "3:9: credential `a`: `vault` needs a `[[source]] kind = \"vault\"`",
+            ),
+            (
+                "[[source]]\nkind = \"vault\"\nprefix = \"a\"\n[[credential]]\nname = \"a\"\nvault = { path = \"x\" }\nformat = \"jwt\"\n",
+                "6:9: credential `a`: reading this value (format check, JWT or certificate) needs `vault.field`",
             ),
             (
                 "[[source]]\nkind = \"directory\"\nname = \"inventory\"\npath = \"x\"\n",

@@ -715,6 +715,9 @@ fn rotate_in_vault(
         );
         return Ok(ExitCode::Unknown);
     }
+    if let Err(e) = client.revoke_login() {
+        log::warn!("{e}");
+    }
     println!(
         "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}",
         promoted_from

@@ -30,9 +30,15 @@ pub fn capabilities(
     let m = &source.mount;
     if let Some(prefix) = &source.prefix {
         add(format!("{m}/metadata/{prefix}*"), &["list", "read"]);
+        if source.value.is_some() {
+            add(format!("{m}/data/{prefix}*"), &["read"]);
+        }
     }
     for p in &source.paths {
         add(format!("{m}/metadata/{p}"), &["read"]);
+        if source.value.is_some() {
+            add(format!("{m}/data/{p}"), &["read"]);
+        }
     }
     for e in &config.inventory {
         let Some(spec) = &e.value else { continue };

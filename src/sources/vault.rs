@@ -205,11 +205,45 @@ pub fn read_source(
         }
     };
 
+    let metadata_evidence: Vec<_> = paths.iter().map(|p| meta_of(p)).collect();
+    let evidence: Vec<Result<crate::credential::Evidence, String>> = match &source.value {
+        None => metadata_evidence,
+        Some(value) => {
+            // Values only of secrets whose metadata was read: a deleted or unreadable one stays
+            // as it is.
+            let spec = ValueSpec {
+                from: ValueFrom::Vault {
+                    source: source.name.clone(),
+                    path: String::new(),
+                    field: Some(value.field.clone()),
+                },
+                format: value.format.clone(),
+                derive: None,
+                fingerprint: value.fingerprint,
+            };
+            let items: Vec<(&String, Result<crate::credential::Evidence, String>)> =
+                paths.iter().zip(metadata_evidence).collect();
+            parallel_map(&items, source.concurrency, |(path, meta)| {
+                let meta = meta.clone()?;
+                let secret = client
+                    .read_field(&source.mount, path, &value.field)
+                    .map_err(|e| e.to_string())?;
+                evidence::from_value(
+                    secret.expose_bytes(),
+                    &spec,
+                    Some(&meta),
+                    key.map(Secret::expose_bytes),
+                )
+                .map_err(|e| format!("field `{}` of `{}/{path}`: {e}", value.field, source.mount))
+            })
+        }
+    };
     let mut observations: Vec<Observation> = paths
         .iter()
-        .map(|p| Observation {
+        .zip(evidence)
+        .map(|(p, evidence)| Observation {
             credential: own_credential(p),
-            evidence: meta_of(p),
+            evidence,
         })
         .collect();
     for e in entries {
@@ -236,6 +270,35 @@ pub fn read_source(
         observations,
         error,
     }
+}
+
+/// `f` over `items` on at most `workers` scoped threads, results in the order of `items`.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
 }
 
 /// An inventory credential whose value lives in Vault is reported as coming from that source.

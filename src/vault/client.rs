@@ -559,6 +559,29 @@ impl Client {
         Ok(())
     }
 
+    /// Revokes the client token when it came from a login, so that a run leaves no live token
+    /// behind (a CronJob logs in on every run). A given token is never revoked.
+    pub fn revoke_login(&self) -> Result<(), VaultError> {
+        if self.login.is_none() {
+            return Ok(());
+        }
+        let call = Call {
+            op: "revoke the login token",
+            method: Method::Post,
+            path: "auth/token/revoke-self",
+            query: "",
+            body: None,
+            merge_patch: false,
+            authenticated: true,
+            idempotent: true,
+            quote_errors: true,
+            scrub: None,
+        };
+        let response = self.execute(&call)?;
+        drain(response);
+        Ok(())
+    }
+
     /// Sends a request, retrying as its kind allows; an answer other than 2xx is an error.
     fn execute(&self, call: &Call) -> Result<Response<ureq::Body>, VaultError> {
         let mut attempt = 0;

@@ -452,6 +452,12 @@ fn approle_login_yields_a_working_token() {
     assert!(info.policies.contains(&"reader".to_string()), "{info:?}");
     assert_eq!(info.lease_duration, Duration::from_secs(600));
     assert_eq!(client.list_recursive(MOUNT, "").unwrap(), paths(&["agent"]));
+    // A run leaves no live token behind: once revoked, the login token reads nothing.
+    client.revoke_login().unwrap();
+    assert_eq!(
+        expect_err(client.list_recursive(MOUNT, "")).reason(),
+        "denied"
+    );
 
     let wrong = bao.dir().join("wrong-secret-id");
     std::fs::write(&wrong, "00000000-1111-2222-3333-444444444444").unwrap();

@@ -625,3 +625,51 @@ fn a_kubernetes_login_from_the_config_reads_the_source() {
         sa_token.split('.').nth(2).unwrap(),
     );
 }
+
+#[test]
+fn a_pool_kept_in_vault_finds_the_spare_that_is_a_copy_and_the_truncated_token() {
+    let bao = OpenBao::start();
+    let (primary, spare) = (claude_token(41, 108), claude_token(42, 108));
+    bao.write_secret("agents/primary", json!({ "oauth_token": primary }));
+    bao.write_secret("agents/spare-1", json!({ "oauth_token": spare }));
+    bao.write_secret("agents/spare-2", json!({ "oauth_token": primary }));
+    bao.write_secret("agents/spare-3", json!({ "oauth_token": &spare[..107] }));
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\nprefix = \"agents\"\npool = \"agent-oauth\"\n\
+         field = \"oauth_token\"\nformat = \"claude-oauth\"\n",
+    );
+    // Under exactly the rendered policy, which now reads the values below the prefix.
+    let policy = cw(&config, &bao, &bao.root_token, &["render", "vault-policy"]);
+    assert!(
+        policy
+            .stdout
+            .contains("path \"secret/data/agents/*\" {\n  capabilities = [\"read\"]\n}"),
+        "{}",
+        policy.stdout
+    );
+    bao.write_policy("credwatch", &policy.stdout);
+    let token = bao.create_token(&["credwatch"]);
+    let run = cw(&config, &bao, &token, &["check", "--now", NOW]);
+    run.assert_code(2);
+    assert!(
+        run.stdout
+            .contains("agents/spare-2 is the same token as agents/primary"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("agents/spare-3: not a valid `claude-oauth` value: expected exactly 108 characters, found 107"), "{}", run.stdout);
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("agents/spare-3 "))
+        .unwrap();
+    assert!(row.contains("INVALID"), "{row}");
+    for token in [&primary, &spare] {
+        assert_no_substring(
+            &(run.stdout.clone() + &run.stderr).replace("sk-ant-oat01-", ""),
+            &token["sk-ant-oat01-".len()..],
+        );
+    }
+}
