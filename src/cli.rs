@@ -310,6 +310,10 @@ pub struct K8sArgs {
     /// Prometheus Operator
     #[arg(long)]
     pub service_monitor: bool,
+
+    /// Label on the ServiceMonitor, e.g. `release=kube-prometheus-stack` (repeatable)
+    #[arg(long = "service-monitor-label", value_name = "KEY=VALUE")]
+    pub service_monitor_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

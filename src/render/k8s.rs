@@ -67,6 +67,8 @@ pub struct Options {
     pub mode: K8sMode,
     /// With [`K8sMode::Exporter`]: also a ServiceMonitor for the Prometheus Operator.
     pub service_monitor: bool,
+    /// Extra labels on the ServiceMonitor (`release=...` for kube-prometheus-stack).
+    pub service_monitor_labels: BTreeMap<String, String>,
 }
 
 impl Options {
@@ -83,6 +85,7 @@ impl Options {
             source_configmaps: parse_source_configmaps(&args.source_configmaps)?,
             mode: args.mode,
             service_monitor: args.service_monitor,
+            service_monitor_labels: parse_labels(&args.service_monitor_labels)?,
         })
     }
 }
@@ -117,6 +120,11 @@ pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<Stri
                 "`{}` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`, or render an exporter with --mode exporter",
                 config.path.display()
             ));
+        }
+        _ if !opts.service_monitor && !opts.service_monitor_labels.is_empty() => {
+            return Err(
+                "--service-monitor-label: there is no ServiceMonitor without --mode exporter --service-monitor".into(),
+            );
         }
         K8sMode::Cronjob if opts.service_monitor => {
             return Err(
@@ -199,6 +207,31 @@ pub fn parse_source_configmaps(values: &[String]) -> Result<BTreeMap<String, Str
         }
     }
     Ok(map)
+}
+
+/// `KEY=VALUE` flags into labels, keys checked as Kubernetes label keys. Pure.
+fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for pair in raw {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--service-monitor-label `{pair}`: expected KEY=VALUE, e.g. release=kube-prometheus-stack"))?;
+        let name = k.rsplit('/').next().unwrap_or(k);
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid || v.len() > 63 {
+            return Err(format!(
+                "--service-monitor-label `{pair}`: not a valid Kubernetes label"
+            ));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 fn check_options(opts: &Options) -> Result<(), String> {
@@ -490,7 +523,10 @@ fn metadata(name: String, opts: &Options, labels: &Labels) -> ObjectMeta {
     ObjectMeta {
         name,
         namespace: opts.namespace.clone(),
-        labels: labels.clone(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
     }
 }
 
@@ -751,10 +787,13 @@ fn service(opts: &Options, labels: &Labels) -> Object<Service> {
 }
 
 fn service_monitor(opts: &Options, labels: &Labels) -> Object<ServiceMonitor> {
+    let mut meta = metadata(opts.name.clone(), opts, labels);
+    // kube-prometheus-stack selects ServiceMonitors by a label such as `release`.
+    meta.labels.extend(opts.service_monitor_labels.clone());
     Object {
         api_version: "monitoring.coreos.com/v1",
         kind: "ServiceMonitor",
-        metadata: metadata(opts.name.clone(), opts, labels),
+        metadata: meta,
         body: ServiceMonitor {
             spec: ServiceMonitorSpec {
                 selector: LabelSelector {
@@ -867,7 +906,7 @@ struct Object<T> {
 struct ObjectMeta {
     name: String,
     namespace: String,
-    labels: Labels,
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -1059,7 +1098,36 @@ mod tests {
             source_configmaps: BTreeMap::new(),
             mode: K8sMode::Cronjob,
             service_monitor: false,
+            service_monitor_labels: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn the_service_monitor_carries_the_labels_its_prometheus_selects() {
+        let cfg = config("[[credential]]\nname = \"a\"\nexpires_at = 1808064429\n");
+        let mut o = opts();
+        o.mode = K8sMode::Exporter;
+        o.service_monitor = true;
+        o.service_monitor_labels = parse_labels(&["release=kube-prometheus-stack".into()]).unwrap();
+        let docs = documents(&render(&cfg, "", &o).unwrap());
+        let sm = docs.iter().find(|d| d["kind"] == "ServiceMonitor").unwrap();
+        assert_eq!(sm["metadata"]["labels"]["release"], "kube-prometheus-stack");
+        assert_eq!(
+            sm["metadata"]["labels"]["app.kubernetes.io/name"],
+            "credwatch"
+        );
+        o.service_monitor = false;
+        assert!(
+            render(&cfg, "", &o)
+                .unwrap_err()
+                .contains("--service-monitor-label")
+        );
+        assert!(
+            parse_labels(&["release".into()])
+                .unwrap_err()
+                .contains("expected KEY=VALUE")
+        );
+        assert!(parse_labels(&["bad key=x".into()]).is_err());
     }
 
     #[test]
