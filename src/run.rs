@@ -612,8 +612,10 @@ fn rotate_in_vault(
             _ => None,
         })
         .ok_or_else(|| anyhow!("no vault source `{source}`"))?;
-    let client = crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
-        .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?;
+    let client = crate::sources::vault::Session(
+        crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
+            .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
+    );
     let mount = &vault_source.mount;
 
     // The new value: a spare's, or stdin's. Never argv, never the environment.
@@ -714,9 +716,6 @@ fn rotate_in_vault(
             vault_source.minted_at_key
         );
         return Ok(ExitCode::Unknown);
-    }
-    if let Err(e) = client.revoke_login() {
-        log::warn!("{e}");
     }
     println!(
         "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}",

@@ -149,7 +149,7 @@ pub fn read_source(
         }
     };
     let client = match connect(source, env) {
-        Ok(c) => c,
+        Ok(c) => Session(c),
         Err(e) => return fail_all(format!("cannot log in to Vault: {e}"), "login"),
     };
 
@@ -269,6 +269,25 @@ pub fn read_source(
     VaultRead {
         observations,
         error,
+    }
+}
+
+/// A logged-in client that revokes its login token when dropped, so that every way out of a run
+/// (errors included) leaves no live token behind. A given token is never revoked.
+pub struct Session(pub Client);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.revoke_login() {
+            log::warn!("{e}");
+        }
+    }
+}
+
+impl std::ops::Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.0
     }
 }
 

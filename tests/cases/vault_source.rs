@@ -261,7 +261,15 @@ fn approle_login_works_and_outages_are_per_source() {
              [[credential]]\nname = \"pat\"\nexpires_at = \"2027-06-01T00:00:00Z\"\n"
         ),
     );
+    let tokens = || {
+        bao.api("LIST", "auth/token/accessors", None)["data"]["keys"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let before = tokens();
     let ok = cw(&config, &bao, "", &["check", "--now", NOW, "-o", "json"]);
+    // The run logged in, and revoked its token on the way out.
+    assert_eq!(tokens(), before, "the run left a live login token behind");
     ok.assert_code(0);
     assert_eq!(
         credential(&json_of(&ok), "agents/primary")["expires_at"],
