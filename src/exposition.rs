@@ -5,6 +5,7 @@
 //! written (the Pushgateway rejects them); the text ends with a newline.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 /// The Content-Type of what [`encode`] produces.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -26,9 +27,13 @@ pub struct Series {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<Label>,
     pub value: f64,
 }
+
+/// A label name and value. Shared strings: one credential's name appears in a dozen series, and
+/// at 100k credentials separate copies cost hundreds of MiB.
+pub type Label = (Arc<str>, Arc<str>);
 
 impl Family {
     pub fn gauge(name: &str, help: &str) -> Self {
@@ -39,7 +44,7 @@ impl Family {
         }
     }
 
-    pub fn push(&mut self, labels: Vec<(String, String)>, value: f64) {
+    pub fn push(&mut self, labels: Vec<Label>, value: f64) {
         self.samples.push(Sample { labels, value });
     }
 }

@@ -21,6 +21,8 @@
 
 use jiff::Timestamp;
 
+use std::sync::Arc;
+
 use jiff::SignedDuration;
 
 use crate::assess::{Known, Report};
@@ -92,19 +94,34 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         "1 if the source was read in this run, 0 if it failed.",
     );
 
+    // Label names, shared by every series that carries them.
+    let l_cred: Arc<str> = cred.into();
+    let [l_pool, l_source, l_kind, l_format, l_fingerprint]: [Arc<str>; 5] =
+        ["pool", "source", "kind", "format", "fingerprint"].map(Arc::from);
     for a in &report.assessments {
         let c = &a.credential;
-        let name = || vec![(cred.to_string(), c.name.clone())];
-        let kind = a.evidence.as_ref().map_or("unknown", |e| e.basis.label());
+        let n: Arc<str> = c.name.as_str().into();
+        let source: Arc<str> = c.source.as_str().into();
+        let pool: Option<Arc<str>> = c.pool.as_deref().map(Arc::from);
+        let name = || vec![(l_cred.clone(), n.clone())];
+        let kind: Arc<str> = a
+            .evidence
+            .as_ref()
+            .map_or("unknown", |e| e.basis.label())
+            .into();
         let mut full = name();
         if names.extra_series {
-            if let Some(pool) = &c.pool {
-                full.push(("pool".into(), pool.clone()));
+            if let Some(pool) = &pool {
+                full.push((l_pool.clone(), pool.clone()));
             }
-            full.push(("source".into(), c.source.clone()));
-            full.push(("kind".into(), kind.into()));
+            full.push((l_source.clone(), source.clone()));
+            full.push((l_kind.clone(), kind.clone()));
         }
-        full.extend(c.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        full.extend(
+            c.labels
+                .iter()
+                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))),
+        );
 
         if let Some(e) = &a.evidence {
             if let Some(t) = e.expires_at {
@@ -115,31 +132,31 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
             }
             if let Some(f) = &e.format {
                 let mut labels = name();
-                labels.push(("format".into(), f.profile.clone()));
+                labels.push((l_format.clone(), f.profile.as_str().into()));
                 format_ok.push(labels, if f.problem.is_none() { 1.0 } else { 0.0 });
             }
         }
-        if let Some(pool) = &c.pool {
+        if let Some(pool) = &pool {
             let mut labels = name();
-            labels.push(("pool".into(), pool.clone()));
+            labels.push((l_pool.clone(), pool.clone()));
             replacement.push(labels, if a.replacement.is_some() { 1.0 } else { 0.0 });
         }
         warn.push(name(), c.thresholds.warn_before.as_secs() as f64);
         critical.push(name(), c.thresholds.critical_before.as_secs() as f64);
         read_ok.push(name(), if a.error.is_none() { 1.0 } else { 0.0 });
         let mut info_labels = name();
-        info_labels.push(("source".into(), c.source.clone()));
-        info_labels.push(("kind".into(), kind.into()));
-        if let Some(pool) = &c.pool {
-            info_labels.push(("pool".into(), pool.clone()));
+        info_labels.push((l_source.clone(), source.clone()));
+        info_labels.push((l_kind.clone(), kind.clone()));
+        if let Some(pool) = &pool {
+            info_labels.push((l_pool.clone(), pool.clone()));
         }
-        if let Some(fp) = a.evidence.as_ref().and_then(|e| e.fingerprint.as_ref()) {
-            info_labels.push(("fingerprint".into(), fp.clone()));
+        if let Some(fp) = a.evidence.as_ref().and_then(|e| e.fingerprint.as_deref()) {
+            info_labels.push((l_fingerprint.clone(), fp.into()));
         }
         info.push(info_labels, 1.0);
     }
     for p in &report.pools {
-        let labels = || vec![("pool".to_string(), p.name.clone())];
+        let labels = || vec![(l_pool.clone(), Arc::from(p.name.as_str()))];
         pool_members.push(labels(), p.members.len() as f64);
         pool_distinct.push(labels(), p.distinct as f64);
         match p.runway_until {
@@ -157,15 +174,15 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
     for s in report.sources.iter().filter(|s| s.error.is_some()) {
         source_error.push(
             vec![
-                ("source".into(), s.name.clone()),
-                ("reason".into(), s.reason.unwrap_or("error").to_string()),
+                ("source".into(), s.name.as_str().into()),
+                ("reason".into(), s.reason.unwrap_or("error").into()),
             ],
             1.0,
         );
     }
     for s in &report.sources {
         source_up.push(
-            vec![("source".into(), s.name.clone())],
+            vec![("source".into(), s.name.as_str().into())],
             if s.error.is_none() { 1.0 } else { 0.0 },
         );
     }

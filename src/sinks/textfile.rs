@@ -196,7 +196,7 @@ mod tests {
             ],
             1_808_064_429.0,
         );
-        expiry.push(vec![("credential".into(), String::new())], 0.25);
+        expiry.push(vec![("credential".into(), "".into())], 0.25);
         let mut last = Family::gauge("x_last", "Last.");
         last.push(vec![], 1_776_528_500.0);
         let text = encode(&[expiry, last]);
