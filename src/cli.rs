@@ -126,7 +126,8 @@ pub struct Cli {
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// More logging on stderr (-v info, -vv debug); CREDWATCH_LOG or RUST_LOG take a filter
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); CREDWATCH_LOG or RUST_LOG take a
+    /// filter. Secret values are never logged, at any level
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -389,7 +390,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     pub interval: String,
 
-    /// Connections served at once, one thread each; further ones wait until one is free
+    /// Requests answered at once (connections still sending their request do not count)
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub max_connections: usize,
 

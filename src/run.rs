@@ -80,6 +80,11 @@ fn init_logging(verbose: u8) {
     let filter = std::env::var("CREDWATCH_LOG").or_else(|_| std::env::var("RUST_LOG"));
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter.as_deref().unwrap_or(level));
+    // The HTTP and TLS libraries log raw traffic (headers, bodies) at debug and trace: tokens,
+    // passwords and secret values. Whatever the filter asks, they say no more than info.
+    for module in ["ureq", "ureq_proto", "rustls"] {
+        builder.filter_module(module, log::LevelFilter::Info);
+    }
     builder.format_timestamp(None).format_target(false);
     let _ = builder.try_init();
 }

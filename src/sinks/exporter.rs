@@ -3,11 +3,13 @@
 //!
 //! A deliberately small HTTP/1.1 server on `std::net`: GET and HEAD, one request per connection
 //! (`Connection: close`). [`serve`] takes a bound listener and a [`Shutdown`], so tests bind
-//! `127.0.0.1:0` and stop it deterministically. Each connection is served by its own thread, at
-//! most [`Limits::max_connections`] at once; while all are busy, new connections wait in the
-//! kernel's backlog instead of getting more threads. A client has [`Limits::read_timeout`] to send
-//! its request (then it gets a 408 and is disconnected), so connections that send nothing hold a
-//! thread for at most that long and cannot starve scrapes. `tiny_http` was the first choice, but
+//! `127.0.0.1:0` and stop it deterministically. Each connection gets its own thread while it sends
+//! its request, at most [`Limits::max_waiting`] (256) at once, beyond which new connections wait
+//! in the kernel's backlog; requests that are in are answered at most
+//! [`Limits::max_connections`] at once. A client has [`Limits::read_timeout`] to send its request
+//! (then it gets a 408 and is disconnected), so connections that send nothing cost a waiting
+//! thread for at most that long and never hold up a scrape whose request is in (short of
+//! hundreds of them at once). `tiny_http` was the first choice, but
 //! it gives every connection a thread without bound and sets no read timeout, so neither limit
 //! could be enforced through it.
 //!
@@ -131,8 +133,12 @@ impl Shutdown {
 /// How much the server lets clients take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once, each by one thread; further ones wait in the backlog.
+    /// Requests answered at once.
     pub max_connections: usize,
+    /// Connections still sending their request, each on its own thread until it arrives or
+    /// `read_timeout` passes; further ones wait in the backlog. Kept well above
+    /// `max_connections`, so that idle clients cannot keep a scrape waiting.
+    pub max_waiting: usize,
     /// How long a client may take to send its request line and headers.
     pub read_timeout: Duration,
     /// How long writing one answer may take.
@@ -143,6 +149,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 16,
+            max_waiting: 256,
             read_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
         }
@@ -185,11 +192,11 @@ fn accept_loop(
     connections: &Arc<Connections>,
     limits: Limits,
 ) -> io::Result<()> {
-    let max = limits.max_connections.max(1);
+    let max = limits.max_waiting.max(1);
     loop {
         {
             let mut tracked = lock(&connections.tracked);
-            while tracked.active >= max && !shutdown.is_triggered() {
+            while tracked.waiting.len() >= max && !shutdown.is_triggered() {
                 tracked = connections
                     .changed
                     .wait(tracked)
@@ -240,6 +247,8 @@ struct Connections {
 #[derive(Debug, Default)]
 struct Tracked {
     active: usize,
+    /// Connections whose request is in and being answered.
+    answering: usize,
     next_id: u64,
     waiting: HashMap<u64, TcpStream>,
 }
@@ -273,6 +282,7 @@ impl Connections {
 struct Slot {
     connections: Arc<Connections>,
     id: u64,
+    answering: bool,
 }
 
 impl Slot {
@@ -287,12 +297,25 @@ impl Slot {
         Slot {
             connections: connections.clone(),
             id,
+            answering: false,
         }
     }
 
-    /// The request is in: from now on shutdown lets the answer finish.
-    fn answering(&self) {
-        lock(&self.connections.tracked).waiting.remove(&self.id);
+    /// The request is in: waits for one of the `max` answering places; from then on shutdown
+    /// lets the answer finish.
+    fn answering(&mut self, max: usize) {
+        let mut tracked = lock(&self.connections.tracked);
+        tracked.waiting.remove(&self.id);
+        self.connections.changed.notify_all();
+        while tracked.answering >= max.max(1) {
+            tracked = self
+                .connections
+                .changed
+                .wait(tracked)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        tracked.answering += 1;
+        self.answering = true;
     }
 }
 
@@ -301,12 +324,15 @@ impl Drop for Slot {
         let mut tracked = lock(&self.connections.tracked);
         tracked.waiting.remove(&self.id);
         tracked.active -= 1;
+        if self.answering {
+            tracked.answering -= 1;
+        }
         drop(tracked);
         self.connections.changed.notify_all();
     }
 }
 
-fn handle(mut stream: TcpStream, slot: Slot, latest: &Latest, limits: Limits) {
+fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let head = match read_head(&mut stream, limits.read_timeout) {
@@ -329,7 +355,7 @@ fn handle(mut stream: TcpStream, slot: Slot, latest: &Latest, limits: Limits) {
         }
         Err(HeadError::Closed) => return,
     };
-    slot.answering();
+    slot.answering(limits.max_connections);
     let (response, head_only) = match parse_request_line(&head) {
         Ok((method, path)) => (
             respond(method, path, latest.get(), accepts_gzip(&head)),

@@ -22,7 +22,19 @@ pub fn parse_entry(
     if trimmed.is_empty() {
         return Err("the file is empty; expected unix seconds".into());
     }
-    let at = time::parse_unix_seconds(trimmed)?;
+    // The content is never echoed: a directory pointed at a Secret mount by mistake holds tokens.
+    let seconds: i64 = trimmed.parse().map_err(|_| {
+        let hint = if time::parse_timestamp(trimmed).is_ok() {
+            " (it is a date: write it as unix seconds, e.g. `date -d ... +%s`)"
+        } else {
+            ""
+        };
+        format!(
+            "expected unix seconds (an integer such as `1808064429`), found {} characters that are not one{hint}",
+            trimmed.chars().count()
+        )
+    })?;
+    let at = time::unix_seconds(seconds)?;
     Ok(match meaning {
         DirectoryContent::ExpiresAt => Evidence::declared(None, at, Basis::ExpiresAt),
         DirectoryContent::MintedAt => {
@@ -71,8 +83,23 @@ pub fn read_directory(source: &DirectorySource) -> Result<Vec<Observation>, Stri
 }
 
 fn observe(source: &DirectorySource, path: &Path, name: String) -> Observation {
-    let evidence = std::fs::read(path)
+    // Only regular files are read: a FIFO or a device would block or never end.
+    let regular = std::fs::metadata(path)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        .and_then(|m| {
+            if m.is_file() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{}` is not a regular file; expected a file holding unix seconds",
+                    path.display()
+                ))
+            }
+        });
+    let evidence = regular
+        .and_then(|()| {
+            std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        })
         .and_then(|bytes| {
             String::from_utf8(bytes)
                 .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
@@ -117,10 +144,11 @@ mod tests {
     fn bad_entries_say_what_was_expected() {
         for (content, wanted) in [
             ("", "empty"),
-            ("soon", "unix seconds"),
-            ("2026-04-18", "unix seconds"),
+            ("soon", "found 4 characters that are not one"),
+            ("2026-04-18T12:07:09Z", "it is a date"),
             ("0", "after 1970"),
             ("1.5e9", "unix seconds"),
+            ("sk-ant-oat01-abcdefgh", "found 21 characters"),
         ] {
             let err = parse_entry(content, DirectoryContent::ExpiresAt, YEAR).unwrap_err();
             assert!(err.contains(wanted), "{content:?}: {err}");

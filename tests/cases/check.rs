@@ -214,7 +214,7 @@ fn a_mounted_configmap_is_read_and_one_bad_entry_hides_nothing() {
         run.stdout.contains("spare-1: `")
             && run
                 .stdout
-                .contains("expected unix seconds (an integer such as `1808064429`), found `soon`"),
+                .contains("expected unix seconds (an integer such as `1808064429`), found 4 characters that are not one"),
         "{}",
         run.stdout
     );

@@ -1,6 +1,8 @@
 //! Secret values never appear anywhere: every command, its error paths and its most verbose
 //! logging, the metrics that land in a real Pushgateway, and the files credwatch writes.
 
+use base64::Engine;
+
 use crate::cases::values::{assert_no_substring, claude_token, jwt};
 use crate::support::{Credwatch, Fault, FaultServer, Pushgateway, Run, Scratch};
 
@@ -23,6 +25,8 @@ fn no_command_prints_pushes_or_logs_a_secret() {
         service_jwt.split('.').nth(1).unwrap().to_string(),
         PG_PASSWORD.to_string(),
         fingerprint_key.to_string(),
+        // What the Authorization header carries.
+        base64::engine::general_purpose::STANDARD.encode(format!("pusher:{PG_PASSWORD}")),
     ];
 
     let pg = Pushgateway::start_with_web_config(Some(WEB_CONFIG));
@@ -90,9 +94,9 @@ format = "github-fine-grained-pat"
     let runs = [
         cw(&["check"]),
         cw(&["check", "-o", "json"]),
-        cw(&["-vv", "push", "--dry-run"]),
-        cw(&["-vv", "push"]),
-        cw(&["-vv", "push", "--pushgateway-url", &failing.url]),
+        cw(&["-vvv", "push", "--dry-run"]),
+        cw(&["-vvv", "push"]),
+        cw(&["-vvv", "push", "--pushgateway-url", &failing.url]),
         cw(&["render", "rules"]),
         cw(&["render", "rule-tests"]),
         cw(&["render", "k8s", "--pushgateway-secret", "pg-auth"]),
@@ -172,4 +176,32 @@ fn http_get_auth(url: &str) -> (u16, String) {
         .call()
         .unwrap();
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn trace_logging_of_vault_traffic_shows_no_token_and_no_value() {
+    use crate::support::openbao::OpenBao;
+    let bao = OpenBao::start();
+    let value = claude_token(51, 108);
+    bao.write_secret(
+        "agents/primary",
+        serde_json::json!({ "oauth_token": value }),
+    );
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\nprefix = \"agents\"\nfield = \"oauth_token\"\nformat = \"claude-oauth\"\n",
+    );
+    let run = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .env("VAULT_ADDR", &bao.url)
+        .env("VAULT_TOKEN", &bao.root_token)
+        .env("CREDWATCH_LOG", "trace")
+        .args(["-vvv", "check"])
+        .run();
+    run.assert_code(0);
+    let text = (run.stdout + &run.stderr).replace("sk-ant-oat01-", "");
+    assert!(!text.to_lowercase().contains("x-vault-token"), "{text}");
+    assert_no_substring(&text, &value["sk-ant-oat01-".len()..]);
+    assert_no_substring(&text, &bao.root_token);
 }

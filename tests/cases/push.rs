@@ -290,7 +290,8 @@ fn a_bad_entry_is_pushed_as_unread_and_last_success_does_not_advance() {
         run.stdout
     );
     assert!(
-        run.stderr.contains("spare-1") && run.stderr.contains("found `not-a-number`"),
+        run.stderr.contains("spare-1")
+            && run.stderr.contains("found 12 characters that are not one"),
         "{}",
         run.stderr
     );

@@ -237,45 +237,26 @@ fn a_failed_read_keeps_the_last_known_expiry_with_read_ok_0_until_it_reads_again
     assert!(advanced > last_success.parse::<i64>().unwrap(), "{back}");
 }
 
-/// Opens the FIFO for writing once credwatch waits on it (bounded), writes `text`, closes it.
-fn feed_fifo(path: &Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt;
-    // O_NONBLOCK: opening fails (ENXIO) instead of blocking while nobody reads the FIFO.
-    const O_NONBLOCK: i32 = 0o4000;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(O_NONBLOCK)
-            .open(path)
-        {
-            Ok(mut fifo) => {
-                fifo.write_all(text.as_bytes()).unwrap();
-                return;
-            }
-            Err(e) => assert!(
-                Instant::now() < deadline,
-                "nobody opened the FIFO for reading within 20 s: {e}"
-            ),
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn a_hung_source_never_blocks_metrics_or_shutdown() {
-    let (s, config) = inventory();
-    // A directory entry that is a FIFO: reading it blocks until someone writes, like a source
-    // whose server accepts the connection and never answers.
-    let fifo = s.path("cm/slow");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    use crate::support::{Fault, FaultServer};
+    // A Vault that accepts connections and never answers: every refresh waits out the
+    // per-request timeout on it.
+    let vault = FaultServer::start(Fault::Silence);
+    let (s, _) = inventory();
+    s.write("vault-token", "not-a-real-token");
+    let config = s.write(
+        "credwatch.toml",
+        &format!(
+            "{CONFIG}\n[[source]]\nkind = \"vault\"\naddress = \"{}\"\nprefix = \"agents\"\n\
+             retries = 0\ntimeout = \"3s\"\nauth = {{ method = \"token\", token_file = \"vault-token\" }}\n",
+            vault.url
+        ),
+    );
     let mut exporter = Exporter::start(&config, &["--interval", "1s"]);
 
-    // The first refresh is stuck: the exporter answers at once all the same.
+    // The first refresh is stuck on Vault: the exporter answers at once all the same.
     for _ in 0..3 {
         assert_eq!(exporter.get("/healthz").status, 200);
         assert_eq!(exporter.get("/-/ready").status, 503);
@@ -287,16 +268,33 @@ fn a_hung_source_never_blocks_metrics_or_shutdown() {
         );
     }
 
-    // The slow source finally answers: the first collection is published.
-    feed_fifo(&fifo, "1808070000\n");
+    // The timeout passes: the first collection is published, with the vault source down and
+    // everything else there.
     exporter.wait_ready(Duration::from_secs(20));
     let published = exporter.metrics();
-    assert_eq!(expiry_of(&published, "slow").as_deref(), Some("1808070000"));
+    assert_eq!(
+        expiry_of(&published, "primary").as_deref(),
+        Some("1808064429")
+    );
+    assert!(
+        published.contains("credwatch_source_up{source=\"vault\"} 0\n"),
+        "{published}"
+    );
 
-    // Every later refresh hangs on the FIFO again; scrapes keep getting the last text, whole.
-    thread::sleep(Duration::from_secs(2));
-    for _ in 0..5 {
-        assert_eq!(exporter.metrics(), published);
+    // Every later refresh hangs on Vault again; scrapes keep getting a whole text at once.
+    for _ in 0..10 {
+        let start = Instant::now();
+        let text = exporter.metrics();
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "a scrape waited on the refresh"
+        );
+        assert!(
+            text.ends_with('\n') && text.contains("credwatch_build_info"),
+            "{text}"
+        );
+        assert_eq!(expiry_of(&text, "primary").as_deref(), Some("1808064429"));
+        thread::sleep(Duration::from_millis(300));
     }
 
     // And SIGTERM still stops it cleanly, hung refresh or not.
@@ -305,17 +303,46 @@ fn a_hung_source_never_blocks_metrics_or_shutdown() {
 }
 
 #[test]
+fn a_fifo_in_a_directory_source_is_reported_not_read() {
+    let (s, config) = inventory();
+    let made = std::process::Command::new("mkfifo")
+        .arg(s.path("cm/slow"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = crate::support::Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["check"])
+        .run();
+    run.assert_code(3);
+    assert!(
+        run.stdout.contains("slow: `") && run.stdout.contains("is not a regular file"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.elapsed < Duration::from_secs(10));
+}
+
+#[test]
 fn connections_that_send_nothing_do_not_starve_scrapes() {
     let (_s, config) = inventory();
     let exporter =
-        Exporter::start_ready(&config, &["--max-connections", "4", "--read-timeout", "1s"]);
-    // More idle connections than it serves at once.
-    let idle: Vec<TcpStream> = (0..10)
+        Exporter::start_ready(&config, &["--max-connections", "4", "--read-timeout", "5s"]);
+    // Ten times more idle connections than it answers at once.
+    let idle: Vec<TcpStream> = (0..40)
         .map(|_| TcpStream::connect(exporter.addr).unwrap())
         .collect();
+    thread::sleep(Duration::from_millis(200));
+    // The scrape is answered without waiting for any idle client's timeout (5 s).
+    let start = Instant::now();
     let scrape = get(
         &format!("{}/metrics", exporter.url),
         Duration::from_secs(30),
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "the scrape waited {:?} behind idle clients",
+        start.elapsed()
     );
     assert_eq!(scrape.status, 200, "{scrape:?}");
     assert_eq!(
@@ -396,6 +423,7 @@ fn the_server_takes_a_listener_and_stops_when_told() {
         let (latest, shutdown) = (latest.clone(), shutdown.clone());
         let limits = Limits {
             max_connections: 2,
+            max_waiting: 4,
             read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(5),
         };
