@@ -153,12 +153,24 @@ pub fn quote(value: &str) -> String {
     format!("\"{}\"", crate::exposition::escape_label_value(value))
 }
 
+/// `job, instance` and the Pushgateway's grouping label names.
+fn scope_labels(config: &Config) -> String {
+    let mut labels = vec!["job".to_string(), "instance".to_string()];
+    if let Some(p) = &config.pushgateway {
+        labels.extend(p.grouping.keys().cloned());
+    }
+    labels.join(", ")
+}
+
 pub fn expr(config: &Config, kind: AlertKind) -> String {
     let e = &config.metrics.expiry;
     let c = &config.metrics.credential_label;
     let l = &config.metrics.last_success;
     let t = &config.defaults.thresholds;
-    let join = format!("on({c}, job, instance) group_left()");
+    // Series match on what identifies them: the credential (or pool), the job, the instance and
+    // the Pushgateway grouping labels (one credwatch per cluster pushes the same names).
+    let scope = scope_labels(config);
+    let join = format!("on({c}, {scope}) group_left()");
     let full = config.metrics.extra_series;
     match kind {
         AlertKind::ExpiringSoon if full => {
@@ -185,8 +197,14 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
             format!("push_failure_time_seconds{{job={job}}} > push_time_seconds{{job={job}}}")
         }
         AlertKind::FormatInvalid => "credwatch_credential_format_ok == 0".into(),
-        AlertKind::PoolDuplicate => "credwatch_pool_distinct_credentials < on(pool, job, instance) credwatch_pool_members".into(),
-        AlertKind::PoolRunwayLow => "(credwatch_pool_runway_expiry_timestamp_seconds - time()) < on(pool, job, instance) group_left() credwatch_pool_runway_warn_before_seconds".into(),
+        AlertKind::PoolDuplicate => {
+            format!(
+                "credwatch_pool_distinct_credentials < on(pool, {scope}) credwatch_pool_members"
+            )
+        }
+        AlertKind::PoolRunwayLow => format!(
+            "(credwatch_pool_runway_expiry_timestamp_seconds - time()) < on(pool, {scope}) group_left() credwatch_pool_runway_warn_before_seconds"
+        ),
     }
 }
 

@@ -302,3 +302,47 @@ fn prometheusrule_and_helm_values_wrap_the_same_rules() {
         bad.stderr
     );
 }
+
+/// One credwatch per cluster pushes the same credential names under its own grouping label:
+/// the threshold joins must keep them apart (a many-to-many match would stop every alert).
+#[test]
+fn grouping_labels_keep_clusters_apart_in_the_threshold_joins() {
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[pushgateway]\nurl = \"http://pg:9091\"\ngrouping = { cluster = \"prod-eu\" }\n\
+         [[credential]]\nname = \"primary\"\nexpires_at = 1808064429\n",
+    );
+    let rules = render(&config, &["rules"]).stdout;
+    assert!(
+        rules.contains("on(credential, job, instance, cluster) group_left()"),
+        "{rules}"
+    );
+    std::fs::write(s.path("credwatch-rules.yml"), &rules).unwrap();
+    let mut series = String::new();
+    for (cluster, expiry) in [("prod-eu", 2_599_200), ("prod-us", 2_599_200)] {
+        let labels = format!("credential=\"primary\", job=\"credwatch\", cluster=\"{cluster}\"");
+        series.push_str(&format!(
+            "  - series: 'credwatch_credential_expiry_timestamp_seconds{{{labels}}}'\n    values: '{expiry}x300'\n\
+             \x20 - series: 'credwatch_credential_warn_before_seconds{{{labels}}}'\n    values: '2592000x300'\n\
+             \x20 - series: 'credwatch_credential_critical_before_seconds{{{labels}}}'\n    values: '604800x300'\n"
+        ));
+    }
+    let expected = |cluster: &str| {
+        format!(
+            "    - exp_labels: {{credential: primary, job: credwatch, cluster: {cluster}, severity: warning}}\n\
+             \x20     exp_annotations:\n\
+             \x20       summary: Credential primary expires in 29d 22h 59m 0s\n\
+             \x20       description: Credential primary expires in 29d 22h 59m 0s, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential.\n"
+        )
+    };
+    let test = format!(
+        "rule_files: [credwatch-rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n{series}\
+         \x20 alert_rule_test:\n  - eval_time: 3h1m\n    alertname: CredwatchExpiringSoon\n    exp_alerts:\n{}{}",
+        expected("prod-eu"),
+        expected("prod-us")
+    );
+    std::fs::write(s.path("grouping.test.yml"), test).unwrap();
+    let (ok, out) = promtool(s.dir.path(), &["test", "rules", "grouping.test.yml"]);
+    assert!(ok, "{out}");
+}

@@ -237,7 +237,6 @@ fn a_failed_read_keeps_the_last_known_expiry_with_read_ok_0_until_it_reads_again
     assert!(advanced > last_success.parse::<i64>().unwrap(), "{back}");
 }
 
-
 #[test]
 fn a_hung_source_never_blocks_metrics_or_shutdown() {
     use crate::support::{Fault, FaultServer};
