@@ -405,8 +405,7 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
     config::parse_config(&edited, &config.path)
         .map_err(|e| anyhow!("the edit would break the config:\n{e}"))?;
     // Atomic, like the textfile: a reader never sees half a config.
-    crate::sinks::textfile::write_atomically(&config.path, &edited, |_| {})
-        .map_err(|e| anyhow!(e))?;
+    write_config(&config.path, &edited)?;
     println!(
         "recorded {} = {at} for `{}` in {}",
         key.as_str(),
@@ -729,7 +728,38 @@ fn rotate_in_vault(
             .map_or(String::new(), |s| format!(" from `{s}`")),
         vault_source.minted_at_key
     );
+    // A lifetime stated in credwatch.toml wins over Vault's metadata: keep it true as well.
+    if let Some(declared) = &entry.declared {
+        use crate::credential::Basis;
+        if declared.basis == Basis::MintedAtPlusTtl {
+            let text = std::fs::read_to_string(&config.path)
+                .map_err(|e| anyhow!("cannot read `{}`: {e}", config.path.display()))?;
+            let edited =
+                crate::rotate::set_time(&text, &args.name, crate::rotate::Key::MintedAt, minted_at)
+                    .map_err(|e| anyhow!(e))?;
+            write_config(&config.path, &edited)?;
+            println!(
+                "recorded minted_at = {minted_at} for `{}` in {}",
+                args.name,
+                config.path.display()
+            );
+        } else {
+            eprintln!(
+                "warning: `{}` states `expires_at` in {}, which wins over Vault's metadata; run `credwatch rotate {} --expires-at TIME` for the new value",
+                args.name,
+                config.path.display(),
+                args.name
+            );
+        }
+    }
     push_after_rotation(cli, args, config)
+}
+
+/// Replaces the config file atomically, through a symlink to the file it points at (a config
+/// mounted or linked into place stays a link).
+fn write_config(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    crate::sinks::textfile::write_atomically(&target, text, |_| {}).map_err(|e| anyhow!(e))
 }
 
 /// Reads a new secret value from stdin: without echo from a terminal, else the whole input;

@@ -131,3 +131,39 @@ fn rotate_records_the_mint_time_keeps_comments_and_pushes_at_once() {
         .collect();
     assert_eq!(leftovers, [std::ffi::OsString::from("credwatch.toml")]);
 }
+
+#[test]
+fn rotate_through_a_symlinked_config_edits_the_file_it_points_at() {
+    let pg = Pushgateway::start();
+    let s = Scratch::new();
+    let real = s.write(
+        "real/credwatch.toml",
+        &CONFIG.replace("http://unused.invalid", &pg.url),
+    );
+    let link = s.path("credwatch.toml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    cw(
+        &link,
+        &pg,
+        &[
+            "rotate",
+            "primary",
+            "--minted-at",
+            "2026-11-30T12:00:00Z",
+            "--no-push",
+        ],
+    )
+    .assert_code(0);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("minted_at = \"2026-11-30T12:00:00Z\"   # claude")
+    );
+}

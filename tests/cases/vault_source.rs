@@ -681,3 +681,56 @@ fn a_pool_kept_in_vault_finds_the_spare_that_is_a_copy_and_the_truncated_token()
         );
     }
 }
+
+#[test]
+fn rotating_a_vault_credential_that_states_minted_at_updates_both() {
+    let bao = OpenBao::start();
+    let (old, new) = (claude_token(61, 108), claude_token(62, 108));
+    bao.write_secret("agent", json!({ "oauth_token": old }));
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\npaths = []\nprefix = \"none\"\n\
+         [[credential]]\nname = \"primary\"\nminted_at = \"2025-12-10T00:00:00Z\"   # kept in the file\n\
+         vault = { path = \"agent\", field = \"oauth_token\" }\nformat = \"claude-oauth\"\n",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credwatch"))
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["rotate", "primary", "--minted-at", "2026-11-30T12:00:00Z"])
+        .env("VAULT_ADDR", &bao.url)
+        .env("VAULT_TOKEN", &bao.root_token)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(new.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("minted_at = \"2026-11-30T12:00:00Z\"   # kept in the file"),
+        "{text}"
+    );
+    let check = cw(
+        &config,
+        &bao,
+        &bao.root_token,
+        &["check", "--now", NOW, "-o", "json"],
+    );
+    assert_eq!(
+        credential(&json_of(&check), "primary")["expires_at"],
+        "2027-11-30T12:00:00Z"
+    );
+}
