@@ -347,6 +347,11 @@ fn runbooks(config: &Config) -> Runbooks {
     }
 }
 
+/// User text inside a Prometheus template, kept literal: `{{` would open an action.
+pub fn literal(text: &str) -> String {
+    text.replace("{{", "{{ \"{{\" }}")
+}
+
 /// The `runbook_url` annotation of a per-credential alert: a template choosing the credential's
 /// own runbook, else its source's, else `[alerts] runbook`. Credentials sharing a runbook share a
 /// branch (`eq` takes several values).
@@ -354,7 +359,7 @@ fn runbook_template(config: &Config) -> Option<String> {
     let r = runbooks(config);
     let c = &config.metrics.credential_label;
     if r.by_credential.is_empty() && r.by_source.is_empty() {
-        return r.fallback;
+        return r.fallback.as_deref().map(literal);
     }
     let mut urls: Vec<&String> = Vec::new();
     for (_, url) in r.by_credential.iter().chain(&r.by_source) {
@@ -389,10 +394,10 @@ fn runbook_template(config: &Config) -> Option<String> {
             format!("or ({}) ({})", conds[0], conds[1])
         };
         let keyword = if i == 0 { "if" } else { "else if" };
-        out.push_str(&format!("{{{{ {keyword} {cond} }}}}{url}"));
+        out.push_str(&format!("{{{{ {keyword} {cond} }}}}{}", literal(url)));
     }
     if let Some(fallback) = r.fallback {
-        out.push_str(&format!("{{{{ else }}}}{fallback}"));
+        out.push_str(&format!("{{{{ else }}}}{}", literal(&fallback)));
     }
     out.push_str("{{ end }}");
     Some(out)
@@ -434,12 +439,18 @@ pub fn rule(config: &Config, kind: AlertKind) -> Rule {
     let runbook = if kind.per_credential() {
         runbook_template(config)
     } else {
-        config.alerts.runbook.clone()
+        config.alerts.runbook.as_deref().map(literal)
     };
     if let Some(url) = runbook {
         annotations.insert("runbook_url".into(), url);
     }
-    let mut labels = config.alerts.labels.clone();
+    // Prometheus expands templates in alert labels too: user text is kept literal.
+    let mut labels: BTreeMap<String, String> = config
+        .alerts
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), literal(v)))
+        .collect();
     labels.insert("severity".into(), severity(config, kind).to_string());
     Rule {
         kind,

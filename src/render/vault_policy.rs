@@ -63,6 +63,25 @@ pub fn capabilities(
     caps
 }
 
+/// An HCL string literal: `\`, `"` and control characters escaped (Vault's policy parser keeps
+/// `${` as it is).
+fn hcl_string(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<String, String> {
     let sources: Vec<&VaultSource> = config
         .sources
@@ -118,7 +137,8 @@ pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<S
                 .collect();
             let _ = writeln!(
                 out,
-                "path \"{path}\" {{\n  capabilities = [{}]\n}}",
+                "path {} {{\n  capabilities = [{}]\n}}",
+                hcl_string(&path),
                 caps.join(", ")
             );
         }

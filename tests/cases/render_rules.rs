@@ -346,3 +346,28 @@ fn grouping_labels_keep_clusters_apart_in_the_threshold_joins() {
     let (ok, out) = promtool(s.dir.path(), &["test", "rules", "grouping.test.yml"]);
     assert!(ok, "{out}");
 }
+
+/// Quotes, backslashes and template-looking text in names, labels and runbooks stay literal:
+/// the rules load and their tests pass.
+#[test]
+fn odd_names_and_template_looking_text_stay_literal() {
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        r#"
+[alerts]
+labels = { team = "pla{{ x }}tform" }
+runbook = "https://runbooks.example/{{ $labels.credential }}"
+
+[[credential]]
+name = "a \"quoted\" back\\slash {{ c }} ü"
+expires_at = 1808064429
+runbook = "https://runbooks.example/{{y}}"
+warn_before = "40d"
+"#,
+    );
+    let (rules, tests) = render_both(&config, s.dir.path());
+    assert!(tests.contains("pla{{ x }}tform"), "{tests}");
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "{rules}\n{out}");
+}

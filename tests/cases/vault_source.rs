@@ -734,3 +734,31 @@ fn rotating_a_vault_credential_that_states_minted_at_updates_both() {
         "2027-11-30T12:00:00Z"
     );
 }
+
+#[test]
+fn the_policy_for_odd_secret_names_is_accepted_by_the_server_and_works() {
+    let bao = OpenBao::start();
+    let odd = "agents/q\"uote and back\\slash";
+    bao.write_secret(odd, json!({ "k": "v" }));
+    bao.write_custom_metadata(odd, json!({ "expires_at": "2027-01-15T00:00:00Z" }));
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\npaths = ['agents/q\"uote and back\\slash']\n",
+    );
+    let policy = cw(&config, &bao, &bao.root_token, &["render", "vault-policy"]);
+    policy.assert_code(0);
+    bao.write_policy("odd", &policy.stdout);
+    let token = bao.create_token(&["odd"]);
+    let run = cw(
+        &config,
+        &bao,
+        &token,
+        &["check", "--now", NOW, "-o", "json"],
+    );
+    run.assert_code(0);
+    assert_eq!(
+        credential(&json_of(&run), odd)["expires_at"],
+        "2027-01-15T00:00:00Z"
+    );
+}
