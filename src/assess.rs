@@ -5,18 +5,21 @@ use jiff::{SignedDuration, Timestamp};
 use crate::credential::{Basis, Credential, Evidence, PoolPolicy};
 use crate::sources::{Collection, SourceStatus};
 
-/// Ordered from best to worst, so the overall status of a run is the maximum.
+/// Ordered from best to worst, so the overall status of a run is the maximum. UNKNOWN ranks
+/// below CRITICAL, as in the monitoring-plugin convention: one unreadable file must not hide an
+/// expired credential from whoever routes on the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Ok,
     /// The credential does not expire (a JWT without `exp`).
     NoExpiry,
     Warning,
+    /// Something could not be read.
+    Unknown,
     Critical,
     /// The value does not have the shape its format requires; it will not work.
     Invalid,
     Expired,
-    Unknown,
 }
 
 impl Status {
@@ -104,7 +107,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// The worst status of any credential; UNKNOWN when a source failed or a problem was found.
+    /// The worst status of any credential; at least UNKNOWN when a source failed or a problem was
+    /// found.
     pub fn overall(&self) -> Status {
         let worst = self
             .assessments
@@ -115,7 +119,7 @@ impl Report {
         if self.complete() {
             worst
         } else {
-            Status::Unknown
+            worst.max(Status::Unknown)
         }
     }
 

@@ -115,8 +115,8 @@ EXIT CODES: 0 the value fits, 2 it does not, 3 usage or config error.";
 
 const CHECK_HELP: &str = "\
 EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING, 2 CRITICAL, INVALID
-(a malformed value) or EXPIRED, 3 UNKNOWN (a credential or source could not be read) or a
-config/usage error.";
+(a malformed value) or EXPIRED, 3 UNKNOWN (a credential or source could not be read, and
+nothing is critical) or a config/usage error.";
 
 /// Tells you, weeks ahead, that a credential is about to expire.
 #[derive(Debug, Parser)]

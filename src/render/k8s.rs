@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::cli::{K8sArgs, K8sMode};
-use crate::config::{Config, Source, VaultAuth};
+use crate::config::{Config, Source, ValueFrom, VaultAuth};
 use crate::sinks::pushgateway::{ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 
 /// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
@@ -100,7 +100,7 @@ pub fn render_cli(config: &Config, config_text: &str, args: &K8sArgs) -> Result<
         used.pushgateway = None;
     }
     for warning in warnings(&used) {
-        log::warn!("{warning}");
+        eprintln!("warning: {warning}");
     }
     Ok(yaml)
 }
@@ -168,6 +168,78 @@ pub fn warnings(config: &Config) -> Vec<String> {
         warnings.push(format!(
             "pushgateway `url` `{}` is a loopback address, which in the pod is the pod itself; use the in-cluster address, e.g. `http://prometheus-pushgateway.monitoring:9091`",
             pushgateway.url
+        ));
+    }
+    // Files and variables the config reads that the manifests do not provide.
+    let mut needs: Vec<String> = Vec::new();
+    for e in &config.inventory {
+        match e.value.as_ref().map(|v| &v.from) {
+            Some(ValueFrom::File(p)) => needs.push(format!(
+                "file `{}` (credential `{}`)",
+                p.display(),
+                e.credential.name
+            )),
+            Some(ValueFrom::Env(v)) => needs.push(format!(
+                "environment variable `{v}` (credential `{}`)",
+                e.credential.name
+            )),
+            _ => {}
+        }
+    }
+    if let Some(p) = &config.pushgateway {
+        for (what, file) in [
+            ("password_file", &p.password_file),
+            ("token_file", &p.token_file),
+        ] {
+            if let Some(f) = file {
+                needs.push(format!("file `{}` (pushgateway `{what}`)", f.display()));
+            }
+        }
+    }
+    if let Some(f) = &config.fingerprint_key_file {
+        needs.push(format!("file `{}` (fingerprint `key_file`)", f.display()));
+    }
+    for source in &config.sources {
+        let Source::Vault(v) = source else { continue };
+        if let Some(f) = &v.ca_file {
+            needs.push(format!(
+                "file `{}` (source `{}` `ca_file`)",
+                f.display(),
+                v.name
+            ));
+        }
+        let files: Vec<&std::path::Path> = match &v.auth {
+            VaultAuth::Token { token_file } => token_file.iter().map(|f| f.as_path()).collect(),
+            VaultAuth::AppRole {
+                role_id_file,
+                secret_id_file,
+                ..
+            } => role_id_file
+                .iter()
+                .map(|f| f.as_path())
+                .chain([secret_id_file.as_path()])
+                .collect(),
+            // The pod's own service-account token is mounted by the manifests.
+            VaultAuth::Jwt {
+                method, token_file, ..
+            } if method == "kubernetes"
+                && token_file.as_path()
+                    == std::path::Path::new(
+                        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                    ) =>
+            {
+                Vec::new()
+            }
+            VaultAuth::Jwt { token_file, .. } => vec![token_file.as_path()],
+        };
+        for f in files {
+            needs.push(format!("file `{}` (source `{}` auth)", f.display(), v.name));
+        }
+    }
+    if !needs.is_empty() {
+        warnings.push(format!(
+            "the config reads what these manifests do not provide; mount or set it in the pod (a Secret volume, `env` with `secretKeyRef`), or the credentials concerned will be UNKNOWN: {}",
+            needs.join(", ")
         ));
     }
     warnings
@@ -1100,6 +1172,32 @@ mod tests {
             service_monitor: false,
             service_monitor_labels: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn files_and_variables_the_pod_lacks_are_named() {
+        let cfg = config(
+            "[pushgateway]\nurl = \"http://pg:9091\"\ntoken_file = \"/secrets/pg-token\"\n\
+             [[credential]]\nname = \"t\"\nminted_at = 1\nfile = \"/var/run/secrets/agent/token\"\n\
+             [[credential]]\nname = \"e\"\nminted_at = 1\nenv = \"AGENT_TOKEN\"\n\
+             [[source]]\nkind = \"vault\"\nprefix = \"a\"\nauth = { method = \"kubernetes\", role = \"r\" }\n",
+        );
+        let w = warnings(&cfg).join("\n");
+        for needed in [
+            "file `/var/run/secrets/agent/token` (credential `t`)",
+            "environment variable `AGENT_TOKEN` (credential `e`)",
+            "file `/secrets/pg-token` (pushgateway `token_file`)",
+        ] {
+            assert!(w.contains(needed), "{needed} missing from {w}");
+        }
+        assert!(
+            !w.contains("serviceaccount"),
+            "the service-account token is provided: {w}"
+        );
+        let plain = config(
+            "[pushgateway]\nurl = \"http://pg:9091\"\n[[credential]]\nname = \"a\"\nexpires_at = 1808064429\n",
+        );
+        assert!(warnings(&plain).is_empty());
     }
 
     #[test]

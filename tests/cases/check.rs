@@ -176,7 +176,8 @@ fn a_mounted_configmap_is_read_and_one_bad_entry_hides_nothing() {
         "[[source]]\nkind = \"directory\"\nname = \"configmap\"\npath = \"cm\"\npool = \"agent\"\n",
     );
     let run = check(&s.path("credwatch.toml"), &[]);
-    run.assert_code(3);
+    // An expired credential outranks the unreadable one: exit 2, not 3.
+    run.assert_code(2);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(
         lines[1].starts_with("spare-1 ") && lines[1].ends_with("-          UNKNOWN"),
@@ -220,7 +221,7 @@ fn a_mounted_configmap_is_read_and_one_bad_entry_hides_nothing() {
     );
     assert!(
         run.stdout
-            .contains("4 credentials: 1 OK, 1 WARNING, 1 EXPIRED, 1 UNKNOWN; overall UNKNOWN"),
+            .contains("4 credentials: 1 OK, 1 WARNING, 1 EXPIRED, 1 UNKNOWN; overall EXPIRED"),
         "{}",
         run.stdout
     );
