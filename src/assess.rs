@@ -361,9 +361,11 @@ pub fn carry_forward(report: &mut Report, known: Vec<Known>) {
                 evidence: Some(Evidence::declared(k.minted_at, k.expires_at, k.basis)),
                 remaining: Some(k.expires_at.duration_since(report.now)),
                 credential: k.credential,
-                error: Some(format!(
-                    "source `{source}` failed; the last known expiry is carried forward"
-                )),
+                error: Some(if source.is_empty() {
+                    "a source failed; the last known expiry is carried forward".to_string()
+                } else {
+                    format!("source `{source}` failed; the last known expiry is carried forward")
+                }),
                 status: Status::Unknown,
                 replacement: None,
             });

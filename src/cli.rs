@@ -273,7 +273,7 @@ pub struct K8sArgs {
     #[arg(
         long,
         value_name = "IMAGE",
-        default_value = "ghcr.io/credwatch/credwatch:latest"
+        default_value = concat!("ghcr.io/credwatch/credwatch:", env!("CARGO_PKG_VERSION"))
     )]
     pub image: String,
 

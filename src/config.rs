@@ -525,7 +525,15 @@ pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let span = e.span().unwrap_or(0..0);
         ConfigError {
             path: path.to_path_buf(),
-            problems: vec![problem(text, span, e.message().trim_end().to_string())],
+            problems: vec![problem(text, span, {
+                let mut message = e.message().trim_end().to_string();
+                if message.contains("expected a sequence") {
+                    message.push_str(
+                        "; `[[credential]]`, `[[source]]` and `[[format]]` take double brackets, one table per entry",
+                    );
+                }
+                message
+            })],
         }
     })?;
     let mut v = Validator {
@@ -2020,6 +2028,10 @@ content = "minted_at"
                 "2:7: defaults: `ttl`: expected a duration such as",
             ),
             ("[defaulds]\n", "1:2: unknown field `defaulds`"),
+            (
+                "[credential]\nname = \"a\"\nminted_at = 1\n",
+                "1:1: invalid type: map, expected a sequence; `[[credential]]`, `[[source]]` and `[[format]]` take double brackets",
+            ),
             (
                 "[[credential]]\nname = \"a\"\nminted_at = 1\nexpire_at = 2\n",
                 "4:1: unknown field `expire_at`, expected one of",

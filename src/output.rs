@@ -144,7 +144,7 @@ fn pool_notes(report: &Report) -> String {
         for (member, other) in &p.no_runway {
             let _ = writeln!(
                 out,
-                "    {} expires within {} of {}: it adds no runway",
+                "    {} expires within {} of {}: it adds less than that to the runway",
                 printable(member),
                 crate::time::format_duration(p.spread),
                 printable(other)

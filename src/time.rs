@@ -27,6 +27,8 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     }
     let mut total: i64 = 0;
     let mut digits = String::new();
+    // Units must come largest first, each once: `1d12h`, not `12h1d` or `1d1d`.
+    let mut last_unit = i64::MAX;
     for ch in text.chars() {
         if ch.is_ascii_digit() {
             digits.push(ch);
@@ -42,6 +44,12 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
                 "expected a number before `{ch}` in duration `{text}`"
             ));
         }
+        if unit >= last_unit {
+            return Err(format!(
+                "duration `{text}`: give each unit once, largest first (e.g. `1d12h`)"
+            ));
+        }
+        last_unit = unit;
         let value: i64 = digits
             .parse()
             .map_err(|_| format!("duration `{text}` is too large"))?;
@@ -160,6 +168,8 @@ mod tests {
             ("1y", "units w, d, h, m, s"),
             ("1.5d", "units w, d, h, m, s"),
             ("99999999999999999999d", "too large"),
+            ("1d1d", "each unit once, largest first"),
+            ("12h1d", "each unit once, largest first"),
             ("9999999999999d", "too large"),
         ];
         for (text, wanted) in cases {

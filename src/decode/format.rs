@@ -203,19 +203,19 @@ pub fn custom(
         && min > max
     {
         return Err(format!(
-            "format `{name}` has min_len `{min}` greater than max_len `{max}`"
+            "format `{name}` has min_length `{min}` greater than max_length `{max}`"
         ));
     }
     if max_len == Some(0) {
         return Err(format!(
-            "format `{name}` has max_len `0`, which no value can satisfy"
+            "format `{name}` has max_length `0`, which no value can satisfy"
         ));
     }
     if let (Some(prefix), Some(max)) = (prefix, max_len) {
         let len = prefix.chars().count();
         if len > max {
             return Err(format!(
-                "format `{name}` has a prefix of {len} characters, longer than max_len `{max}`"
+                "format `{name}` has a prefix of {len} characters, longer than max_length `{max}`"
             ));
         }
     }
@@ -769,7 +769,7 @@ mod tests {
                 Some(10),
                 Some(5),
                 None,
-                "format `x` has min_len `10` greater than max_len `5`",
+                "format `x` has min_length `10` greater than max_length `5`",
             ),
             (
                 "x",
@@ -777,7 +777,7 @@ mod tests {
                 None,
                 Some(0),
                 None,
-                "format `x` has max_len `0`, which no value can satisfy",
+                "format `x` has max_length `0`, which no value can satisfy",
             ),
             (
                 "x",
@@ -785,7 +785,7 @@ mod tests {
                 None,
                 Some(5),
                 None,
-                "format `x` has a prefix of 6 characters, longer than max_len `5`",
+                "format `x` has a prefix of 6 characters, longer than max_length `5`",
             ),
             (
                 "x",

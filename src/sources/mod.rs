@@ -135,6 +135,12 @@ pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
             }
         }
     }
+    // A monitor that watches nothing is broken, not fine.
+    if collection.observations.is_empty() {
+        collection.problems.push(
+            "no credentials: the config lists none and its sources found none; check the paths and prefixes".into(),
+        );
+    }
     collection
 }
 

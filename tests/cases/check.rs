@@ -364,3 +364,21 @@ fn help_explains_the_config_keys_and_version_prints() {
         format!("credwatch {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn a_config_that_watches_nothing_is_unknown_not_ok() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("empty-cm")).unwrap();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"directory\"\npath = \"empty-cm\"\n",
+    );
+    let run = check(&config, &[]);
+    run.assert_code(3);
+    assert!(
+        run.stdout
+            .contains("no credentials: the config lists none and its sources found none"),
+        "{}",
+        run.stdout
+    );
+}

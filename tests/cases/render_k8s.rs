@@ -152,7 +152,10 @@ fn the_readme_example_renders_a_hardened_cronjob_that_validates() {
     );
 
     let c = container(&docs);
-    assert_eq!(c["image"], "ghcr.io/credwatch/credwatch:latest");
+    assert_eq!(
+        c["image"],
+        format!("ghcr.io/credwatch/credwatch:{}", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(
         strings(&c["args"]),
         ["push", "--config", "/etc/credwatch/credwatch.toml"]

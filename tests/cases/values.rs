@@ -418,9 +418,9 @@ format = "claude-oauth"
         check.stdout
     );
     assert!(
-        check
-            .stdout
-            .contains("    spare-1 expires within 7d of primary: it adds no runway\n"),
+        check.stdout.contains(
+            "    spare-1 expires within 7d of primary: it adds less than that to the runway\n"
+        ),
         "{}",
         check.stdout
     );
