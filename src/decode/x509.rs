@@ -3,7 +3,8 @@
 //! Input is either PEM text holding one or more `CERTIFICATE` blocks (text around and between
 //! the blocks is ignored, as in a bundle with comments or `openssl x509 -text` output) or raw
 //! DER, one certificate or several concatenated. Certificates are returned in input order, so a
-//! chain reads leaf first. A private key where a certificate was expected is refused outright,
+//! chain reads leaf first. A private key where a certificate was expected is refused (a key
+//! bundled after or before certificates, as HAProxy wants them, is skipped unread),
 //! and no error ever repeats any of the input: messages give line numbers, byte offsets and the
 //! kind of damage.
 //!
@@ -98,6 +99,7 @@ fn line_of(input: &[u8], offset: usize) -> usize {
 
 fn parse_pem(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
     let mut certs = Vec::new();
+    let mut key_line: Option<usize> = None;
     let mut other_labels: Vec<&str> = Vec::new();
     let mut unknown_blocks = 0usize;
     let mut pos = 0;
@@ -117,9 +119,11 @@ fn parse_pem(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
         let label = &input[label_start..label_end];
         let line = line_of(input, begin);
         if is_private_key_label(label) {
-            return Err(format!(
-                "found a private key where a certificate was expected (the PEM block starting on line {line})"
-            ));
+            // A certificate bundled with its key (HAProxy, nginx) is a certificate file: the
+            // key is skipped unread. A key alone is refused below.
+            key_line.get_or_insert(line);
+            pos = label_end + PEM_DASHES.len();
+            continue;
         }
         let body_start = label_end + PEM_DASHES.len();
         let end = find(input, PEM_END, body_start);
@@ -161,6 +165,13 @@ fn parse_pem(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
             info(&cert)
                 .map_err(|problem| format!("the certificate starting on line {line} {problem}"))?,
         );
+    }
+    if certs.is_empty()
+        && let Some(line) = key_line
+    {
+        return Err(format!(
+            "found a private key where a certificate was expected (the PEM block starting on line {line})"
+        ));
     }
     if certs.is_empty() {
         let mut found: Vec<String> = other_labels.iter().map(|l| format!("`{l}`")).collect();
@@ -549,10 +560,6 @@ mod tests {
                 .join("\n")
         };
         let relabel = |label: &str| pkcs8_pem.replace("PRIVATE KEY", label);
-        let key_line = chain().leaf.pem().lines().count() + 1;
-        let after_cert = format!(
-            "found a private key where a certificate was expected (the PEM block starting on line {key_line})"
-        );
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             (
                 "PKCS#8 PEM",
@@ -575,11 +582,6 @@ mod tests {
                 "found a private key where a certificate was expected (the PEM block starting on line 1)",
             ),
             (
-                "key after a certificate",
-                format!("{}{}", chain().leaf.pem(), pkcs8_pem).into_bytes(),
-                &after_cert,
-            ),
-            (
                 "DER key",
                 pkcs8_der.clone(),
                 "found a private key where a certificate was expected (DER input)",
@@ -590,6 +592,17 @@ mod tests {
                 "the certificate starting on line 1 is not a valid certificate: it holds a private key",
             ),
         ];
+        // A certificate bundled with its key (HAProxy style) is read as the certificate.
+        let bundle = format!("{}{}", chain().leaf.pem(), pkcs8_pem);
+        assert_eq!(
+            parse_certificates(bundle.as_bytes()).unwrap(),
+            vec![leaf_info()]
+        );
+        let key_first = format!("{}{}", pkcs8_pem, chain().leaf.pem());
+        assert_eq!(
+            parse_certificates(key_first.as_bytes()).unwrap(),
+            vec![leaf_info()]
+        );
         for (name, input, want) in cases {
             let err = parse_certificates(&input).unwrap_err();
             assert_eq!(err, want, "{name}");
