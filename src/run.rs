@@ -167,6 +167,7 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
     };
     if !complete && !args.dry_run {
         // A failed read must not erase what the Pushgateway already knows.
+        let asked = Instant::now();
         match pushgateway::fetch_group(&target, auth.as_ref()) {
             Ok(held) => {
                 let known =
@@ -175,6 +176,9 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => log::warn!("cannot carry forward the last known expiries: {e}"),
         }
+        // `timeout` bounds the whole delivery: what reading back took is not given again.
+        let spent = jiff::SignedDuration::try_from(asked.elapsed()).unwrap_or_default();
+        target.timeout = (target.timeout - spent).max(jiff::SignedDuration::from_secs(1));
     }
     let run = RunInfo {
         finished_at: now,
