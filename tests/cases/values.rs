@@ -324,26 +324,11 @@ format = "claude-oauth"
     ));
 
     let lint = |value: &str, extra: &[&str]| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credwatch"))
+        let run = Credwatch::new()
             .args(["lint-value", "--format", "claude-oauth"])
             .args(extra)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(value.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap(),
-        )
+            .run_with_stdin(value);
+        (run.code, run.stdout + &run.stderr)
     };
     let (code, out) = lint(&format!("{good}\n"), &[]);
     assert_eq!(code, 0, "{out}");

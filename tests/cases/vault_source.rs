@@ -482,33 +482,12 @@ fn rotate_writes_with_check_and_set_keeps_other_fields_and_refuses_a_truncated_t
     bao.write_policy("credwatch-rotate", &policy.stdout);
     let token = bao.create_token(&["credwatch-rotate"]);
     let rotate = |args: &[&str], stdin: &str| -> Run {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credwatch"))
+        Credwatch::new()
             .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
             .args(args)
             .env("VAULT_ADDR", &bao.url)
             .env("VAULT_TOKEN", &token)
-            .env_remove("http_proxy")
-            .env_remove("HTTP_PROXY")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let start = std::time::Instant::now();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap(),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-            elapsed: start.elapsed(),
-        }
+            .run_with_stdin(stdin)
     };
     let data = || bao.api("GET", "secret/data/agent", None)["data"].clone();
 
@@ -694,30 +673,13 @@ fn rotating_a_vault_credential_that_states_minted_at_updates_both() {
          [[credential]]\nname = \"primary\"\nminted_at = \"2025-12-10T00:00:00Z\"   # kept in the file\n\
          vault = { path = \"agent\", field = \"oauth_token\" }\nformat = \"claude-oauth\"\n",
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credwatch"))
+    Credwatch::new()
         .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
         .args(["rotate", "primary", "--minted-at", "2026-11-30T12:00:00Z"])
         .env("VAULT_ADDR", &bao.url)
         .env("VAULT_TOKEN", &bao.root_token)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(new.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run_with_stdin(&new)
+        .assert_code(0);
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(
         text.contains("minted_at = \"2026-11-30T12:00:00Z\"   # kept in the file"),

@@ -71,6 +71,35 @@ impl Credwatch {
         self
     }
 
+    /// Runs with `input` on stdin (for values read from stdin: `rotate`, `lint-value`).
+    pub fn run_with_stdin(mut self, input: &str) -> Run {
+        let start = Instant::now();
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the credwatch binary");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("wait for credwatch");
+        Run {
+            code: status.code().expect("credwatch exited by a signal"),
+            stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+            elapsed: start.elapsed(),
+        }
+    }
+
     pub fn run(mut self) -> Run {
         let start = Instant::now();
         let Output {
