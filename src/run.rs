@@ -504,7 +504,8 @@ fn stop_on_signals(
 }
 
 /// A test hook (not in `--help`): milliseconds `textfile` sleeps between writing its temporary
-/// file and renaming it, so that a test can kill it in that window.
+/// file and renaming it, so that a test can kill it in that window. Debug builds only: a release
+/// binary ignores it.
 const TEXTFILE_PAUSE_ENV: &str = "CREDWATCH_TEST_PAUSE_BEFORE_RENAME_MS";
 
 fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCode> {
@@ -560,6 +561,7 @@ fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCo
 
     let pause = std::env::var(TEXTFILE_PAUSE_ENV)
         .ok()
+        .filter(|_| cfg!(debug_assertions))
         .and_then(|ms| ms.parse().ok())
         .map(std::time::Duration::from_millis);
     let written = textfile::write_atomically(&args.path, &text, |_| {
