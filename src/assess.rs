@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::credential::{Basis, Credential, Evidence, PoolPolicy};
+use crate::credential::{Credential, Evidence, PoolPolicy};
 use crate::sources::{Collection, SourceStatus};
 
 /// Ordered from best to worst, so the overall status of a run is the maximum. UNKNOWN ranks
@@ -317,63 +317,6 @@ fn assess_pools(assessments: &mut [Assessment], policy: PoolPolicy) -> Vec<Pool>
     pools
 }
 
-/// What an earlier run established about a credential (read back from where it was delivered).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Known {
-    pub credential: Credential,
-    pub expires_at: Timestamp,
-    pub minted_at: Option<Timestamp>,
-    /// How the expiry was known then; kept so the series keeps its `kind` label.
-    pub basis: Basis,
-}
-
-/// Keeps the last known expiry of what this run could not read, so that a failed read never
-/// erases what was known: an unreadable credential gets its previous expiry back (it stays
-/// UNKNOWN, `read_ok` 0), and a credential of a failed source that this run did not even see is
-/// added back the same way. Credentials whose source was read are never brought back: a name
-/// removed from the inventory disappears. Pure.
-pub fn carry_forward(report: &mut Report, known: Vec<Known>) {
-    let failed: Vec<&str> = report
-        .sources
-        .iter()
-        .filter(|s| s.error.is_some())
-        .map(|s| s.name.as_str())
-        .collect();
-    let mut added = Vec::new();
-    for k in known {
-        if let Some(a) = report
-            .assessments
-            .iter_mut()
-            .find(|a| a.credential.name == k.credential.name)
-        {
-            if a.evidence.is_none() && a.error.is_some() {
-                a.evidence = Some(Evidence::declared(k.minted_at, k.expires_at, k.basis));
-                a.remaining = Some(k.expires_at.duration_since(report.now));
-            }
-            continue;
-        }
-        // Series pushed without a `source` label (`extra_series = false`) may belong to any
-        // failed source.
-        let source = k.credential.source.as_str();
-        if failed.contains(&source) || (source.is_empty() && !failed.is_empty()) {
-            let source = k.credential.source.clone();
-            added.push(Assessment {
-                evidence: Some(Evidence::declared(k.minted_at, k.expires_at, k.basis)),
-                remaining: Some(k.expires_at.duration_since(report.now)),
-                credential: k.credential,
-                error: Some(if source.is_empty() {
-                    "a source failed; the last known expiry is carried forward".to_string()
-                } else {
-                    format!("source `{source}` failed; the last known expiry is carried forward")
-                }),
-                status: Status::Unknown,
-                replacement: None,
-            });
-        }
-    }
-    report.assessments.extend(added);
-}
-
 pub fn assess(collection: Collection, now: Timestamp, policy: PoolPolicy) -> Report {
     let mut assessments: Vec<Assessment> = collection
         .observations
@@ -678,86 +621,5 @@ mod tests {
         assert_eq!(report.overall(), Status::NoExpiry);
         assert_eq!(report.pools[0].runway(at(now)), None);
         assert!(!report.pools[0].low(at(now)));
-    }
-
-    #[test]
-    fn carry_forward_keeps_what_a_failed_read_would_erase_and_nothing_else() {
-        let now = 1_800_000_000;
-        let mut broken = credential("broken");
-        broken.source = "cm".into();
-        let collection = Collection {
-            observations: vec![
-                Observation {
-                    credential: broken.clone(),
-                    evidence: Err("not a number".into()),
-                },
-                Observation {
-                    credential: credential("fine"),
-                    evidence: Ok(Evidence::declared(
-                        None,
-                        at(now + 50 * DAY),
-                        Basis::ExpiresAt,
-                    )),
-                },
-            ],
-            sources: vec![
-                SourceStatus {
-                    name: "inventory".into(),
-                    kind: "inventory",
-                    error: None,
-                    reason: None,
-                },
-                SourceStatus {
-                    name: "vault".into(),
-                    kind: "vault",
-                    error: Some("sealed".into()),
-                    reason: None,
-                },
-            ],
-            problems: vec![],
-        };
-        let mut report = assess(collection, at(now), PoolPolicy::default());
-        let known = |name: &str, source: &str, days: i64| {
-            let mut c = credential(name);
-            c.source = source.into();
-            Known {
-                credential: c,
-                expires_at: at(now + days * DAY),
-                minted_at: None,
-                basis: Basis::MintedAtPlusTtl,
-            }
-        };
-        carry_forward(
-            &mut report,
-            vec![
-                known("broken", "cm", 40),
-                known("fine", "inventory", 99),
-                known("in-vault", "vault", 20),
-                known("removed", "inventory", 10),
-            ],
-        );
-        let get = |n: &str| report.assessments.iter().find(|a| a.credential.name == n);
-        let b = get("broken").unwrap();
-        assert_eq!(
-            b.evidence.as_ref().unwrap().expires_at,
-            Some(at(now + 40 * DAY))
-        );
-        assert!(b.error.is_some(), "still unread this run");
-        assert_eq!(
-            get("fine").unwrap().evidence.as_ref().unwrap().expires_at,
-            Some(at(now + 50 * DAY))
-        );
-        let v = get("in-vault").unwrap();
-        assert_eq!(v.status, Status::Unknown);
-        assert!(
-            v.error
-                .as_deref()
-                .unwrap()
-                .contains("source `vault` failed")
-        );
-        assert!(
-            get("removed").is_none(),
-            "a credential removed from a readable source stays gone"
-        );
     }
 }

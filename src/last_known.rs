@@ -1,16 +1,50 @@
 //! Last known values for the long-running exporter: what a refresh could not read keeps what an
 //! earlier refresh read, marked unread (`read_ok` 0). Pure.
 //!
-//! `push` learns what was known by reading the Pushgateway back (see [`crate::assess::carry_forward`]);
 //! `serve` still holds the previous [`Report`] in memory, so it keeps the full evidence: the
 //! `kind` label, the fingerprint and the format check stay exactly as they were, and a series keeps
-//! its identity (and any pending alert its `for:` timer) through an outage.
+//! its identity (and any pending alert its `for:` timer) through an outage. `push` and
+//! `textfile` learn what was known by reading back what they delivered (the Pushgateway's group,
+//! the previous file) as [`Known`] series and merge it the same way, through [`previous_report`].
 
 use std::collections::{HashMap, HashSet};
 
-use crate::assess::{self, Report, Status};
-use crate::credential::{Evidence, Observation, PoolPolicy};
+use jiff::Timestamp;
+
+use crate::assess::{self, Assessment, Report, Status};
+use crate::credential::{Basis, Credential, Evidence, Observation, PoolPolicy};
 use crate::sources::Collection;
+
+/// What an earlier run delivered about a credential, read back from where it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub credential: Credential,
+    pub expires_at: Timestamp,
+    pub minted_at: Option<Timestamp>,
+    /// How the expiry was known then; kept so the series keeps its `kind` label.
+    pub basis: Basis,
+}
+
+/// The report an earlier run delivered, rebuilt from what was read back, for [`merge`].
+pub fn previous_report(known: Vec<Known>, now: Timestamp) -> Report {
+    Report {
+        now,
+        assessments: known
+            .into_iter()
+            .map(|k| Assessment {
+                evidence: Some(Evidence::declared(k.minted_at, k.expires_at, k.basis)),
+                remaining: Some(k.expires_at.duration_since(now)),
+                credential: k.credential,
+                error: None,
+                status: Status::Unknown,
+                replacement: None,
+            })
+            .collect(),
+        pools: Vec::new(),
+        sources: Vec::new(),
+        problems: Vec::new(),
+    }
+}
 
 /// Merges this refresh's report (`current`) with the merged report of the refresh before it.
 ///
@@ -52,7 +86,13 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
     let mut observations = Vec::with_capacity(current.assessments.len());
     for p in &previous.assessments {
         let c = &p.credential;
-        let (Some(reason), Some(evidence)) = (failed.get(c.source.as_str()), &p.evidence) else {
+        // Series delivered without a `source` label (`extra_series = false`) may belong to any
+        // source that failed.
+        let failure = match c.source.as_str() {
+            "" => failed.iter().next().map(|(name, reason)| (*name, *reason)),
+            source => failed.get(source).map(|reason| (source, *reason)),
+        };
+        let (Some((source, reason)), Some(evidence)) = (failure, &p.evidence) else {
             continue;
         };
         if present.contains(c.name.as_str()) {
@@ -60,10 +100,7 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
         }
         carried.insert(
             c.name.clone(),
-            format!(
-                "source `{}` could not be read (last known value kept): {reason}",
-                c.source
-            ),
+            format!("source `{source}` could not be read (last known value kept): {reason}"),
         );
         observations.push(Observation {
             credential: c.clone(),
@@ -74,7 +111,11 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
         let key = (a.credential.name.as_str(), a.credential.source.as_str());
         let evidence = match (a.evidence, a.error) {
             (Some(e), None) => Ok(e),
-            (evidence, Some(error)) => match evidence.as_ref().or(before.get(&key).copied()) {
+            (evidence, Some(error)) => match evidence
+                .as_ref()
+                .or(before.get(&key).copied())
+                .or(before.get(&(key.0, "")).copied())
+            {
                 Some(known) => {
                     let known = known.clone();
                     carried.insert(
@@ -377,5 +418,73 @@ mod tests {
         };
         assert_eq!(pool.members.len(), 2);
         assert_eq!(pool.runway_until, Some(at(NOW + 200 * DAY)));
+    }
+
+    /// What push and textfile read back: series, some without a `source` label.
+    fn known(name: &str, source: &str, days_left: i64) -> Known {
+        Known {
+            credential: credential(name, source),
+            expires_at: at(NOW + days_left * DAY),
+            minted_at: None,
+            basis: Basis::JwtExp,
+        }
+    }
+
+    #[test]
+    fn what_was_delivered_merges_like_a_previous_report() {
+        let before = previous_report(
+            vec![
+                known("broken", "cm", 40),
+                known("fine", "inventory", 99),
+                known("in-vault", "vault", 20),
+                known("removed", "inventory", 10),
+                known("labelless", "", 15),
+            ],
+            at(NOW),
+        );
+        let now = report(
+            vec![unread("broken", "cm"), read("fine", "inventory", 50)],
+            vec![
+                source("inventory", None),
+                source("cm", None),
+                source("vault", Some("sealed")),
+            ],
+            NOW + 60,
+        );
+        let merged = merge(&before, now, PoolPolicy::default());
+        assert_eq!(names(&merged), ["broken", "fine", "in-vault", "labelless"]);
+        let broken = get(&merged, "broken");
+        assert_eq!(
+            broken.evidence.as_ref().unwrap().expires_at,
+            Some(at(NOW + 40 * DAY))
+        );
+        assert_eq!(
+            broken.evidence.as_ref().unwrap().basis,
+            Basis::JwtExp,
+            "the kind label stays"
+        );
+        assert_eq!(broken.status, Status::Unknown);
+        assert_eq!(
+            get(&merged, "fine").evidence.as_ref().unwrap().expires_at,
+            Some(at(NOW + 50 * DAY))
+        );
+        let vault = get(&merged, "in-vault");
+        assert!(
+            vault
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("source `vault` could not be read"),
+            "{vault:?}"
+        );
+        // Delivered without a source label: it may have come from the source that failed.
+        assert!(
+            get(&merged, "labelless")
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("source `vault`")
+        );
+        assert!(!merged.complete());
     }
 }

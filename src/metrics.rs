@@ -25,10 +25,11 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 
-use crate::assess::{Known, Report};
+use crate::assess::Report;
 use crate::config::MetricNames;
 use crate::credential::{Basis, Credential, Thresholds};
 use crate::exposition::{Family, Series};
+use crate::last_known::Known;
 
 /// Facts about the run itself, measured by the caller.
 #[derive(Debug, Clone, Copy)]

@@ -128,6 +128,14 @@ fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
     }
 }
 
+/// Merges what an earlier run delivered (read back as `series`) into a partial report, the way
+/// `serve` merges its previous report: what could not be read keeps its last known value.
+fn carry_forward(report: Report, series: &[exposition::Series], config: &Config) -> Report {
+    let known = metrics::known_from_series(series, &config.metrics, config.defaults.thresholds);
+    let previous = crate::last_known::previous_report(known, report.now);
+    crate::last_known::merge(&previous, report, config.defaults.pools)
+}
+
 fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
     assess::assess(sources::collect(config, now), now, config.defaults.pools)
 }
@@ -170,9 +178,7 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
         let asked = Instant::now();
         match pushgateway::fetch_group(&target, auth.as_ref()) {
             Ok(held) => {
-                let known =
-                    metrics::known_from_series(&held, &config.metrics, config.defaults.thresholds);
-                assess::carry_forward(&mut report, known);
+                report = carry_forward(report, &held, &config);
             }
             Err(e) => log::warn!("cannot carry forward the last known expiries: {e}"),
         }
@@ -533,9 +539,7 @@ fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCo
         }
     };
     if !complete {
-        let known =
-            metrics::known_from_series(&previous, &config.metrics, config.defaults.thresholds);
-        assess::carry_forward(&mut report, known);
+        report = carry_forward(report, &previous, &config);
     }
     let run = RunInfo {
         finished_at: now,
