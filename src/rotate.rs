@@ -4,6 +4,8 @@
 use jiff::Timestamp;
 use toml_edit::{DocumentMut, Item, Value};
 
+use crate::credential::{Basis, Evidence};
+
 /// Which lifetime key of an inventory entry a rotation sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -18,6 +20,49 @@ impl Key {
             Key::ExpiresAt => "expires_at",
         }
     }
+}
+
+/// What a rotation records for an inventory credential that states `declared`: the same key, set
+/// from the spare being promoted (`spare`: its name and stated lifetime), else from the flags,
+/// else (for `minted_at`) `now`. Whole seconds: the file is for humans too.
+pub fn plan(
+    name: &str,
+    declared: &Evidence,
+    spare: Option<(&str, Option<&Evidence>)>,
+    minted_at: Option<Timestamp>,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(Key, Timestamp), String> {
+    let key = if declared.basis == Basis::ExpiresAt {
+        Key::ExpiresAt
+    } else {
+        Key::MintedAt
+    };
+    let at = match (spare, key) {
+        (Some((spare, None)), _) => {
+            return Err(format!("--from: the expiry of `{spare}` is read from its value; nothing to copy"));
+        }
+        (Some((spare, Some(theirs))), _) => match (key, theirs.minted_at, theirs.expires_at) {
+            (Key::MintedAt, Some(m), _) if theirs.basis == Basis::MintedAtPlusTtl => m,
+            (Key::ExpiresAt, _, Some(e)) => e,
+            _ => {
+                return Err(format!(
+                    "--from: `{name}` records `{}` but `{spare}` does not; record the time by hand with --minted-at or --expires-at",
+                    key.as_str()
+                ));
+            }
+        },
+        (None, Key::ExpiresAt) => expires_at.ok_or_else(|| {
+            format!("credential `{name}` states `expires_at`: pass --expires-at with the new credential's expiry")
+        })?,
+        (None, Key::MintedAt) => {
+            if expires_at.is_some() {
+                return Err(format!("credential `{name}` states `minted_at`: pass --minted-at, not --expires-at"));
+            }
+            minted_at.unwrap_or(now)
+        }
+    };
+    Ok((key, Timestamp::from_second(at.as_second()).unwrap_or(at)))
 }
 
 /// Sets `key` of the `[[credential]]` named `name` to `at` (RFC 3339), keeping every comment,
@@ -103,5 +148,64 @@ expires_at = 1803859200
                 .contains("has no `minted_at`")
         );
         assert!(set_time("x = ", "a", Key::MintedAt, at).is_err());
+    }
+
+    #[test]
+    fn a_rotation_records_what_the_entry_states() {
+        let t = |s: &str| -> Timestamp { s.parse().unwrap() };
+        let now = t("2026-11-30T10:00:00.75Z");
+        let minted = Evidence::declared(
+            Some(t("2026-04-18T00:00:00Z")),
+            t("2027-04-18T00:00:00Z"),
+            Basis::MintedAtPlusTtl,
+        );
+        let stated = Evidence::declared(None, t("2026-12-20T00:00:00Z"), Basis::ExpiresAt);
+        let spare = Evidence::declared(
+            Some(t("2026-10-01T00:00:00Z")),
+            t("2027-10-01T00:00:00Z"),
+            Basis::MintedAtPlusTtl,
+        );
+
+        // Minted now, in whole seconds; or at the given time.
+        assert_eq!(
+            plan("p", &minted, None, None, None, now),
+            Ok((Key::MintedAt, t("2026-11-30T10:00:00Z")))
+        );
+        let given = t("2026-11-29T00:00:00Z");
+        assert_eq!(
+            plan("p", &minted, None, Some(given), None, now),
+            Ok((Key::MintedAt, given))
+        );
+        assert!(
+            plan("p", &minted, None, None, Some(given), now)
+                .unwrap_err()
+                .contains("pass --minted-at")
+        );
+        // A stated expiry needs the new one.
+        assert!(
+            plan("pat", &stated, None, None, None, now)
+                .unwrap_err()
+                .contains("pass --expires-at")
+        );
+        assert_eq!(
+            plan("pat", &stated, None, None, Some(given), now),
+            Ok((Key::ExpiresAt, given))
+        );
+        // A promoted spare brings its own lifetime.
+        assert_eq!(
+            plan("p", &minted, Some(("s", Some(&spare))), None, None, now),
+            Ok((Key::MintedAt, t("2026-10-01T00:00:00Z")))
+        );
+        assert!(plan("pat", &stated, Some(("s", Some(&minted))), None, None, now).is_ok());
+        assert!(
+            plan("p", &minted, Some(("s", Some(&stated))), None, None, now)
+                .unwrap_err()
+                .contains("record the time by hand")
+        );
+        assert!(
+            plan("p", &minted, Some(("s", None)), None, None, now)
+                .unwrap_err()
+                .contains("nothing to copy")
+        );
     }
 }

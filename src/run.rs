@@ -324,8 +324,7 @@ fn lint_value(cli: &Cli, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
-    use crate::credential::Basis;
-    use crate::rotate::{self, Key};
+    use crate::rotate;
     let (config, text) = load_with_text(cli)?;
     let find = |name: &str| config.inventory.iter().find(|e| e.credential.name == name);
     let Some(entry) = find(&args.name) else {
@@ -359,57 +358,32 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
             args.name
         ));
     };
-    let (key, at) = match (&args.from, declared.basis) {
-        (Some(spare), _) => {
+    let spare = match &args.from {
+        None => None,
+        Some(spare) => {
             let other =
                 find(spare).ok_or_else(|| anyhow!("--from: no [[credential]] named `{spare}`"))?;
             if other.credential.pool != entry.credential.pool {
                 log::warn!("`{spare}` is not in the pool of `{}`", args.name);
             }
-            let theirs = other.declared.as_ref().ok_or_else(|| {
-                anyhow!("--from: the expiry of `{spare}` is read from its value; nothing to copy")
-            })?;
-            match (declared.basis, theirs.minted_at, theirs.expires_at) {
-                (Basis::MintedAtPlusTtl, Some(m), _) => (Key::MintedAt, m),
-                (Basis::ExpiresAt, _, Some(e)) => (Key::ExpiresAt, e),
-                _ => {
-                    return Err(anyhow!(
-                        "--from: `{}` records `{}` but `{spare}` does not; record the time by hand with --minted-at or --expires-at",
-                        args.name,
-                        if declared.basis == Basis::ExpiresAt {
-                            "expires_at"
-                        } else {
-                            "minted_at"
-                        }
-                    ));
-                }
-            }
-        }
-        (None, Basis::ExpiresAt) => {
-            let t = args.expires_at.as_deref().ok_or_else(|| {
-                anyhow!("credential `{}` states `expires_at`: pass --expires-at with the new credential's expiry", args.name)
-            })?;
-            (
-                Key::ExpiresAt,
-                time::parse_timestamp(t).map_err(|e| anyhow!("--expires-at: {e}"))?,
-            )
-        }
-        (None, _) => {
-            if args.expires_at.is_some() {
-                return Err(anyhow!(
-                    "credential `{}` states `minted_at`: pass --minted-at, not --expires-at",
-                    args.name
-                ));
-            }
-            (
-                Key::MintedAt,
-                now(&args.minted_at)
-                    .map_err(|e| anyhow!("{}", e.to_string().replace("--now", "--minted-at")))?,
-            )
+            Some((spare.as_str(), other.declared.as_ref()))
         }
     };
-    // Whole seconds: the file is for humans too.
-    let at = Timestamp::from_second(at.as_second()).unwrap_or(at);
+    let flag = |value: &Option<String>, flag: &str| {
+        value
+            .as_deref()
+            .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("{flag}: {e}")))
+            .transpose()
+    };
+    let (key, at) = rotate::plan(
+        &args.name,
+        declared,
+        spare,
+        flag(&args.minted_at, "--minted-at")?,
+        flag(&args.expires_at, "--expires-at")?,
+        Timestamp::now(),
+    )
+    .map_err(|e| anyhow!(e))?;
     let edited = rotate::set_time(&text, &args.name, key, at).map_err(|e| anyhow!(e))?;
     // The edited file must still be a valid config before it replaces the old one.
     config::parse_config(&edited, &config.path)
