@@ -1325,37 +1325,6 @@ mod tests {
     }
 
     #[test]
-    fn the_pushgateway_secret_is_referenced_key_by_key_and_optional() {
-        let mut o = opts();
-        o.pushgateway_secret = Some("pushgateway-auth".into());
-        let docs = render_text(PUSHGATEWAY, &o).unwrap();
-        let env = pod_spec(&docs)["containers"][0]["env"]
-            .as_sequence()
-            .unwrap();
-        let refs: Vec<(&str, &str, &str, bool)> = env
-            .iter()
-            .map(|e| {
-                assert!(e.get("value").is_none(), "a value is inlined: {e:?}");
-                let r = &e["valueFrom"]["secretKeyRef"];
-                (
-                    e["name"].as_str().unwrap(),
-                    r["name"].as_str().unwrap(),
-                    r["key"].as_str().unwrap(),
-                    r["optional"].as_bool().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            refs,
-            [
-                (ENV_USERNAME, "pushgateway-auth", "username", true),
-                (ENV_PASSWORD, "pushgateway-auth", "password", true),
-                (ENV_TOKEN, "pushgateway-auth", "token", true),
-            ]
-        );
-    }
-
-    #[test]
     fn directory_sources_are_configmaps_mounted_where_the_config_says() {
         let text = format!(
             "{PUSHGATEWAY}{}{}{}",
