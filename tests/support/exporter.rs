@@ -39,16 +39,7 @@ impl Exporter {
     /// environment and waits (at most 20 s) for the address it prints.
     pub fn start(config: &Path, extra: &[&str]) -> Exporter {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_credwatch"));
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().to_string();
-            if key.starts_with("CREDWATCH_")
-                || key.to_lowercase().ends_with("_proxy")
-                || key == "RUST_LOG"
-            {
-                command.env_remove(&key);
-            }
-        }
+        let mut command = super::clean_command();
         let mut child = command
             .arg("--config")
             .arg(config)

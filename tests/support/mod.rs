@@ -41,18 +41,24 @@ pub struct Credwatch {
     command: Command,
 }
 
+/// The credwatch binary with none of the caller's CREDWATCH_*, RUST_LOG or proxy settings.
+pub fn clean_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_credwatch"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().to_string();
+        if key.starts_with("CREDWATCH_")
+            || key.to_lowercase().ends_with("_proxy")
+            || key == "RUST_LOG"
+        {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
 impl Credwatch {
     pub fn new() -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_credwatch"));
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().to_string();
-            if key.starts_with("CREDWATCH_")
-                || key.to_lowercase().ends_with("_proxy")
-                || key == "RUST_LOG"
-            {
-                command.env_remove(&key);
-            }
-        }
+        let command = clean_command();
         Credwatch { command }
     }
 
