@@ -1,5 +1,6 @@
 mod alerting;
 mod check;
+mod golden;
 mod leaks;
 mod push;
 mod push_faults;
