@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 use credwatch::assess;
 use credwatch::config::MetricNames;
 use credwatch::credential::{Basis, Credential, Evidence, Observation, PoolPolicy, Thresholds};
-use credwatch::exposition;
+use credwatch::credential::{Collection, SourceStatus};
+use credwatch::metrics::text;
 use credwatch::metrics::{self, RunInfo};
-use credwatch::refresh::Refresher;
-use credwatch::sinks::exporter::{self, Latest, Limits, Shutdown};
-use credwatch::sources::{Collection, SourceStatus};
+use credwatch::serve::exporter::{self, Latest, Limits, Shutdown};
+use credwatch::serve::refresh::Refresher;
 use jiff::{SignedDuration, Timestamp};
 
 const CREDWATCH: &str = env!("CARGO_BIN_EXE_credwatch");
@@ -402,7 +402,7 @@ fn child_assess(n: usize, pools: bool) {
             duration_seconds: 1.0,
         },
     );
-    let text = exposition::encode(&families);
+    let text = text::encode(&families);
     let total = start.elapsed();
     println!(
         "{} {} {} {} {} {}",
@@ -419,7 +419,7 @@ fn assess_at_scale() {
     println!("\n## 2. Assessment + encoding, in-process\n");
     println!(
         "Each row runs in a fresh child process. _assess_ is `assess::assess` (statuses, sorting, pools); \
-         _encode_ is `metrics::families` + `exposition::encode`. Peak RSS is the child's VmHWM, which \
+         _encode_ is `metrics::families` + `text::encode`. Peak RSS is the child's VmHWM, which \
          includes the synthetic input (the _input_ column: VmHWM once the observations are built).\n"
     );
     println!(

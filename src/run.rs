@@ -13,9 +13,10 @@ use crate::cli::{
     CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand, RotateArgs,
 };
 use crate::config::{self, Config};
+use crate::metrics::text;
 use crate::metrics::{self, RunInfo};
 use crate::sinks::pushgateway::{self, Method};
-use crate::{exposition, output, render, sources, time};
+use crate::{output, render, sources, time};
 
 /// Exit codes. 0–3 follow the monitoring-plugin convention used by `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,10 +131,10 @@ fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
 
 /// Merges what an earlier run delivered (read back as `series`) into a partial report, the way
 /// `serve` merges its previous report: what could not be read keeps its last known value.
-fn carry_forward(report: Report, series: &[exposition::Series], config: &Config) -> Report {
+fn carry_forward(report: Report, series: &[text::Series], config: &Config) -> Report {
     let known = metrics::known_from_series(series, &config.metrics, config.defaults.thresholds);
-    let previous = crate::last_known::previous_report(known, report.now);
-    crate::last_known::merge(&previous, report, config.defaults.pools)
+    let previous = crate::assess::carry::previous_report(known, report.now);
+    crate::assess::carry::merge(&previous, report, config.defaults.pools)
 }
 
 fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
@@ -197,7 +198,7 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
         families.retain(|f| f.name != config.metrics.last_success);
         Method::Post
     };
-    let body = exposition::encode(&families);
+    let body = text::encode(&families);
     let url = pushgateway::group_url(&target.url, &target.job, &target.grouping);
 
     if args.dry_run {
@@ -417,8 +418,8 @@ fn push_after_rotation(cli: &Cli, args: &RotateArgs, config: &Config) -> anyhow:
 fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
 
-    use crate::refresh::{self, Refresher};
-    use crate::sinks::exporter::{self, Latest, Limits, Shutdown};
+    use crate::serve::exporter::{self, Latest, Limits, Shutdown};
+    use crate::serve::refresh::{self, Refresher};
 
     let path = config_path(cli)?;
     let config = config::read_config(&path)?;
@@ -464,7 +465,7 @@ fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// The first SIGTERM or SIGINT stops the exporter cleanly; a second one stops it at once.
 fn stop_on_signals(
-    shutdown: std::sync::Arc<crate::sinks::exporter::Shutdown>,
+    shutdown: std::sync::Arc<crate::serve::exporter::Shutdown>,
 ) -> anyhow::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
@@ -535,7 +536,7 @@ fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCo
             }
         }
     }
-    let text = exposition::encode(&families);
+    let text = text::encode(&families);
 
     let pause = std::env::var(TEXTFILE_PAUSE_ENV)
         .ok()
@@ -636,12 +637,12 @@ fn rotate_in_vault(
             let meta = client
                 .read_metadata(mount, p2)
                 .map_err(|e| anyhow!("--from: {e}"))?;
-            let keys = crate::evidence::MetadataKeys {
+            let keys = crate::decode::evidence::MetadataKeys {
                 expires_at: &vault_source.expires_at_key,
                 minted_at: &vault_source.minted_at_key,
                 ttl: vault_source.ttl,
             };
-            let minted = crate::evidence::from_metadata(&meta, &keys, Timestamp::now())
+            let minted = crate::decode::evidence::from_metadata(&meta, &keys, Timestamp::now())
                 .ok()
                 .and_then(|e| e.minted_at);
             (value, minted, Some(spare.clone()))

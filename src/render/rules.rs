@@ -150,7 +150,7 @@ pub fn seconds_expr(d: SignedDuration) -> String {
 
 /// A PromQL or Go-template string literal (the same three escapes as exposition label values).
 pub fn quote(value: &str) -> String {
-    format!("\"{}\"", crate::exposition::escape_label_value(value))
+    format!("\"{}\"", crate::metrics::text::escape_label_value(value))
 }
 
 /// `job, instance` and the Pushgateway's grouping label names.

@@ -1,5 +1,5 @@
-//! Edge I/O: where encoded metrics go.
+//! Edge I/O for one-shot runs: where encoded metrics go (a Pushgateway, node_exporter's
+//! textfile collector).
 
-pub mod exporter;
 pub mod pushgateway;
 pub mod textfile;

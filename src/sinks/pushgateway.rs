@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Pushgateway;
 use crate::credential::Secret;
-use crate::exposition::Series;
+use crate::metrics::text::Series;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -176,7 +176,7 @@ pub fn send(
             Method::Put => agent.put(url),
             Method::Post => agent.post(url),
         };
-        let mut request = request.header("Content-Type", crate::exposition::CONTENT_TYPE);
+        let mut request = request.header("Content-Type", crate::metrics::text::CONTENT_TYPE);
         if let Some(h) = &header {
             request = request.header("Authorization", h.as_str());
         }

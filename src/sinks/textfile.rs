@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::exposition::Series;
+use crate::metrics::text::Series;
 
 /// What node_exporter's textfile collector reads from its folder: `*.prom` files only.
 pub const EXTENSION: &str = "prom";
@@ -88,7 +88,7 @@ fn write_temp(temp: &Path, text: &str, mode: u32) -> Result<(), String> {
         .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
 }
 
-/// The series of an exposition text such as [`crate::exposition::encode`] writes (comments
+/// The series of an exposition text such as [`crate::metrics::text::encode`] writes (comments
 /// skipped, label values unescaped), for reading back what an earlier run wrote. Lines that do
 /// not parse are skipped. Pure.
 pub fn parse_series(text: &str) -> Vec<Series> {
@@ -159,7 +159,7 @@ fn parse_line(line: &str) -> Option<Series> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{Family, encode};
+    use crate::metrics::text::{Family, encode};
 
     #[test]
     fn only_prom_files_are_accepted() {

@@ -3,7 +3,7 @@
 
 use crate::config::{InventoryEntry, ValueFrom};
 use crate::credential::{Observation, Secret};
-use crate::evidence;
+use crate::decode::evidence;
 
 /// Reads the value of every entry that has one; `key` keys the fingerprints.
 pub fn observations(entries: &[InventoryEntry], key: Option<&Secret>) -> Vec<Observation> {

@@ -10,27 +10,7 @@ pub mod vault;
 use std::collections::BTreeMap;
 
 use crate::config::{Config, INVENTORY_SOURCE, Source, ValueFrom};
-use crate::credential::{Observation, Secret};
-
-/// What one source delivered this run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceStatus {
-    pub name: String,
-    pub kind: &'static str,
-    /// `None` when the source was read; the reason otherwise.
-    pub error: Option<String>,
-    /// A short label for the failure (`sealed`, `denied`, `unreachable`, `unreadable`, …).
-    pub reason: Option<&'static str>,
-}
-
-/// Everything the sources delivered, ready for assessment.
-#[derive(Debug, Clone, Default)]
-pub struct Collection {
-    pub observations: Vec<Observation>,
-    pub sources: Vec<SourceStatus>,
-    /// Problems that belong to no single credential (such as a name defined twice).
-    pub problems: Vec<String>,
-}
+use crate::credential::{Collection, Observation, Secret, SourceStatus};
 
 /// Reads every source named in the config. `now` decides whether a Vault version whose deletion
 /// was scheduled is deleted yet.

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 
 use crate::config::{Derive, InventoryEntry, ValueFrom, ValueSpec, VaultAuth, VaultSource};
 use crate::credential::{Credential, Observation, Secret};
-use crate::evidence::{self, MetadataKeys};
+use crate::decode::evidence::{self, MetadataKeys};
 use crate::vault::{self, Auth, Client, Explicit, VaultError};
 
 /// What one vault source delivered: an observation per secret, and the source's own failure.

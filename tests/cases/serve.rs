@@ -9,7 +9,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use credwatch::sinks::exporter::{self, Latest, Limits, Shutdown};
+use credwatch::serve::exporter::{self, Latest, Limits, Shutdown};
 
 use crate::support::exporter::{Exporter, get, sample};
 use crate::support::{Prometheus, Scratch, http_get, repo_root};

@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::exposition::CONTENT_TYPE;
+use crate::metrics::text::CONTENT_TYPE;
 
 /// Requests larger than this (request line and headers) are refused with 431.
 const MAX_HEAD: usize = 8 * 1024;

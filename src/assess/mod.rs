@@ -1,9 +1,11 @@
 //! Pure assessment: (observations, now) → a status per credential and for the whole run.
 
+pub mod carry;
+
 use jiff::{SignedDuration, Timestamp};
 
+use crate::credential::{Collection, SourceStatus};
 use crate::credential::{Credential, Evidence, PoolPolicy};
-use crate::sources::{Collection, SourceStatus};
 
 /// Ordered from best to worst, so the overall status of a run is the maximum. UNKNOWN ranks
 /// below CRITICAL, as in the monitoring-plugin convention: one unreadable file must not hide an

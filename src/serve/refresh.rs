@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use crate::assess::carry;
 use crate::assess::{self, Report};
 use crate::config::{self, Config, MetricNames};
 use crate::credential::PoolPolicy;
-use crate::last_known;
+use crate::metrics::text;
 use crate::metrics::{self, RunInfo};
-use crate::sinks::exporter::{Latest, Shutdown};
-use crate::{exposition, sources};
+use crate::serve::exporter::{Latest, Shutdown};
+use crate::sources;
 
 /// Each wait between refreshes is the interval ± this fraction, drawn anew each time, so that
 /// replicas (and the sources they all read) do not move in lockstep.
@@ -37,7 +38,7 @@ pub struct Published {
 /// One refresh's outcome from the report it produced (`fresh`) and what the exporter remembers
 /// (`previous` report, `last_success`). Pure.
 ///
-/// What `fresh` could not read keeps its last known value ([`last_known::merge`]). The
+/// What `fresh` could not read keeps its last known value ([`carry::merge`]). The
 /// last-success series advances only when `fresh` is complete, and is left out until a refresh
 /// has been.
 pub fn publish(
@@ -50,7 +51,7 @@ pub fn publish(
 ) -> Published {
     let complete = fresh.complete();
     let report = match previous {
-        Some(previous) if !complete => last_known::merge(previous, fresh, policy),
+        Some(previous) if !complete => carry::merge(previous, fresh, policy),
         _ => fresh,
     };
     let last_success = if complete {
@@ -65,7 +66,7 @@ pub fn publish(
             family.push(vec![], t.as_second() as f64);
         }
     }
-    let text = exposition::encode(&families);
+    let text = text::encode(&families);
     Published {
         report,
         last_success,
@@ -212,7 +213,7 @@ mod tests {
 
     use super::*;
     use crate::credential::{Basis, Credential, Evidence, Observation, Thresholds};
-    use crate::sources::{Collection, SourceStatus};
+    use crate::credential::{Collection, SourceStatus};
 
     const DAY: i64 = 86_400;
     const NOW: i64 = 1_800_000_000;

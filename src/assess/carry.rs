@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 
 use crate::assess::{self, Assessment, Report, Status};
+use crate::credential::Collection;
 use crate::credential::{Basis, Credential, Evidence, Observation, PoolPolicy};
-use crate::sources::Collection;
 
 /// What an earlier run delivered about a credential, read back from where it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,8 +158,8 @@ mod tests {
 
     use super::*;
     use crate::assess::Assessment;
+    use crate::credential::SourceStatus;
     use crate::credential::{Basis, Credential, Thresholds};
-    use crate::sources::SourceStatus;
 
     const DAY: i64 = 86_400;
     const NOW: i64 = 1_800_000_000;

@@ -26,10 +26,10 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 
 use crate::assess::Report;
+use crate::assess::carry::Known;
 use crate::config::MetricNames;
 use crate::credential::{Basis, Credential, Thresholds};
-use crate::exposition::{Family, Series};
-use crate::last_known::Known;
+use crate::metrics::text::{Family, Series};
 
 /// Facts about the run itself, measured by the caller.
 #[derive(Debug, Clone, Copy)]
