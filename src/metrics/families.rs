@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 
+use super::names;
 use crate::assess::Report;
 use crate::assess::carry::Known;
 use crate::config::MetricNames;
@@ -47,58 +48,59 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         "When the credential expires, as unix seconds.",
     );
     let mut minted = Family::gauge(
-        "credwatch_credential_minted_timestamp_seconds",
+        names::MINTED,
         "When the credential was minted or issued, as unix seconds.",
     );
     let mut warn = Family::gauge(
-        "credwatch_credential_warn_before_seconds",
+        names::WARN_BEFORE,
         "Time before expiry at which the credential starts to warn.",
     );
     let mut critical = Family::gauge(
-        "credwatch_credential_critical_before_seconds",
+        names::CRITICAL_BEFORE,
         "Time before expiry at which the credential becomes critical.",
     );
     let mut read_ok = Family::gauge(
-        "credwatch_credential_read_ok",
+        names::READ_OK,
         "1 if the credential's expiry was read in this run, 0 if reading it failed.",
     );
-    let mut info = Family::gauge(
-        "credwatch_credential_info",
-        "Where a credential comes from; always 1.",
-    );
+    let mut info = Family::gauge(names::INFO, "Where a credential comes from; always 1.");
     let mut format_ok = Family::gauge(
-        "credwatch_credential_format_ok",
+        names::FORMAT_OK,
         "1 if the credential's value has the shape its format requires, 0 if not.",
     );
     let mut replacement = Family::gauge(
-        "credwatch_credential_replacement_available",
+        names::REPLACEMENT_AVAILABLE,
         "1 if another pool member holding a different, healthy value could take over.",
     );
-    let mut pool_members = Family::gauge(
-        "credwatch_pool_members",
-        "How many credentials the pool lists.",
-    );
+    let mut pool_members =
+        Family::gauge(names::POOL_MEMBERS, "How many credentials the pool lists.");
     let mut pool_distinct = Family::gauge(
-        "credwatch_pool_distinct_credentials",
+        names::POOL_DISTINCT,
         "How many different values the pool's members hold.",
     );
     let mut pool_runway = Family::gauge(
-        "credwatch_pool_runway_expiry_timestamp_seconds",
+        names::POOL_RUNWAY_EXPIRY,
         "When the pool's last usable distinct credential expires, as unix seconds.",
     );
     let mut pool_warn = Family::gauge(
-        "credwatch_pool_runway_warn_before_seconds",
+        names::POOL_RUNWAY_WARN_BEFORE,
         "Warn when the pool's runway is shorter than this.",
     );
     let mut source_up = Family::gauge(
-        "credwatch_source_up",
+        names::SOURCE_UP,
         "1 if the source was read in this run, 0 if it failed.",
     );
 
     // Label names, shared by every series that carries them.
     let l_cred: Arc<str> = cred.into();
-    let [l_pool, l_source, l_kind, l_format, l_fingerprint]: [Arc<str>; 5] =
-        ["pool", "source", "kind", "format", "fingerprint"].map(Arc::from);
+    let [l_pool, l_source, l_kind, l_format, l_fingerprint]: [Arc<str>; 5] = [
+        names::POOL_LABEL,
+        names::SOURCE_LABEL,
+        names::KIND_LABEL,
+        names::FORMAT_LABEL,
+        names::FINGERPRINT_LABEL,
+    ]
+    .map(Arc::from);
     for a in &report.assessments {
         let c = &a.credential;
         let n: Arc<str> = c.name.as_str().into();
@@ -169,21 +171,24 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         pool_warn.push(labels(), p.runway_warn_before.as_secs() as f64);
     }
     let mut source_error = Family::gauge(
-        "credwatch_source_error",
+        names::SOURCE_ERROR,
         "1 for a source that failed in this run, with the reason (sealed, denied, unreachable, ...).",
     );
     for s in report.sources.iter().filter(|s| s.error.is_some()) {
         source_error.push(
             vec![
-                ("source".into(), s.name.as_str().into()),
-                ("reason".into(), s.reason.unwrap_or("error").into()),
+                (names::SOURCE_LABEL.into(), s.name.as_str().into()),
+                (
+                    names::REASON_LABEL.into(),
+                    s.reason.unwrap_or("error").into(),
+                ),
             ],
             1.0,
         );
     }
     for s in &report.sources {
         source_up.push(
-            vec![("source".into(), s.name.as_str().into())],
+            vec![(names::SOURCE_LABEL.into(), s.name.as_str().into())],
             if s.error.is_none() { 1.0 } else { 0.0 },
         );
     }
@@ -197,22 +202,19 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
     if !names.extra_series {
         return vec![expiry, last_success];
     }
-    let mut last_run = Family::gauge(
-        "credwatch_last_run_timestamp_seconds",
-        "When credwatch last ran, as unix seconds.",
-    );
+    let mut last_run = Family::gauge(names::LAST_RUN, "When credwatch last ran, as unix seconds.");
     last_run.push(vec![], run.finished_at.as_second() as f64);
-    let mut duration = Family::gauge(
-        "credwatch_run_duration_seconds",
-        "How long the last run took.",
-    );
+    let mut duration = Family::gauge(names::RUN_DURATION, "How long the last run took.");
     duration.push(vec![], run.duration_seconds);
     let mut build = Family::gauge(
-        "credwatch_build_info",
+        names::BUILD_INFO,
         "The credwatch version that produced these series.",
     );
     build.push(
-        vec![("version".into(), env!("CARGO_PKG_VERSION").into())],
+        vec![(
+            names::VERSION_LABEL.into(),
+            env!("CARGO_PKG_VERSION").into(),
+        )],
         1.0,
     );
 
@@ -262,26 +264,25 @@ pub fn known_from_series(
             let expires_at = seconds(s.value)?;
             let mut labels = s.labels.clone();
             labels.remove(cred);
-            let pool = labels.remove("pool");
-            let source = labels.remove("source").unwrap_or_default();
+            let pool = labels.remove(names::POOL_LABEL);
+            let source = labels.remove(names::SOURCE_LABEL).unwrap_or_default();
             let basis = labels
-                .remove("kind")
+                .remove(names::KIND_LABEL)
                 .and_then(|k| Basis::from_label(&k))
                 .unwrap_or(Basis::ExpiresAt);
             let thresholds = Thresholds {
-                warn_before: value_of("credwatch_credential_warn_before_seconds", &name)
+                warn_before: value_of(names::WARN_BEFORE, &name)
                     .map_or(defaults.warn_before, |v| {
                         SignedDuration::from_secs(v as i64)
                     }),
-                critical_before: value_of("credwatch_credential_critical_before_seconds", &name)
+                critical_before: value_of(names::CRITICAL_BEFORE, &name)
                     .map_or(defaults.critical_before, |v| {
                         SignedDuration::from_secs(v as i64)
                     }),
             };
             Some(Known {
                 basis,
-                minted_at: value_of("credwatch_credential_minted_timestamp_seconds", &name)
-                    .and_then(seconds),
+                minted_at: value_of(names::MINTED, &name).and_then(seconds),
                 expires_at,
                 credential: Credential {
                     name,

@@ -2,6 +2,7 @@
 //! credwatch exposes, [`text`] writes them as Prometheus text format 0.0.4.
 
 mod families;
+pub mod names;
 pub mod text;
 
 pub use families::{RunInfo, families, known_from_series};

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::cli::RuleTestsArgs;
 use crate::config::{Config, INVENTORY_SOURCE};
 use crate::credential::Thresholds;
+use crate::metrics::names;
 use crate::render::rules::{self, AlertKind, quote};
 use crate::time::format_duration;
 
@@ -171,22 +172,22 @@ impl Builder<'_> {
         minutes: i64,
     ) -> Vec<InputSeries> {
         let c = self.config.metrics.credential_label.as_str();
-        let mut labels = vec![(c, cred), ("job", self.job.as_str())];
+        let mut labels = vec![(c, cred), (names::JOB_LABEL, self.job.as_str())];
         if self.full() {
-            labels.push(("source", source));
+            labels.push((names::SOURCE_LABEL, source));
         }
         let mut out = vec![InputSeries {
             series: series(&self.config.metrics.expiry, &labels),
             values: constant(expiry, minutes),
         }];
         if self.full() {
-            let keys = [(c, cred), ("job", self.job.as_str())];
+            let keys = [(c, cred), (names::JOB_LABEL, self.job.as_str())];
             out.push(InputSeries {
-                series: series("credwatch_credential_warn_before_seconds", &keys),
+                series: series(names::WARN_BEFORE, &keys),
                 values: constant(t.warn_before.as_secs(), minutes),
             });
             out.push(InputSeries {
-                series: series("credwatch_credential_critical_before_seconds", &keys),
+                series: series(names::CRITICAL_BEFORE, &keys),
                 values: constant(t.critical_before.as_secs(), minutes),
             });
         }
@@ -196,10 +197,10 @@ impl Builder<'_> {
     fn expiry_labels<'b>(&'b self, cred: &'b str, source: &'b str) -> Vec<(&'b str, &'b str)> {
         let mut labels = vec![
             (self.config.metrics.credential_label.as_str(), cred),
-            ("job", self.job.as_str()),
+            (names::JOB_LABEL, self.job.as_str()),
         ];
         if self.full() {
-            labels.push(("source", source));
+            labels.push((names::SOURCE_LABEL, source));
         }
         labels
     }
@@ -274,14 +275,11 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: vec![
                 InputSeries {
-                    series: series("credwatch_credential_read_ok", &[(c, cred), ("job", job)]),
+                    series: series(names::READ_OK, &[(c, cred), (names::JOB_LABEL, job)]),
                     values: constant(0, minutes),
                 },
                 InputSeries {
-                    series: series(
-                        "credwatch_credential_read_ok",
-                        &[(c, "readable"), ("job", job)],
-                    ),
+                    series: series(names::READ_OK, &[(c, "readable"), (names::JOB_LABEL, job)]),
                     values: constant(1, minutes),
                 },
             ],
@@ -290,7 +288,7 @@ impl Builder<'_> {
                 &[for_s - STEP],
                 for_s,
                 vec![ExpectedAlert {
-                    exp_labels: self.alert_labels(kind, &[(c, cred), ("job", job)]),
+                    exp_labels: self.alert_labels(kind, &[(c, cred), (names::JOB_LABEL, job)]),
                     exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
                 }],
             ),
@@ -313,11 +311,11 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: vec![
                 InputSeries {
-                    series: series(last, &[("job", &self.job)]),
+                    series: series(last, &[(names::JOB_LABEL, &self.job)]),
                     values: constant(0, minutes),
                 },
                 InputSeries {
-                    series: series(last, &[("job", "still-running")]),
+                    series: series(last, &[(names::JOB_LABEL, "still-running")]),
                     values: format!("0+60x{minutes}"),
                 },
             ],
@@ -326,7 +324,7 @@ impl Builder<'_> {
                 &[stale, stale + for_s],
                 fire_at,
                 vec![ExpectedAlert {
-                    exp_labels: self.alert_labels(kind, &[("job", &self.job)]),
+                    exp_labels: self.alert_labels(kind, &[(names::JOB_LABEL, &self.job)]),
                     exp_annotations: self.annotations(kind, "", "", fire_at),
                 }],
             ),
@@ -339,7 +337,7 @@ impl Builder<'_> {
         let minutes = for_s / STEP + 5;
         let last = &self.config.metrics.last_success;
         let other = InputSeries {
-            series: series("up", &[("job", "prometheus")]),
+            series: series("up", &[(names::JOB_LABEL, "prometheus")]),
             values: constant(1, minutes),
         };
         vec![
@@ -365,7 +363,7 @@ impl Builder<'_> {
                 name: format!("{}: silent once credwatch has reported", self.name(kind)),
                 interval: "1m".into(),
                 input_series: vec![InputSeries {
-                    series: series(last, &[("job", &self.job)]),
+                    series: series(last, &[(names::JOB_LABEL, &self.job)]),
                     values: format!("0+60x{minutes}"),
                 }],
                 alert_rule_test: self.timeline(kind, &[], for_s + STEP, vec![]),
@@ -393,8 +391,12 @@ impl Builder<'_> {
         for (cred, available) in [("primary", 1), ("spare-1", 0)] {
             input.push(InputSeries {
                 series: series(
-                    "credwatch_credential_replacement_available",
-                    &[(c, cred), ("job", job), ("pool", "agent")],
+                    names::REPLACEMENT_AVAILABLE,
+                    &[
+                        (c, cred),
+                        (names::JOB_LABEL, job),
+                        (names::POOL_LABEL, "agent"),
+                    ],
                 ),
                 values: constant(available, minutes),
             });
@@ -432,8 +434,16 @@ impl Builder<'_> {
         let job = self.job.as_str();
         let for_s = self.config.alerts.critical_for.as_secs();
         let minutes = for_s / STEP + 5;
-        let bad = [(c, cred), ("job", job), ("format", "claude-oauth")];
-        let good = [(c, "well-formed"), ("job", job), ("format", "claude-oauth")];
+        let bad = [
+            (c, cred),
+            (names::JOB_LABEL, job),
+            (names::FORMAT_LABEL, "claude-oauth"),
+        ];
+        let good = [
+            (c, "well-formed"),
+            (names::JOB_LABEL, job),
+            (names::FORMAT_LABEL, "claude-oauth"),
+        ];
         TestGroup {
             name: format!(
                 "{}: a malformed value fires after {}",
@@ -443,11 +453,11 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: vec![
                 InputSeries {
-                    series: series("credwatch_credential_format_ok", &bad),
+                    series: series(names::FORMAT_OK, &bad),
                     values: constant(0, minutes),
                 },
                 InputSeries {
-                    series: series("credwatch_credential_format_ok", &good),
+                    series: series(names::FORMAT_OK, &good),
                     values: constant(1, minutes),
                 },
             ],
@@ -468,7 +478,7 @@ impl Builder<'_> {
         let job = self.job.as_str();
         let for_s = self.config.alerts.expiring_for.as_secs();
         let minutes = for_s / STEP + 5;
-        let pool = |p: &'static str| [("pool", p), ("job", job)];
+        let pool = |p: &'static str| [(names::POOL_LABEL, p), (names::JOB_LABEL, job)];
         TestGroup {
             name: format!(
                 "{}: three members holding two values fire; a clean pool stays silent",
@@ -477,19 +487,19 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: vec![
                 InputSeries {
-                    series: series("credwatch_pool_members", &pool("agent")),
+                    series: series(names::POOL_MEMBERS, &pool("agent")),
                     values: constant(3, minutes),
                 },
                 InputSeries {
-                    series: series("credwatch_pool_distinct_credentials", &pool("agent")),
+                    series: series(names::POOL_DISTINCT, &pool("agent")),
                     values: constant(2, minutes),
                 },
                 InputSeries {
-                    series: series("credwatch_pool_members", &pool("clean")),
+                    series: series(names::POOL_MEMBERS, &pool("clean")),
                     values: constant(2, minutes),
                 },
                 InputSeries {
-                    series: series("credwatch_pool_distinct_credentials", &pool("clean")),
+                    series: series(names::POOL_DISTINCT, &pool("clean")),
                     values: constant(2, minutes),
                 },
             ],
@@ -514,7 +524,7 @@ impl Builder<'_> {
         let runway_end = warn + cross;
         let fire_at = cross + STEP + for_s;
         let minutes = fire_at / STEP + 5;
-        let labels = [("pool", "agent"), ("job", job)];
+        let labels = [(names::POOL_LABEL, "agent"), (names::JOB_LABEL, job)];
         TestGroup {
             name: format!(
                 "{}: a pool with {} of runway left fires after {}",
@@ -525,11 +535,11 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: vec![
                 InputSeries {
-                    series: series("credwatch_pool_runway_expiry_timestamp_seconds", &labels),
+                    series: series(names::POOL_RUNWAY_EXPIRY, &labels),
                     values: constant(runway_end, minutes),
                 },
                 InputSeries {
-                    series: series("credwatch_pool_runway_warn_before_seconds", &labels),
+                    series: series(names::POOL_RUNWAY_WARN_BEFORE, &labels),
                     values: constant(warn, minutes),
                 },
             ],
@@ -590,11 +600,14 @@ impl Builder<'_> {
             interval: "1m".into(),
             input_series: vec![
                 InputSeries {
-                    series: series("push_time_seconds", &[("job", job)]),
+                    series: series(names::PUSHGATEWAY_PUSH_TIME, &[(names::JOB_LABEL, job)]),
                     values: constant(100, minutes),
                 },
                 InputSeries {
-                    series: series("push_failure_time_seconds", &[("job", job)]),
+                    series: series(
+                        names::PUSHGATEWAY_PUSH_FAILURE_TIME,
+                        &[(names::JOB_LABEL, job)],
+                    ),
                     values: constant(200, minutes),
                 },
             ],
@@ -603,7 +616,7 @@ impl Builder<'_> {
                 &[for_s - STEP],
                 for_s,
                 vec![ExpectedAlert {
-                    exp_labels: self.alert_labels(kind, &[("job", job)]),
+                    exp_labels: self.alert_labels(kind, &[(names::JOB_LABEL, job)]),
                     exp_annotations: self.annotations(kind, "", "", 200),
                 }],
             ),

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::cli::{RulesArgs, RulesFormat};
 use crate::config::{Config, check_label_name};
+use crate::metrics::names;
 use crate::time::format_duration;
 
 /// The alerts credwatch knows how to render.
@@ -155,7 +156,10 @@ pub fn quote(value: &str) -> String {
 
 /// `job, instance` and the Pushgateway's grouping label names.
 fn scope_labels(config: &Config) -> String {
-    let mut labels = vec!["job".to_string(), "instance".to_string()];
+    let mut labels = vec![
+        names::JOB_LABEL.to_string(),
+        names::INSTANCE_LABEL.to_string(),
+    ];
     if let Some(p) = &config.pushgateway {
         labels.extend(p.grouping.keys().cloned());
     }
@@ -174,15 +178,15 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
     let full = config.metrics.extra_series;
     match kind {
         AlertKind::ExpiringSoon if full => {
-            format!("({e} - time()) < {join} credwatch_credential_warn_before_seconds")
+            format!("({e} - time()) < {join} {}", names::WARN_BEFORE)
         }
         AlertKind::ExpiringSoon => format!("({e} - time()) < {}", seconds_expr(t.warn_before)),
         AlertKind::Critical if full => {
-            format!("({e} - time()) < {join} credwatch_credential_critical_before_seconds")
+            format!("({e} - time()) < {join} {}", names::CRITICAL_BEFORE)
         }
         AlertKind::Critical => format!("({e} - time()) < {}", seconds_expr(t.critical_before)),
         AlertKind::Expired => format!("({e} - time()) <= 0"),
-        AlertKind::ExpiryUnknown => "credwatch_credential_read_ok == 0".into(),
+        AlertKind::ExpiryUnknown => format!("{} == 0", names::READ_OK),
         AlertKind::MonitorStale => {
             format!("time() - {l} > {}", seconds_expr(config.alerts.stale_after))
         }
@@ -194,16 +198,27 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
                     .as_ref()
                     .map_or("credwatch", |p| p.job.as_str()),
             );
-            format!("push_failure_time_seconds{{job={job}}} > push_time_seconds{{job={job}}}")
+            format!(
+                "{failed}{{{jl}={job}}} > {pushed}{{{jl}={job}}}",
+                failed = names::PUSHGATEWAY_PUSH_FAILURE_TIME,
+                pushed = names::PUSHGATEWAY_PUSH_TIME,
+                jl = names::JOB_LABEL,
+            )
         }
-        AlertKind::FormatInvalid => "credwatch_credential_format_ok == 0".into(),
+        AlertKind::FormatInvalid => format!("{} == 0", names::FORMAT_OK),
         AlertKind::PoolDuplicate => {
             format!(
-                "credwatch_pool_distinct_credentials < on(pool, {scope}) credwatch_pool_members"
+                "{distinct} < on({pool}, {scope}) {members}",
+                distinct = names::POOL_DISTINCT,
+                pool = names::POOL_LABEL,
+                members = names::POOL_MEMBERS,
             )
         }
         AlertKind::PoolRunwayLow => format!(
-            "(credwatch_pool_runway_expiry_timestamp_seconds - time()) < on(pool, {scope}) group_left() credwatch_pool_runway_warn_before_seconds"
+            "({runway} - time()) < on({pool}, {scope}) group_left() {warn}",
+            runway = names::POOL_RUNWAY_EXPIRY,
+            pool = names::POOL_LABEL,
+            warn = names::POOL_RUNWAY_WARN_BEFORE,
         ),
     }
 }
@@ -231,7 +246,8 @@ impl Vars {
         let c = &config.metrics.credential_label;
         let replacement = if config.metrics.extra_series {
             format!(
-                "{{{{ with printf \"credwatch_credential_replacement_available{{{c}=%q}} == 1\" $labels.{c} | query }}}}{REPLACEMENT_SENTENCE}{{{{ end }}}}"
+                "{{{{ with printf \"{replacement}{{{c}=%q}} == 1\" $labels.{c} | query }}}}{REPLACEMENT_SENTENCE}{{{{ end }}}}",
+                replacement = names::REPLACEMENT_AVAILABLE,
             )
         } else {
             String::new()

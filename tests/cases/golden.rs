@@ -18,6 +18,7 @@ const CONFIGS: &[(&str, &str)] = &[
     ),
     ("vault-pools", "tests/golden/configs/vault-pools.toml"),
     ("odd-names", "tests/golden/configs/odd-names.toml"),
+    ("pools", "tests/golden/configs/pools.toml"),
 ];
 
 /// The commands recorded for every config, by the file-name suffix they get.

@@ -1,5 +1,6 @@
 mod alerting;
 mod check;
+mod contract;
 mod golden;
 mod leaks;
 mod push;

@@ -1,0 +1,51 @@
+//! The one home of every series and label name credwatch emits, reads back or queries.
+//!
+//! Encoding ([`super::families`]), reading a previous delivery back ([`super::known_from_series`]),
+//! the alert rules and their promtool tests (`render::rules`, `render::rule_tests`) all take their
+//! names from here. The expiry and last-success series and the credential label can be renamed by
+//! `[metrics]`; their defaults live here too. A test renders the rules and rule tests of several
+//! configs and checks that every name they reference is one `push --dry-run` emits.
+
+// Per credential.
+/// Default name of the expiry series (`[metrics] expiry_metric` renames it).
+pub const EXPIRY: &str = "credwatch_credential_expiry_timestamp_seconds";
+pub const MINTED: &str = "credwatch_credential_minted_timestamp_seconds";
+pub const WARN_BEFORE: &str = "credwatch_credential_warn_before_seconds";
+pub const CRITICAL_BEFORE: &str = "credwatch_credential_critical_before_seconds";
+pub const READ_OK: &str = "credwatch_credential_read_ok";
+pub const FORMAT_OK: &str = "credwatch_credential_format_ok";
+pub const INFO: &str = "credwatch_credential_info";
+pub const REPLACEMENT_AVAILABLE: &str = "credwatch_credential_replacement_available";
+
+// Per pool.
+pub const POOL_MEMBERS: &str = "credwatch_pool_members";
+pub const POOL_DISTINCT: &str = "credwatch_pool_distinct_credentials";
+pub const POOL_RUNWAY_EXPIRY: &str = "credwatch_pool_runway_expiry_timestamp_seconds";
+pub const POOL_RUNWAY_WARN_BEFORE: &str = "credwatch_pool_runway_warn_before_seconds";
+
+// Per source and per run.
+pub const SOURCE_UP: &str = "credwatch_source_up";
+pub const SOURCE_ERROR: &str = "credwatch_source_error";
+/// Default name of the last-success series (`[metrics] last_success_metric` renames it).
+pub const LAST_SUCCESS: &str = "credwatch_last_success_timestamp_seconds";
+pub const LAST_RUN: &str = "credwatch_last_run_timestamp_seconds";
+pub const RUN_DURATION: &str = "credwatch_run_duration_seconds";
+pub const BUILD_INFO: &str = "credwatch_build_info";
+
+// Series the Pushgateway itself adds to every group it holds (queried by the push-failure alert).
+pub const PUSHGATEWAY_PUSH_TIME: &str = "push_time_seconds";
+pub const PUSHGATEWAY_PUSH_FAILURE_TIME: &str = "push_failure_time_seconds";
+
+// Label names.
+/// Default name of the label naming the credential (`[metrics] credential_label` renames it).
+pub const CREDENTIAL_LABEL: &str = "credential";
+pub const POOL_LABEL: &str = "pool";
+pub const SOURCE_LABEL: &str = "source";
+pub const KIND_LABEL: &str = "kind";
+pub const FORMAT_LABEL: &str = "format";
+pub const FINGERPRINT_LABEL: &str = "fingerprint";
+pub const REASON_LABEL: &str = "reason";
+pub const VERSION_LABEL: &str = "version";
+/// Labels Prometheus attaches to every scraped series; the rules join on them.
+pub const JOB_LABEL: &str = "job";
+pub const INSTANCE_LABEL: &str = "instance";
