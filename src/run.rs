@@ -13,8 +13,9 @@ use crate::cli::{
     CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand, RotateArgs,
 };
 use crate::config::{self, Config};
+use crate::metrics::RunInfo;
+use crate::metrics::delivery::{self, Delivery, Held};
 use crate::metrics::text;
-use crate::metrics::{self, RunInfo};
 use crate::sinks::pushgateway::{self, Method};
 use crate::{output, render, sources, time};
 
@@ -129,14 +130,6 @@ fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
     }
 }
 
-/// Merges what an earlier run delivered (read back as `series`) into a partial report, the way
-/// `serve` merges its previous report: what could not be read keeps its last known value.
-fn carry_forward(report: Report, series: &[text::Series], config: &Config) -> Report {
-    let known = metrics::known_from_series(series, &config.metrics, config.defaults.thresholds);
-    let previous = crate::assess::carry::previous_report(known, report.now);
-    crate::assess::carry::merge(&previous, report, config.defaults.pools)
-}
-
 fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
     assess::assess(sources::collect(config, now), now, config.defaults.pools)
 }
@@ -167,19 +160,22 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
         target.url = config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}"))?;
     }
 
-    let mut report = collect_and_assess(&config, now);
+    let report = collect_and_assess(&config, now);
     let complete = report.complete();
     let auth = if args.dry_run {
         None
     } else {
         pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
     };
+    let mut held = Held::default();
     if !complete && !args.dry_run {
         // A failed read must not erase what the Pushgateway already knows.
         let asked = Instant::now();
         match pushgateway::fetch_group(&target, auth.as_ref()) {
-            Ok(held) => {
-                report = carry_forward(report, &held, &config);
+            Ok(series) => {
+                held = Held::from_series(&series, &config.metrics, config.defaults.thresholds, now);
+                // A POST keeps the group's last-success series: it need not be sent back.
+                held.last_success = None;
             }
             Err(e) => log::warn!("cannot carry forward the last known expiries: {e}"),
         }
@@ -191,13 +187,10 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
         finished_at: now,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
-    let mut families = metrics::families(&report, &config.metrics, run);
-    let method = if complete {
-        Method::Put
-    } else {
-        families.retain(|f| f.name != config.metrics.last_success);
-        Method::Post
-    };
+    let Delivery {
+        report, families, ..
+    } = delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
+    let method = if complete { Method::Put } else { Method::Post };
     let body = text::encode(&families);
     let url = pushgateway::group_url(&target.url, &target.job, &target.grouping);
 
@@ -496,46 +489,35 @@ fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCo
     textfile::check_path(&args.path).map_err(|e| anyhow!(e))?;
     let config = load(cli)?;
     let now = now(&args.now)?;
-    let mut report = collect_and_assess(&config, now);
+    let report = collect_and_assess(&config, now);
     let complete = report.complete();
 
     // An incomplete run keeps what the previous file knew: last known expiries (`read_ok` 0)
     // and the last-success time, as a POST to the Pushgateway would.
-    let previous = if complete {
-        Vec::new()
+    let held = if complete {
+        Held::default()
     } else {
         match std::fs::read_to_string(&args.path) {
-            Ok(text) => textfile::parse_series(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Ok(previous) => Held::from_series(
+                &text::parse_series(&previous),
+                &config.metrics,
+                config.defaults.thresholds,
+                now,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Held::default(),
             Err(e) => {
                 log::warn!("cannot read the previous `{}`: {e}", args.path.display());
-                Vec::new()
+                Held::default()
             }
         }
     };
-    if !complete {
-        report = carry_forward(report, &previous, &config);
-    }
     let run = RunInfo {
         finished_at: now,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
-    let mut families = metrics::families(&report, &config.metrics, run);
-    if !complete {
-        let last_success = previous
-            .iter()
-            .find(|s| s.metric == config.metrics.last_success && s.labels.is_empty())
-            .map(|s| s.value);
-        for family in families
-            .iter_mut()
-            .filter(|f| f.name == config.metrics.last_success)
-        {
-            family.samples.clear();
-            if let Some(value) = last_success {
-                family.push(vec![], value);
-            }
-        }
-    }
+    let Delivery {
+        report, families, ..
+    } = delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
     let text = text::encode(&families);
 
     let pause = std::env::var(TEXTFILE_PAUSE_ENV)

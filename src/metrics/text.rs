@@ -4,6 +4,7 @@
 //! Label values escape `\`, `"` and newline; HELP escapes `\` and newline; no timestamps are
 //! written (the Pushgateway rejects them); the text ends with a newline.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -109,6 +110,74 @@ pub fn format_value(value: f64) -> String {
     }
 }
 
+/// The series of an exposition text such as [`encode`] writes (comments
+/// skipped, label values unescaped), for reading back what an earlier run wrote. Lines that do
+/// not parse are skipped. Pure.
+pub fn parse_series(text: &str) -> Vec<Series> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(parse_line)
+        .collect()
+}
+
+fn parse_line(line: &str) -> Option<Series> {
+    let name_end = line.find(['{', ' '])?;
+    let metric = line[..name_end].to_string();
+    let mut labels = BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(inner) = rest.strip_prefix('{') {
+        let mut chars = inner.char_indices();
+        let mut consumed = None;
+        loop {
+            // A label name up to `=`, or the closing brace.
+            let mut name = String::new();
+            let mut closed = false;
+            for (i, c) in chars.by_ref() {
+                match c {
+                    '}' if name.is_empty() => {
+                        consumed = Some(i + 1);
+                        closed = true;
+                        break;
+                    }
+                    '=' => break,
+                    ',' if name.is_empty() => {}
+                    c => name.push(c),
+                }
+            }
+            if closed {
+                break;
+            }
+            if chars.next()?.1 != '"' {
+                return None;
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next()?.1 {
+                    '"' => break,
+                    '\\' => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        c => value.push(c),
+                    },
+                    c => value.push(c),
+                }
+            }
+            labels.insert(name, value);
+        }
+        rest = &inner[consumed?..];
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Series {
+        metric,
+        labels,
+        value,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +222,57 @@ mod tests {
     #[test]
     fn nothing_to_encode_is_an_empty_text() {
         assert_eq!(encode(&[]), "");
+    }
+
+    #[test]
+    fn what_the_encoder_writes_reads_back() {
+        let mut expiry = Family::gauge("x_expiry", "Expiry.");
+        expiry.push(
+            vec![
+                ("credential".into(), "a \"b\" c\\d\ne,f}g=h".into()),
+                ("pool".into(), "p".into()),
+            ],
+            1_808_064_429.0,
+        );
+        expiry.push(vec![("credential".into(), "".into())], 0.25);
+        let mut last = Family::gauge("x_last", "Last.");
+        last.push(vec![], 1_776_528_500.0);
+        let text = encode(&[expiry, last]);
+        let series = parse_series(&text);
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            series,
+            [
+                Series {
+                    metric: "x_expiry".into(),
+                    labels: labels(&[("credential", "a \"b\" c\\d\ne,f}g=h"), ("pool", "p")]),
+                    value: 1_808_064_429.0,
+                },
+                Series {
+                    metric: "x_expiry".into(),
+                    labels: labels(&[("credential", "")]),
+                    value: 0.25,
+                },
+                Series {
+                    metric: "x_last".into(),
+                    labels: BTreeMap::new(),
+                    value: 1_776_528_500.0,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_that_do_not_parse_are_skipped() {
+        let text = "# HELP x y\nx{a=\"1\"} 2\nbroken{a=1} 3\nnovalue\ny{a=\"unterminated} 4\nz 5 1700000000000\n";
+        let series = parse_series(text);
+        let names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names, ["x", "z"]);
+        assert_eq!(series[1].value, 5.0);
     }
 }

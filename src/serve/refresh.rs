@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use crate::assess::carry;
 use crate::assess::{self, Report};
 use crate::config::{self, Config, MetricNames};
 use crate::credential::PoolPolicy;
+use crate::metrics::RunInfo;
+use crate::metrics::delivery::{self, Delivery, Held};
 use crate::metrics::text;
-use crate::metrics::{self, RunInfo};
 use crate::serve::exporter::{Latest, Shutdown};
 use crate::sources;
 
@@ -49,23 +49,16 @@ pub fn publish(
     policy: PoolPolicy,
     run: RunInfo,
 ) -> Published {
-    let complete = fresh.complete();
-    let report = match previous {
-        Some(previous) if !complete => carry::merge(previous, fresh, policy),
-        _ => fresh,
+    let held = Held {
+        report: previous.cloned(),
+        last_success,
     };
-    let last_success = if complete {
-        Some(run.finished_at)
-    } else {
-        last_success
-    };
-    let mut families = metrics::families(&report, names, run);
-    for family in families.iter_mut().filter(|f| f.name == names.last_success) {
-        family.samples.clear();
-        if let Some(t) = last_success {
-            family.push(vec![], t.as_second() as f64);
-        }
-    }
+    let Delivery {
+        report,
+        last_success,
+        families,
+        ..
+    } = delivery::prepare(fresh, held, names, policy, run);
     let text = text::encode(&families);
     Published {
         report,

@@ -6,13 +6,10 @@
 //! The temporary file is named `.<file name>.<pid>.tmp`: a dot-file that does not end in `.prom`,
 //! so the collector never reads it. A run killed before its rename can leave one behind.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-
-use crate::metrics::text::Series;
 
 /// What node_exporter's textfile collector reads from its folder: `*.prom` files only.
 pub const EXTENSION: &str = "prom";
@@ -88,78 +85,9 @@ fn write_temp(temp: &Path, text: &str, mode: u32) -> Result<(), String> {
         .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
 }
 
-/// The series of an exposition text such as [`crate::metrics::text::encode`] writes (comments
-/// skipped, label values unescaped), for reading back what an earlier run wrote. Lines that do
-/// not parse are skipped. Pure.
-pub fn parse_series(text: &str) -> Vec<Series> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(parse_line)
-        .collect()
-}
-
-fn parse_line(line: &str) -> Option<Series> {
-    let name_end = line.find(['{', ' '])?;
-    let metric = line[..name_end].to_string();
-    let mut labels = BTreeMap::new();
-    let mut rest = &line[name_end..];
-    if let Some(inner) = rest.strip_prefix('{') {
-        let mut chars = inner.char_indices();
-        let mut consumed = None;
-        loop {
-            // A label name up to `=`, or the closing brace.
-            let mut name = String::new();
-            let mut closed = false;
-            for (i, c) in chars.by_ref() {
-                match c {
-                    '}' if name.is_empty() => {
-                        consumed = Some(i + 1);
-                        closed = true;
-                        break;
-                    }
-                    '=' => break,
-                    ',' if name.is_empty() => {}
-                    c => name.push(c),
-                }
-            }
-            if closed {
-                break;
-            }
-            if chars.next()?.1 != '"' {
-                return None;
-            }
-            let mut value = String::new();
-            loop {
-                match chars.next()?.1 {
-                    '"' => break,
-                    '\\' => match chars.next()?.1 {
-                        'n' => value.push('\n'),
-                        c => value.push(c),
-                    },
-                    c => value.push(c),
-                }
-            }
-            labels.insert(name, value);
-        }
-        rest = &inner[consumed?..];
-    }
-    let value = rest.split_whitespace().next()?;
-    let value = match value {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        v => v.parse().ok()?,
-    };
-    Some(Series {
-        metric,
-        labels,
-        value,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::text::{Family, encode};
 
     #[test]
     fn only_prom_files_are_accepted() {
@@ -184,58 +112,6 @@ mod tests {
             temp_path(Path::new("credwatch.prom"), 7),
             Path::new(".credwatch.prom.7.tmp")
         );
-    }
-
-    #[test]
-    fn what_the_encoder_writes_reads_back() {
-        let mut expiry = Family::gauge("x_expiry", "Expiry.");
-        expiry.push(
-            vec![
-                ("credential".into(), "a \"b\" c\\d\ne,f}g=h".into()),
-                ("pool".into(), "p".into()),
-            ],
-            1_808_064_429.0,
-        );
-        expiry.push(vec![("credential".into(), "".into())], 0.25);
-        let mut last = Family::gauge("x_last", "Last.");
-        last.push(vec![], 1_776_528_500.0);
-        let text = encode(&[expiry, last]);
-        let series = parse_series(&text);
-        let labels = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>()
-        };
-        assert_eq!(
-            series,
-            [
-                Series {
-                    metric: "x_expiry".into(),
-                    labels: labels(&[("credential", "a \"b\" c\\d\ne,f}g=h"), ("pool", "p")]),
-                    value: 1_808_064_429.0,
-                },
-                Series {
-                    metric: "x_expiry".into(),
-                    labels: labels(&[("credential", "")]),
-                    value: 0.25,
-                },
-                Series {
-                    metric: "x_last".into(),
-                    labels: BTreeMap::new(),
-                    value: 1_776_528_500.0,
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn lines_that_do_not_parse_are_skipped() {
-        let text = "# HELP x y\nx{a=\"1\"} 2\nbroken{a=1} 3\nnovalue\ny{a=\"unterminated} 4\nz 5 1700000000000\n";
-        let series = parse_series(text);
-        let names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
-        assert_eq!(names, ["x", "z"]);
-        assert_eq!(series[1].value, 5.0);
     }
 
     #[test]
