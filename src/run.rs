@@ -548,9 +548,8 @@ fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::Unknown)
 }
 
-/// Rotation of a credential stored in Vault: the new value (stdin, or a spare's) is checked
-/// against the credential's format, written with check-and-set on the current version (other
-/// fields kept), its mint time recorded in custom_metadata (other keys kept), then pushed.
+/// Rotation of a credential stored in Vault ([`crate::rotate::vault`]), then the config's own
+/// `minted_at` kept true, then a push.
 fn rotate_in_vault(
     cli: &Cli,
     args: &RotateArgs,
@@ -558,7 +557,7 @@ fn rotate_in_vault(
     entry: &crate::config::InventoryEntry,
 ) -> anyhow::Result<ExitCode> {
     use crate::config::{Source, ValueFrom};
-    use std::collections::BTreeMap;
+    use crate::rotate::vault::{self as workflow, NewValue, Outcome, Request};
 
     let spec = entry
         .value
@@ -583,14 +582,7 @@ fn rotate_in_vault(
             _ => None,
         })
         .ok_or_else(|| anyhow!("no vault source `{source}`"))?;
-    let client = crate::sources::vault::Session(
-        crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
-            .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
-    );
-    let mount = &vault_source.mount;
-
-    // The new value: a spare's, or stdin's. Never argv, never the environment.
-    let (value, minted_at, promoted_from) = match &args.from {
+    let value = match &args.from {
         Some(spare) => {
             let other = config
                 .inventory
@@ -611,83 +603,58 @@ fn rotate_in_vault(
                     args.name
                 ));
             }
-            let f2 = f2.as_deref().unwrap_or(field);
-            let value = client
-                .read_field(mount, p2, f2)
-                .map_err(|e| anyhow!("--from: {e}"))?;
-            // The spare keeps its own mint time: it was minted then, not now.
-            let meta = client
-                .read_metadata(mount, p2)
-                .map_err(|e| anyhow!("--from: {e}"))?;
-            let keys = crate::decode::evidence::MetadataKeys {
-                expires_at: &vault_source.expires_at_key,
-                minted_at: &vault_source.minted_at_key,
-                ttl: vault_source.ttl,
-            };
-            let minted = crate::decode::evidence::from_metadata(&meta, &keys, Timestamp::now())
-                .ok()
-                .and_then(|e| e.minted_at);
-            (value, minted, Some(spare.clone()))
+            NewValue::Spare {
+                name: spare,
+                path: p2,
+                field: f2.as_deref().unwrap_or(field),
+            }
         }
-        None => (read_new_value()?, None, None),
+        // The new value: stdin's, read once the server answered. Never argv or the environment.
+        None => NewValue::Given(Box::new(|| read_new_value().map_err(|e| format!("{e:#}")))),
     };
-    if let Some(profile) = &spec.format {
-        let text = std::str::from_utf8(value.expose_bytes()).unwrap_or_default();
-        if let Err(problem) = crate::decode::format::check(profile, text) {
-            eprintln!(
-                "error: refusing to store the new value of `{}`: not a valid `{}` value: {problem}; nothing was written",
-                args.name, profile.name
-            );
-            return Ok(ExitCode::Unknown);
-        }
-    }
-    let minted_at = match (&args.minted_at, minted_at) {
-        (Some(t), _) => time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}"))?,
-        (None, Some(m)) => m,
-        (None, None) => Timestamp::now(),
+    let minted_at = args
+        .minted_at
+        .as_deref()
+        .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}")))
+        .transpose()?;
+    let session = crate::sources::vault::Session(
+        crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
+            .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
+    );
+    let mount = vault_source.mount.as_str();
+    let store = workflow::Mounted {
+        client: &session,
+        mount,
     };
-    let minted_at = Timestamp::from_second(minted_at.as_second()).unwrap_or(minted_at);
-
-    let current = client
-        .read_metadata(mount, path)
-        .map_err(|e| anyhow!("{e}"))?
-        .current_version;
-    let cas = args.expect_version.unwrap_or(current);
-    let fields = BTreeMap::from([(field.to_string(), value)]);
-    let version = match client.write_cas(mount, path, &fields, cas) {
-        Ok(v) => v,
-        Err(e @ crate::vault::VaultError::Cas { .. }) => {
-            eprintln!(
-                "error: {e}; nothing was written. Check who rotated it (`credwatch check`) and retry."
-            );
-            return Ok(ExitCode::Unknown);
-        }
-        Err(e) => {
-            eprintln!("error: {e}; nothing was written");
-            return Ok(ExitCode::Unknown);
-        }
+    let request = Request {
+        name: &args.name,
+        mount,
+        path,
+        field,
+        format: spec.format.as_ref(),
+        value,
+        minted_at,
+        expect_version: args.expect_version,
+        keys: crate::decode::evidence::MetadataKeys {
+            expires_at: &vault_source.expires_at_key,
+            minted_at: &vault_source.minted_at_key,
+            ttl: vault_source.ttl,
+        },
+        rotated_by: workflow::rotated_by(std::env::var("USER").ok()),
+        now: Timestamp::now(),
     };
-    let mut custom = BTreeMap::from([
-        (vault_source.minted_at_key.clone(), minted_at.to_string()),
-        (
-            "rotated_by".to_string(),
-            std::env::var("USER")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .map_or_else(|| "credwatch".into(), |u| format!("{u} via credwatch")),
-        ),
-    ]);
-    if let Some(spare) = &promoted_from {
-        custom.insert("promoted_from".into(), spare.clone());
-    }
-    if let Err(e) = client.patch_custom_metadata(mount, path, &custom) {
-        eprintln!(
-            "error: version {version} of `{mount}/{path}` was written, but recording its mint time failed: {e}; \
-             set custom_metadata `{}` = `{minted_at}` by hand",
-            vault_source.minted_at_key
-        );
-        return Ok(ExitCode::Unknown);
-    }
+    let (version, minted_at, promoted_from) =
+        match workflow::rotate(&store, request).map_err(|e| anyhow!(e))? {
+            Outcome::Written {
+                version,
+                minted_at,
+                promoted_from,
+            } => (version, minted_at, promoted_from),
+            Outcome::Refused(message) | Outcome::Incomplete(message) => {
+                eprintln!("error: {message}");
+                return Ok(ExitCode::Unknown);
+            }
+        };
     println!(
         "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}",
         promoted_from

@@ -1,5 +1,9 @@
-//! `rotate`: record that a credential was replaced. Pure edits of `credwatch.toml` that keep its
-//! comments and layout; the command in `run.rs` reads, writes and pushes.
+//! `rotate`: record that a credential was replaced. For an inventory credential, [`plan`] decides
+//! what to record and [`set_time`] edits `credwatch.toml` keeping its comments and layout (both
+//! pure); for a credential stored in Vault, [`vault`] runs the check-and-set workflow. The command
+//! in `run.rs` reads, writes and pushes.
+
+pub mod vault;
 
 use jiff::Timestamp;
 use toml_edit::{DocumentMut, Item, Value};
