@@ -13,10 +13,8 @@ use crate::cli::{
     CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand, RotateArgs,
 };
 use crate::config::{self, Config};
-use crate::metrics::RunInfo;
-use crate::metrics::delivery::{self, Delivery, Held};
-use crate::metrics::text;
-use crate::sinks::pushgateway::{self, Method};
+use crate::sinks::pushgateway;
+use crate::sinks::{self, Delivered};
 use crate::{output, render, sources, time};
 
 /// Exit codes. 0–3 follow the monitoring-plugin convention used by `check`.
@@ -159,68 +157,43 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.pushgateway_url {
         target.url = config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}"))?;
     }
-
     let report = collect_and_assess(&config, now);
-    let complete = report.complete();
     let auth = if args.dry_run {
         None
     } else {
         pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
     };
-    let mut held = Held::default();
-    if !complete && !args.dry_run {
-        // A failed read must not erase what the Pushgateway already knows.
-        let asked = Instant::now();
-        match pushgateway::fetch_group(&target, auth.as_ref()) {
-            Ok(series) => {
-                held = Held::from_series(&series, &config.metrics, config.defaults.thresholds, now);
-                // A POST keeps the group's last-success series: it need not be sent back.
-                held.last_success = None;
-            }
-            Err(e) => log::warn!("cannot carry forward the last known expiries: {e}"),
-        }
-        // `timeout` bounds the whole delivery: what reading back took is not given again.
-        let spent = jiff::SignedDuration::try_from(asked.elapsed()).unwrap_or_default();
-        target.timeout = (target.timeout - spent).max(jiff::SignedDuration::from_secs(1));
-    }
-    let run = RunInfo {
-        finished_at: now,
-        duration_seconds: started.elapsed().as_secs_f64(),
+    let mut group = pushgateway::Group::new(target, auth, args.dry_run);
+    let delivered = sinks::deliver(&mut group, report, &config, now, started);
+    let (url, count) = (&group.url, delivered.report.assessments.len());
+    let summary = match (args.dry_run, delivered.complete) {
+        (true, _) => None,
+        (false, true) => Some(format!("pushed {count} credential(s) to {url} (PUT)")),
+        (false, false) => Some(format!(
+            "pushed {count} credential(s) to {url} (POST, last success not advanced: something could not be read)"
+        )),
     };
-    let Delivery {
-        report, families, ..
-    } = delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
-    let method = if complete { Method::Put } else { Method::Post };
-    let body = text::encode(&families);
-    let url = pushgateway::group_url(&target.url, &target.job, &target.grouping);
+    Ok(finished(&delivered, summary))
+}
 
-    if args.dry_run {
-        print!("# {} {url}\n{body}", method.as_str());
-        return Ok(if complete {
-            ExitCode::Ok
-        } else {
-            ExitCode::Unknown
-        });
+/// The exit code of a delivery: 4 when nothing landed, 3 when something was unreadable, else 0.
+/// Prints `summary` and, after it, what could not be read; a dry run has no summary.
+fn finished(delivered: &Delivered, summary: Option<String>) -> ExitCode {
+    if let Err(e) = &delivered.written {
+        eprintln!("error: {e}");
+        print_problems(&delivered.report);
+        return ExitCode::Undelivered;
     }
-
-    if let Err(e) = pushgateway::send(&target, &url, method, &body, auth.as_ref()) {
-        eprintln!("error: push to `{url}` failed: {e}");
-        print_problems(&report);
-        return Ok(ExitCode::Undelivered);
+    if let Some(summary) = &summary {
+        println!("{summary}");
     }
-    if complete {
-        println!(
-            "pushed {} credential(s) to {url} (PUT)",
-            report.assessments.len()
-        );
-        return Ok(ExitCode::Ok);
+    if delivered.complete {
+        return ExitCode::Ok;
     }
-    println!(
-        "pushed {} credential(s) to {url} (POST, last success not advanced: something could not be read)",
-        report.assessments.len()
-    );
-    print_problems(&report);
-    Ok(ExitCode::Unknown)
+    if summary.is_some() {
+        print_problems(&delivered.report);
+    }
+    ExitCode::Unknown
 }
 
 /// Lists on stderr what could not be read, for the Job's log.
@@ -483,69 +456,35 @@ fn stop_on_signals(
 const TEXTFILE_PAUSE_ENV: &str = "CREDWATCH_TEST_PAUSE_BEFORE_RENAME_MS";
 
 fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCode> {
-    use crate::sinks::textfile;
-
     let started = Instant::now();
-    textfile::check_path(&args.path).map_err(|e| anyhow!(e))?;
+    sinks::textfile::check_path(&args.path).map_err(|e| anyhow!(e))?;
     let config = load(cli)?;
     let now = now(&args.now)?;
     let report = collect_and_assess(&config, now);
-    let complete = report.complete();
-
-    // An incomplete run keeps what the previous file knew: last known expiries (`read_ok` 0)
-    // and the last-success time, as a POST to the Pushgateway would.
-    let held = if complete {
-        Held::default()
-    } else {
-        match std::fs::read_to_string(&args.path) {
-            Ok(previous) => Held::from_series(
-                &text::parse_series(&previous),
-                &config.metrics,
-                config.defaults.thresholds,
-                now,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Held::default(),
-            Err(e) => {
-                log::warn!("cannot read the previous `{}`: {e}", args.path.display());
-                Held::default()
-            }
-        }
-    };
-    let run = RunInfo {
-        finished_at: now,
-        duration_seconds: started.elapsed().as_secs_f64(),
-    };
-    let Delivery {
-        report, families, ..
-    } = delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
-    let text = text::encode(&families);
-
     let pause = std::env::var(TEXTFILE_PAUSE_ENV)
         .ok()
         .filter(|_| cfg!(debug_assertions))
         .and_then(|ms| ms.parse().ok())
         .map(std::time::Duration::from_millis);
-    let written = textfile::write_atomically(&args.path, &text, |_| {
+    let before_rename = |_: &std::path::Path| {
         if let Some(pause) = pause {
             std::thread::sleep(pause);
         }
-    });
-    if let Err(e) = written {
-        eprintln!("error: {e}");
-        print_problems(&report);
-        return Ok(ExitCode::Undelivered);
-    }
-    let path = args.path.display();
-    let count = report.assessments.len();
-    if complete {
-        println!("wrote {count} credential(s) to {path}");
-        return Ok(ExitCode::Ok);
-    }
-    println!(
-        "wrote {count} credential(s) to {path} (last success not advanced: something could not be read)"
-    );
-    print_problems(&report);
-    Ok(ExitCode::Unknown)
+    };
+    let mut file = sinks::textfile::Textfile {
+        path: &args.path,
+        before_rename: &before_rename,
+    };
+    let delivered = sinks::deliver(&mut file, report, &config, now, started);
+    let (path, count) = (args.path.display(), delivered.report.assessments.len());
+    let summary = if delivered.complete {
+        format!("wrote {count} credential(s) to {path}")
+    } else {
+        format!(
+            "wrote {count} credential(s) to {path} (last success not advanced: something could not be read)"
+        )
+    };
+    Ok(finished(&delivered, Some(summary)))
 }
 
 /// Rotation of a credential stored in Vault ([`crate::rotate::vault`]), then the config's own

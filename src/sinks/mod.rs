@@ -1,5 +1,65 @@
 //! Edge I/O for one-shot runs: where encoded metrics go (a Pushgateway, node_exporter's
-//! textfile collector).
+//! textfile collector). [`deliver`] is the one workflow both follow: ask the destination what it
+//! holds when the run is incomplete, apply the partial-run rule ([`delivery::prepare`]), encode,
+//! write.
 
 pub mod pushgateway;
 pub mod textfile;
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use crate::assess::Report;
+use crate::config::Config;
+use crate::metrics::delivery::{self, Delivery, Held};
+use crate::metrics::{RunInfo, text};
+
+/// A place a run's exposition text goes.
+pub trait Destination {
+    /// What the destination holds now. Asked only when the run could not read everything; a
+    /// destination that cannot tell answers [`Held::default`].
+    fn held(&mut self, config: &Config, now: Timestamp) -> Held;
+    /// Writes the text; `complete` says whether the run read everything.
+    fn write(&mut self, text: &str, complete: bool) -> Result<(), String>;
+}
+
+/// What a run delivered, for the command to report.
+#[derive(Debug)]
+pub struct Delivered {
+    /// The report as delivered (last known values merged in).
+    pub report: Report,
+    pub complete: bool,
+    /// `Err` when the text did not reach the destination.
+    pub written: Result<(), String>,
+}
+
+/// Delivers one run's `report` to `destination`. `started` is when the run began: the duration
+/// series covers everything up to the write.
+pub fn deliver(
+    destination: &mut dyn Destination,
+    report: Report,
+    config: &Config,
+    now: Timestamp,
+    started: Instant,
+) -> Delivered {
+    let complete = report.complete();
+    let held = if complete {
+        Held::default()
+    } else {
+        destination.held(config, now)
+    };
+    let run = RunInfo {
+        finished_at: now,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    let Delivery {
+        report, families, ..
+    } = delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
+    let written = destination.write(&text::encode(&families), complete);
+    Delivered {
+        report,
+        complete,
+        written,
+    }
+}

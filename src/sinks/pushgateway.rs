@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Pushgateway;
 use crate::credential::Secret;
+use crate::metrics::delivery::Held;
 use crate::metrics::text::Series;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,6 +336,62 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::HostNotFound => "host not found (check the Pushgateway URL)".into(),
         ureq::Error::Io(io) => format!("{io}"),
         other => other.to_string(),
+    }
+}
+
+/// A Pushgateway group as a [`super::Destination`]: a complete run is PUT, an incomplete one
+/// POSTed after reading the group back; `dry_run` prints what would be sent instead.
+pub struct Group {
+    pub target: Pushgateway,
+    pub auth: Option<Auth>,
+    pub url: String,
+    pub dry_run: bool,
+}
+
+impl Group {
+    pub fn new(target: Pushgateway, auth: Option<Auth>, dry_run: bool) -> Self {
+        let url = group_url(&target.url, &target.job, &target.grouping);
+        Group {
+            target,
+            auth,
+            url,
+            dry_run,
+        }
+    }
+}
+
+impl super::Destination for Group {
+    fn held(&mut self, config: &crate::config::Config, now: jiff::Timestamp) -> Held {
+        if self.dry_run {
+            return Held::default();
+        }
+        // A failed read must not erase what the Pushgateway already knows.
+        let asked = Instant::now();
+        let held = match fetch_group(&self.target, self.auth.as_ref()) {
+            Ok(series) => Held {
+                // A POST keeps the group's last-success series: it need not be sent back.
+                last_success: None,
+                ..Held::from_series(&series, &config.metrics, config.defaults.thresholds, now)
+            },
+            Err(e) => {
+                log::warn!("cannot carry forward the last known expiries: {e}");
+                Held::default()
+            }
+        };
+        // `timeout` bounds the whole delivery: what reading back took is not given again.
+        let spent = jiff::SignedDuration::try_from(asked.elapsed()).unwrap_or_default();
+        self.target.timeout = (self.target.timeout - spent).max(jiff::SignedDuration::from_secs(1));
+        held
+    }
+
+    fn write(&mut self, text: &str, complete: bool) -> Result<(), String> {
+        let method = if complete { Method::Put } else { Method::Post };
+        if self.dry_run {
+            print!("# {} {}\n{text}", method.as_str(), self.url);
+            return Ok(());
+        }
+        send(&self.target, &self.url, method, text, self.auth.as_ref())
+            .map_err(|e| format!("push to `{}` failed: {e}", self.url))
     }
 }
 

@@ -11,6 +11,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::metrics::delivery::Held;
+
 /// What node_exporter's textfile collector reads from its folder: `*.prom` files only.
 pub const EXTENSION: &str = "prom";
 
@@ -83,6 +85,35 @@ fn write_temp(temp: &Path, text: &str, mode: u32) -> Result<(), String> {
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
+}
+
+/// A textfile as a [`super::Destination`]: an incomplete run reads the previous file back.
+/// `before_rename` runs between writing the temporary file and renaming it (a test hook).
+pub struct Textfile<'a> {
+    pub path: &'a Path,
+    pub before_rename: &'a dyn Fn(&Path),
+}
+
+impl super::Destination for Textfile<'_> {
+    fn held(&mut self, config: &crate::config::Config, now: jiff::Timestamp) -> Held {
+        match fs::read_to_string(self.path) {
+            Ok(previous) => Held::from_series(
+                &crate::metrics::text::parse_series(&previous),
+                &config.metrics,
+                config.defaults.thresholds,
+                now,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Held::default(),
+            Err(e) => {
+                log::warn!("cannot read the previous `{}`: {e}", self.path.display());
+                Held::default()
+            }
+        }
+    }
+
+    fn write(&mut self, text: &str, _complete: bool) -> Result<(), String> {
+        write_atomically(self.path, text, |temp| (self.before_rename)(temp))
+    }
 }
 
 #[cfg(test)]
