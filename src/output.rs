@@ -339,6 +339,32 @@ pub fn render_json(report: &Report) -> String {
     text
 }
 
+/// What could not be read, one `problem: …` line each (credentials, sources, then the rest),
+/// for the log of a run that delivered metrics.
+pub fn render_problems(report: &Report) -> String {
+    let mut out = String::new();
+    for a in report.assessments.iter().filter(|a| a.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "problem: credential `{}`: {}",
+            a.credential.name,
+            a.error.as_deref().unwrap_or_default()
+        );
+    }
+    for s in report.sources.iter().filter(|s| s.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "problem: source `{}`: {}",
+            s.name,
+            s.error.as_deref().unwrap_or_default()
+        );
+    }
+    for p in &report.problems {
+        let _ = writeln!(out, "problem: {p}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

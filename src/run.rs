@@ -198,23 +198,7 @@ fn finished(delivered: &Delivered, summary: Option<String>) -> ExitCode {
 
 /// Lists on stderr what could not be read, for the Job's log.
 fn print_problems(report: &Report) {
-    for a in report.assessments.iter().filter(|a| a.error.is_some()) {
-        eprintln!(
-            "problem: credential `{}`: {}",
-            a.credential.name,
-            a.error.as_deref().unwrap_or_default()
-        );
-    }
-    for s in report.sources.iter().filter(|s| s.error.is_some()) {
-        eprintln!(
-            "problem: source `{}`: {}",
-            s.name,
-            s.error.as_deref().unwrap_or_default()
-        );
-    }
-    for p in &report.problems {
-        eprintln!("problem: {p}");
-    }
+    eprint!("{}", output::render_problems(report));
 }
 
 fn render(cli: &Cli, what: &RenderCommand) -> anyhow::Result<ExitCode> {
@@ -260,34 +244,14 @@ fn lint_value(cli: &Cli, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| anyhow!("cannot read the value from stdin: {e}"))?;
-    if !args.exact {
-        let len = bytes.len();
-        if bytes.ends_with(b"\r\n") {
-            bytes.truncate(len - 2);
-        } else if bytes.ends_with(b"\n") {
-            bytes.truncate(len - 1);
-        }
-    }
     let value = crate::credential::Secret::from_bytes(std::mem::take(&mut *bytes));
-    let Ok(text) = std::str::from_utf8(value.expose_bytes()) else {
-        println!("invalid: the value is not text");
-        return Ok(ExitCode::Critical);
-    };
-    match crate::decode::format::check(&profile, text) {
-        Ok(()) => {
-            println!(
-                "ok: a valid `{}` value ({} characters, fingerprint {})",
-                profile.name,
-                text.chars().count(),
-                crate::decode::fingerprint::fingerprint(text.trim().as_bytes(), None)
-            );
-            Ok(ExitCode::Ok)
-        }
-        Err(problem) => {
-            println!("invalid: not a valid `{}` value: {problem}", profile.name);
-            Ok(ExitCode::Critical)
-        }
-    }
+    let (valid, verdict) = crate::decode::format::lint(&profile, &value, args.exact);
+    println!("{verdict}");
+    Ok(if valid {
+        ExitCode::Ok
+    } else {
+        ExitCode::Critical
+    })
 }
 
 fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
@@ -319,42 +283,27 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
     if let Some(crate::config::ValueFrom::Vault { .. }) = entry.value.as_ref().map(|v| &v.from) {
         return rotate_in_vault(cli, args, &config, entry);
     }
-    let Some(declared) = &entry.declared else {
-        return Err(anyhow!(
-            "the expiry of `{}` is read from its value: replace the value, then run `credwatch push`",
-            args.name
-        ));
-    };
-    let spare = match &args.from {
-        None => None,
-        Some(spare) => {
-            let other =
-                find(spare).ok_or_else(|| anyhow!("--from: no [[credential]] named `{spare}`"))?;
-            if other.credential.pool != entry.credential.pool {
-                log::warn!("`{spare}` is not in the pool of `{}`", args.name);
-            }
-            Some((spare.as_str(), other.declared.as_ref()))
-        }
-    };
     let flag = |value: &Option<String>, flag: &str| {
         value
             .as_deref()
             .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("{flag}: {e}")))
             .transpose()
     };
-    let (key, at) = rotate::plan(
-        &args.name,
-        declared,
-        spare,
-        flag(&args.minted_at, "--minted-at")?,
-        flag(&args.expires_at, "--expires-at")?,
-        Timestamp::now(),
-    )
-    .map_err(|e| anyhow!(e))?;
-    let edited = rotate::set_time(&text, &args.name, key, at).map_err(|e| anyhow!(e))?;
-    // The edited file must still be a valid config before it replaces the old one.
-    config::parse_config(&edited, &config.path)
-        .map_err(|e| anyhow!("the edit would break the config:\n{e}"))?;
+    let times = rotate::Times {
+        minted_at: flag(&args.minted_at, "--minted-at")?,
+        expires_at: flag(&args.expires_at, "--expires-at")?,
+        now: Timestamp::now(),
+    };
+    let rotate::InventoryEdit {
+        key,
+        at,
+        text: edited,
+        warnings,
+    } = rotate::edit_inventory(&config, &text, entry, args.from.as_deref(), times)
+        .map_err(|e| anyhow!(e))?;
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
     // Atomic, like the textfile: a reader never sees half a config.
     write_config(&config.path, &edited)?;
     println!(
@@ -382,10 +331,7 @@ fn push_after_rotation(cli: &Cli, args: &RotateArgs, config: &Config) -> anyhow:
 }
 
 fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
-    use std::sync::Arc;
-
-    use crate::serve::exporter::{self, Latest, Limits, Shutdown};
-    use crate::serve::refresh::{self, Refresher};
+    use crate::serve::exporter::Limits;
 
     let path = config_path(cli)?;
     let config = config::read_config(&path)?;
@@ -406,48 +352,17 @@ fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = std::net::TcpListener::bind(&args.listen)
         .map_err(|e| anyhow!("cannot listen on `{}`: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-
-    let latest = Arc::new(Latest::new());
-    let shutdown = Arc::new(Shutdown::new());
-    stop_on_signals(shutdown.clone())?;
-    {
-        let (latest, shutdown) = (latest.clone(), shutdown.clone());
-        let mut refresher = Refresher::new(path, config);
-        std::thread::Builder::new()
-            .name("credwatch-refresh".into())
-            .spawn(move || refresh::run(&mut refresher, &latest, &shutdown, interval))?;
-    }
-    println!(
-        "serving http://{addr}/metrics; every source is read every {} (+-10%)",
-        args.interval
-    );
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    exporter::serve(listener, latest, shutdown, limits)
-        .map_err(|e| anyhow!("serving on `{addr}` failed: {e}"))?;
+    let announce = || {
+        println!(
+            "serving http://{addr}/metrics; every source is read every {} (+-10%)",
+            args.interval
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    };
+    crate::serve::run(listener, path, config, interval, limits, announce)?;
     println!("stopped");
     Ok(ExitCode::Ok)
-}
-
-/// The first SIGTERM or SIGINT stops the exporter cleanly; a second one stops it at once.
-fn stop_on_signals(
-    shutdown: std::sync::Arc<crate::serve::exporter::Shutdown>,
-) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
-        .map_err(|e| anyhow!("cannot handle SIGTERM and SIGINT: {e}"))?;
-    std::thread::Builder::new()
-        .name("credwatch-signals".into())
-        .spawn(move || {
-            for signal in signals.forever() {
-                if shutdown.is_triggered() {
-                    std::process::exit(128 + signal);
-                }
-                log::info!("signal {signal}: shutting down");
-                shutdown.trigger();
-            }
-        })?;
-    Ok(())
 }
 
 /// A test hook (not in `--help`): milliseconds `textfile` sleeps between writing its temporary
@@ -495,59 +410,12 @@ fn rotate_in_vault(
     config: &Config,
     entry: &crate::config::InventoryEntry,
 ) -> anyhow::Result<ExitCode> {
-    use crate::config::{Source, ValueFrom};
     use crate::rotate::vault::{self as workflow, NewValue, Outcome, Request};
 
-    let spec = entry
-        .value
-        .as_ref()
-        .ok_or_else(|| anyhow!("internal: no value"))?;
-    let ValueFrom::Vault {
-        source,
-        path,
-        field,
-    } = &spec.from
-    else {
-        return Err(anyhow!("internal: not a vault value"));
-    };
-    let field = field.as_deref().ok_or_else(|| {
-        anyhow!("credential `{}` names no `vault.field`: rotate needs to know which key of the secret holds the value", args.name)
-    })?;
-    let vault_source = config
-        .sources
-        .iter()
-        .find_map(|s| match s {
-            Source::Vault(v) if v.name == *source => Some(v.as_ref()),
-            _ => None,
-        })
-        .ok_or_else(|| anyhow!("no vault source `{source}`"))?;
-    let value = match &args.from {
-        Some(spare) => {
-            let other = config
-                .inventory
-                .iter()
-                .find(|e| e.credential.name == *spare)
-                .ok_or_else(|| anyhow!("--from: no [[credential]] named `{spare}`"))?;
-            let Some(ValueFrom::Vault {
-                source: s2,
-                path: p2,
-                field: f2,
-            }) = other.value.as_ref().map(|v| &v.from)
-            else {
-                return Err(anyhow!("--from: `{spare}` is not stored in Vault"));
-            };
-            if s2 != source {
-                return Err(anyhow!(
-                    "--from: `{spare}` is in vault source `{s2}`, `{}` in `{source}`",
-                    args.name
-                ));
-            }
-            NewValue::Spare {
-                name: spare,
-                path: p2,
-                field: f2.as_deref().unwrap_or(field),
-            }
-        }
+    let target = workflow::target(config, entry, args.from.as_deref()).map_err(|e| anyhow!(e))?;
+    let (vault_source, path, field) = (target.source, target.path, target.field);
+    let value = match target.spare {
+        Some((name, path, field)) => NewValue::Spare { name, path, field },
         // The new value: stdin's, read once the server answered. Never argv or the environment.
         None => NewValue::Given(Box::new(|| read_new_value().map_err(|e| format!("{e:#}")))),
     };
@@ -570,7 +438,7 @@ fn rotate_in_vault(
         mount,
         path,
         field,
-        format: spec.format.as_ref(),
+        format: target.format,
         value,
         minted_at,
         expect_version: args.expect_version,

@@ -16,6 +16,7 @@ use std::fmt;
 use regex_lite::Regex;
 
 use super::{jwt, x509};
+use crate::credential::Secret;
 
 /// A named set of checks a credential value must pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,6 +345,37 @@ fn check_length(profile: &FormatProfile, found: usize) -> Result<(), String> {
     Err(format!(
         "expected {expected} characters, found {found}{hint}"
     ))
+}
+
+/// `lint-value`: whether `value` is a valid `profile` value, and the verdict to print (never
+/// the value: its length and fingerprint at most). Unless `exact`, one trailing line break (from
+/// a file or `echo`) is dropped first.
+pub fn lint(profile: &FormatProfile, value: &Secret, exact: bool) -> (bool, String) {
+    let mut bytes = value.expose_bytes();
+    if !exact {
+        bytes = bytes
+            .strip_suffix(b"\r\n")
+            .or_else(|| bytes.strip_suffix(b"\n"))
+            .unwrap_or(bytes);
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return (false, "invalid: the value is not text".into());
+    };
+    match check(profile, text) {
+        Ok(()) => (
+            true,
+            format!(
+                "ok: a valid `{}` value ({} characters, fingerprint {})",
+                profile.name,
+                text.chars().count(),
+                super::fingerprint::fingerprint(text.trim().as_bytes(), None)
+            ),
+        ),
+        Err(problem) => (
+            false,
+            format!("invalid: not a valid `{}` value: {problem}", profile.name),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -878,5 +910,33 @@ mod tests {
                 let _ = check(&profile, &value);
             }
         }
+    }
+
+    #[test]
+    fn lint_drops_one_line_break_unless_exact_and_never_prints_the_value() {
+        let profile = builtin("claude-oauth").unwrap();
+        let token = format!("sk-ant-oat01-{}", "x".repeat(95));
+        let (ok, verdict) = lint(&profile, &Secret::new(format!("{token}\n")), false);
+        assert!(ok, "{verdict}");
+        assert!(
+            verdict.starts_with(
+                "ok: a valid `claude-oauth` value (108 characters, fingerprint sha256:"
+            ),
+            "{verdict}"
+        );
+        let (ok, verdict) = lint(&profile, &Secret::new(format!("{token}\n")), true);
+        assert!(!ok);
+        assert!(
+            verdict.starts_with("invalid: not a valid `claude-oauth` value:"),
+            "{verdict}"
+        );
+        let (ok, verdict) = lint(&profile, &Secret::new(token[..107].to_string()), false);
+        assert!(!ok);
+        crate::decode::tests::assert_no_leak(&verdict, &token, &["sk-ant-oat01-"]);
+        let (ok, verdict) = lint(&profile, &Secret::from_bytes(vec![0xff, 0xfe]), false);
+        assert_eq!(
+            (ok, verdict.as_str()),
+            (false, "invalid: the value is not text")
+        );
     }
 }

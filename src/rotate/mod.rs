@@ -8,6 +8,7 @@ pub mod vault;
 use jiff::Timestamp;
 use toml_edit::{DocumentMut, Item, Value};
 
+use crate::config::{Config, InventoryEntry, parse_config};
 use crate::credential::{Basis, Evidence};
 
 /// Which lifetime key of an inventory entry a rotation sets.
@@ -67,6 +68,74 @@ pub fn plan(
         }
     };
     Ok((key, Timestamp::from_second(at.as_second()).unwrap_or(at)))
+}
+
+/// An inventory rotation, decided: what to record and the edited config text.
+#[derive(Debug)]
+pub struct InventoryEdit {
+    pub key: Key,
+    pub at: Timestamp,
+    /// The whole config file, edited; it validates.
+    pub text: String,
+    /// Things worth a warning that do not stop the rotation.
+    pub warnings: Vec<String>,
+}
+
+/// The times a rotation may be given: `--minted-at`, `--expires-at`, and now.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    pub minted_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+/// Rotation of the inventory credential `entry` of `config` (whose file holds `text`): promote
+/// the spare named `from`, or record the given time. The edited text must still validate. Pure.
+pub fn edit_inventory(
+    config: &Config,
+    text: &str,
+    entry: &InventoryEntry,
+    from: Option<&str>,
+    times: Times,
+) -> Result<InventoryEdit, String> {
+    let name = entry.credential.name.as_str();
+    let Some(declared) = &entry.declared else {
+        return Err(format!(
+            "the expiry of `{name}` is read from its value: replace the value, then run `credwatch push`"
+        ));
+    };
+    let mut warnings = Vec::new();
+    let spare = match from {
+        None => None,
+        Some(spare) => {
+            let other = config
+                .inventory
+                .iter()
+                .find(|e| e.credential.name == spare)
+                .ok_or_else(|| format!("--from: no [[credential]] named `{spare}`"))?;
+            if other.credential.pool != entry.credential.pool {
+                warnings.push(format!("`{spare}` is not in the pool of `{name}`"));
+            }
+            Some((spare, other.declared.as_ref()))
+        }
+    };
+    let (key, at) = plan(
+        name,
+        declared,
+        spare,
+        times.minted_at,
+        times.expires_at,
+        times.now,
+    )?;
+    let edited = set_time(text, name, key, at)?;
+    parse_config(&edited, &config.path)
+        .map_err(|e| format!("the edit would break the config:\n{e}"))?;
+    Ok(InventoryEdit {
+        key,
+        at,
+        text: edited,
+        warnings,
+    })
 }
 
 /// Sets `key` of the `[[credential]]` named `name` to `at` (RFC 3339), keeping every comment,

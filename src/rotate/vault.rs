@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use crate::config::{Config, InventoryEntry, Source, ValueFrom, VaultSource};
 use crate::credential::Secret;
 use crate::decode::evidence::{self, MetadataKeys};
 use crate::decode::format::{self, FormatProfile};
@@ -106,6 +107,80 @@ pub enum Outcome {
     Refused(String),
     /// The value was written but its mint time was not recorded; the message says what to do.
     Incomplete(String),
+}
+
+/// Where a rotation of an inventory credential stored in Vault writes, and the spare it
+/// promotes (name, path, field) if any.
+#[derive(Debug)]
+pub struct Target<'a> {
+    pub source: &'a VaultSource,
+    pub path: &'a str,
+    pub field: &'a str,
+    pub format: Option<&'a FormatProfile>,
+    pub spare: Option<(&'a str, &'a str, &'a str)>,
+}
+
+/// Resolves the Vault target of `entry` (a `[[credential]]` with `vault = { … }`), and of the
+/// spare named `from`, which must be stored in the same vault source. Pure.
+pub fn target<'a>(
+    config: &'a Config,
+    entry: &'a InventoryEntry,
+    from: Option<&'a str>,
+) -> Result<Target<'a>, String> {
+    let name = entry.credential.name.as_str();
+    let Some(spec) = &entry.value else {
+        return Err("internal: no value".into());
+    };
+    let ValueFrom::Vault {
+        source,
+        path,
+        field,
+    } = &spec.from
+    else {
+        return Err("internal: not a vault value".into());
+    };
+    let field = field.as_deref().ok_or_else(|| {
+        format!("credential `{name}` names no `vault.field`: rotate needs to know which key of the secret holds the value")
+    })?;
+    let vault_source = config
+        .sources
+        .iter()
+        .find_map(|s| match s {
+            Source::Vault(v) if v.name == *source => Some(v.as_ref()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("no vault source `{source}`"))?;
+    let spare = match from {
+        None => None,
+        Some(spare) => {
+            let other = config
+                .inventory
+                .iter()
+                .find(|e| e.credential.name == spare)
+                .ok_or_else(|| format!("--from: no [[credential]] named `{spare}`"))?;
+            let Some(ValueFrom::Vault {
+                source: s2,
+                path: p2,
+                field: f2,
+            }) = other.value.as_ref().map(|v| &v.from)
+            else {
+                return Err(format!("--from: `{spare}` is not stored in Vault"));
+            };
+            if s2 != source {
+                return Err(format!(
+                    "--from: `{spare}` is in vault source `{s2}`, `{name}` in `{source}`"
+                ));
+            }
+            Some((spare, p2.as_str(), f2.as_deref().unwrap_or(field)))
+        }
+    };
+    Ok(Target {
+        source: vault_source,
+        path,
+        field,
+        format: spec.format.as_ref(),
+        spare,
+    })
 }
 
 /// Runs one rotation. `Err` is a failure before anything was written (cannot read the spare,
