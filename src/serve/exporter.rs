@@ -26,109 +26,19 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::metrics::text::CONTENT_TYPE;
+use crate::serve::state::Page;
+/// Re-exported because [`serve`] takes them: the `serve` command imports them from here.
+#[doc(no_inline)]
+pub use crate::serve::state::{Latest, Shutdown};
 
 /// Requests larger than this (request line and headers) are refused with 431.
 const MAX_HEAD: usize = 8 * 1024;
 const TEXT: &str = "text/plain; charset=utf-8";
-
-/// One published exposition text, plain and gzipped.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Page {
-    pub text: String,
-    pub gzip: Vec<u8>,
-}
-
-impl Page {
-    /// Gzips `text` (the caller's thread pays for it, not a scrape).
-    pub fn new(text: String) -> Page {
-        let gzip = gzip(text.as_bytes());
-        Page { text, gzip }
-    }
-}
-
-/// The page that `/metrics` serves: replaced as a whole by each refresh, read without waiting
-/// for one.
-#[derive(Debug, Default)]
-pub struct Latest {
-    page: RwLock<Option<Arc<Page>>>,
-}
-
-impl Latest {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Makes `text` what every following scrape gets. It is compressed before the swap, so a
-    /// scrape waits at most for a pointer swap.
-    pub fn publish(&self, text: String) {
-        let page = Arc::new(Page::new(text));
-        *self.page.write().unwrap_or_else(PoisonError::into_inner) = Some(page);
-    }
-
-    /// The last published page; `None` until the first collection finished.
-    pub fn get(&self) -> Option<Arc<Page>> {
-        self.page
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// A shutdown signal shared by the server, the refresh loop and the signal handler.
-#[derive(Debug, Default)]
-pub struct Shutdown {
-    triggered: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Shutdown {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn trigger(&self) {
-        *lock(&self.triggered) = true;
-        self.changed.notify_all();
-    }
-
-    pub fn is_triggered(&self) -> bool {
-        *lock(&self.triggered)
-    }
-
-    /// Waits until shutdown is triggered.
-    pub fn wait(&self) {
-        let mut triggered = lock(&self.triggered);
-        while !*triggered {
-            triggered = self
-                .changed
-                .wait(triggered)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    /// Waits at most `limit`; true when shutdown was triggered.
-    pub fn wait_timeout(&self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        let mut triggered = lock(&self.triggered);
-        while !*triggered {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            triggered = self
-                .changed
-                .wait_timeout(triggered, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *triggered
-    }
-}
 
 /// How much the server lets clients take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,19 +491,6 @@ fn write_response(stream: &mut TcpStream, response: &Response, head_only: bool) 
     stream.flush()
 }
 
-/// `data` as one gzip member (RFC 1952) at compression level 6, with a bare header (no name, no
-/// time, OS unknown), written by flate2. Pure.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::new(6),
-    );
-    // Writing into a `Vec` cannot fail, so neither can the encoder.
-    let written = encoder.write_all(data).and_then(|()| encoder.finish());
-    debug_assert!(written.is_ok(), "gzip into memory failed: {written:?}");
-    written.unwrap_or_default()
-}
-
 /// Where to connect to reach `addr`, the listener's own address: an unspecified address (all
 /// interfaces) is reached on loopback. Pure.
 pub fn wake_address(addr: SocketAddr) -> SocketAddr {
@@ -672,28 +569,6 @@ mod tests {
     }
 
     #[test]
-    fn gzip_members_carry_the_crc_and_length_and_inflate_back() {
-        let text = "credwatch_credential_read_ok{credential=\"a\"} 1\n".repeat(1000);
-        let member = gzip(text.as_bytes());
-        // Magic, DEFLATE, no flags, no modification time, no extra flags, OS unknown.
-        assert_eq!(&member[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-        let n = member.len();
-        let mut crc = flate2::Crc::new();
-        crc.update(text.as_bytes());
-        assert_eq!(member[n - 8..n - 4], crc.sum().to_le_bytes());
-        assert_eq!(member[n - 4..], (text.len() as u32).to_le_bytes());
-        let mut inflated = String::new();
-        flate2::read::GzDecoder::new(&member[..])
-            .read_to_string(&mut inflated)
-            .unwrap();
-        assert_eq!(inflated, text);
-        assert!(n < text.len() / 10, "{n} bytes");
-        // The empty text is a member too: CRC and length 0.
-        let empty = gzip(b"");
-        assert_eq!(empty[empty.len() - 8..], [0; 8]);
-    }
-
-    #[test]
     fn each_path_gets_its_answer() {
         let text = Arc::new(Page::new("x 1\n".to_string()));
         type Case<'a> = (&'a str, &'a str, Option<Arc<Page>>, u16, &'a str);
@@ -749,19 +624,5 @@ mod tests {
                 wanted.parse().unwrap()
             );
         }
-    }
-
-    #[test]
-    fn shutdown_wakes_every_waiter() {
-        let shutdown = Arc::new(Shutdown::new());
-        assert!(!shutdown.wait_timeout(Duration::from_millis(1)));
-        let waiter = {
-            let s = shutdown.clone();
-            thread::spawn(move || s.wait())
-        };
-        shutdown.trigger();
-        waiter.join().unwrap();
-        assert!(shutdown.is_triggered());
-        assert!(shutdown.wait_timeout(Duration::from_secs(60)));
     }
 }

@@ -17,7 +17,7 @@ use crate::config::{self, Config, MetricNames};
 use crate::credential::PoolPolicy;
 use crate::metrics::text;
 use crate::metrics::{self, RunInfo};
-use crate::serve::exporter::{Latest, Shutdown};
+use crate::serve::state::{Latest, Shutdown};
 use crate::sources;
 
 /// Each wait between refreshes is the interval ± this fraction, drawn anew each time, so that

@@ -9,7 +9,8 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use credwatch::serve::exporter::{self, Latest, Limits, Shutdown};
+use credwatch::serve::exporter::{self, Limits};
+use credwatch::serve::state::{Latest, Shutdown};
 
 use crate::support::exporter::{Exporter, get, sample};
 use crate::support::{Prometheus, Scratch, http_get, repo_root};
