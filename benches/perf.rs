@@ -27,8 +27,9 @@ use credwatch::credential::{Basis, Credential, Evidence, Observation, PoolPolicy
 use credwatch::credential::{Collection, SourceStatus};
 use credwatch::metrics::text;
 use credwatch::metrics::{self, RunInfo};
-use credwatch::serve::exporter::{self, Latest, Limits, Shutdown};
+use credwatch::serve::exporter::{self, Limits};
 use credwatch::serve::refresh::Refresher;
+use credwatch::serve::state::{Latest, Shutdown};
 use jiff::{SignedDuration, Timestamp};
 
 const CREDWATCH: &str = env!("CARGO_BIN_EXE_credwatch");

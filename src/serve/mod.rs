@@ -1,9 +1,11 @@
 //! `credwatch serve`: a long-running exporter. [`refresh`] runs the pipeline on an interval and
-//! publishes the encoded text; [`exporter`] serves the last published text over HTTP; [`run`]
-//! wires the two together with the signal handling.
+//! publishes the encoded text into [`state::Latest`]; [`exporter`] serves the last published text
+//! over HTTP. The two share only what [`state`] holds, and neither imports the other; [`run`]
+//! wires them together with the signal handling.
 
 pub mod exporter;
 pub mod refresh;
+pub mod state;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -13,8 +15,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use crate::config::Config;
-use exporter::{Latest, Limits, Shutdown};
+use exporter::Limits;
 use refresh::Refresher;
+use state::{Latest, Shutdown};
 
 /// Serves `/metrics` on `listener` until SIGTERM or SIGINT, refreshing from the config at `path`
 /// (validated at startup as `config`) every `interval` in a background thread. `ready` runs once

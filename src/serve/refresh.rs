@@ -1,10 +1,13 @@
 //! The background refresh of `credwatch serve`: on an interval (with jitter), re-read the config
 //! file, read every source, keep the last known values of what could not be read, encode, and
-//! publish the text that `/metrics` serves. A refresh, however slow, never blocks a scrape: the
-//! exporter keeps serving the text published before it.
+//! publish the text that `/metrics` serves into [`Latest`] (which gzips it on this thread). A
+//! refresh, however slow, never blocks a scrape: the exporter keeps serving the text published
+//! before it.
 //!
-//! [`publish`] is the pure step (fresh report + memory → merged report + text); [`Refresher`]
-//! adds the clock, the config file and the sources; [`run`] the schedule.
+//! [`publish`] is the pure step (fresh report + memory → merged report + text) and [`jittered`]
+//! the pure wait; [`Refresher`] adds the config file, the sources and the clock (each refresh
+//! reads `now` and its finish time itself, as a long-running command must); [`run`] the schedule,
+//! with the system time as the seed of its jitter.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -17,7 +20,7 @@ use crate::credential::PoolPolicy;
 use crate::metrics::RunInfo;
 use crate::metrics::delivery::{self, Delivery, Held};
 use crate::metrics::text;
-use crate::serve::exporter::{Latest, Shutdown};
+use crate::serve::state::{Latest, Shutdown};
 use crate::sources;
 
 /// Each wait between refreshes is the interval ± this fraction, drawn anew each time, so that

@@ -3,11 +3,10 @@
 //! a monitor that stops pushing, each observed where an operator would see it.
 
 use std::path::Path;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{
-    Alertmanager, Credwatch, Prometheus, Pushgateway, Scratch, Webhook, http_get,
+    Alertmanager, Credwatch, Prometheus, Pushgateway, Scratch, Webhook, http_get, poll,
 };
 
 const DAY: i64 = 86_400;
@@ -74,7 +73,7 @@ fn wait_for(
 ) -> Option<Duration> {
     let start = Instant::now();
     let mut last_push = Instant::now();
-    while start.elapsed() < limit {
+    poll::until(limit, Duration::from_millis(100), || {
         if found() {
             return Some(start.elapsed());
         }
@@ -84,9 +83,8 @@ fn wait_for(
             push(config);
             last_push = Instant::now();
         }
-        thread::sleep(Duration::from_millis(100));
-    }
-    None
+        None
+    })
 }
 
 fn has(hook: &Webhook, status: &str, alertname: &str, credential: Option<&str>) -> bool {

@@ -9,10 +9,11 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use credwatch::serve::exporter::{self, Latest, Limits, Shutdown};
+use credwatch::serve::exporter::{self, Limits};
+use credwatch::serve::state::{Latest, Shutdown};
 
 use crate::support::exporter::{Exporter, get, sample};
-use crate::support::{Prometheus, Scratch, http_get, repo_root};
+use crate::support::{Prometheus, Scratch, http_get, poll, repo_root};
 
 const EXPIRY: &str = "credwatch_credential_expiry_timestamp_seconds";
 const READ_OK: &str = "credwatch_credential_read_ok";
@@ -80,23 +81,19 @@ fn prometheus_scrapes_the_exporter_and_the_expiry_appears_in_its_query_api() {
         "groups: []\n",
     );
     // Prometheus discovers its targets a few seconds after it starts.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let series = loop {
+    let mut last = String::new();
+    let series = poll::until(Duration::from_secs(60), Duration::from_millis(250), || {
         let (_, body) = http_get(&format!("{}/api/v1/query?query={EXPIRY}", prometheus.url));
         let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let result = doc["data"]["result"]
+        last = body;
+        doc["data"]["result"]
             .as_array()
+            .filter(|result| result.len() == 3)
             .cloned()
-            .unwrap_or_default();
-        if result.len() == 3 {
-            break result;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the expiry series did not reach Prometheus within 60 s; last answer: {body}"
-        );
-        thread::sleep(Duration::from_millis(250));
-    };
+    })
+    .unwrap_or_else(|| {
+        panic!("the expiry series did not reach Prometheus within 60 s; last answer: {last}")
+    });
     let primary = series
         .iter()
         .find(|s| s["metric"]["credential"] == "primary")
@@ -280,8 +277,11 @@ fn a_hung_source_never_blocks_metrics_or_shutdown() {
         "{published}"
     );
 
-    // Every later refresh hangs on Vault again; scrapes keep getting a whole text at once.
-    for _ in 0..10 {
+    // Every later refresh hangs on Vault again; scrapes keep getting a whole text at once, all
+    // through the next refresh, from before it starts until it has timed out and finished.
+    let refreshes = |exporter: &Exporter| exporter.stderr().matches(" credential(s) in ").count();
+    let published = refreshes(&exporter);
+    let next = poll::until(Duration::from_secs(20), Duration::from_millis(100), || {
         let start = Instant::now();
         let text = exporter.metrics();
         assert!(
@@ -293,8 +293,13 @@ fn a_hung_source_never_blocks_metrics_or_shutdown() {
             "{text}"
         );
         assert_eq!(expiry_of(&text, "primary").as_deref(), Some("1808064429"));
-        thread::sleep(Duration::from_millis(300));
-    }
+        (refreshes(&exporter) > published).then_some(())
+    });
+    assert!(
+        next.is_some(),
+        "no refresh after the first within 20 s:\n{}",
+        exporter.stderr()
+    );
 
     // And SIGTERM still stops it cleanly, hung refresh or not.
     let status = exporter.stop_with("TERM");
@@ -327,11 +332,11 @@ fn connections_that_send_nothing_do_not_starve_scrapes() {
     let (_s, config) = inventory();
     let exporter =
         Exporter::start_ready(&config, &["--max-connections", "4", "--read-timeout", "5s"]);
-    // Ten times more idle connections than it answers at once.
+    // Ten times more idle connections than it answers at once. The kernel hands connections to
+    // `accept` in the order they were made, so the exporter takes in all 40 before the scrape.
     let idle: Vec<TcpStream> = (0..40)
         .map(|_| TcpStream::connect(exporter.addr).unwrap())
         .collect();
-    thread::sleep(Duration::from_millis(200));
     // The scrape is answered without waiting for any idle client's timeout (5 s).
     let start = Instant::now();
     let scrape = get(
@@ -457,17 +462,34 @@ fn the_server_takes_a_listener_and_stops_when_told() {
         head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
         "{head}"
     );
-    let inflated = miniz_oxide::inflate::decompress_to_vec(&body[10..body.len() - 8]).unwrap();
-    assert_eq!(inflated, b"x 1\n");
+    let mut inflated = String::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, "x 1\n");
 
-    // A client that sent half a request: shutdown does not wait out its 60 s.
+    // A client that sent half a request: shutdown does not wait out its 60 s. Connections are
+    // accepted in the order they were made: once a later one is answered, the server holds the
+    // half one.
     let mut half = TcpStream::connect(addr).unwrap();
     half.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
-    thread::sleep(Duration::from_millis(200));
+    assert_eq!(get(&format!("{url}/healthz"), timeout).status, 200);
     shutdown.trigger();
     let result = stopped
         .recv_timeout(Duration::from_secs(20))
         .expect("serve returned");
     assert!(result.is_ok(), "{result:?}");
     TcpListener::bind(addr).expect("the port is free again");
+    // The half client was cut without an answer, not left waiting.
+    half.set_read_timeout(Some(timeout)).unwrap();
+    let mut answer = Vec::new();
+    let read = half.read_to_end(&mut answer);
+    assert!(
+        !read.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        "{read:?}"
+    );
+    assert_eq!(String::from_utf8_lossy(&answer), "");
 }

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::exporter::sample;
-use crate::support::{Credwatch, Run, Scratch, repo_root};
+use crate::support::{Credwatch, Run, Scratch, poll, repo_root};
 
 const NOW: &str = "1796000000";
 
@@ -223,21 +222,16 @@ fn a_run_killed_before_its_rename_leaves_the_old_file_whole() {
         .spawn()
         .unwrap();
     let temp = dir.join(format!(".credwatch.prom.{}.tmp", child.id()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let new = loop {
+    let new = poll::until(Duration::from_secs(20), Duration::from_millis(20), || {
         let text = std::fs::read_to_string(&temp).unwrap_or_default();
         // The encoder writes the build info last: the temporary file is complete.
         if text.contains("credwatch_build_info{") && text.ends_with('\n') {
-            break text;
+            return Some(text);
         }
-        assert!(
-            Instant::now() < deadline,
-            "no complete `{}` within 20 s",
-            temp.display()
-        );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), old);
-        thread::sleep(Duration::from_millis(20));
-    };
+        None
+    })
+    .unwrap_or_else(|| panic!("no complete `{}` within 20 s", temp.display()));
     assert!(new.contains("credential=\"spare-1\",source=\"cm\",kind=\"expires_at\"} 1839600581"));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), old);
 

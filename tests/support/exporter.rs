@@ -10,9 +10,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
+
+use super::poll;
 
 /// A running exporter. It listens on `127.0.0.1:0`; the address it prints is read back, so no
 /// port can be taken between choosing and binding it.
@@ -23,6 +25,8 @@ pub struct Exporter {
     pub url: String,
     /// What it printed on stdout after the address line.
     stdout: Arc<Mutex<String>>,
+    /// Told when its stdout closed, which it does when it exits: every line is in `stdout`.
+    stdout_closed: mpsc::Receiver<()>,
     dir: TempDir,
 }
 
@@ -52,6 +56,7 @@ impl Exporter {
             .expect("start credwatch serve");
         let stdout = child.stdout.take().unwrap();
         let (first_line, lines) = mpsc::channel();
+        let (closed, stdout_closed) = mpsc::channel();
         let rest = Arc::new(Mutex::new(String::new()));
         let collected = rest.clone();
         thread::spawn(move || {
@@ -64,12 +69,14 @@ impl Exporter {
                 all.push_str(&line);
                 all.push('\n');
             }
+            let _ = closed.send(());
         });
         let mut exporter = Exporter {
             child: Some(child),
             addr: "127.0.0.1:9".parse().unwrap(),
             url: String::new(),
             stdout: rest,
+            stdout_closed,
             dir,
         };
         let line = match lines.recv_timeout(Duration::from_secs(20)) {
@@ -98,14 +105,11 @@ impl Exporter {
     }
 
     pub fn wait_ready(&self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.get("/-/ready").status == 200 {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
+        let ready = poll::until(limit, Duration::from_millis(50), || {
+            (self.get("/-/ready").status == 200).then_some(())
+        });
+        assert!(
+            ready.is_some(),
             "the exporter was not ready within {limit:?}:\n{}",
             self.stderr()
         );
@@ -125,27 +129,29 @@ impl Exporter {
 
     /// Polls `/metrics` (bounded) until `done` holds for its body; returns that body.
     pub fn wait_metrics(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
         let mut last = String::new();
-        while Instant::now() < deadline {
+        let found = poll::until(limit, Duration::from_millis(100), || {
             let answer = self.get("/metrics");
             if answer.status == 200 && done(&answer.body) {
-                return answer.body;
+                return Some(answer.body);
             }
             last = answer.body;
-            thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "/metrics did not show {what} within {limit:?}; last:\n{last}\nstderr:\n{}",
-            self.stderr()
-        );
+            None
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "/metrics did not show {what} within {limit:?}; last:\n{last}\nstderr:\n{}",
+                self.stderr()
+            )
+        })
     }
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
 
-    /// Sends `signal` (`TERM`, `INT`) and waits at most 20 s for the process to exit.
+    /// Sends `signal` (`TERM`, `INT`) and waits at most 20 s for the process to exit and for
+    /// the last line it printed to be read.
     pub fn stop_with(&mut self, signal: &str) -> ExitStatus {
         let pid = self.pid().to_string();
         let sent = Command::new("kill")
@@ -153,18 +159,21 @@ impl Exporter {
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -{signal} {pid}");
-        let child = self.child.as_mut().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                // Let the stdout reader catch up with the last lines.
-                thread::sleep(Duration::from_millis(100));
-                return status;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        panic!("credwatch serve did not exit within 20 s of SIG{signal}");
+        let mut child = self.child.take().unwrap();
+        let (exited, exit) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = exited.send(child.wait());
+        });
+        let limit = Duration::from_secs(20);
+        let Ok(status) = exit.recv_timeout(limit) else {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("credwatch serve did not exit within 20 s of SIG{signal}");
+        };
+        assert!(
+            self.stdout_closed.recv_timeout(limit).is_ok(),
+            "stdout still open after credwatch serve exited"
+        );
+        status.expect("wait for credwatch serve")
     }
 
     /// What it printed on stdout after its address line.

@@ -5,6 +5,7 @@
 
 pub mod exporter;
 pub mod openbao;
+pub mod poll;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -241,19 +242,15 @@ impl Pushgateway {
     }
 
     fn wait_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
+        poll::until(limit, Duration::from_millis(50), || {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
+                return Some(false);
             }
             let (status, _) = http_get(&format!("{}/-/ready", self.url));
             // 401 means it is up behind basic auth.
-            if status == 200 || status == 401 {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        false
+            (status == 200 || status == 401).then_some(true)
+        })
+        .unwrap_or(false)
     }
 
     /// Every group the Pushgateway holds, as its `GET /api/v1/metrics` reports it.
@@ -426,15 +423,14 @@ fn start_server(
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
+        let ready = poll::until(Duration::from_secs(20), Duration::from_millis(100), || {
             if let Ok(Some(_)) = child.try_wait() {
-                break;
+                return Some(false);
             }
-            if http_get(&format!("{url}{ready_path}")).0 == 200 {
-                return (child, url, dir);
-            }
-            thread::sleep(Duration::from_millis(100));
+            (http_get(&format!("{url}{ready_path}")).0 == 200).then_some(true)
+        });
+        if ready == Some(true) {
+            return (child, url, dir);
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -513,8 +509,7 @@ impl Prometheus {
 
     /// Waits (bounded) until every scrape target is up and an Alertmanager is discovered.
     pub fn wait_targets_up(&self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
+        let up = poll::until(limit, Duration::from_millis(200), || {
             let (_, targets) = http_get(&format!("{}/api/v1/targets", self.url));
             let (_, ams) = http_get(&format!("{}/api/v1/alertmanagers", self.url));
             let targets: serde_json::Value = serde_json::from_str(&targets).unwrap_or_default();
@@ -527,12 +522,12 @@ impl Prometheus {
             let am_ok = ams["data"]["activeAlertmanagers"]
                 .as_array()
                 .is_some_and(|a| !a.is_empty());
-            if all_up && am_ok {
-                return;
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-        panic!("Prometheus targets or Alertmanager not up within {limit:?}");
+            (all_up && am_ok).then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "Prometheus targets or Alertmanager not up within {limit:?}"
+        );
     }
 }
 

@@ -142,9 +142,15 @@ impl OpenBao {
         panic!("the OpenBao dev server did not become ready");
     }
 
+    /// Polls (every 50 ms, at most `limit`) until the server answers; the loop of
+    /// `support::poll::until`, written out because this file stands alone.
     fn wait_ready(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
+        let tries = limit.as_millis() / 50 + 1;
+        for _ in 0..tries {
+            if Instant::now() >= deadline {
+                break;
+            }
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
