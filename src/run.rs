@@ -637,12 +637,12 @@ fn rotate_in_vault(
             let meta = client
                 .read_metadata(mount, p2)
                 .map_err(|e| anyhow!("--from: {e}"))?;
-            let keys = crate::decode::evidence::MetadataKeys {
+            let keys = crate::sources::vault::MetadataKeys {
                 expires_at: &vault_source.expires_at_key,
                 minted_at: &vault_source.minted_at_key,
                 ttl: vault_source.ttl,
             };
-            let minted = crate::decode::evidence::from_metadata(&meta, &keys, Timestamp::now())
+            let minted = crate::sources::vault::from_metadata(&meta, &keys, Timestamp::now())
                 .ok()
                 .and_then(|e| e.minted_at);
             (value, minted, Some(spare.clone()))
