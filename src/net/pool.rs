@@ -43,7 +43,7 @@ pub fn map_ordered<T: Sync, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
+    use std::collections::HashSet;
     use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
 
@@ -66,7 +66,7 @@ mod tests {
         let items: Vec<usize> = (0..200).collect();
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
-        let threads = Mutex::new(BTreeSet::new());
+        let threads = Mutex::new(HashSet::new());
         map_ordered(&items, 4, |_| {
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
