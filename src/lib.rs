@@ -6,6 +6,8 @@
 //! metrics contract and [`exposition`] encodes that as Prometheus text; [`sinks`] deliver the text
 //! (Pushgateway, `/metrics`, node_exporter's textfile). For `serve`, [`refresh`] runs the pipeline
 //! on an interval and [`last_known`] keeps what a refresh could not read.
+//! [`net`] holds the mechanics the clients of servers share (retries, a worker pool, an HTTP agent
+//! that resolves once).
 //! [`run`] wires a command line onto that pipeline and picks the exit code.
 
 pub mod assess;
@@ -14,6 +16,7 @@ pub mod config;
 pub mod credential;
 pub mod decode;
 pub mod metrics;
+pub mod net;
 pub mod output;
 pub mod render;
 pub mod rotate;

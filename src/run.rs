@@ -442,7 +442,7 @@ fn rotate_in_vault(
         value,
         minted_at,
         expect_version: args.expect_version,
-        keys: crate::decode::evidence::MetadataKeys {
+        keys: crate::sources::vault::MetadataKeys {
             expires_at: &vault_source.expires_at_key,
             minted_at: &vault_source.minted_at_key,
             ttl: vault_source.ttl,

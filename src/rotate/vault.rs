@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use crate::config::{Config, InventoryEntry, Source, ValueFrom, VaultSource};
 use crate::credential::Secret;
-use crate::decode::evidence::{self, MetadataKeys};
 use crate::decode::format::{self, FormatProfile};
+use crate::sources::vault::{MetadataKeys, from_metadata};
 use crate::vault::{Client, Metadata, VaultError};
 
 /// The KV v2 calls a rotation makes, on one mount.
@@ -211,7 +211,7 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
             let meta = store
                 .read_metadata(spare_path)
                 .map_err(|e| format!("--from: {e}"))?;
-            let minted = evidence::from_metadata(&meta, &keys, now)
+            let minted = from_metadata(&meta, &keys, now)
                 .ok()
                 .and_then(|e| e.minted_at);
             (value, minted, Some(spare.to_string()))

@@ -14,6 +14,7 @@ use crate::config::Pushgateway;
 use crate::credential::Secret;
 use crate::metrics::delivery::Held;
 use crate::metrics::text::Series;
+use crate::net::retry::{Failure, GaveUp, Policy, retry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -152,82 +153,136 @@ pub enum PushError {
 /// Sends `body` to `url`, retrying connection errors and 5xx with exponential backoff, all within
 /// the configured overall timeout.
 pub fn send(
+    agent: &ureq::Agent,
     config: &Pushgateway,
     url: &str,
     method: Method,
     body: &str,
     auth: Option<&Auth>,
 ) -> Result<(), PushError> {
+    send_with(agent, config, url, method, body, auth, &std::thread::sleep)
+}
+
+/// Why one attempt failed.
+enum Attempt {
+    Rejected { status: u16, message: String },
+    Failed(String),
+}
+
+/// The retry policy of a push: `retries` further attempts, 500 ms doubling up to 8 s, none
+/// after `deadline` and no wait past it.
+fn policy(config: &Pushgateway, deadline: Instant) -> Policy {
+    Policy {
+        retries: config.retries,
+        first_backoff: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(8),
+        jitter: false,
+        deadline: Some(deadline),
+    }
+}
+
+/// [`send`], waiting between attempts with `sleep`.
+fn send_with(
+    agent: &ureq::Agent,
+    config: &Pushgateway,
+    url: &str,
+    method: Method,
+    body: &str,
+    auth: Option<&Auth>,
+    sleep: &dyn Fn(Duration),
+) -> Result<(), PushError> {
     let start = Instant::now();
     let deadline = start + config.timeout.unsigned_abs();
     let header = auth.map(auth_header);
-    let mut attempts = 0;
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        attempts += 1;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(remaining.max(Duration::from_millis(1))))
+    let outcome = retry(
+        &policy(config, deadline),
+        sleep,
+        |attempts| {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let request = match method {
+                Method::Put => agent.put(url),
+                Method::Post => agent.post(url),
+            };
+            let mut request = request
+                .config()
+                .timeout_global(Some(remaining.max(Duration::from_millis(1))))
+                .build()
+                .header("Content-Type", crate::metrics::text::CONTENT_TYPE);
+            if let Some(h) = &header {
+                request = request.header("Authorization", h.as_str());
+            }
+            log::debug!(
+                "{} {url} (attempt {attempts}, {} bytes)",
+                method.as_str(),
+                body.len()
+            );
+            match request.send(body) {
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    if (200..300).contains(&status) {
+                        log::info!("pushed {} bytes to {url} with HTTP {status}", body.len());
+                        return Ok(());
+                    }
+                    let message = response
+                        .body_mut()
+                        .with_config()
+                        .limit(4096)
+                        .read_to_string()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    let message = if message.is_empty() {
+                        "(no message)".to_string()
+                    } else {
+                        message
+                    };
+                    if (400..500).contains(&status) {
+                        return Err(Failure::Permanent(Attempt::Rejected { status, message }));
+                    }
+                    Err(Failure::Transient(Attempt::Failed(format!(
+                        "HTTP {status}: {message}"
+                    ))))
+                }
+                Err(e) => Err(Failure::Transient(Attempt::Failed(describe(&e)))),
+            }
+        },
+        |failed, attempts, backoff| {
+            if let Attempt::Failed(last) = failed {
+                log::warn!(
+                    "push attempt {attempts} to {url} failed ({last}); retrying in {:.1}s",
+                    backoff.as_secs_f64()
+                );
+            }
+        },
+    );
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(GaveUp {
+            error: Attempt::Rejected { status, message },
+            ..
+        }) => Err(PushError::Rejected { status, message }),
+        Err(GaveUp {
+            error: Attempt::Failed(last),
+            attempts,
+        }) => Err(PushError::GaveUp {
+            attempts,
+            elapsed: start.elapsed().as_secs_f64(),
+            last,
+        }),
+    }
+}
+
+/// An agent for one Pushgateway, kept for the whole run: the read-back before a partial push
+/// and the push itself share its connection and TLS session, and its address is resolved once.
+/// Timeouts are set per request.
+pub fn agent() -> ureq::Agent {
+    crate::net::agent(
+        ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("credwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let request = match method {
-            Method::Put => agent.put(url),
-            Method::Post => agent.post(url),
-        };
-        let mut request = request.header("Content-Type", crate::metrics::text::CONTENT_TYPE);
-        if let Some(h) = &header {
-            request = request.header("Authorization", h.as_str());
-        }
-        log::debug!(
-            "{} {url} (attempt {attempts}, {} bytes)",
-            method.as_str(),
-            body.len()
-        );
-        let last = match request.send(body) {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                if (200..300).contains(&status) {
-                    log::info!("pushed {} bytes to {url} with HTTP {status}", body.len());
-                    return Ok(());
-                }
-                let message = response
-                    .body_mut()
-                    .with_config()
-                    .limit(4096)
-                    .read_to_string()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-                let message = if message.is_empty() {
-                    "(no message)".to_string()
-                } else {
-                    message
-                };
-                if (400..500).contains(&status) {
-                    return Err(PushError::Rejected { status, message });
-                }
-                format!("HTTP {status}: {message}")
-            }
-            Err(e) => describe(&e),
-        };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if attempts > config.retries || remaining.is_zero() {
-            return Err(PushError::GaveUp {
-                attempts,
-                elapsed: start.elapsed().as_secs_f64(),
-                last,
-            });
-        }
-        log::warn!(
-            "push attempt {attempts} to {url} failed ({last}); retrying in {:.1}s",
-            backoff.as_secs_f64()
-        );
-        std::thread::sleep(backoff.min(remaining));
-        backoff = (backoff * 2).min(Duration::from_secs(8));
-    }
+            .build(),
+    )
 }
 
 /// Picks the series of one group out of the Pushgateway's `GET /api/v1/metrics` answer. Pure.
@@ -285,18 +340,19 @@ pub fn parse_group(
 
 /// Reads what the Pushgateway currently holds for this job's group, so that a partial run can
 /// carry forward the last known expiry of what it could not read.
-pub fn fetch_group(config: &Pushgateway, auth: Option<&Auth>) -> Result<Vec<Series>, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+pub fn fetch_group(
+    agent: &ureq::Agent,
+    config: &Pushgateway,
+    auth: Option<&Auth>,
+) -> Result<Vec<Series>, String> {
+    let url = format!("{}/api/v1/metrics", config.url);
+    let mut request = agent
+        .get(&url)
+        .config()
         .timeout_global(Some(
             config.timeout.unsigned_abs().min(Duration::from_secs(10)),
         ))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("credwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let url = format!("{}/api/v1/metrics", config.url);
-    let mut request = agent.get(&url);
+        .build();
     let header = auth.map(auth_header);
     if let Some(h) = &header {
         request = request.header("Authorization", h.as_str());
@@ -346,6 +402,7 @@ pub struct Group {
     pub auth: Option<Auth>,
     pub url: String,
     pub dry_run: bool,
+    agent: ureq::Agent,
 }
 
 impl Group {
@@ -356,6 +413,7 @@ impl Group {
             auth,
             url,
             dry_run,
+            agent: agent(),
         }
     }
 }
@@ -367,7 +425,7 @@ impl super::Destination for Group {
         }
         // A failed read must not erase what the Pushgateway already knows.
         let asked = Instant::now();
-        let held = match fetch_group(&self.target, self.auth.as_ref()) {
+        let held = match fetch_group(&self.agent, &self.target, self.auth.as_ref()) {
             Ok(series) => Held {
                 // A POST keeps the group's last-success series: it need not be sent back.
                 last_success: None,
@@ -390,8 +448,15 @@ impl super::Destination for Group {
             print!("# {} {}\n{text}", method.as_str(), self.url);
             return Ok(());
         }
-        send(&self.target, &self.url, method, text, self.auth.as_ref())
-            .map_err(|e| format!("push to `{}` failed: {e}", self.url))
+        send(
+            &self.agent,
+            &self.target,
+            &self.url,
+            method,
+            text,
+            self.auth.as_ref(),
+        )
+        .map_err(|e| format!("push to `{}` failed: {e}", self.url))
     }
 }
 
@@ -427,6 +492,99 @@ mod tests {
             password_file: None,
             token_file: None,
         }
+    }
+
+    /// A loopback server answering every request with `status` and closing; returns its base
+    /// URL and a handle yielding the request lines it saw.
+    fn answering(status: u16, requests: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for _ in 0..requests {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let (mut line, mut length) = (String::new(), 0);
+                reader.read_line(&mut line).unwrap();
+                seen.push(line.trim_end().to_string());
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if let Some(v) = header.to_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if header.trim_end().is_empty() {
+                        break;
+                    }
+                }
+                reader.read_exact(&mut vec![0; length]).unwrap();
+                let body = "overloaded";
+                write!(
+                    reader.get_mut(),
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+            seen
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn server_errors_are_retried_with_doubling_waits_and_rejections_are_not() {
+        let (url, server) = answering(503, 3);
+        let config = Pushgateway {
+            url: url.clone(),
+            timeout: jiff::SignedDuration::from_secs(60),
+            retries: 2,
+            ..pg()
+        };
+        let waits = std::cell::RefCell::new(Vec::new());
+        let err = send_with(
+            &agent(),
+            &config,
+            &format!("{url}/metrics/job/j"),
+            Method::Put,
+            "a 1\n",
+            None,
+            &|d| waits.borrow_mut().push(d),
+        )
+        .unwrap_err();
+        assert_eq!(server.join().unwrap(), ["PUT /metrics/job/j HTTP/1.1"; 3]);
+        assert_eq!(
+            waits.into_inner(),
+            [Duration::from_millis(500), Duration::from_secs(1)]
+        );
+        assert!(
+            err.to_string()
+                .starts_with("the push did not land after 3 attempt(s) in "),
+            "{err}"
+        );
+        assert!(err.to_string().ends_with(": HTTP 503: overloaded"), "{err}");
+
+        let (url, server) = answering(400, 1);
+        let config = Pushgateway {
+            url: url.clone(),
+            retries: 3,
+            ..config
+        };
+        let err = send_with(
+            &agent(),
+            &config,
+            &format!("{url}/metrics/job/j"),
+            Method::Post,
+            "a 1\n",
+            None,
+            &|_| panic!("a rejection is not retried"),
+        )
+        .unwrap_err();
+        assert_eq!(server.join().unwrap(), ["POST /metrics/job/j HTTP/1.1"]);
+        assert_eq!(
+            err.to_string(),
+            "the Pushgateway rejected the push with HTTP 400: overloaded"
+        );
     }
 
     #[test]

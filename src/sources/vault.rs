@@ -1,12 +1,19 @@
 //! Vault/OpenBao KV v2 as a source (edge I/O): log in, discover secrets, read their metadata
-//! with bounded concurrency, and read a value only for credentials that need it.
+//! with bounded concurrency, and read a value only for credentials that need it. What the
+//! metadata says about a lifetime is the pure [`metadata`] submodule's.
+
+pub mod metadata;
+
+use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
 use crate::config::{Derive, InventoryEntry, ValueFrom, ValueSpec, VaultAuth, VaultSource};
 use crate::credential::{Credential, Observation, Secret};
-use crate::decode::evidence::{self, MetadataKeys};
+use crate::decode::evidence;
+use crate::net;
 use crate::vault::{self, Auth, Client, Explicit, VaultError};
+pub use metadata::{MetadataKeys, from_metadata};
 
 /// What one vault source delivered: an observation per secret, and the source's own failure.
 pub struct VaultRead {
@@ -170,9 +177,10 @@ pub fn read_source(
     paths.dedup();
     // Inventory credentials' secrets are read in the same batch; their names stay theirs.
     let mut wanted = paths.clone();
+    let mut seen: HashSet<&str> = paths.iter().map(String::as_str).collect();
     for e in entries {
         if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from)
-            && !wanted.contains(path)
+            && seen.insert(path)
         {
             wanted.push(path.clone());
         }
@@ -196,10 +204,14 @@ pub fn read_source(
         minted_at: &source.minted_at_key,
         ttl: source.ttl,
     };
+    // Indexed once: a lookup per path, not a search of every result (100k paths at most).
+    let by_path: HashMap<&str, &Result<vault::Metadata, VaultError>> =
+        metadata.iter().map(|(p, r)| (p.as_str(), r)).collect();
     let meta_of = |path: &str| -> Result<crate::credential::Evidence, String> {
-        match metadata.iter().find(|(p, _)| p == path).map(|(_, r)| r) {
-            Some(Ok(m)) => evidence::from_metadata(m, &keys, now)
-                .map_err(|e| format!("`{}/{path}`: {e}", source.mount)),
+        match by_path.get(path) {
+            Some(Ok(m)) => {
+                from_metadata(m, &keys, now).map_err(|e| format!("`{}/{path}`: {e}", source.mount))
+            }
             Some(Err(e)) => Err(e.to_string()),
             None => Err(format!("`{}/{path}` was not read", source.mount)),
         }
@@ -223,7 +235,7 @@ pub fn read_source(
             };
             let items: Vec<(&String, Result<crate::credential::Evidence, String>)> =
                 paths.iter().zip(metadata_evidence).collect();
-            parallel_map(&items, source.concurrency, |(path, meta)| {
+            net::map_ordered(&items, source.concurrency, |(path, meta)| {
                 let meta = meta.clone()?;
                 let secret = client
                     .read_field(&source.mount, path, &value.field)
@@ -289,35 +301,6 @@ impl std::ops::Deref for Session {
     fn deref(&self) -> &Client {
         &self.0
     }
-}
-
-/// `f` over `items` on at most `workers` scoped threads, results in the order of `items`.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<R>>> =
-        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, items.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .filter_map(|m| m.into_inner().ok().flatten())
-        .collect()
 }
 
 /// An inventory credential whose value lives in Vault is reported as coming from that source.

@@ -155,7 +155,7 @@ pub(crate) fn login_request(auth: &Auth) -> Result<Option<LoginRequest>, VaultEr
     serde_json::to_writer(&mut *body, &map)
         .map_err(|e| VaultError::Config(format!("cannot encode the login request: {e}")))?;
     Ok(Some(LoginRequest {
-        path: format!("auth/{}/login", super::client::encode_path(mount)),
+        path: format!("auth/{}/login", super::path::encode_path(mount)),
         body,
         credential,
         method: auth.method(),

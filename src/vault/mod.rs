@@ -1,11 +1,16 @@
 //! A client for Vault/OpenBao KV v2 over HTTP: discovery, metadata, one field, and the writes
 //! rotation needs. Edge I/O only; turning metadata into evidence is the sources' job.
 //!
+//! The files, in the order a request passes through them:
+//!
 //! - [`config`]: where the server is ([`ClientConfig`]) and [`resolve_env`], which completes the
 //!   config from `BAO_*`/`VAULT_*` the way the CLIs do;
 //! - [`auth`]: a token (given or from a file) or an AppRole, JWT or Kubernetes login;
-//! - [`client`]: [`Client`], with `list_recursive`, `read_metadata(_many)`, `read_field`,
-//!   `write_cas` and `patch_custom_metadata`;
+//! - [`client`]: [`Client`], the KV v2 API: `list_recursive`, `read_metadata(_many)`,
+//!   `read_field`, `write_cas` and `patch_custom_metadata`, and the logins;
+//! - `path`: checking and percent-encoding mounts, folders and secret paths (pure);
+//! - `transport`: HTTP to one server: one agent and connection pool, a timeout per request,
+//!   retries ([`crate::net::retry`]), answers and failures mapped onto [`VaultError`];
 //! - [`model`]: the answers' shapes and their pure parsers ([`Metadata`], [`VersionState`]);
 //! - [`error`]: [`VaultError`], whose [`VaultError::reason`] labels metrics.
 //!
@@ -30,6 +35,8 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod model;
+mod path;
+mod transport;
 
 pub use auth::Auth;
 pub use client::Client;

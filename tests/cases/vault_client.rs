@@ -799,7 +799,12 @@ fn server_errors_are_retried_and_client_errors_are_not() {
     let failing = FaultServer::start(Fault::Status(500, r#"{"errors":["internal error"]}"#));
     let mut cfg = config(&failing.url);
     cfg.retries = 2;
-    let client = Client::new(cfg, Secret::new(token.into())).unwrap();
+    // The waits are recorded, not slept: 100 ms then 200 ms, each with up to a quarter of jitter.
+    let waits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = waits.clone();
+    let client = Client::new(cfg, Secret::new(token.into()))
+        .unwrap()
+        .with_retry_sleep(move |d| record.lock().unwrap().push(d));
     let err = expect_err(client.read_metadata(MOUNT, "x"));
     assert_eq!(err.reason(), "http_error");
     assert!(
@@ -807,6 +812,17 @@ fn server_errors_are_retried_and_client_errors_are_not() {
         "{err}"
     );
     assert_eq!(failing.request_count(), 3);
+    {
+        let waits = waits.lock().unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        for (wait, nominal) in waits.iter().zip([ms(100), ms(200)]) {
+            assert!(
+                *wait >= nominal && *wait < nominal + nominal / 4,
+                "{waits:?}"
+            );
+        }
+    }
 
     // A write that reached the server is not sent again.
     let err = expect_err(client.write_cas(MOUNT, "x", &fields(&[("k", "v-secret")]), 1));
@@ -817,7 +833,9 @@ fn server_errors_are_retried_and_client_errors_are_not() {
     let refusing = FaultServer::start(Fault::Status(400, r#"{"errors":["bad request"]}"#));
     let mut cfg = config(&refusing.url);
     cfg.retries = 2;
-    let client = Client::new(cfg, Secret::new(token.into())).unwrap();
+    let client = Client::new(cfg, Secret::new(token.into()))
+        .unwrap()
+        .with_retry_sleep(|_| panic!("a 400 is not retried"));
     let err = expect_err(client.read_metadata(MOUNT, "x"));
     assert!(err.to_string().contains("HTTP 400: bad request"), "{err}");
     assert_eq!(refusing.request_count(), 1);

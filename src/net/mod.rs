@@ -1,0 +1,12 @@
+//! How credwatch talks to servers, whatever the server: retrying with backoff ([`retry`]), a
+//! bounded pool of worker threads over an ordered list ([`pool`]), and an HTTP agent that
+//! resolves each target once and keeps its connections alive ([`agent`]). Edge I/O mechanics
+//! only; what a request means belongs to the client that sends it (`vault`, `sinks`).
+
+pub mod agent;
+pub mod pool;
+pub mod retry;
+
+pub use agent::agent;
+pub use pool::map_ordered;
+pub use retry::{Failure, GaveUp, Policy, retry};
