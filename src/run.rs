@@ -575,7 +575,7 @@ fn rotate_in_vault(
     config: &Config,
     entry: &crate::config::InventoryEntry,
 ) -> anyhow::Result<ExitCode> {
-    use crate::config::{Source, ValueFrom};
+    use crate::config::ValueFrom;
     use std::collections::BTreeMap;
 
     let spec = entry
@@ -593,13 +593,11 @@ fn rotate_in_vault(
     let field = field.as_deref().ok_or_else(|| {
         anyhow!("credential `{}` names no `vault.field`: rotate needs to know which key of the secret holds the value", args.name)
     })?;
-    let vault_source = config
+    let (common, vault_source) = config
         .sources
         .iter()
-        .find_map(|s| match s {
-            Source::Vault(v) if v.name == *source => Some(v.as_ref()),
-            _ => None,
-        })
+        .find(|s| s.name() == source)
+        .and_then(|s| Some((&s.common, s.kind.as_vault()?)))
         .ok_or_else(|| anyhow!("no vault source `{source}`"))?;
     let client = crate::sources::vault::Session(
         crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
@@ -640,7 +638,7 @@ fn rotate_in_vault(
             let keys = crate::decode::evidence::MetadataKeys {
                 expires_at: &vault_source.expires_at_key,
                 minted_at: &vault_source.minted_at_key,
-                ttl: vault_source.ttl,
+                ttl: common.ttl,
             };
             let minted = crate::decode::evidence::from_metadata(&meta, &keys, Timestamp::now())
                 .ok()
