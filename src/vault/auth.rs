@@ -312,6 +312,30 @@ mod tests {
     }
 
     #[test]
+    fn a_role_id_file_is_read_at_login_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (role_id, secret_id) = (dir.path().join("role-id"), dir.path().join("secret-id"));
+        std::fs::write(&secret_id, "s").unwrap();
+        let auth = Auth::AppRole {
+            mount: "approle".into(),
+            role_id: RoleId::File(role_id.clone()),
+            secret_id_file: secret_id,
+        };
+        let err = login_request(&auth).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read the AppRole role_id file `"),
+            "{err}"
+        );
+        std::fs::write(&role_id, " role-123\n").unwrap();
+        let req = login_request(&auth).unwrap().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&req.body).unwrap(),
+            r#"{"role_id":"role-123","secret_id":"s"}"#
+        );
+    }
+
+    #[test]
     fn unreadable_or_empty_credential_files_name_the_file_only() {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty");

@@ -153,9 +153,10 @@ struct Method {
     build: fn(&mut Validator<'_>, &RawVaultAuth, Login<'_>) -> Result<Option<Auth>, ()>,
 }
 
-/// What building an [`Auth`] needs besides the table: where to report, and where relative files
-/// start from.
+/// What building an [`Auth`] needs besides the table: the method's name and where to report,
+/// and where relative files start from.
 struct Login<'a> {
+    method: &'static str,
     span: Range<usize>,
     context: &'a str,
     base: &'a Path,
@@ -225,6 +226,7 @@ impl Validator<'_> {
             return Err(());
         }
         let login = Login {
+            method: method.name,
             span: a.span(),
             context,
             base,
@@ -270,13 +272,13 @@ fn approle(v: &mut Validator<'_>, a: &RawVaultAuth, login: Login<'_>) -> Result<
 }
 
 fn jwt(v: &mut Validator<'_>, a: &RawVaultAuth, login: Login<'_>) -> Result<Option<Auth>, ()> {
-    let role = login_role(v, a, &login, "jwt")?;
+    let role = login_role(v, a, &login)?;
     let Some(jwt_file) = login.file(&a.token_file) else {
         v.error(
             login.span,
             format!(
-                "{}: the `jwt` method needs `auth.token_file` (the JWT to log in with)",
-                login.context
+                "{}: the `{}` method needs `auth.token_file` (the JWT to log in with)",
+                login.context, login.method
             ),
         );
         return Err(());
@@ -293,7 +295,7 @@ fn kubernetes(
     a: &RawVaultAuth,
     login: Login<'_>,
 ) -> Result<Option<Auth>, ()> {
-    let role = login_role(v, a, &login, "kubernetes")?;
+    let role = login_role(v, a, &login)?;
     Ok(Some(Auth::Kubernetes {
         mount: a
             .mount
@@ -307,20 +309,74 @@ fn kubernetes(
 }
 
 /// `auth.role` of the `jwt` and `kubernetes` methods: required, not empty.
-fn login_role(
-    v: &mut Validator<'_>,
-    a: &RawVaultAuth,
-    login: &Login<'_>,
-    method: &str,
-) -> Result<String, ()> {
+fn login_role(v: &mut Validator<'_>, a: &RawVaultAuth, login: &Login<'_>) -> Result<String, ()> {
     match a.role.clone().filter(|r| !r.is_empty()) {
         Some(role) => Ok(role),
         None => {
             v.error(
                 login.span.clone(),
-                format!("{}: the `{method}` method needs `auth.role`", login.context),
+                format!(
+                    "{}: the `{}` method needs `auth.role`",
+                    login.context, login.method
+                ),
             );
             Err(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::config::parse_config;
+    use crate::vault::auth::{Auth, KUBERNETES_TOKEN_FILE, RoleId};
+
+    /// The `auth` the vault source of a one-source config gets.
+    fn auth(table: &str) -> Option<Auth> {
+        let text = format!("[[source]]\nkind = \"vault\"\nprefix = \"a\"\n{table}");
+        let config = parse_config(&text, Path::new("/etc/credwatch/credwatch.toml")).unwrap();
+        config.sources[0].kind.as_vault().unwrap().auth.clone()
+    }
+
+    #[test]
+    fn each_method_becomes_the_clients_auth_with_its_defaults() {
+        assert!(auth("").is_none());
+        assert!(auth("auth = { method = \"token\" }").is_none());
+        assert!(matches!(
+            auth("auth = { method = \"token\", token_file = \"t\" }"),
+            Some(Auth::TokenFile(f)) if f == Path::new("/etc/credwatch/t")
+        ));
+        let Some(Auth::AppRole {
+            mount,
+            role_id,
+            secret_id_file,
+        }) = auth("auth = { method = \"approle\", role_id_file = \"r\", secret_id_file = \"s\" }")
+        else {
+            panic!("approle")
+        };
+        assert_eq!(mount, "approle");
+        assert_eq!(role_id, RoleId::File(PathBuf::from("/etc/credwatch/r")));
+        assert_eq!(secret_id_file, Path::new("/etc/credwatch/s"));
+        let Some(Auth::Jwt {
+            mount,
+            role,
+            jwt_file,
+        }) = auth("auth = { method = \"jwt\", role = \"ci\", token_file = \"j\" }")
+        else {
+            panic!("jwt")
+        };
+        assert_eq!((mount.as_str(), role.as_str()), ("jwt", "ci"));
+        assert_eq!(jwt_file, Path::new("/etc/credwatch/j"));
+        let Some(Auth::Kubernetes {
+            mount,
+            role,
+            jwt_file,
+        }) = auth("auth = { method = \"kubernetes\", role = \"cw\", mount = \"k8s/eu\" }")
+        else {
+            panic!("kubernetes")
+        };
+        assert_eq!((mount.as_str(), role.as_str()), ("k8s/eu", "cw"));
+        assert_eq!(jwt_file, Path::new(KUBERNETES_TOKEN_FILE));
     }
 }
