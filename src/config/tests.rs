@@ -541,8 +541,11 @@ const AUTHS: &[&str] = &[
     "{ method = \"ldap\" }",
 ];
 
+/// A key and the values it gets.
+type KeyShape = (&'static str, &'static [&'static str]);
+
 /// Each table's header and keys, the first one required (serde stops at a missing one).
-const SHAPES: &[(&str, &[(&str, &[&str])])] = &[
+const SHAPES: &[(&str, &[KeyShape])] = &[
     (
         "[defaults]",
         &[
