@@ -29,7 +29,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use credwatch::config::{Source, parse_config};
+use credwatch::config::parse_config;
 use credwatch::credential::Secret;
 use credwatch::sources::vault::read_source;
 use credwatch::vault::{Client, ClientConfig};
@@ -170,7 +170,11 @@ fn listing_row(n: usize, concurrency: usize, rounds: usize) {
          prefix = \"large\"\nconcurrency = {concurrency}\nretries = 0\ntimeout = \"30s\"\n"
     );
     let config = parse_config(&text, std::path::Path::new("bench.toml")).expect("bench config");
-    let Some(Source::Vault(source)) = config.sources.first() else {
+    let Some((common, source)) = config
+        .sources
+        .first()
+        .and_then(|s| Some((&s.common, s.kind.as_vault()?)))
+    else {
         panic!("the bench config has no vault source");
     };
     let env = |k: &str| (k == "BAO_TOKEN").then(|| "s.bench".to_string());
@@ -182,7 +186,7 @@ fn listing_row(n: usize, concurrency: usize, rounds: usize) {
     let (mut best_source, mut best_scan) = (f64::MAX, f64::MAX);
     for _ in 0..rounds {
         let start = Instant::now();
-        let read = read_source(source, &[], now, None, env);
+        let read = read_source(common, source, &[], now, None, env);
         let elapsed = start.elapsed().as_secs_f64();
         assert!(read.error.is_none(), "{:?}", read.error);
         assert_eq!(read.observations.len(), n);

@@ -445,7 +445,7 @@ fn rotate_in_vault(
         keys: crate::sources::vault::MetadataKeys {
             expires_at: &vault_source.expires_at_key,
             minted_at: &vault_source.minted_at_key,
-            ttl: vault_source.ttl,
+            ttl: target.common.ttl,
         },
         rotated_by: workflow::rotated_by(std::env::var("USER").ok()),
         now: Timestamp::now(),

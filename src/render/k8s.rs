@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::cli::{K8sArgs, K8sMode};
-use crate::config::{Config, Source, ValueFrom, VaultAuth};
+use crate::config::{Config, ValueFrom};
 use crate::sinks::pushgateway::{ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 
 /// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
@@ -110,9 +110,10 @@ pub fn render_cli(config: &Config, config_text: &str, args: &K8sArgs) -> Result<
 pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<String, String> {
     check_options(opts)?;
     let mut opts = opts.clone();
-    opts.service_account_token = config.sources.iter().any(|s| {
-        matches!(s, Source::Vault(v) if matches!(&v.auth, VaultAuth::Jwt { method, .. } if method == "kubernetes"))
-    });
+    opts.service_account_token = config
+        .sources
+        .iter()
+        .any(|s| s.kind.uses_service_account_token());
     let opts = &opts;
     match opts.mode {
         K8sMode::Cronjob if config.pushgateway.is_none() => {
@@ -200,40 +201,12 @@ pub fn warnings(config: &Config) -> Vec<String> {
         needs.push(format!("file `{}` (fingerprint `key_file`)", f.display()));
     }
     for source in &config.sources {
-        let Source::Vault(v) = source else { continue };
-        if let Some(f) = &v.ca_file {
+        for (f, what) in source.kind.pod_files() {
             needs.push(format!(
-                "file `{}` (source `{}` `ca_file`)",
+                "file `{}` (source `{}` {what})",
                 f.display(),
-                v.name
+                source.name()
             ));
-        }
-        let files: Vec<&std::path::Path> = match &v.auth {
-            VaultAuth::Token { token_file } => token_file.iter().map(|f| f.as_path()).collect(),
-            VaultAuth::AppRole {
-                role_id_file,
-                secret_id_file,
-                ..
-            } => role_id_file
-                .iter()
-                .map(|f| f.as_path())
-                .chain([secret_id_file.as_path()])
-                .collect(),
-            // The pod's own service-account token is mounted by the manifests.
-            VaultAuth::Jwt {
-                method, token_file, ..
-            } if method == "kubernetes"
-                && token_file.as_path()
-                    == std::path::Path::new(
-                        "/var/run/secrets/kubernetes.io/serviceaccount/token",
-                    ) =>
-            {
-                Vec::new()
-            }
-            VaultAuth::Jwt { token_file, .. } => vec![token_file.as_path()],
-        };
-        for f in files {
-            needs.push(format!("file `{}` (source `{}` auth)", f.display(), v.name));
         }
     }
     if !needs.is_empty() {
@@ -473,11 +446,10 @@ fn source_mounts(
     let raw_paths = raw_directory_paths(config_text)?;
     let mut mounts: Vec<SourceMount> = Vec::new();
     for (index, source) in config.sources.iter().enumerate() {
-        let name = match source {
-            Source::Directory(directory) => &directory.name,
-            // Vault is reached over the network; nothing to mount.
-            Source::Vault(_) => continue,
-        };
+        if source.kind.mounted_directory().is_none() {
+            continue;
+        }
+        let name = source.name();
         let raw = raw_paths
             .get(name)
             .ok_or_else(|| format!("source `{name}`: its `path` is not in the config text"))?;
@@ -497,7 +469,7 @@ fn source_mounts(
             .source_configmaps
             .get(name)
             .cloned()
-            .unwrap_or_else(|| name.clone());
+            .unwrap_or_else(|| name.to_string());
         if !is_dns_subdomain(&config_map) {
             return Err(format!(
                 "source `{name}`: `{config_map}` is not a valid ConfigMap name; name the ConfigMap to mount with --source-configmap {name}=CONFIGMAP"
@@ -511,7 +483,7 @@ fn source_mounts(
             format!("source-{index}")
         };
         mounts.push(SourceMount {
-            source: name.clone(),
+            source: name.to_string(),
             volume,
             config_map,
             mount_path,

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::config::{Config, Source, ValueFrom, VaultSource};
+use crate::config::{Config, ValueFrom, VaultSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -17,9 +17,10 @@ pub enum Purpose {
     Rotate,
 }
 
-/// Capabilities by policy path, for one vault source.
+/// Capabilities by policy path, for the vault source `name`.
 pub fn capabilities(
     config: &Config,
+    name: &str,
     source: &VaultSource,
     purpose: Purpose,
 ) -> BTreeMap<String, BTreeSet<&'static str>> {
@@ -48,7 +49,7 @@ pub fn capabilities(
         else {
             continue;
         };
-        if *s != source.name {
+        if s != name {
             continue;
         }
         add(format!("{m}/metadata/{path}"), &["read"]);
@@ -83,14 +84,11 @@ fn hcl_string(value: &str) -> String {
 }
 
 pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<String, String> {
-    let sources: Vec<&VaultSource> = config
+    let sources: Vec<(&str, &VaultSource)> = config
         .sources
         .iter()
-        .filter_map(|s| match s {
-            Source::Vault(v) => Some(v.as_ref()),
-            _ => None,
-        })
-        .filter(|v| only.is_none_or(|o| o == v.name))
+        .filter_map(|s| Some((s.name(), s.kind.as_vault()?)))
+        .filter(|(name, _)| only.is_none_or(|o| o == *name))
         .collect();
     if sources.is_empty() {
         return Err(match only {
@@ -121,13 +119,9 @@ pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<S
             " push/check"
         },
     );
-    for source in sources {
-        let _ = writeln!(
-            out,
-            "\n# source `{}` (mount `{}`)",
-            source.name, source.mount
-        );
-        for (path, caps) in capabilities(config, source, purpose) {
+    for (name, source) in sources {
+        let _ = writeln!(out, "\n# source `{name}` (mount `{}`)", source.mount);
+        for (path, caps) in capabilities(config, name, source, purpose) {
             // Vault's conventional order.
             let order = ["create", "read", "update", "patch", "delete", "list"];
             let caps: Vec<String> = order

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::config::{Config, InventoryEntry, Source, ValueFrom, VaultSource};
+use crate::config::{Config, InventoryEntry, SourceCommon, ValueFrom, VaultSource};
 use crate::credential::Secret;
 use crate::decode::format::{self, FormatProfile};
 use crate::sources::vault::{MetadataKeys, from_metadata};
@@ -113,6 +113,8 @@ pub enum Outcome {
 /// promotes (name, path, field) if any.
 #[derive(Debug)]
 pub struct Target<'a> {
+    /// What the vault source shares with every kind (its `ttl` among them).
+    pub common: &'a SourceCommon,
     pub source: &'a VaultSource,
     pub path: &'a str,
     pub field: &'a str,
@@ -142,13 +144,11 @@ pub fn target<'a>(
     let field = field.as_deref().ok_or_else(|| {
         format!("credential `{name}` names no `vault.field`: rotate needs to know which key of the secret holds the value")
     })?;
-    let vault_source = config
+    let (common, vault_source) = config
         .sources
         .iter()
-        .find_map(|s| match s {
-            Source::Vault(v) if v.name == *source => Some(v.as_ref()),
-            _ => None,
-        })
+        .find(|s| s.name() == source)
+        .and_then(|s| Some((&s.common, s.kind.as_vault()?)))
         .ok_or_else(|| format!("no vault source `{source}`"))?;
     let spare = match from {
         None => None,
@@ -175,6 +175,7 @@ pub fn target<'a>(
         }
     };
     Ok(Target {
+        common,
         source: vault_source,
         path,
         field,

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use jiff::SignedDuration;
 
-use crate::config::{DirectoryContent, DirectorySource};
-use crate::credential::{Basis, Credential, Evidence, Observation};
+use crate::config::{DirectoryContent, DirectorySource, SourceCommon};
+use crate::credential::{Basis, Evidence, Observation};
 use crate::time;
 
 /// Parses the content of one entry. Pure.
@@ -50,7 +50,10 @@ pub fn is_entry_name(name: &str) -> bool {
 
 /// Reads every entry of the directory. An unreadable directory fails the source; an unreadable
 /// or malformed entry fails only that credential.
-pub fn read_directory(source: &DirectorySource) -> Result<Vec<Observation>, String> {
+pub fn read_directory(
+    common: &SourceCommon,
+    source: &DirectorySource,
+) -> Result<Vec<Observation>, String> {
     let dir = &source.path;
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
@@ -61,7 +64,7 @@ pub fn read_directory(source: &DirectorySource) -> Result<Vec<Observation>, Stri
         let Some(name) = file_name.to_str() else {
             log::warn!(
                 "source `{}`: skipping `{}`: the name is not UTF-8",
-                source.name,
+                common.name,
                 file_name.to_string_lossy()
             );
             continue;
@@ -78,11 +81,16 @@ pub fn read_directory(source: &DirectorySource) -> Result<Vec<Observation>, Stri
     names.sort();
     Ok(names
         .into_iter()
-        .map(|name| observe(source, &dir.join(&name), name))
+        .map(|name| observe(common, source, &dir.join(&name), name))
         .collect())
 }
 
-fn observe(source: &DirectorySource, path: &Path, name: String) -> Observation {
+fn observe(
+    common: &SourceCommon,
+    source: &DirectorySource,
+    path: &Path,
+    name: String,
+) -> Observation {
     // Only regular files are read: a FIFO or a device would block or never end.
     let regular = std::fs::metadata(path)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
@@ -105,18 +113,11 @@ fn observe(source: &DirectorySource, path: &Path, name: String) -> Observation {
                 .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
         })
         .and_then(|text| {
-            parse_entry(&text, source.content, source.ttl)
+            parse_entry(&text, source.content, common.ttl)
                 .map_err(|e| format!("`{}`: {e}", path.display()))
         });
     Observation {
-        credential: Credential {
-            name,
-            pool: source.pool.clone(),
-            source: source.name.clone(),
-            labels: source.labels.clone(),
-            runbook: source.runbook.clone(),
-            thresholds: source.thresholds,
-        },
+        credential: common.credential(name),
         evidence,
     }
 }

@@ -9,7 +9,7 @@ pub mod vault;
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, INVENTORY_SOURCE, Source, ValueFrom};
+use crate::config::{Config, INVENTORY_SOURCE, SourceKind, ValueFrom};
 use crate::credential::{Collection, Observation, Secret, SourceStatus};
 
 /// Reads every source named in the config. `now` decides whether a Vault version whose deletion
@@ -63,57 +63,46 @@ pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
         );
     }
     for source in &config.sources {
-        match source {
-            Source::Directory(d) => {
+        let name = source.name();
+        let (observations, error) = match &source.kind {
+            SourceKind::Directory(d) => {
                 log::debug!(
-                    "reading directory source `{}` at `{}`",
-                    d.name,
+                    "reading directory source `{name}` at `{}`",
                     d.path.display()
                 );
-                let (observations, error) = match directory::read_directory(d) {
+                match directory::read_directory(&source.common, d) {
                     Ok(o) => (o, None),
-                    Err(e) => {
-                        log::warn!("source `{}`: {e}", d.name);
-                        (Vec::new(), Some(e))
-                    }
-                };
-                let reason = error.as_ref().map(|_| "unreadable");
-                collection.sources.push(SourceStatus {
-                    name: d.name.clone(),
-                    kind: "directory",
-                    error,
-                    reason,
-                });
-                add(&mut collection, observations);
+                    Err(e) => (Vec::new(), Some((e, "unreadable"))),
+                }
             }
-            Source::Vault(v) => {
+            SourceKind::Vault(v) => {
                 let entries: Vec<_> = config
                     .inventory
                     .iter()
                     .filter(|e| {
                         matches!(e.value.as_ref().map(|s| &s.from),
-                            Some(ValueFrom::Vault { source, .. }) if *source == v.name)
+                            Some(ValueFrom::Vault { source, .. }) if source == name)
                     })
                     .collect();
-                log::debug!("reading vault source `{}`", v.name);
+                log::debug!("reading vault source `{name}`");
                 let read =
-                    vault::read_source(v, &entries, now, key.as_ref(), |k| std::env::var(k).ok());
-                let (error, reason) = match read.error {
-                    Some((e, r)) => {
-                        log::warn!("source `{}`: {e}", v.name);
-                        (Some(e), Some(r))
-                    }
-                    None => (None, None),
-                };
-                collection.sources.push(SourceStatus {
-                    name: v.name.clone(),
-                    kind: "vault",
-                    error,
-                    reason,
-                });
-                add(&mut collection, read.observations);
+                    vault::read_source(&source.common, v, &entries, now, key.as_ref(), |k| {
+                        std::env::var(k).ok()
+                    });
+                (read.observations, read.error)
             }
+        };
+        if let Some((e, _)) = &error {
+            log::warn!("source `{name}`: {e}");
         }
+        let (error, reason) = error.unzip();
+        collection.sources.push(SourceStatus {
+            name: name.to_string(),
+            kind: source.kind.name(),
+            error,
+            reason,
+        });
+        add(&mut collection, observations);
     }
     // A monitor that watches nothing is broken, not fine.
     if collection.observations.is_empty() {

@@ -8,11 +8,11 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
-use crate::config::{Derive, InventoryEntry, ValueFrom, ValueSpec, VaultAuth, VaultSource};
+use crate::config::{Derive, InventoryEntry, SourceCommon, ValueFrom, ValueSpec, VaultSource};
 use crate::credential::{Credential, Observation, Secret};
 use crate::decode::evidence;
 use crate::net;
-use crate::vault::{self, Auth, Client, Explicit, VaultError};
+use crate::vault::{self, Client, Explicit, VaultError};
 pub use metadata::{MetadataKeys, from_metadata};
 
 /// What one vault source delivered: an observation per secret, and the source's own failure.
@@ -56,62 +56,11 @@ pub fn connect(
     source: &VaultSource,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Client, String> {
-    let auth = match &source.auth {
-        VaultAuth::Token { token_file: None } => None,
-        VaultAuth::Token {
-            token_file: Some(f),
-        } => Some(Auth::TokenFile(f.clone())),
-        VaultAuth::AppRole {
-            mount,
-            role_id,
-            role_id_file,
-            secret_id_file,
-        } => {
-            let role_id = match (role_id, role_id_file) {
-                (Some(r), _) => r.clone(),
-                (None, Some(f)) => std::fs::read_to_string(f)
-                    .map_err(|e| {
-                        format!(
-                            "cannot read the AppRole role_id file `{}`: {e}",
-                            f.display()
-                        )
-                    })?
-                    .trim()
-                    .to_string(),
-                (None, None) => return Err("the AppRole login needs a role_id".into()),
-            };
-            Some(Auth::AppRole {
-                mount: mount.clone(),
-                role_id,
-                secret_id_file: secret_id_file.clone(),
-            })
-        }
-        VaultAuth::Jwt {
-            method,
-            mount,
-            role,
-            token_file,
-        } if method == "kubernetes" => Some(Auth::Kubernetes {
-            mount: mount.clone(),
-            role: role.clone(),
-            jwt_file: token_file.clone(),
-        }),
-        VaultAuth::Jwt {
-            mount,
-            role,
-            token_file,
-            ..
-        } => Some(Auth::Jwt {
-            mount: mount.clone(),
-            role: role.clone(),
-            jwt_file: token_file.clone(),
-        }),
-    };
     let explicit = Explicit {
         address: source.address.clone(),
         namespace: source.namespace.clone(),
         ca_file: source.ca_file.clone(),
-        auth,
+        auth: source.auth.clone(),
     };
     let (mut config, auth) = vault::resolve_env(explicit, env)?;
     config.timeout = source.timeout.unsigned_abs();
@@ -123,20 +72,14 @@ pub fn connect(
 /// Reads a vault source: its own secrets (explicit `paths` and those discovered under `prefix`)
 /// and the inventory credentials whose value lives in it (`entries`).
 pub fn read_source(
+    common: &SourceCommon,
     source: &VaultSource,
     entries: &[&InventoryEntry],
     now: Timestamp,
     key: Option<&Secret>,
     env: impl Fn(&str) -> Option<String>,
 ) -> VaultRead {
-    let own_credential = |name: &str| Credential {
-        name: name.to_string(),
-        pool: source.pool.clone(),
-        source: source.name.clone(),
-        labels: source.labels.clone(),
-        runbook: source.runbook.clone(),
-        thresholds: source.thresholds,
-    };
+    let own_credential = |name: &str| common.credential(name.to_string());
     let fail_all = |reason: String, label: &'static str| {
         let mut observations: Vec<Observation> = source
             .paths
@@ -147,7 +90,7 @@ pub fn read_source(
             })
             .collect();
         observations.extend(entries.iter().map(|e| Observation {
-            credential: attributed(e, source),
+            credential: attributed(e, common),
             evidence: Err(reason.clone()),
         }));
         VaultRead {
@@ -187,7 +130,7 @@ pub fn read_source(
     }
     log::debug!(
         "vault source `{}`: reading metadata of {} secret(s)",
-        source.name,
+        common.name,
         wanted.len()
     );
     let metadata = client.read_metadata_many(&source.mount, &wanted, source.concurrency);
@@ -202,7 +145,7 @@ pub fn read_source(
     let keys = MetadataKeys {
         expires_at: &source.expires_at_key,
         minted_at: &source.minted_at_key,
-        ttl: source.ttl,
+        ttl: common.ttl,
     };
     // Indexed once: a lookup per path, not a search of every result (100k paths at most).
     let by_path: HashMap<&str, &Result<vault::Metadata, VaultError>> =
@@ -225,7 +168,7 @@ pub fn read_source(
             // as it is.
             let spec = ValueSpec {
                 from: ValueFrom::Vault {
-                    source: source.name.clone(),
+                    source: common.name.clone(),
                     path: String::new(),
                     field: Some(value.field.clone()),
                 },
@@ -274,7 +217,7 @@ pub fn read_source(
             key,
         );
         observations.push(Observation {
-            credential: attributed(e, source),
+            credential: attributed(e, common),
             evidence,
         });
     }
@@ -304,7 +247,7 @@ impl std::ops::Deref for Session {
 }
 
 /// An inventory credential whose value lives in Vault is reported as coming from that source.
-fn attributed(entry: &InventoryEntry, source: &VaultSource) -> Credential {
+fn attributed(entry: &InventoryEntry, source: &SourceCommon) -> Credential {
     let mut c = entry.credential.clone();
     c.source = source.name.clone();
     c

@@ -1,10 +1,14 @@
 //! How credwatch authenticates to Vault/OpenBao: a token (given, or read from a file) or a login
 //! with AppRole, JWT or Kubernetes (`POST /v1/auth/<mount>/login`).
 //!
+//! [`Auth`] is the one type for it: the config validator builds it from a source's `auth` table,
+//! and the client logs in with it.
+//!
 //! Credentials come from files (a mounted secret, the pod's service-account token), never from
 //! argv. File contents are read into zeroized buffers, trimmed of surrounding whitespace, and
 //! never appear in an error.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -31,7 +35,7 @@ pub enum Auth {
     /// AppRole login: `role_id` (not secret on its own) and the secret-id read from a file.
     AppRole {
         mount: String,
-        role_id: String,
+        role_id: RoleId,
         secret_id_file: PathBuf,
     },
     /// JWT login: a role of the JWT auth method and a JWT read from a file.
@@ -49,12 +53,75 @@ pub enum Auth {
     },
 }
 
+/// A given token is copied into a new zeroized buffer (the validated config, which holds only the
+/// file-based methods, is cloned by the renderers).
+impl Clone for Auth {
+    fn clone(&self) -> Auth {
+        match self {
+            Auth::Token(token) => Auth::Token(Secret::from_bytes(token.expose_bytes().to_vec())),
+            Auth::TokenFile(path) => Auth::TokenFile(path.clone()),
+            Auth::AppRole {
+                mount,
+                role_id,
+                secret_id_file,
+            } => Auth::AppRole {
+                mount: mount.clone(),
+                role_id: role_id.clone(),
+                secret_id_file: secret_id_file.clone(),
+            },
+            Auth::Jwt {
+                mount,
+                role,
+                jwt_file,
+            } => Auth::Jwt {
+                mount: mount.clone(),
+                role: role.clone(),
+                jwt_file: jwt_file.clone(),
+            },
+            Auth::Kubernetes {
+                mount,
+                role,
+                jwt_file,
+            } => Auth::Kubernetes {
+                mount: mount.clone(),
+                role: role.clone(),
+                jwt_file: jwt_file.clone(),
+            },
+        }
+    }
+}
+
+/// An AppRole's role-id: given, or read from a file at each login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleId {
+    Given(String),
+    File(PathBuf),
+}
+
+impl RoleId {
+    /// The role-id, trimmed of surrounding whitespace when read from a file.
+    fn read(&self) -> Result<Cow<'_, str>, VaultError> {
+        match self {
+            RoleId::Given(id) => Ok(Cow::Borrowed(id)),
+            RoleId::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    VaultError::Config(format!(
+                        "cannot read the AppRole role_id file `{}`: {e}",
+                        path.display()
+                    ))
+                })?;
+                Ok(Cow::Owned(text.trim().to_string()))
+            }
+        }
+    }
+}
+
 impl Auth {
     /// AppRole at the default mount `approle`.
     pub fn app_role(role_id: impl Into<String>, secret_id_file: impl Into<PathBuf>) -> Auth {
         Auth::AppRole {
             mount: DEFAULT_APPROLE_MOUNT.into(),
-            role_id: role_id.into(),
+            role_id: RoleId::Given(role_id.into()),
             secret_id_file: secret_id_file.into(),
         }
     }
@@ -87,6 +154,29 @@ impl Auth {
             Auth::Kubernetes { .. } => "kubernetes",
         }
     }
+
+    /// The local files a login reads, in the order it reads them.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Auth::Token(_) => Vec::new(),
+            Auth::TokenFile(path) => vec![path],
+            Auth::AppRole {
+                role_id,
+                secret_id_file,
+                ..
+            } => match role_id {
+                RoleId::Given(_) => vec![secret_id_file],
+                RoleId::File(path) => vec![path, secret_id_file],
+            },
+            Auth::Jwt { jwt_file, .. } | Auth::Kubernetes { jwt_file, .. } => vec![jwt_file],
+        }
+    }
+
+    /// True for a Kubernetes login with the pod's own service-account token, which Kubernetes
+    /// mounts itself.
+    pub fn uses_pod_service_account_token(&self) -> bool {
+        matches!(self, Auth::Kubernetes { jwt_file, .. } if jwt_file == Path::new(KUBERNETES_TOKEN_FILE))
+    }
 }
 
 /// A login request, ready to send: where, and the JSON body (zeroized on drop).
@@ -117,8 +207,9 @@ pub(crate) fn login_request(auth: &Auth) -> Result<Option<LoginRequest>, VaultEr
             role_id,
             secret_id_file,
         } => {
+            let role_id = role_id.read()?;
             let secret_id = read_credential_file(secret_id_file, "AppRole secret-id")?;
-            (mount, ("role_id", role_id.as_str(), "secret_id"), secret_id)
+            (mount, ("role_id", role_id, "secret_id"), secret_id)
         }
         Auth::Jwt {
             mount,
@@ -126,7 +217,7 @@ pub(crate) fn login_request(auth: &Auth) -> Result<Option<LoginRequest>, VaultEr
             jwt_file,
         } => {
             let jwt = read_credential_file(jwt_file, "JWT")?;
-            (mount, ("role", role.as_str(), "jwt"), jwt)
+            (mount, ("role", Cow::Borrowed(role.as_str()), "jwt"), jwt)
         }
         Auth::Kubernetes {
             mount,
@@ -134,7 +225,7 @@ pub(crate) fn login_request(auth: &Auth) -> Result<Option<LoginRequest>, VaultEr
             jwt_file,
         } => {
             let jwt = read_credential_file(jwt_file, "service-account token")?;
-            (mount, ("role", role.as_str(), "jwt"), jwt)
+            (mount, ("role", Cow::Borrowed(role.as_str()), "jwt"), jwt)
         }
     };
     let (name_key, name, secret_key) = pairs;
@@ -150,7 +241,7 @@ pub(crate) fn login_request(auth: &Auth) -> Result<Option<LoginRequest>, VaultEr
     let capacity = 64 + 6 * (name_key.len() + name.len() + credential.expose().len());
     let mut body = Zeroizing::new(Vec::with_capacity(capacity));
     let mut map = std::collections::BTreeMap::new();
-    map.insert(name_key, name);
+    map.insert(name_key, &*name);
     map.insert(secret_key, credential.expose());
     serde_json::to_writer(&mut *body, &map)
         .map_err(|e| VaultError::Config(format!("cannot encode the login request: {e}")))?;
@@ -217,6 +308,30 @@ mod tests {
             login_request(&Auth::Token(Secret::new("t".into())))
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_role_id_file_is_read_at_login_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (role_id, secret_id) = (dir.path().join("role-id"), dir.path().join("secret-id"));
+        std::fs::write(&secret_id, "s").unwrap();
+        let auth = Auth::AppRole {
+            mount: "approle".into(),
+            role_id: RoleId::File(role_id.clone()),
+            secret_id_file: secret_id,
+        };
+        let err = login_request(&auth).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read the AppRole role_id file `"),
+            "{err}"
+        );
+        std::fs::write(&role_id, " role-123\n").unwrap();
+        let req = login_request(&auth).unwrap().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&req.body).unwrap(),
+            r#"{"role_id":"role-123","secret_id":"s"}"#
         );
     }
 

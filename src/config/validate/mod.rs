@@ -1,0 +1,153 @@
+//! Raw config → validated [`Config`]: the [`Validator`] walks the raw tables and reports every
+//! problem to one [`Diagnostics`]. One file per concern:
+//!
+//! - [`common`]: durations, timestamps, labels, thresholds, keywords, and the keys that
+//!   `[[credential]]` and every `[[source]]` kind share (one validator, [`SourceCommon`](super::SourceCommon));
+//! - [`names`]: Prometheus names and URLs (pure, public);
+//! - [`defaults`], [`pushgateway`], [`metrics`], [`alerts`]: the singleton tables;
+//! - [`format`]: `[[format]]` profiles and the `format` key;
+//! - [`value`]: where a credential's value lives and how its expiry is read (`file`, `env`,
+//!   `vault`, `format`, `chain`, `expiry_from`);
+//! - [`inventory`]: the `[[credential]]` tables;
+//! - [`source`]: `[[source]]`, with the registry of kinds; [`directory`] and [`vault`] are the
+//!   kinds.
+
+mod alerts;
+mod common;
+mod defaults;
+mod directory;
+mod format;
+mod inventory;
+mod metrics;
+pub(super) mod names;
+mod pushgateway;
+mod source;
+mod value;
+mod vault;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::diagnostics::{ConfigError, Diagnostics};
+use super::raw::RawConfig;
+use super::{Config, Defaults, INVENTORY_SOURCE};
+use crate::decode::format::FormatProfile;
+
+/// Label names credwatch sets itself; user labels may not take them.
+const RESERVED_LABELS: [&str; 6] = ["pool", "source", "kind", "fingerprint", "job", "instance"];
+
+/// Validates a parsed file; `path` names it in messages and anchors its relative paths.
+pub(super) fn config(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut v = Validator {
+        diagnostics: Diagnostics::new(text),
+        formats: BTreeMap::new(),
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config = v.config(raw, path, &base);
+    v.diagnostics.finish(path, config)
+}
+
+struct Validator<'a> {
+    diagnostics: Diagnostics<'a>,
+    /// Custom `[[format]]` profiles by name.
+    formats: BTreeMap<String, FormatProfile>,
+}
+
+/// What validating a credential or a source needs from the rest of the file.
+struct Settings<'a> {
+    defaults: &'a Defaults,
+    /// Label names a user label may not take.
+    reserved: &'a BTreeSet<String>,
+    /// The config file's folder, which relative paths start from.
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: String) {
+        self.diagnostics.error(span, message);
+    }
+
+    fn config(&mut self, raw: RawConfig, path: &Path, base: &Path) -> Config {
+        let defaults = self.defaults(&raw.defaults);
+        let metrics = self.metrics(&raw.metrics);
+        let alerts = self.alerts(raw.alerts);
+        let pushgateway = raw.pushgateway.map(|p| self.pushgateway(p, base));
+        let mut reserved: BTreeSet<String> =
+            RESERVED_LABELS.iter().map(|s| s.to_string()).collect();
+        reserved.insert(metrics.credential_label.clone());
+        if let Some(p) = &pushgateway {
+            reserved.extend(p.grouping.keys().cloned());
+        }
+        let settings = Settings {
+            defaults: &defaults,
+            reserved: &reserved,
+            base,
+        };
+
+        for f in raw.formats {
+            self.custom_format(f);
+        }
+
+        let mut source_names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        source_names.insert(INVENTORY_SOURCE.into(), 0..0);
+        let mut sources = Vec::new();
+        for s in raw.sources {
+            let span = s.name.as_ref().map_or(s.kind.span(), Spanned::span);
+            if let Some(source) = self.source(&s, &settings) {
+                if source_names.contains_key(source.name()) {
+                    self.error(
+                        span,
+                        format!(
+                            "source `{}`: duplicate source name; give each `[[source]]` a distinct `name`",
+                            source.name()
+                        ),
+                    );
+                    continue;
+                }
+                source_names.insert(source.name().to_string(), span);
+                sources.push(source);
+            }
+        }
+
+        let vault_sources: Vec<String> = sources
+            .iter()
+            .filter(|s| s.kind.as_vault().is_some())
+            .map(|s| s.name().to_string())
+            .collect();
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        let mut inventory = Vec::new();
+        for c in raw.credentials {
+            let name = c.name.get_ref().clone();
+            if let Some(first) = seen.get(&name) {
+                let line = self.diagnostics.line_of(first.clone());
+                self.error(
+                    c.name.span(),
+                    format!("credential `{name}`: duplicate name (first defined on line {line}); names must be unique"),
+                );
+                continue;
+            }
+            seen.insert(name.clone(), c.name.span());
+            if let Some(entry) = self.credential(c, &settings, &vault_sources) {
+                inventory.push(entry);
+            }
+        }
+
+        Config {
+            path: path.to_path_buf(),
+            defaults,
+            pushgateway,
+            metrics,
+            alerts,
+            inventory,
+            sources,
+            fingerprint_key_file: raw
+                .fingerprint
+                .and_then(|f| f.key_file)
+                .map(|p| base.join(p)),
+            formats: std::mem::take(&mut self.formats),
+        }
+    }
+}
