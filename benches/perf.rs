@@ -538,7 +538,7 @@ fn scrape_latency() {
     )
     .unwrap();
     let config = credwatch::config::read_config(&config_path).unwrap();
-    let mut refresher = Refresher::new(config_path, config);
+    let mut refresher = Refresher::new(config_path, config, credwatch::env::Env::from_process());
 
     let latest = Arc::new(Latest::new());
     let first = Instant::now();

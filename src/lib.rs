@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod decode;
+pub mod env;
 pub mod metrics;
 pub mod net;
 pub mod output;

@@ -13,6 +13,7 @@ use crate::cli::{
     CheckArgs, Cli, Command, LintValueArgs, OutputFormat, PushArgs, RenderCommand, RotateArgs,
 };
 use crate::config::{self, Config};
+use crate::env::{self, Env};
 use crate::sinks::pushgateway;
 use crate::sinks::{self, Delivered};
 use crate::{output, render, sources, time};
@@ -53,16 +54,27 @@ pub fn parse_args() -> Result<Cli, ExitCode> {
     })
 }
 
+/// What every command starts from: its command line and the environment, read once here.
+struct Context {
+    cli: Cli,
+    env: Env,
+}
+
 pub fn run(cli: Cli) -> ExitCode {
-    init_logging(cli.verbose);
-    let result = match &cli.command {
-        Command::Check(args) => check(&cli, args),
-        Command::Push(args) => push(&cli, args),
-        Command::Serve(args) => serve(&cli, args),
-        Command::Textfile(args) => textfile(&cli, args),
-        Command::Render(what) => render(&cli, what),
-        Command::LintValue(args) => lint_value(&cli, args),
-        Command::Rotate(args) => rotate(&cli, args),
+    let cx = Context {
+        cli,
+        env: Env::from_process(),
+    };
+    init_logging(cx.cli.verbose, &cx.env);
+    let cx = &cx;
+    let result = match &cx.cli.command {
+        Command::Check(args) => check(cx, args),
+        Command::Push(args) => push(cx, args),
+        Command::Serve(args) => serve(cx, args),
+        Command::Textfile(args) => textfile(cx, args),
+        Command::Render(what) => render(cx, what),
+        Command::LintValue(args) => lint_value(cx, args),
+        Command::Rotate(args) => rotate(cx, args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -70,14 +82,14 @@ pub fn run(cli: Cli) -> ExitCode {
     })
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, env: &Env) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    let filter = std::env::var("CREDWATCH_LOG").or_else(|_| std::env::var("RUST_LOG"));
+    let filter = env.var(env::LOG).or_else(|| env.var(env::RUST_LOG));
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter.as_deref().unwrap_or(level));
     // The HTTP and TLS libraries log raw traffic (headers, bodies) at debug and trace: tokens,
@@ -89,12 +101,13 @@ fn init_logging(verbose: u8) {
     let _ = builder.try_init();
 }
 
-fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
-    if let Some(p) = &cli.config {
+fn config_path(cx: &Context) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &cx.cli.config {
         return Ok(p.clone());
     }
-    if let Some(p) = std::env::var_os("CREDWATCH_CONFIG").filter(|p| !p.is_empty()) {
-        return Ok(p.into());
+    if let Some(p) = cx.env.bytes(env::CONFIG).filter(|p| !p.is_empty()) {
+        use std::os::unix::ffi::OsStrExt;
+        return Ok(std::ffi::OsStr::from_bytes(p).into());
     }
     let local = PathBuf::from("credwatch.toml");
     if local.exists() {
@@ -105,12 +118,12 @@ fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
     ))
 }
 
-fn load(cli: &Cli) -> anyhow::Result<Config> {
-    Ok(load_with_text(cli)?.0)
+fn load(cx: &Context) -> anyhow::Result<Config> {
+    Ok(load_with_text(cx)?.0)
 }
 
-fn load_with_text(cli: &Cli) -> anyhow::Result<(Config, String)> {
-    let path = config_path(cli)?;
+fn load_with_text(cx: &Context) -> anyhow::Result<(Config, String)> {
+    let path = config_path(cx)?;
     let (config, text) = config::read_config_text(&path)?;
     log::info!(
         "loaded `{}`: {} inventory credential(s), {} source(s)",
@@ -128,14 +141,18 @@ fn now(flag: &Option<String>) -> anyhow::Result<Timestamp> {
     }
 }
 
-fn collect_and_assess(config: &Config, now: Timestamp) -> Report {
-    assess::assess(sources::collect(config, now), now, config.defaults.pools)
+fn collect_and_assess(cx: &Context, config: &Config, now: Timestamp) -> Report {
+    assess::assess(
+        sources::collect(config, now, &cx.env),
+        now,
+        config.defaults.pools,
+    )
 }
 
-fn check(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = load(cli)?;
+fn check(cx: &Context, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = load(cx)?;
     let now = now(&args.now)?;
-    let report = collect_and_assess(&config, now);
+    let report = collect_and_assess(cx, &config, now);
     let text = match args.output {
         OutputFormat::Table => output::render_table(&report),
         OutputFormat::Json => output::render_json(&report),
@@ -144,9 +161,9 @@ fn check(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(report.overall().into())
 }
 
-fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
+fn push(cx: &Context, args: &PushArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let config = load(cli)?;
+    let config = load(cx)?;
     let now = now(&args.now)?;
     let mut target = config.pushgateway.clone().ok_or_else(|| {
         anyhow!(
@@ -157,11 +174,11 @@ fn push(cli: &Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.pushgateway_url {
         target.url = config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}"))?;
     }
-    let report = collect_and_assess(&config, now);
+    let report = collect_and_assess(cx, &config, now);
     let auth = if args.dry_run {
         None
     } else {
-        pushgateway::resolve_auth(&target, |k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
+        pushgateway::resolve_auth(&target, cx.env.lookup()).map_err(|e| anyhow!(e))?
     };
     let mut group = pushgateway::Group::new(target, auth, args.dry_run);
     let delivered = sinks::deliver(&mut group, report, &config, now, started);
@@ -201,8 +218,8 @@ fn print_problems(report: &Report) {
     eprint!("{}", output::render_problems(report));
 }
 
-fn render(cli: &Cli, what: &RenderCommand) -> anyhow::Result<ExitCode> {
-    let (config, text) = load_with_text(cli)?;
+fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitCode> {
+    let (config, text) = load_with_text(cx)?;
     let output = match what {
         RenderCommand::Rules(args) => render::rules::render_cli(&config, args),
         RenderCommand::RuleTests(args) => render::rule_tests::render_cli(&config, args),
@@ -221,13 +238,13 @@ fn render(cli: &Cli, what: &RenderCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn lint_value(cli: &Cli, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
+fn lint_value(cx: &Context, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
     use std::io::Read;
     let profile = match crate::decode::format::builtin(&args.format) {
         Some(p) => p,
         None => {
             // Custom formats live in the config file, when there is one.
-            let config = load(cli).map_err(|e| {
+            let config = load(cx).map_err(|e| {
                 anyhow!("`{}` is not a built-in format, and the config that might define it could not be loaded: {e:#}", args.format)
             })?;
             config.formats.get(&args.format).cloned().ok_or_else(|| {
@@ -254,12 +271,12 @@ fn lint_value(cli: &Cli, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
+fn rotate(cx: &Context, args: &RotateArgs) -> anyhow::Result<ExitCode> {
     use crate::rotate;
-    let (config, text) = load_with_text(cli)?;
+    let (config, text) = load_with_text(cx)?;
     let find = |name: &str| config.inventory.iter().find(|e| e.credential.name == name);
     let Some(entry) = find(&args.name) else {
-        let report = collect_and_assess(&config, Timestamp::now());
+        let report = collect_and_assess(cx, &config, Timestamp::now());
         return Err(
             match report
                 .assessments
@@ -281,7 +298,7 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
         );
     };
     if let Some(crate::config::ValueFrom::Vault { .. }) = entry.value.as_ref().map(|v| &v.from) {
-        return rotate_in_vault(cli, args, &config, entry);
+        return rotate_in_vault(cx, args, &config, entry);
     }
     let flag = |value: &Option<String>, flag: &str| {
         value
@@ -312,16 +329,20 @@ fn rotate(cli: &Cli, args: &RotateArgs) -> anyhow::Result<ExitCode> {
         args.name,
         config.path.display()
     );
-    push_after_rotation(cli, args, &config)
+    push_after_rotation(cx, args, &config)
 }
 
 /// Pushes at once after a rotation, so the alert clears within minutes, not at the next run.
-fn push_after_rotation(cli: &Cli, args: &RotateArgs, config: &Config) -> anyhow::Result<ExitCode> {
+fn push_after_rotation(
+    cx: &Context,
+    args: &RotateArgs,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
     if args.no_push || config.pushgateway.is_none() {
         return Ok(ExitCode::Ok);
     }
     push(
-        cli,
+        cx,
         &PushArgs {
             dry_run: false,
             pushgateway_url: None,
@@ -330,10 +351,10 @@ fn push_after_rotation(cli: &Cli, args: &RotateArgs, config: &Config) -> anyhow:
     )
 }
 
-fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
+fn serve(cx: &Context, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
     use crate::serve::exporter::Limits;
 
-    let path = config_path(cli)?;
+    let path = config_path(cx)?;
     let config = config::read_config(&path)?;
     let duration = |text: &str, flag: &str| {
         time::parse_duration(text)
@@ -360,24 +381,29 @@ fn serve(cli: &Cli, args: &crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
     };
-    crate::serve::run(listener, path, config, interval, limits, announce)?;
+    crate::serve::run(
+        listener,
+        path,
+        config,
+        cx.env.clone(),
+        interval,
+        limits,
+        announce,
+    )?;
     println!("stopped");
     Ok(ExitCode::Ok)
 }
 
-/// A test hook (not in `--help`): milliseconds `textfile` sleeps between writing its temporary
-/// file and renaming it, so that a test can kill it in that window. Debug builds only: a release
-/// binary ignores it.
-const TEXTFILE_PAUSE_ENV: &str = "CREDWATCH_TEST_PAUSE_BEFORE_RENAME_MS";
-
-fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCode> {
+fn textfile(cx: &Context, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     sinks::textfile::check_path(&args.path).map_err(|e| anyhow!(e))?;
-    let config = load(cli)?;
+    let config = load(cx)?;
     let now = now(&args.now)?;
-    let report = collect_and_assess(&config, now);
-    let pause = std::env::var(TEXTFILE_PAUSE_ENV)
-        .ok()
+    let report = collect_and_assess(cx, &config, now);
+    // A test hook, in debug builds only: a release binary ignores it.
+    let pause = cx
+        .env
+        .var(env::TEST_PAUSE_BEFORE_RENAME_MS)
         .filter(|_| cfg!(debug_assertions))
         .and_then(|ms| ms.parse().ok())
         .map(std::time::Duration::from_millis);
@@ -405,7 +431,7 @@ fn textfile(cli: &Cli, args: &crate::cli::TextfileArgs) -> anyhow::Result<ExitCo
 /// Rotation of a credential stored in Vault ([`crate::rotate::vault`]), then the config's own
 /// `minted_at` kept true, then a push.
 fn rotate_in_vault(
-    cli: &Cli,
+    cx: &Context,
     args: &RotateArgs,
     config: &Config,
     entry: &crate::config::InventoryEntry,
@@ -425,7 +451,7 @@ fn rotate_in_vault(
         .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}")))
         .transpose()?;
     let session = crate::sources::vault::Session(
-        crate::sources::vault::connect(vault_source, |k| std::env::var(k).ok())
+        crate::sources::vault::connect(vault_source, cx.env.lookup())
             .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
     );
     let mount = vault_source.mount.as_str();
@@ -447,7 +473,7 @@ fn rotate_in_vault(
             minted_at: &vault_source.minted_at_key,
             ttl: target.common.ttl,
         },
-        rotated_by: workflow::rotated_by(std::env::var("USER").ok()),
+        rotated_by: workflow::rotated_by(cx.env.var(env::USER)),
         now: Timestamp::now(),
     };
     let (version, minted_at, promoted_from) =
@@ -493,7 +519,7 @@ fn rotate_in_vault(
             );
         }
     }
-    push_after_rotation(cli, args, config)
+    push_after_rotation(cx, args, config)
 }
 
 /// Replaces the config file atomically, through a symlink to the file it points at (a config

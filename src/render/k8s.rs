@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::cli::{K8sArgs, K8sMode};
 use crate::config::{Config, ValueFrom};
-use crate::sinks::pushgateway::{ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
+use crate::env::{PUSHGATEWAY_PASSWORD, PUSHGATEWAY_TOKEN, PUSHGATEWAY_USERNAME, VAULT_TOKEN};
 
 /// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
 pub const CONFIG_DIR: &str = "/etc/credwatch";
@@ -621,9 +621,9 @@ fn pod_template(
     let mut env = match &opts.pushgateway_secret {
         None => Vec::new(),
         Some(secret) => [
-            (ENV_USERNAME, "username"),
-            (ENV_PASSWORD, "password"),
-            (ENV_TOKEN, "token"),
+            (PUSHGATEWAY_USERNAME, "username"),
+            (PUSHGATEWAY_PASSWORD, "password"),
+            (PUSHGATEWAY_TOKEN, "token"),
         ]
         .into_iter()
         .map(|(var, key)| EnvVar {
@@ -641,7 +641,7 @@ fn pod_template(
     };
     if let Some(secret) = &opts.vault_secret {
         env.push(EnvVar {
-            name: "VAULT_TOKEN",
+            name: VAULT_TOKEN[1],
             value_from: EnvVarSource {
                 secret_key_ref: SecretKeySelector {
                     name: secret.clone(),

@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use crate::assess::{self, Report};
 use crate::config::{self, Config, MetricNames};
 use crate::credential::PoolPolicy;
+use crate::env::Env;
 use crate::metrics::RunInfo;
 use crate::metrics::delivery::{self, Delivery, Held};
 use crate::metrics::text;
@@ -100,17 +101,20 @@ fn random_unit() -> f64 {
 pub struct Refresher {
     config_path: PathBuf,
     config: Config,
+    env: Env,
     previous: Option<Report>,
     last_success: Option<Timestamp>,
 }
 
 impl Refresher {
-    /// `config` is the file at `config_path` as validated at startup; it is used whenever a
+    /// `config` is the file at `config_path` as validated at startup (`env` the environment the
+    /// process started with); it is used whenever a
     /// later version of the file does not validate.
-    pub fn new(config_path: PathBuf, config: Config) -> Self {
+    pub fn new(config_path: PathBuf, config: Config, env: Env) -> Self {
         Refresher {
             config_path,
             config,
+            env,
             previous: None,
             last_success: None,
         }
@@ -133,7 +137,7 @@ impl Refresher {
         };
         let now = Timestamp::now();
         let mut fresh = assess::assess(
-            sources::collect(&self.config, now),
+            sources::collect(&self.config, now, &self.env),
             now,
             self.config.defaults.pools,
         );

@@ -12,6 +12,10 @@ use zeroize::Zeroizing;
 
 use crate::config::Pushgateway;
 use crate::credential::Secret;
+use crate::env::{
+    PUSHGATEWAY_PASSWORD, PUSHGATEWAY_PASSWORD_FILE, PUSHGATEWAY_TOKEN, PUSHGATEWAY_TOKEN_FILE,
+    PUSHGATEWAY_USERNAME,
+};
 use crate::metrics::delivery::Held;
 use crate::metrics::text::Series;
 use crate::net::retry::{Failure, GaveUp, Policy, retry};
@@ -37,13 +41,6 @@ pub enum Auth {
     Basic { username: String, password: Secret },
     Bearer(Secret),
 }
-
-/// Variables read by [`resolve_auth`].
-pub const ENV_USERNAME: &str = "CREDWATCH_PUSHGATEWAY_USERNAME";
-pub const ENV_PASSWORD: &str = "CREDWATCH_PUSHGATEWAY_PASSWORD";
-pub const ENV_PASSWORD_FILE: &str = "CREDWATCH_PUSHGATEWAY_PASSWORD_FILE";
-pub const ENV_TOKEN: &str = "CREDWATCH_PUSHGATEWAY_TOKEN";
-pub const ENV_TOKEN_FILE: &str = "CREDWATCH_PUSHGATEWAY_TOKEN_FILE";
 
 /// The URL of the group: `<base>/metrics/job/<job>[/<label>/<value>]…`. Values that are empty or
 /// hold anything but unreserved URL characters use the `@base64` form (URL-safe alphabet).
@@ -96,8 +93,8 @@ pub fn resolve_auth(
         Ok(Secret::new(value))
     };
     let token = match (
-        env(ENV_TOKEN),
-        env(ENV_TOKEN_FILE)
+        env(PUSHGATEWAY_TOKEN),
+        env(PUSHGATEWAY_TOKEN_FILE)
             .map(Into::into)
             .or(config.token_file.clone()),
     ) {
@@ -105,12 +102,12 @@ pub fn resolve_auth(
         (_, Some(path)) => Some(from_file(&path, "token")?),
         _ => None,
     };
-    let username = env(ENV_USERNAME)
+    let username = env(PUSHGATEWAY_USERNAME)
         .filter(|u| !u.is_empty())
         .or(config.username.clone());
     let password = match (
-        env(ENV_PASSWORD),
-        env(ENV_PASSWORD_FILE)
+        env(PUSHGATEWAY_PASSWORD),
+        env(PUSHGATEWAY_PASSWORD_FILE)
             .map(Into::into)
             .or(config.password_file.clone()),
     ) {
@@ -126,10 +123,10 @@ pub fn resolve_auth(
         (Some(t), None, None) => Ok(Some(Auth::Bearer(t))),
         (None, Some(username), Some(password)) => Ok(Some(Auth::Basic { username, password })),
         (None, Some(_), None) => Err(format!(
-            "a Pushgateway username is set but no password: set {ENV_PASSWORD}, {ENV_PASSWORD_FILE} or `password_file`"
+            "a Pushgateway username is set but no password: set {PUSHGATEWAY_PASSWORD}, {PUSHGATEWAY_PASSWORD_FILE} or `password_file`"
         )),
         (None, None, Some(_)) => Err(format!(
-            "a Pushgateway password is set but no username: set {ENV_USERNAME} or `username`"
+            "a Pushgateway password is set but no username: set {PUSHGATEWAY_USERNAME} or `username`"
         )),
         (None, None, None) => Ok(None),
     }
@@ -597,27 +594,39 @@ mod tests {
             }
         };
         assert!(resolve_auth(&pg(), env(&[])).unwrap().is_none());
-        match resolve_auth(&pg(), env(&[(ENV_TOKEN, "tok")])).unwrap() {
+        match resolve_auth(&pg(), env(&[(PUSHGATEWAY_TOKEN, "tok")])).unwrap() {
             Some(Auth::Bearer(t)) => assert_eq!(t.expose(), "tok"),
             other => panic!("{other:?}"),
         }
-        match resolve_auth(&pg(), env(&[(ENV_USERNAME, "u"), (ENV_PASSWORD, "p")])).unwrap() {
+        match resolve_auth(
+            &pg(),
+            env(&[(PUSHGATEWAY_USERNAME, "u"), (PUSHGATEWAY_PASSWORD, "p")]),
+        )
+        .unwrap()
+        {
             Some(Auth::Basic { username, password }) => {
                 assert_eq!((username.as_str(), password.expose()), ("u", "p"))
             }
             other => panic!("{other:?}"),
         }
         assert!(
-            resolve_auth(&pg(), env(&[(ENV_USERNAME, "u")]))
+            resolve_auth(&pg(), env(&[(PUSHGATEWAY_USERNAME, "u")]))
                 .unwrap_err()
                 .contains("no password")
         );
         assert!(
-            resolve_auth(&pg(), env(&[(ENV_TOKEN, "t"), (ENV_USERNAME, "u")]))
-                .unwrap_err()
-                .contains("keep one")
+            resolve_auth(
+                &pg(),
+                env(&[(PUSHGATEWAY_TOKEN, "t"), (PUSHGATEWAY_USERNAME, "u")])
+            )
+            .unwrap_err()
+            .contains("keep one")
         );
-        let err = resolve_auth(&pg(), env(&[(ENV_TOKEN_FILE, "/nonexistent/token")])).unwrap_err();
+        let err = resolve_auth(
+            &pg(),
+            env(&[(PUSHGATEWAY_TOKEN_FILE, "/nonexistent/token")]),
+        )
+        .unwrap_err();
         assert!(err.contains("/nonexistent/token"), "{err}");
     }
 }

@@ -4,9 +4,14 @@
 use crate::config::{InventoryEntry, ValueFrom};
 use crate::credential::{Observation, Secret};
 use crate::decode::evidence;
+use crate::env::Env;
 
 /// Reads the value of every entry that has one; `key` keys the fingerprints.
-pub fn observations(entries: &[InventoryEntry], key: Option<&Secret>) -> Vec<Observation> {
+pub fn observations(
+    entries: &[InventoryEntry],
+    key: Option<&Secret>,
+    env: &Env,
+) -> Vec<Observation> {
     entries
         .iter()
         .map(|e| {
@@ -15,7 +20,7 @@ pub fn observations(entries: &[InventoryEntry], key: Option<&Secret>) -> Vec<Obs
                     .declared
                     .clone()
                     .ok_or_else(|| "no expiry is declared".to_string()),
-                Some(spec) => read_value(&spec.from).and_then(|value| {
+                Some(spec) => read_value(&spec.from, env).and_then(|value| {
                     evidence::from_value(
                         value.expose_bytes(),
                         spec,
@@ -34,16 +39,16 @@ pub fn observations(entries: &[InventoryEntry], key: Option<&Secret>) -> Vec<Obs
 }
 
 /// Reads a value into a [`Secret`]. Errors name where the value was looked for, never the value.
-pub fn read_value(from: &ValueFrom) -> Result<Secret, String> {
+pub fn read_value(from: &ValueFrom, env: &Env) -> Result<Secret, String> {
     let value = match from {
         ValueFrom::File(path) => {
             let bytes =
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", from.describe()))?;
             Secret::from_bytes(bytes)
         }
-        ValueFrom::Env(name) => match std::env::var_os(name) {
+        ValueFrom::Env(name) => match env.bytes(name) {
             None => return Err(format!("{} is not set", from.describe())),
-            Some(v) => Secret::from_bytes(v.into_encoded_bytes()),
+            Some(v) => Secret::from_bytes(v.to_vec()),
         },
         ValueFrom::Vault { .. } => {
             return Err(format!("{} is read by its vault source", from.describe()));

@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 
 use crate::config::{Config, INVENTORY_SOURCE, SourceKind, ValueFrom};
 use crate::credential::{Collection, Observation, Secret, SourceStatus};
+use crate::env::Env;
 
 /// Reads every source named in the config. `now` decides whether a Vault version whose deletion
 /// was scheduled is deleted yet.
-pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
+pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
     let mut collection = Collection::default();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     let mut add = |collection: &mut Collection, observations: Vec<Observation>| {
@@ -31,7 +32,7 @@ pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
         }
     };
 
-    let key = match fingerprint_key(config) {
+    let key = match fingerprint_key(config, env) {
         Ok(k) => k,
         Err(e) => {
             collection.problems.push(e);
@@ -59,7 +60,7 @@ pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
         });
         add(
             &mut collection,
-            inventory::observations(&local, key.as_ref()),
+            inventory::observations(&local, key.as_ref(), env),
         );
     }
     for source in &config.sources {
@@ -85,10 +86,14 @@ pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
                     })
                     .collect();
                 log::debug!("reading vault source `{name}`");
-                let read =
-                    vault::read_source(&source.common, v, &entries, now, key.as_ref(), |k| {
-                        std::env::var(k).ok()
-                    });
+                let read = vault::read_source(
+                    &source.common,
+                    v,
+                    &entries,
+                    now,
+                    key.as_ref(),
+                    env.lookup(),
+                );
                 (read.observations, read.error)
             }
         };
@@ -116,17 +121,20 @@ pub fn collect(config: &Config, now: jiff::Timestamp) -> Collection {
 /// The key for HMAC fingerprints: `CREDWATCH_FINGERPRINT_KEY`, else the file named by
 /// `CREDWATCH_FINGERPRINT_KEY_FILE` or `[fingerprint] key_file`. Without one, fingerprints are
 /// unkeyed SHA-256 (see `decode::fingerprint` for the trade-off).
-pub fn fingerprint_key(config: &Config) -> Result<Option<Secret>, String> {
-    if let Some(k) = std::env::var_os("CREDWATCH_FINGERPRINT_KEY").filter(|k| !k.is_empty()) {
-        return Ok(Some(Secret::from_bytes(k.into_encoded_bytes())));
+pub fn fingerprint_key(config: &Config, env: &Env) -> Result<Option<Secret>, String> {
+    if let Some(k) = env
+        .bytes(crate::env::FINGERPRINT_KEY)
+        .filter(|k| !k.is_empty())
+    {
+        return Ok(Some(Secret::from_bytes(k.to_vec())));
     }
-    let file = std::env::var_os("CREDWATCH_FINGERPRINT_KEY_FILE")
-        .filter(|f| !f.is_empty())
+    let file = env
+        .non_empty(crate::env::FINGERPRINT_KEY_FILE)
         .map(std::path::PathBuf::from)
         .or_else(|| config.fingerprint_key_file.clone());
     let Some(file) = file else { return Ok(None) };
     let from = crate::config::ValueFrom::File(file);
-    inventory::read_value(&from)
+    inventory::read_value(&from, env)
         .map(Some)
         .map_err(|e| format!("fingerprint key: {e}; fingerprints are unkeyed this run"))
 }

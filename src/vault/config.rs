@@ -2,6 +2,7 @@
 //! which fills what the config file left open from the `VAULT_*`/`BAO_*` environment (pure: the
 //! environment is passed in as a function).
 
+use crate::env::{VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, VAULT_TOKEN};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,12 +62,6 @@ pub struct Explicit {
     pub auth: Option<Auth>,
 }
 
-/// The environment variables [`resolve_env`] reads, OpenBao's name first.
-pub const ENV_ADDR: [&str; 2] = ["BAO_ADDR", "VAULT_ADDR"];
-pub const ENV_TOKEN: [&str; 2] = ["BAO_TOKEN", "VAULT_TOKEN"];
-pub const ENV_NAMESPACE: [&str; 2] = ["BAO_NAMESPACE", "VAULT_NAMESPACE"];
-pub const ENV_CACERT: [&str; 2] = ["BAO_CACERT", "VAULT_CACERT"];
-
 /// Completes the explicit settings from the environment the way the `bao` and `vault` CLIs do:
 ///
 /// - an explicit setting always wins over the environment;
@@ -92,7 +87,7 @@ pub fn resolve_env(
     let address = explicit
         .address
         .filter(|a| !a.trim().is_empty())
-        .or_else(|| lookup(ENV_ADDR))
+        .or_else(|| lookup(VAULT_ADDR))
         .ok_or_else(|| {
             "no Vault address: set `address` in the config, or BAO_ADDR or VAULT_ADDR".to_string()
         })?;
@@ -104,15 +99,15 @@ pub fn resolve_env(
     }
     let namespace = explicit
         .namespace
-        .or_else(|| lookup(ENV_NAMESPACE))
+        .or_else(|| lookup(VAULT_NAMESPACE))
         .map(|n| n.trim().trim_matches('/').to_string())
         .filter(|n| !n.is_empty());
     let ca_file = explicit
         .ca_file
-        .or_else(|| lookup(ENV_CACERT).map(PathBuf::from));
+        .or_else(|| lookup(VAULT_CACERT).map(PathBuf::from));
     let auth = match explicit.auth {
         Some(auth) => auth,
-        None => match lookup(ENV_TOKEN) {
+        None => match lookup(VAULT_TOKEN) {
             Some(token) => Auth::Token(Secret::new(token.trim().to_string())),
             None => {
                 return Err(
