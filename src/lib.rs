@@ -1,14 +1,17 @@
 //! credwatch: knows when each credential expires and tells Prometheus before it does.
 //!
-//! The data flows one way. [`config`] validates `credwatch.toml`; [`sources`] read the inventory
-//! and the configured sources into observations; [`assess`] (pure, `now` passed in) turns them into
-//! a [`assess::Report`]; [`output`] renders it as a table or JSON, [`metrics`] maps it onto the
-//! metrics contract and [`exposition`] encodes that as Prometheus text; [`sinks`] deliver the text
-//! (Pushgateway, `/metrics`, node_exporter's textfile). For `serve`, [`refresh`] runs the pipeline
-//! on an interval and [`last_known`] keeps what a refresh could not read.
-//! [`net`] holds the mechanics the clients of servers share (retries, a worker pool, an HTTP agent
-//! that resolves once).
-//! [`run`] wires a command line onto that pipeline and picks the exit code.
+//! The data flows one way, and the modules are named by stage:
+//! [`config`] validates `credwatch.toml` (and [`env`] snapshots the environment once);
+//! [`sources`] read the inventory and the configured sources into observations (over the
+//! [`vault`] client and the [`net`] mechanics every client shares); [`decode`] says what a value
+//! itself tells (JWT, X.509, format, fingerprint); [`assess`] (pure, `now` passed in) turns the
+//! observations into an [`assess::Report`] and carries last known values forward; [`output`]
+//! renders a report as a table or JSON; [`metrics`] maps it onto the metrics contract (every name
+//! in [`metrics::names`]), applies the partial-run rule and encodes Prometheus text; [`sinks`]
+//! deliver the text of one-shot runs (Pushgateway, node_exporter's textfile) and [`serve`] runs
+//! the pipeline on an interval behind `/metrics`. [`render`] turns a config into what operators
+//! deploy; [`rotate`] records a replaced credential. [`run`] wires a command line onto all of it
+//! and picks the exit code. `docs/architecture.md` has the dependency rule.
 
 pub mod assess;
 pub mod cli;

@@ -1,5 +1,7 @@
-//! Command entry points: the only place that reads the clock, the environment and the command
-//! line, and the place that turns outcomes into exit codes.
+//! Command entry points: parse the command line, read the environment once (into a
+//! `Context`) and the clock once per command (or take `--now`), call the stage that does the
+//! work, print its outcome and turn it into an exit code. `serve`'s refresh loop is the only
+//! other place that reads the clock: each refresh is a run of its own.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -219,16 +221,55 @@ fn print_problems(report: &Report) {
 }
 
 fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitCode> {
+    use crate::cli::{K8sMode, PolicyPurpose, RulesFormat};
+    use render::{k8s, rule_tests, rules, vault_policy};
+
     let (config, text) = load_with_text(cx)?;
     let output = match what {
-        RenderCommand::Rules(args) => render::rules::render_cli(&config, args),
-        RenderCommand::RuleTests(args) => render::rule_tests::render_cli(&config, args),
-        RenderCommand::K8s(args) => render::k8s::render_cli(&config, &text, args),
-        RenderCommand::VaultPolicy(args) => render::vault_policy::render(
+        RenderCommand::Rules(args) => {
+            for w in rules::warnings(&config) {
+                log::warn!("{w}");
+            }
+            let format = match args.format {
+                RulesFormat::Rules => rules::Format::Rules,
+                RulesFormat::Prometheusrule => rules::Format::PrometheusRule,
+                RulesFormat::HelmValues => rules::Format::HelmValues,
+            };
+            rules::render(&config, format, &args.labels, args.namespace.as_deref())
+        }
+        RenderCommand::RuleTests(args) => rule_tests::render(&config, &args.rule_file),
+        RenderCommand::K8s(args) => {
+            let opts = k8s::Options {
+                image: args.image.clone(),
+                namespace: args.namespace.clone(),
+                name: args.name.clone(),
+                schedule: args.schedule.clone(),
+                pushgateway_secret: args.pushgateway_secret.clone(),
+                vault_secret: args.vault_secret.clone(),
+                service_account_token: false,
+                source_configmaps: k8s::parse_source_configmaps(&args.source_configmaps)
+                    .map_err(|e| anyhow!(e))?,
+                mode: match args.mode {
+                    K8sMode::Cronjob => k8s::Mode::Cronjob,
+                    K8sMode::Exporter => k8s::Mode::Exporter,
+                },
+                service_monitor: args.service_monitor,
+                service_monitor_labels: k8s::parse_labels(&args.service_monitor_labels)
+                    .map_err(|e| anyhow!(e))?,
+            };
+            let yaml = k8s::render(&config, &text, &opts);
+            if yaml.is_ok() {
+                for warning in k8s::pod_warnings(&config, &opts) {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            yaml
+        }
+        RenderCommand::VaultPolicy(args) => vault_policy::render(
             &config,
             match args.purpose {
-                crate::cli::PolicyPurpose::Monitor => render::vault_policy::Purpose::Monitor,
-                crate::cli::PolicyPurpose::Rotate => render::vault_policy::Purpose::Rotate,
+                PolicyPurpose::Monitor => vault_policy::Purpose::Monitor,
+                PolicyPurpose::Rotate => vault_policy::Purpose::Rotate,
             },
             args.source.as_deref(),
         ),

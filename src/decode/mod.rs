@@ -13,7 +13,6 @@
 //! the value or any part of it: errors name the part, the position or the length that is wrong.
 //! Each error path is tested against that rule with [`tests::assert_no_leak`].
 
-pub mod evidence;
 pub mod fingerprint;
 pub mod format;
 pub mod jwt;

@@ -14,7 +14,7 @@
 //! | `credwatch_pool_runway_warn_before_seconds{pool}` | the pool's runway threshold |
 //! | `credwatch_source_up{source}` | 1/0 per source |
 //! | `credwatch_source_error{source,reason}` | 1 for a failed source, with why |
-//! | `<last_success>` | only when every source and credential was read (the sink decides) |
+//! | `<last_success>` | only when every source and credential was read (see [`super::delivery`]) |
 //! | `credwatch_last_run_timestamp_seconds`, `credwatch_run_duration_seconds`, `credwatch_build_info{version}` | bookkeeping |
 //!
 //! `<expiry>`, `<last_success>` and the `credential` label take their names from `[metrics]`.

@@ -2,7 +2,7 @@
 //!
 //! Three objects: a ServiceAccount, a ConfigMap holding `credwatch.toml` verbatim, and a hardened
 //! CronJob running `credwatch push` with that file mounted at [`CONFIG_FILE`]. With
-//! [`K8sMode::Exporter`] a Deployment running `credwatch serve` (the same pod, hardening and
+//! [`Mode::Exporter`] a Deployment running `credwatch serve` (the same pod, hardening and
 //! mounts; readiness on `/-/ready`, liveness on `/healthz`) and its Service replace the CronJob,
 //! plus a ServiceMonitor on request. Each directory
 //! source is a ConfigMap mounted read-only at the source's `path`; a relative `path` resolves
@@ -17,7 +17,6 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::cli::{K8sArgs, K8sMode};
 use crate::config::{Config, ValueFrom};
 use crate::env::{PUSHGATEWAY_PASSWORD, PUSHGATEWAY_TOKEN, PUSHGATEWAY_USERNAME, VAULT_TOKEN};
 
@@ -64,49 +63,35 @@ pub struct Options {
     /// Source name → the ConfigMap to mount for it, where it is not named like the source.
     pub source_configmaps: BTreeMap<String, String>,
     /// A CronJob that pushes, or a Deployment (and Service) that serves `/metrics`.
-    pub mode: K8sMode,
-    /// With [`K8sMode::Exporter`]: also a ServiceMonitor for the Prometheus Operator.
+    pub mode: Mode,
+    /// With [`Mode::Exporter`]: also a ServiceMonitor for the Prometheus Operator.
     pub service_monitor: bool,
     /// Extra labels on the ServiceMonitor (`release=...` for kube-prometheus-stack).
     pub service_monitor_labels: BTreeMap<String, String>,
 }
 
-impl Options {
-    /// Takes the flags as given; [`render`] checks them against each other and the config.
-    pub fn from_args(args: &K8sArgs) -> Result<Options, String> {
-        Ok(Options {
-            image: args.image.clone(),
-            namespace: args.namespace.clone(),
-            name: args.name.clone(),
-            schedule: args.schedule.clone(),
-            pushgateway_secret: args.pushgateway_secret.clone(),
-            vault_secret: args.vault_secret.clone(),
-            service_account_token: false,
-            source_configmaps: parse_source_configmaps(&args.source_configmaps)?,
-            mode: args.mode,
-            service_monitor: args.service_monitor,
-            service_monitor_labels: parse_labels(&args.service_monitor_labels)?,
-        })
-    }
+/// What runs credwatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// ServiceAccount, ConfigMap and a CronJob running `credwatch push`.
+    Cronjob,
+    /// ServiceAccount, ConfigMap, a Deployment running `credwatch serve` and its Service.
+    Exporter,
 }
 
-/// The command: renders, then logs what will not work in a pod although the config is valid.
-pub fn render_cli(config: &Config, config_text: &str, args: &K8sArgs) -> Result<String, String> {
-    let opts = Options::from_args(args)?;
-    let yaml = render(config, config_text, &opts)?;
+/// What will not work in a pod although the config is valid (files and variables the manifests
+/// do not provide, a loopback Pushgateway), one sentence each.
+pub fn pod_warnings(config: &Config, opts: &Options) -> Vec<String> {
     // The exporter pushes nothing: what the config says about a Pushgateway does not matter.
     let mut used = config.clone();
-    if opts.mode == K8sMode::Exporter {
+    if opts.mode == Mode::Exporter {
         used.pushgateway = None;
     }
-    for warning in warnings(&used) {
-        eprintln!("warning: {warning}");
-    }
-    Ok(yaml)
+    warnings(&used)
 }
 
 /// The manifests as multi-document YAML: ServiceAccount, ConfigMap, then a CronJob, or with
-/// [`K8sMode::Exporter`] a Deployment, a Service and optionally a ServiceMonitor.
+/// [`Mode::Exporter`] a Deployment, a Service and optionally a ServiceMonitor.
 pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<String, String> {
     check_options(opts)?;
     let mut opts = opts.clone();
@@ -116,7 +101,7 @@ pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<Stri
         .any(|s| s.kind.uses_service_account_token());
     let opts = &opts;
     match opts.mode {
-        K8sMode::Cronjob if config.pushgateway.is_none() => {
+        Mode::Cronjob if config.pushgateway.is_none() => {
             return Err(format!(
                 "`{}` has no [pushgateway] table, and the CronJob runs `credwatch push`; add one with the in-cluster `url`, or render an exporter with --mode exporter",
                 config.path.display()
@@ -127,13 +112,13 @@ pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<Stri
                 "--service-monitor-label: there is no ServiceMonitor without --mode exporter --service-monitor".into(),
             );
         }
-        K8sMode::Cronjob if opts.service_monitor => {
+        Mode::Cronjob if opts.service_monitor => {
             return Err(
                 "--service-monitor: a CronJob serves nothing to scrape; use it with --mode exporter"
                     .into(),
             );
         }
-        K8sMode::Exporter if opts.pushgateway_secret.is_some() => {
+        Mode::Exporter if opts.pushgateway_secret.is_some() => {
             return Err(
                 "--pushgateway-secret: the exporter is scraped and pushes nothing; leave it out with --mode exporter"
                     .into(),
@@ -148,8 +133,8 @@ pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<Stri
         yaml(&config_map(opts, &labels, config_text))?,
     ];
     match opts.mode {
-        K8sMode::Cronjob => documents.push(yaml(&cron_job(opts, &labels, &mounts))?),
-        K8sMode::Exporter => {
+        Mode::Cronjob => documents.push(yaml(&cron_job(opts, &labels, &mounts))?),
+        Mode::Exporter => {
             documents.push(yaml(&deployment(opts, &labels, &mounts))?);
             documents.push(yaml(&service(opts, &labels))?);
             if opts.service_monitor {
@@ -255,7 +240,7 @@ pub fn parse_source_configmaps(values: &[String]) -> Result<BTreeMap<String, Str
 }
 
 /// `KEY=VALUE` flags into labels, keys checked as Kubernetes label keys. Pure.
-fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for pair in raw {
         let (k, v) = pair
@@ -1140,7 +1125,7 @@ mod tests {
             vault_secret: None,
             service_account_token: false,
             source_configmaps: BTreeMap::new(),
-            mode: K8sMode::Cronjob,
+            mode: Mode::Cronjob,
             service_monitor: false,
             service_monitor_labels: BTreeMap::new(),
         }
@@ -1176,7 +1161,7 @@ mod tests {
     fn the_service_monitor_carries_the_labels_its_prometheus_selects() {
         let cfg = config("[[credential]]\nname = \"a\"\nexpires_at = 1808064429\n");
         let mut o = opts();
-        o.mode = K8sMode::Exporter;
+        o.mode = Mode::Exporter;
         o.service_monitor = true;
         o.service_monitor_labels = parse_labels(&["release=kube-prometheus-stack".into()]).unwrap();
         let docs = documents(&render(&cfg, "", &o).unwrap());

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 use serde::Serialize;
 
-use crate::cli::{RulesArgs, RulesFormat};
 use crate::config::{Config, check_label_name};
 use crate::metrics::names;
 use crate::time::format_duration;
@@ -548,20 +547,31 @@ struct HelmValues {
     rules_map: BTreeMap<&'static str, RuleFile>,
 }
 
+/// The shape of the rules file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A plain Prometheus rule file (`groups:`).
+    Rules,
+    /// A `monitoring.coreos.com/v1` PrometheusRule.
+    PrometheusRule,
+    /// `additionalPrometheusRulesMap` values for the kube-prometheus-stack chart.
+    HelmValues,
+}
+
 pub fn render(
     config: &Config,
-    format: RulesFormat,
+    format: Format,
     labels: &[String],
     namespace: Option<&str>,
 ) -> Result<String, String> {
     let file = rule_file(config);
     let labels = parse_labels(labels)?;
-    if format != RulesFormat::Prometheusrule && (!labels.is_empty() || namespace.is_some()) {
+    if format != Format::PrometheusRule && (!labels.is_empty() || namespace.is_some()) {
         return Err("--label and --namespace apply to --format prometheusrule only".into());
     }
     let yaml = match format {
-        RulesFormat::Rules => serde_norway::to_string(&file),
-        RulesFormat::Prometheusrule => serde_norway::to_string(&PrometheusRule {
+        Format::Rules => serde_norway::to_string(&file),
+        Format::PrometheusRule => serde_norway::to_string(&PrometheusRule {
             api_version: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
             metadata: Metadata {
@@ -571,7 +581,7 @@ pub fn render(
             },
             spec: file,
         }),
-        RulesFormat::HelmValues => serde_norway::to_string(&HelmValues {
+        Format::HelmValues => serde_norway::to_string(&HelmValues {
             rules_map: BTreeMap::from([("credwatch", file)]),
         }),
     };
@@ -583,11 +593,4 @@ pub fn render(
             |n| n.to_string_lossy().to_string()
         )
     ))
-}
-
-pub fn render_cli(config: &Config, args: &RulesArgs) -> Result<String, String> {
-    for w in warnings(config) {
-        log::warn!("{w}");
-    }
-    render(config, args.format, &args.labels, args.namespace.as_deref())
 }

@@ -3,8 +3,8 @@
 
 use crate::config::{InventoryEntry, ValueFrom};
 use crate::credential::{Observation, Secret};
-use crate::decode::evidence;
 use crate::env::Env;
+use crate::sources::evidence;
 
 /// Reads the value of every entry that has one; `key` keys the fingerprints.
 pub fn observations(

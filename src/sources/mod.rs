@@ -4,6 +4,7 @@
 //! sources both name is kept once and the clash is reported.
 
 pub mod directory;
+pub mod evidence;
 pub mod inventory;
 pub mod vault;
 

@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use crate::config::{Derive, InventoryEntry, SourceCommon, ValueFrom, ValueSpec, VaultSource};
 use crate::credential::{Credential, Observation, Secret};
-use crate::decode::evidence;
 use crate::net;
+use crate::sources::evidence;
 use crate::vault::{self, Client, Explicit, VaultError};
 pub use metadata::{MetadataKeys, from_metadata};
 
