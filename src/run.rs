@@ -315,8 +315,7 @@ fn lint_value(cx: &Context, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
 fn rotate(cx: &Context, args: &RotateArgs) -> anyhow::Result<ExitCode> {
     use crate::rotate;
     let (config, text) = load_with_text(cx)?;
-    let find = |name: &str| config.inventory.iter().find(|e| e.credential.name == name);
-    let Some(entry) = find(&args.name) else {
+    let Some(entry) = config.entry(&args.name) else {
         let report = collect_and_assess(cx, &config, Timestamp::now());
         return Err(
             match report

@@ -47,6 +47,19 @@ pub struct Config {
     pub formats: BTreeMap<String, FormatProfile>,
 }
 
+impl Config {
+    /// The `[[credential]]` named `name`.
+    pub fn entry(&self, name: &str) -> Option<&InventoryEntry> {
+        self.inventory.iter().find(|e| e.credential.name == name)
+    }
+
+    /// The `[[credential]]` a `--from` flag names, or why there is none.
+    pub fn spare(&self, name: &str) -> Result<&InventoryEntry, String> {
+        self.entry(name)
+            .ok_or_else(|| format!("--from: no [[credential]] named `{name}`"))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Defaults {
     pub ttl: SignedDuration,

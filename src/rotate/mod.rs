@@ -108,11 +108,7 @@ pub fn edit_inventory(
     let spare = match from {
         None => None,
         Some(spare) => {
-            let other = config
-                .inventory
-                .iter()
-                .find(|e| e.credential.name == spare)
-                .ok_or_else(|| format!("--from: no [[credential]] named `{spare}`"))?;
+            let other = config.spare(spare)?;
             if other.credential.pool != entry.credential.pool {
                 warnings.push(format!("`{spare}` is not in the pool of `{name}`"));
             }

@@ -153,11 +153,7 @@ pub fn target<'a>(
     let spare = match from {
         None => None,
         Some(spare) => {
-            let other = config
-                .inventory
-                .iter()
-                .find(|e| e.credential.name == spare)
-                .ok_or_else(|| format!("--from: no [[credential]] named `{spare}`"))?;
+            let other = config.spare(spare)?;
             let Some(ValueFrom::Vault {
                 source: s2,
                 path: p2,
