@@ -1,0 +1,222 @@
+//! `rotate`: an inventory credential's config edit, or a Vault credential's check-and-set write,
+//! then a push so the alert clears at once.
+
+use anyhow::anyhow;
+use jiff::Timestamp;
+
+use super::deliver::push;
+use super::{Context, ExitCode, collect_and_assess, load_with_text};
+use crate::cli::{PushArgs, RotateArgs};
+use crate::config::Config;
+use crate::env;
+use crate::time;
+
+pub(super) fn rotate(cx: &Context, args: &RotateArgs) -> anyhow::Result<ExitCode> {
+    use crate::rotate;
+    let (config, text) = load_with_text(cx)?;
+    let Some(entry) = config.entry(&args.name) else {
+        let report = collect_and_assess(cx, &config, Timestamp::now());
+        return Err(
+            match report
+                .assessments
+                .iter()
+                .find(|a| a.credential.name == args.name)
+            {
+                Some(a) => anyhow!(
+                    "credential `{}` comes from source `{}`, not from `{}`: update it where that source reads it",
+                    args.name,
+                    a.credential.source,
+                    config.path.display()
+                ),
+                None => anyhow!(
+                    "no credential named `{}` in `{}`",
+                    args.name,
+                    config.path.display()
+                ),
+            },
+        );
+    };
+    if let Some(crate::config::ValueFrom::Vault { .. }) = entry.value.as_ref().map(|v| &v.from) {
+        return rotate_in_vault(cx, args, &config, entry);
+    }
+    let flag = |value: &Option<String>, flag: &str| {
+        value
+            .as_deref()
+            .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("{flag}: {e}")))
+            .transpose()
+    };
+    let times = rotate::Times {
+        minted_at: flag(&args.minted_at, "--minted-at")?,
+        expires_at: flag(&args.expires_at, "--expires-at")?,
+        now: Timestamp::now(),
+    };
+    let rotate::InventoryEdit {
+        key,
+        at,
+        text: edited,
+        warnings,
+    } = rotate::edit_inventory(&config, &text, entry, args.from.as_deref(), times)
+        .map_err(|e| anyhow!(e))?;
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
+    // Atomic, like the textfile: a reader never sees half a config.
+    write_config(&config.path, &edited)?;
+    println!(
+        "recorded {} = {at} for `{}` in {}",
+        key.as_str(),
+        args.name,
+        config.path.display()
+    );
+    push_after_rotation(cx, args, &config)
+}
+
+/// Pushes at once after a rotation, so the alert clears within minutes, not at the next run.
+fn push_after_rotation(
+    cx: &Context,
+    args: &RotateArgs,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    if args.no_push || config.pushgateway.is_none() {
+        return Ok(ExitCode::Ok);
+    }
+    push(
+        cx,
+        &PushArgs {
+            dry_run: false,
+            pushgateway_url: None,
+            now: None,
+        },
+    )
+}
+
+/// Rotation of a credential stored in Vault ([`crate::rotate::vault`]), then the config's own
+/// `minted_at` kept true, then a push.
+fn rotate_in_vault(
+    cx: &Context,
+    args: &RotateArgs,
+    config: &Config,
+    entry: &crate::config::InventoryEntry,
+) -> anyhow::Result<ExitCode> {
+    use crate::rotate::vault::{self as workflow, NewValue, Outcome, Request};
+
+    let target = workflow::target(config, entry, args.from.as_deref()).map_err(|e| anyhow!(e))?;
+    let (vault_source, path, field) = (target.source, target.path, target.field);
+    let value = match target.spare {
+        Some((name, path, field)) => NewValue::Spare { name, path, field },
+        // The new value: stdin's, read once the server answered. Never argv or the environment.
+        None => NewValue::Given(Box::new(|| read_new_value().map_err(|e| format!("{e:#}")))),
+    };
+    let minted_at = args
+        .minted_at
+        .as_deref()
+        .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}")))
+        .transpose()?;
+    let session = crate::sources::vault::Session(
+        crate::sources::vault::connect(vault_source, cx.env.lookup())
+            .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
+    );
+    let mount = vault_source.mount.as_str();
+    let store = workflow::Mounted {
+        client: &session,
+        mount,
+    };
+    let request = Request {
+        name: &args.name,
+        mount,
+        path,
+        field,
+        format: target.format,
+        value,
+        minted_at,
+        expect_version: args.expect_version,
+        keys: crate::sources::vault::MetadataKeys {
+            expires_at: &vault_source.expires_at_key,
+            minted_at: &vault_source.minted_at_key,
+            ttl: target.common.ttl,
+        },
+        rotated_by: workflow::rotated_by(cx.env.var(env::USER)),
+        now: Timestamp::now(),
+    };
+    let (version, minted_at, promoted_from) =
+        match workflow::rotate(&store, request).map_err(|e| anyhow!(e))? {
+            Outcome::Written {
+                version,
+                minted_at,
+                promoted_from,
+            } => (version, minted_at, promoted_from),
+            Outcome::Refused(message) | Outcome::Incomplete(message) => {
+                eprintln!("error: {message}");
+                return Ok(ExitCode::Unknown);
+            }
+        };
+    println!(
+        "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}",
+        promoted_from
+            .as_ref()
+            .map_or(String::new(), |s| format!(" from `{s}`")),
+        vault_source.minted_at_key
+    );
+    // A lifetime stated in credwatch.toml wins over Vault's metadata: keep it true as well.
+    if let Some(declared) = &entry.declared {
+        use crate::credential::Basis;
+        if declared.basis == Basis::MintedAtPlusTtl {
+            let text = std::fs::read_to_string(&config.path)
+                .map_err(|e| anyhow!("cannot read `{}`: {e}", config.path.display()))?;
+            let edited =
+                crate::rotate::set_time(&text, &args.name, crate::rotate::Key::MintedAt, minted_at)
+                    .map_err(|e| anyhow!(e))?;
+            write_config(&config.path, &edited)?;
+            println!(
+                "recorded minted_at = {minted_at} for `{}` in {}",
+                args.name,
+                config.path.display()
+            );
+        } else {
+            eprintln!(
+                "warning: `{}` states `expires_at` in {}, which wins over Vault's metadata; run `credwatch rotate {} --expires-at TIME` for the new value",
+                args.name,
+                config.path.display(),
+                args.name
+            );
+        }
+    }
+    push_after_rotation(cx, args, config)
+}
+
+/// Replaces the config file atomically, through a symlink to the file it points at (a config
+/// mounted or linked into place stays a link).
+fn write_config(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    crate::sinks::textfile::write_atomically(&target, text, |_| {}).map_err(|e| anyhow!(e))
+}
+
+/// Reads a new secret value from stdin: without echo from a terminal, else the whole input;
+/// one trailing newline is dropped.
+fn read_new_value() -> anyhow::Result<crate::credential::Secret> {
+    use std::io::{IsTerminal, Read};
+    let mut text = if std::io::stdin().is_terminal() {
+        zeroize::Zeroizing::new(
+            rpassword::prompt_password("new value (not echoed): ")
+                .map_err(|e| anyhow!("cannot read the new value: {e}"))?,
+        )
+    } else {
+        let mut s = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| anyhow!("cannot read the new value from stdin: {e}"))?;
+        s
+    };
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(anyhow!(
+            "no new value on stdin; pipe it in: `credwatch rotate NAME < new-token.txt`"
+        ));
+    }
+    Ok(crate::credential::Secret::new(std::mem::take(&mut *text)))
+}
