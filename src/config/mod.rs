@@ -393,7 +393,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<Config> {
 /// Reads and validates the config file at `path`, returning its text as well (for renderers that
 /// embed the file).
 pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::file::read_to_string(path, crate::file::CONFIG)
         .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
     let config = parse_config(&text, path)?;
     Ok((config, text))

@@ -161,7 +161,7 @@ fn rotate_in_vault(
     if let Some(declared) = &entry.declared {
         use crate::credential::Basis;
         if declared.basis == Basis::MintedAtPlusTtl {
-            let text = std::fs::read_to_string(&config.path)
+            let text = crate::file::read_to_string(&config.path, crate::file::CONFIG)
                 .map_err(|e| anyhow!("cannot read `{}`: {e}", config.path.display()))?;
             let edited =
                 crate::rotate::set_time(&text, &args.name, crate::rotate::Key::MintedAt, minted_at)

@@ -76,7 +76,7 @@ pub fn resolve_auth(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Auth>, String> {
     let from_file = |path: &std::path::Path, what: &str| -> Result<Secret, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::file::read_to_string(path, crate::file::SECRET).map_err(|e| {
             format!(
                 "cannot read the Pushgateway {what} file `{}`: {e}",
                 path.display()

@@ -96,14 +96,16 @@ pub struct Textfile<'a> {
 
 impl super::Destination for Textfile<'_> {
     fn held(&mut self, config: &crate::config::Config, now: jiff::Timestamp) -> Held {
-        match fs::read_to_string(self.path) {
+        match crate::file::read_to_string(self.path, crate::file::TEXTFILE) {
             Ok(previous) => Held::from_series(
                 &crate::metrics::text::parse_series(&previous),
                 &config.metrics,
                 config.defaults.thresholds,
                 now,
             ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Held::default(),
+            Err(crate::file::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Held::default()
+            }
             Err(e) => {
                 log::warn!("cannot read the previous `{}`: {e}", self.path.display());
                 Held::default()

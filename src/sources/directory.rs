@@ -91,22 +91,15 @@ fn observe(
     path: &Path,
     name: String,
 ) -> Observation {
-    // Only regular files are read: a FIFO or a device would block or never end.
-    let regular = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
-        .and_then(|m| {
-            if m.is_file() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "`{}` is not a regular file; expected a file holding unix seconds",
-                    path.display()
-                ))
-            }
-        });
-    let evidence = regular
-        .and_then(|()| {
-            std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    // Only regular files are read (a FIFO or a device would block or never end), and only as
+    // much as unix seconds can take.
+    let evidence = crate::file::read(path, crate::file::DIRECTORY_ENTRY)
+        .map_err(|e| match e {
+            crate::file::ReadError::NotRegular(_) => format!(
+                "`{}` is not a regular file; expected a file holding unix seconds",
+                path.display()
+            ),
+            e => format!("cannot read `{}`: {e}", path.display()),
         })
         .and_then(|bytes| {
             String::from_utf8(bytes)

@@ -515,7 +515,7 @@ fn describe_transport(e: ureq::Error) -> Failed {
 fn read_ca_file(
     path: &std::path::Path,
 ) -> Result<Vec<ureq::tls::Certificate<'static>>, VaultError> {
-    let pem = std::fs::read(path).map_err(|e| {
+    let pem = crate::file::read(path, crate::file::CA_BUNDLE).map_err(|e| {
         VaultError::Config(format!(
             "cannot read the Vault CA file `{}`: {e}",
             path.display()

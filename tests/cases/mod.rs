@@ -2,6 +2,7 @@ mod alerting;
 mod check;
 mod contract;
 mod golden;
+mod hardening;
 mod leaks;
 mod push;
 mod push_faults;

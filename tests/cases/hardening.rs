@@ -1,0 +1,214 @@
+//! Reads that could never return or never end (issue: every read bounded in time and size): a
+//! FIFO, a device or an oversized file where a file is expected is refused at once; the
+//! credential or source it belongs to is unreadable with the reason, and everything else is
+//! still reported. Each run is watched: a run that hangs fails the test instead of hanging it.
+
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::{Scratch, clean_command};
+
+/// How long a run may take before the test calls it hung.
+const HUNG: Duration = Duration::from_secs(20);
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs credwatch with `args` in `dir`, killing it (and failing) if it does not end within
+/// [`HUNG`].
+fn run_watched(dir: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut command: Command = clean_command();
+    command
+        .current_dir(dir.dir.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("start credwatch");
+    let pid = child.id();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(HUNG) {
+        Ok(output) => {
+            let output = output.expect("wait for credwatch");
+            Outcome {
+                code: output.status.code().expect("exit code"),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }
+        }
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("credwatch {args:?} hung for {HUNG:?}");
+        }
+    }
+}
+
+fn mkfifo(dir: &Scratch, name: &str) -> String {
+    let path = dir.path(name);
+    let status = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+    assert!(status.success());
+    path.to_string_lossy().into_owned()
+}
+
+const GOOD: &str = "[[credential]]\nname = \"good\"\nexpires_at = \"2030-01-01T00:00:00Z\"\n";
+
+#[test]
+fn a_fifo_value_makes_only_its_credential_unknown() {
+    let dir = Scratch::new();
+    mkfifo(&dir, "tok");
+    dir.write(
+        "credwatch.toml",
+        &format!("{GOOD}\n[[credential]]\nname = \"v\"\nfile = \"tok\"\n"),
+    );
+    let r = run_watched(&dir, &["check", "--now", "2026-12-01T00:00:00Z"], &[]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    let good = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("good "))
+        .expect("good is reported");
+    assert!(good.ends_with("OK"), "{good}");
+    assert!(
+        r.stdout.contains("it is a FIFO, not a regular file"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_device_or_an_oversized_value_is_refused_with_the_limit() {
+    let dir = Scratch::new();
+    let big = dir.path("big.pem");
+    // A sparse file: 1 GiB on paper, nothing on disk.
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse file");
+    dir.write(
+        "credwatch.toml",
+        &format!(
+            "{GOOD}\n[[credential]]\nname = \"zero\"\nfile = \"/dev/zero\"\n\n[[credential]]\nname = \"big\"\nfile = \"big.pem\"\n"
+        ),
+    );
+    let r = run_watched(
+        &dir,
+        &["check", "--output", "json", "--now", "2026-12-01T00:00:00Z"],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("it is a device, not a regular file"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("it is larger than 1 MiB, the most this kind of file may hold"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\"good\""), "{}", r.stdout);
+}
+
+#[test]
+fn an_oversized_directory_entry_is_refused_and_its_neighbours_read() {
+    let dir = Scratch::new();
+    dir.write("cm/ok", "1808064429\n");
+    std::fs::File::create(dir.path("cm/huge"))
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse file");
+    mkfifo(&dir, "cm/pipe");
+    dir.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"directory\"\nname = \"cm\"\npath = \"cm\"\n",
+    );
+    let r = run_watched(&dir, &["check", "--now", "2026-12-01T00:00:00Z"], &[]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("ok ") && l.ends_with("OK")),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("larger than 4 KiB"), "{}", r.stdout);
+    assert!(r.stdout.contains("is not a regular file"), "{}", r.stdout);
+}
+
+#[test]
+fn fifos_as_key_token_and_password_files_fail_fast_with_the_reason() {
+    let dir = Scratch::new();
+    let key = mkfifo(&dir, "fp-key");
+    let token = mkfifo(&dir, "vault-token");
+    let password = mkfifo(&dir, "pg-password");
+    dir.write(
+        "credwatch.toml",
+        &format!(
+            "[fingerprint]\nkey_file = \"{key}\"\n\n[pushgateway]\nurl = \"http://127.0.0.1:1\"\nusername = \"u\"\npassword_file = \"{password}\"\n\n{GOOD}\n[[source]]\nkind = \"vault\"\naddress = \"http://127.0.0.1:1\"\npaths = [\"a\"]\nauth = {{ method = \"token\", token_file = \"{token}\" }}\n"
+        ),
+    );
+    let r = run_watched(&dir, &["check", "--now", "2026-12-01T00:00:00Z"], &[]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("good ") && l.ends_with("OK")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("fingerprint key: cannot read file") && r.stdout.contains("it is a FIFO"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("cannot read the Vault token file"),
+        "{}",
+        r.stdout
+    );
+
+    let r = run_watched(&dir, &["push", "--now", "2026-12-01T00:00:00Z"], &[]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot read the Pushgateway password file")
+            && r.stderr.contains("it is a FIFO"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn textfile_over_a_fifo_does_not_hang_reading_it_back() {
+    let dir = Scratch::new();
+    let path = mkfifo(&dir, "credwatch.prom");
+    dir.write(
+        "credwatch.toml",
+        &format!("{GOOD}\n[[credential]]\nname = \"v\"\nfile = \"missing\"\n"),
+    );
+    let r = run_watched(
+        &dir,
+        &["textfile", "--path", &path, "--now", "2026-12-01T00:00:00Z"],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("cannot read the previous"),
+        "{}",
+        r.stderr
+    );
+    let written = std::fs::read_to_string(&path).expect("the file replaced the FIFO");
+    assert!(
+        written.contains("credwatch_credential_read_ok{credential=\"v\"} 0"),
+        "{written}"
+    );
+}
