@@ -282,6 +282,14 @@ fn each_error_names_its_line_column_key_and_expectation() {
             "2:17: metrics: `my-metric` is not a valid Prometheus metric name",
         ),
         (
+            "[metrics]\nexpiry_metric = \"credwatch_credential_read_ok\"\n",
+            "2:17: metrics: `credwatch_credential_read_ok` is a series credwatch (or the Pushgateway) already exports; choose another name",
+        ),
+        (
+            "[metrics]\nlast_success_metric = \"push_time_seconds\"\n",
+            "2:23: metrics: `push_time_seconds` is a series credwatch (or the Pushgateway) already exports",
+        ),
+        (
             "[metrics]\ncredential_label = \"1x\"\n",
             "2:20: metrics: `credential_label`: `1x` is not a valid",
         ),

@@ -2,7 +2,7 @@
 
 use anyhow::anyhow;
 
-use super::{Context, ExitCode, load_with_text};
+use super::{Context, ExitCode, load_with_text, out};
 use crate::cli::RenderCommand;
 use crate::render;
 
@@ -61,6 +61,6 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
         ),
     }
     .map_err(|e| anyhow!(e))?;
-    print!("{output}");
+    out!("{output}");
     Ok(ExitCode::Ok)
 }

@@ -393,12 +393,14 @@ fn describe(e: &ureq::Error) -> String {
 }
 
 /// A Pushgateway group as a [`super::Destination`]: a complete run is PUT, an incomplete one
-/// POSTed after reading the group back; `dry_run` prints what would be sent instead.
+/// POSTed after reading the group back; `dry_run` keeps what would be sent instead.
 pub struct Group {
     pub target: Pushgateway,
     pub auth: Option<Auth>,
     pub url: String,
     pub dry_run: bool,
+    /// What a dry run would have sent, for the command to print.
+    pub dry_run_output: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -410,6 +412,7 @@ impl Group {
             auth,
             url,
             dry_run,
+            dry_run_output: None,
             agent: agent(),
         }
     }
@@ -442,7 +445,7 @@ impl super::Destination for Group {
     fn write(&mut self, text: &str, complete: bool) -> Result<(), String> {
         let method = if complete { Method::Put } else { Method::Post };
         if self.dry_run {
-            print!("# {} {}\n{text}", method.as_str(), self.url);
+            self.dry_run_output = Some(format!("# {} {}\n{text}", method.as_str(), self.url));
             return Ok(());
         }
         send(

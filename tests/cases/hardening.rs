@@ -212,3 +212,87 @@ fn textfile_over_a_fifo_does_not_hang_reading_it_back() {
         "{written}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly_with_its_own_exit_code() {
+    let dir = Scratch::new();
+    // Enough rows to fill a pipe's buffer, so the write surely meets the closed end.
+    let config: String = (0..3000)
+        .map(|i| format!("[[credential]]\nname = \"credential-{i:05}\"\nexpires_at = \"2030-01-01T00:00:00Z\"\n"))
+        .collect();
+    dir.write("credwatch.toml", &config);
+    for args in [
+        &["check", "--now", "2026-12-01T00:00:00Z"][..],
+        &["push", "--dry-run", "--now", "2026-12-01T00:00:00Z"][..],
+    ] {
+        dir.write(
+            "credwatch.toml",
+            &format!("[pushgateway]\nurl = \"http://127.0.0.1:9091\"\n{config}"),
+        );
+        let mut child = clean_command()
+            .current_dir(dir.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start credwatch");
+        // `| head -0`: the reader goes away before reading anything.
+        drop(child.stdout.take());
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(child.wait_with_output());
+        });
+        let output = finished
+            .recv_timeout(HUNG)
+            .expect("credwatch ended")
+            .expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn pushgateway_url_alone_pushes_under_the_default_job() {
+    let pg = crate::support::Pushgateway::start();
+    let dir = Scratch::new();
+    dir.write("credwatch.toml", GOOD);
+    let r = run_watched(&dir, &["push", "--pushgateway-url", &pg.url], &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        pg.value(
+            "credwatch",
+            "credwatch_credential_expiry_timestamp_seconds",
+            "credential",
+            "good"
+        )
+        .as_deref(),
+        Some("1893456000")
+    );
+    let r = run_watched(&dir, &["push"], &[]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("has no [pushgateway] table"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_renamed_series_that_collides_with_a_built_in_one_is_refused_at_load() {
+    let dir = Scratch::new();
+    dir.write(
+        "credwatch.toml",
+        &format!("[metrics]\nexpiry_metric = \"credwatch_source_up\"\n{GOOD}"),
+    );
+    let r = run_watched(&dir, &["push", "--dry-run"], &[]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains(
+            "`credwatch_source_up` is a series credwatch (or the Pushgateway) already exports"
+        ),
+        "{}",
+        r.stderr
+    );
+}
