@@ -34,7 +34,13 @@ pub fn parse_entry(
             trimmed.chars().count()
         )
     })?;
-    let at = time::unix_seconds(seconds)?;
+    // Not `time::unix_seconds`'s message: it quotes the number, and this file may hold a secret.
+    let at = time::unix_seconds(seconds).map_err(|_| {
+        format!(
+            "expected unix seconds after 1970-01-01 and before 9999, found a {}-digit number outside that range",
+            trimmed.trim_start_matches(['-', '+']).len()
+        )
+    })?;
     Ok(match meaning {
         DirectoryContent::ExpiresAt => Evidence::declared(None, at, Basis::ExpiresAt),
         DirectoryContent::MintedAt => {
@@ -120,6 +126,15 @@ mod tests {
     use super::*;
 
     const YEAR: SignedDuration = SignedDuration::from_secs(365 * 86_400);
+
+    #[test]
+    fn an_out_of_range_number_is_not_echoed() {
+        for content in ["-4815162342424242", "4815162342424242", "0"] {
+            let err = parse_entry(content, DirectoryContent::ExpiresAt, YEAR).unwrap_err();
+            assert!(!err.contains("4815162342"), "{err}");
+            assert!(err.contains("outside that range"), "{err}");
+        }
+    }
 
     #[test]
     fn entries_hold_expiry_or_mint_seconds() {

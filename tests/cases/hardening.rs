@@ -296,3 +296,51 @@ fn a_renamed_series_that_collides_with_a_built_in_one_is_refused_at_load() {
         r.stderr
     );
 }
+
+#[test]
+fn a_refused_url_with_a_password_is_not_echoed_in_the_excerpt() {
+    let dir = Scratch::new();
+    dir.write(
+        "credwatch.toml",
+        &format!("[pushgateway]\nurl = \"http://user:Hunter2Secret@pg:9091\"\n{GOOD}"),
+    );
+    let r = run_watched(&dir, &["check"], &[]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("credentials in the URL are not allowed"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("http://user:***@pg:9091"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Hunter2"), "{}", r.stderr);
+}
+
+#[test]
+fn textfile_writes_through_a_symlink_and_keeps_the_link() {
+    let dir = Scratch::new();
+    dir.write("credwatch.toml", GOOD);
+    let target = dir.write("real/credwatch.prom", "old 1\n");
+    let link = dir.path("credwatch.prom");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let link_arg = link.to_string_lossy().into_owned();
+    let r = run_watched(
+        &dir,
+        &[
+            "textfile",
+            "--path",
+            &link_arg,
+            "--now",
+            "2026-12-01T00:00:00Z",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(written.contains("credential=\"good\""), "{written}");
+}
