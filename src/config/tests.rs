@@ -270,6 +270,10 @@ fn each_error_names_its_line_column_key_and_expectation() {
             "2:7: pushgateway: `url`: credentials in the URL are not allowed",
         ),
         (
+            "[pushgateway]\nurl = \"http://[::1\"\n",
+            "2:7: pushgateway: `url`: `http://[::1` is not a valid URL",
+        ),
+        (
             "[pushgateway]\nurl = \"http://pg\"\nretries = 99\n",
             "3:11: pushgateway: `retries`: expected 0 to 10",
         ),

@@ -64,6 +64,9 @@ fn segment(name: &str, value: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
     if plain {
         format!("/{name}/{value}")
+    } else if value.is_empty() {
+        // An empty base64 segment would make `//`, which the Pushgateway redirects.
+        format!("/{name}@base64/=")
     } else {
         format!("/{name}@base64/{}", URL_SAFE.encode(value.as_bytes()))
     }
@@ -477,7 +480,7 @@ mod tests {
         g.insert("zone".to_string(), "a-1".to_string());
         assert_eq!(
             group_url("http://pg:9091", "a/b", &g),
-            "http://pg:9091/metrics/job@base64/YS9i/cluster@base64/ZXUvd2VzdCAx/empty@base64//zone/a-1"
+            "http://pg:9091/metrics/job@base64/YS9i/cluster@base64/ZXUvd2VzdCAx/empty@base64/=/zone/a-1"
         );
     }
 

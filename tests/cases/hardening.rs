@@ -344,3 +344,28 @@ fn textfile_writes_through_a_symlink_and_keeps_the_link() {
     let written = std::fs::read_to_string(&target).unwrap();
     assert!(written.contains("credential=\"good\""), "{written}");
 }
+
+#[test]
+fn an_empty_grouping_value_that_does_not_sort_last_still_lands() {
+    let pg = crate::support::Pushgateway::start();
+    let dir = Scratch::new();
+    dir.write(
+        "credwatch.toml",
+        &format!(
+            "[pushgateway]\nurl = \"{}\"\ngrouping = {{ a = \"\", b = \"x\" }}\n{GOOD}",
+            pg.url
+        ),
+    );
+    let r = run_watched(&dir, &["push"], &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let group = pg
+        .groups()
+        .into_iter()
+        .find(|g| g["labels"]["b"] == "x")
+        .expect("the group landed");
+    assert_eq!(group["labels"]["job"], "credwatch");
+    assert!(
+        group["labels"]["a"].as_str().unwrap_or_default().is_empty(),
+        "{group}"
+    );
+}
