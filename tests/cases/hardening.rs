@@ -369,3 +369,76 @@ fn an_empty_grouping_value_that_does_not_sort_last_still_lands() {
         "{group}"
     );
 }
+
+/// A stand-in for a Vault whose LIST answers hold keys no real server should send (OpenBao
+/// normalizes paths, so it cannot be made to answer like this).
+fn odd_listing(request: &str) -> (u16, String) {
+    let line = request.lines().next().unwrap_or_default();
+    let metadata = |version: u32| {
+        serde_json::json!({"data": {
+            "created_time": "2026-06-01T00:00:00Z",
+            "updated_time": "2026-06-01T00:00:00Z",
+            "current_version": version,
+            "custom_metadata": {"expires_at": "2030-01-01T00:00:00Z"},
+            "versions": {version.to_string(): {"created_time": "2026-06-01T00:00:00Z", "deletion_time": "", "destroyed": false}}
+        }})
+        .to_string()
+    };
+    if line.contains("list=true") {
+        let keys = if line.contains("/metadata/agents/sub/") {
+            serde_json::json!(["deep"])
+        } else {
+            serde_json::json!(["good", "../", "", "/abs", "x/../../y", "sub/"])
+        };
+        (200, serde_json::json!({"data": {"keys": keys}}).to_string())
+    } else if line.contains("/metadata/agents/good ") || line.contains("/metadata/agents/sub/deep ")
+    {
+        (200, metadata(1))
+    } else {
+        (404, r#"{"errors":[]}"#.into())
+    }
+}
+
+#[test]
+fn malformed_keys_in_a_vault_listing_fail_alone_and_nothing_leaves_the_folder() {
+    let vault = crate::support::FaultServer::start(crate::support::Fault::Answer(odd_listing));
+    let dir = Scratch::new();
+    dir.write(
+        "credwatch.toml",
+        &format!(
+            "[[source]]\nkind = \"vault\"\naddress = \"{}\"\nprefix = \"agents\"\nretries = 0\n",
+            vault.url
+        ),
+    );
+    let r = run_watched(
+        &dir,
+        &["check", "--output", "json", "--now", "2026-12-01T00:00:00Z"],
+        &[("BAO_TOKEN", "s.standin")],
+    );
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let credentials = report["credentials"].as_array().expect("credentials");
+    let status = |name: &str| {
+        credentials
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(status("agents/good").as_deref(), Some("OK"), "{}", r.stdout);
+    assert_eq!(
+        status("agents/sub/deep").as_deref(),
+        Some("OK"),
+        "{}",
+        r.stdout
+    );
+    let unknown = credentials
+        .iter()
+        .filter(|c| c["status"] == "UNKNOWN")
+        .count();
+    assert_eq!(unknown, 4, "{}", r.stdout);
+    for request in vault.requests.lock().unwrap().iter() {
+        let line = request.lines().next().unwrap_or_default();
+        assert!(!line.contains(".."), "a request left the folder: {line}");
+        assert!(line.contains("/v1/secret/metadata/agents/"), "{line}");
+    }
+}
