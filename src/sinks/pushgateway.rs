@@ -170,7 +170,7 @@ enum Attempt {
 }
 
 /// The retry policy of a push: `retries` further attempts, 500 ms doubling up to 8 s, none
-/// after `deadline` and no wait past it.
+/// whose wait would reach `deadline`.
 fn policy(config: &Pushgateway, deadline: Instant) -> Policy {
     Policy {
         retries: config.retries,

@@ -64,15 +64,20 @@ pub fn read_directory(
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
     let mut names = Vec::new();
+    let mut unreadable = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot list directory `{}`: {e}", dir.display()))?;
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
-            log::warn!(
-                "source `{}`: skipping `{}`: the name is not UTF-8",
-                common.name,
-                file_name.to_string_lossy()
-            );
+            // Reported, not skipped: a credential that silently disappears is never fine.
+            let shown = file_name.to_string_lossy().into_owned();
+            unreadable.push(Observation {
+                credential: common.credential(shown.clone()),
+                evidence: Err(format!(
+                    "the file name `{shown}` in `{}` is not UTF-8; rename the file",
+                    dir.display()
+                )),
+            });
             continue;
         };
         if !is_entry_name(name) {
@@ -85,10 +90,12 @@ pub fn read_directory(
         }
     }
     names.sort();
-    Ok(names
+    let mut observations: Vec<Observation> = names
         .into_iter()
         .map(|name| observe(common, source, &dir.join(&name), name))
-        .collect())
+        .collect();
+    observations.extend(unreadable);
+    Ok(observations)
 }
 
 fn observe(

@@ -442,3 +442,56 @@ fn malformed_keys_in_a_vault_listing_fail_alone_and_nothing_leaves_the_folder() 
         assert!(line.contains("/v1/secret/metadata/agents/"), "{line}");
     }
 }
+
+#[test]
+fn a_file_name_that_is_not_utf8_is_reported_not_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = Scratch::new();
+    dir.write("cm/ok", "1808064429\n");
+    let odd = dir
+        .path("cm")
+        .join(std::ffi::OsStr::from_bytes(b"token-\xff"));
+    std::fs::write(odd, "1808064429\n").unwrap();
+    dir.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"directory\"\nname = \"cm\"\npath = \"cm\"\n",
+    );
+    let r = run_watched(&dir, &["check", "--now", "2026-12-01T00:00:00Z"], &[]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("is not UTF-8; rename the file"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("ok ") && l.ends_with("OK")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_push_to_a_closed_port_reports_what_happened_last_within_its_timeout() {
+    let port = crate::support::free_port();
+    let dir = Scratch::new();
+    dir.write(
+        "credwatch.toml",
+        &format!("[pushgateway]\nurl = \"http://127.0.0.1:{port}\"\ntimeout = \"2s\"\nretries = 10\n{GOOD}"),
+    );
+    let start = std::time::Instant::now();
+    let r = run_watched(&dir, &["push"], &[]);
+    let took = start.elapsed();
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    let error = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: push to"))
+        .expect("an error line");
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert!(!error.contains("timed out"), "{error}");
+    // The overall timeout bounds the whole push, the last attempt included (1 s for the
+    // process itself under load).
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
