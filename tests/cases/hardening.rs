@@ -495,3 +495,43 @@ fn a_push_to_a_closed_port_reports_what_happened_last_within_its_timeout() {
     // process itself under load).
     assert!(took < Duration::from_secs(3), "took {took:?}");
 }
+
+/// A server that echoes most of the token it was sent in its error (a real OpenBao does not).
+fn echoes_the_token(request: &str) -> (u16, String) {
+    let token = request
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("x-vault-token: ")
+                .or_else(|| l.strip_prefix("X-Vault-Token: "))
+        })
+        .unwrap_or_default()
+        .trim();
+    let partial = &token[..token.len().saturating_sub(2)];
+    (
+        403,
+        serde_json::json!({"errors": [format!("permission denied for token {partial}")]})
+            .to_string(),
+    )
+}
+
+#[test]
+fn a_server_echoing_most_of_the_token_does_not_get_it_printed() {
+    let vault = crate::support::FaultServer::start(crate::support::Fault::Answer(echoes_the_token));
+    let dir = Scratch::new();
+    dir.write(
+        "credwatch.toml",
+        &format!(
+            "{GOOD}\n[[source]]\nkind = \"vault\"\naddress = \"{}\"\npaths = [\"a\"]\nretries = 0\n",
+            vault.url
+        ),
+    );
+    let token = "s.PartialEchoSecret0123456789";
+    let r = run_watched(&dir, &["check", "-vv"], &[("BAO_TOKEN", token)]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    // The echo reached credwatch, and was redacted.
+    assert!(r.stdout.contains("permission denied for token <redacted>"), "{}", r.stdout);
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains("PartialEcho"), "{text}");
+    }
+    assert!(vault.request_count() >= 1);
+}
