@@ -1,5 +1,6 @@
 mod alerting;
 mod check;
+mod container;
 mod contract;
 mod golden;
 mod leaks;

@@ -5,6 +5,7 @@
 
 pub mod exporter;
 pub mod openbao;
+pub mod podman;
 pub mod poll;
 
 use std::collections::BTreeMap;
