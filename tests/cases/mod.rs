@@ -13,4 +13,5 @@ mod serve;
 mod textfile;
 pub mod values;
 mod vault_client;
+mod vault_k8s_role;
 mod vault_source;
