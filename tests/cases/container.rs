@@ -6,8 +6,11 @@
 //! its probes, with a directory source (a nested ConfigMap) and a Vault source over TLS (token
 //! from `--vault-secret`, CA from `--vault-ca-secret`).
 //!
-//! The containers share the host's network (`--network=host`): the servers the test starts
-//! listen on loopback only, which a pod network would not reach.
+//! `check` and `push` share the host's network (`--network=host`): the servers the test starts
+//! listen on loopback only, which a pod network would not reach. `serve` listens on all
+//! addresses, so it runs on podman's bridge with its port published on loopback, where Vault on
+//! the host's loopback is out of reach, just as the loopback warning says. `podman kube play`
+//! runs the rendered exporter Deployment and its ConfigMaps as a pod, scraped the same way.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -19,7 +22,7 @@ use serde_norway::Value;
 use crate::cases::values::assert_no_substring;
 use crate::support::openbao::OpenBao;
 use crate::support::podman::{Cluster, IMAGE, Podman, run_flags};
-use crate::support::{Credwatch, Pushgateway, Scratch, http_get, poll};
+use crate::support::{Credwatch, Pushgateway, Scratch, free_port, http_get, poll};
 
 fn documents(yaml: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(yaml)
@@ -182,7 +185,8 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
         );
     }
 
-    // The Deployment: `serve`, reached from outside the container on its port and probes.
+    // The Deployment: `serve`, on a pod network of its own (podman's bridge) with its port
+    // published on the host's loopback, reached from outside on that port and its probes.
     let (docs, warnings) = render(&config, &["--mode", "exporter"]);
     assert!(
         warnings.contains("source `vault`: vault `address`"),
@@ -191,10 +195,12 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
     assert!(!warnings.contains("pushgateway"), "{warnings}");
     let deployment_pod = &kind(&docs, "Deployment")["spec"]["template"];
     let container = &deployment_pod["spec"]["containers"][0];
-    let port = container["ports"][0]["containerPort"].as_u64().unwrap();
+    let container_port = container["ports"][0]["containerPort"].as_u64().unwrap();
+    let port = free_port();
     let env_file = s.path("deployment.env");
     let (flags, _, args) = run_flags(&podman, "deployment", deployment_pod, &cluster, &env_file);
-    let mut all: Vec<&str> = vec!["--detach", "--name=credwatch-exporter", "--network=host"];
+    let publish = format!("--publish=127.0.0.1:{port}:{container_port}");
+    let mut all: Vec<&str> = vec!["--detach", "--name=credwatch-exporter", &publish];
     all.extend(flags.iter().map(String::as_str));
     all.push(IMAGE);
     all.extend(args.iter().map(String::as_str));
@@ -228,12 +234,15 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
     );
     let (code, metrics) = http_get(&format!("{base}/metrics"));
     assert_eq!(code, 200, "{metrics}");
-    for source in ["legacy-configmap", "vault"] {
-        assert!(
-            metrics.contains(&format!("credwatch_source_up{{source=\"{source}\"}} 1")),
-            "{metrics}"
-        );
-    }
+    assert!(
+        metrics.contains("credwatch_source_up{source=\"legacy-configmap\"} 1"),
+        "{metrics}"
+    );
+    // What the loopback warning said: in the pod's own network, 127.0.0.1 is the pod itself.
+    assert!(
+        metrics.contains("credwatch_source_up{source=\"vault\"} 0"),
+        "{metrics}"
+    );
     assert_no_substring(&(metrics + &logs()), &token);
     let stopped = podman
         .command()
@@ -245,4 +254,123 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
         "container test: image built in {built:?}, all of it in {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn podman_kube_play_runs_the_rendered_exporter_deployment_and_its_configmaps() {
+    let podman = match Podman::with_image() {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("SKIPPED the kube play test: {}", why.0);
+            return;
+        }
+    };
+    let s = Scratch::new();
+    let now = jiff::Timestamp::now();
+    let minted = (now - jiff::SignedDuration::from_hours(24)).as_second();
+    let expires = now + jiff::SignedDuration::from_hours(24 * 200);
+    let config = s.write(
+        "credwatch.toml",
+        &format!(
+            "[[source]]\nkind = \"directory\"\nname = \"legacy-configmap\"\npath = \"/etc/claude-oauth-expiry\"\n\
+             content = \"minted_at\"\nttl = \"365d\"\n\n\
+             [[credential]]\nname = \"release-pat\"\nexpires_at = \"{expires}\"\n"
+        ),
+    );
+    // An absolute source `path`: podman, unlike the kubelet, does not create the mount point of
+    // a volume nested in the read-only config volume (runc's mkdir fails: read-only file
+    // system). The nested layout is run by the test above, with the kubelet's layout.
+    let run = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "k8s", "--mode", "exporter", "--image", IMAGE])
+        .run();
+    run.assert_code(0);
+    let mut docs = documents(&run.stdout);
+    // The one change: the pod's port published on the host's loopback (the pod network is
+    // podman's bridge; a cluster would reach it through the Service).
+    let port = free_port();
+    let deployment = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let name = deployment["metadata"]["name"].as_str().unwrap().to_string();
+    let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
+    let container_name = container["name"].as_str().unwrap().to_string();
+    let published = container["ports"][0].as_mapping_mut().unwrap();
+    published.insert("hostIP".into(), "127.0.0.1".into());
+    published.insert("hostPort".into(), Value::from(port));
+    // The directory source's ConfigMap, as it already is in the namespace.
+    docs.push(
+        serde_norway::from_str(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy-configmap\n  namespace: monitoring\ndata:\n  runner-token: \"{minted}\"\n"
+        ))
+        .unwrap(),
+    );
+    let yaml = docs
+        .iter()
+        .map(|d| serde_norway::to_string(d).unwrap())
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let file = s.write("kube.yaml", &yaml);
+
+    let played = podman
+        .command()
+        .args(["kube", "play"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        played.status.success(),
+        "podman kube play: {}{}",
+        text(&played.stdout),
+        text(&played.stderr)
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let container_id = format!("{name}-pod-0-{container_name}");
+    let logs = || {
+        let out = podman
+            .command()
+            .args(["logs", &container_id])
+            .output()
+            .unwrap();
+        text(&out.stdout) + &text(&out.stderr)
+    };
+    let ready = poll::until(Duration::from_secs(30), Duration::from_millis(100), || {
+        (http_get(&format!("{base}/-/ready")).0 == 200).then_some(())
+    });
+    assert!(ready.is_some(), "the pod never became ready: {}", logs());
+    assert_eq!(http_get(&format!("{base}/healthz")).0, 200);
+    let (code, metrics) = http_get(&format!("{base}/metrics"));
+    assert_eq!(code, 200, "{metrics}");
+    assert!(
+        metrics.contains("credwatch_source_up{source=\"legacy-configmap\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("credential=\"release-pat\""), "{metrics}");
+    assert!(metrics.contains("credential=\"runner-token\""), "{metrics}");
+
+    // podman applied the rendered security context itself.
+    let inspect = podman
+        .command()
+        .args([
+            "inspect",
+            &container_id,
+            "--format",
+            "{{.Config.User}}|{{.HostConfig.ReadonlyRootfs}}|{{.EffectiveCaps}}|{{.HostConfig.SecurityOpt}}|{{.HostConfig.Memory}}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&inspect.stdout).trim(),
+        "65532:65532|true|[]|[no-new-privileges]|67108864",
+        "{}",
+        text(&inspect.stderr)
+    );
+    let down = podman
+        .command()
+        .args(["kube", "down"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(down.status.success(), "{}", text(&down.stderr));
 }

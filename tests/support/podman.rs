@@ -38,6 +38,12 @@ impl Podman {
         let podman = Podman {
             dir: tempfile::tempdir().expect("a temporary folder"),
         };
+        // `kube play` takes no --ulimit: the limits this machine can give, for every container.
+        std::fs::write(
+            podman.dir.path().join("containers.conf"),
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n",
+        )
+        .expect("write containers.conf");
         let binary = release_binary();
         let build = Command::new(repo_root().join("scripts/image"))
             .args(["--binary".as_ref(), binary.as_os_str()])
@@ -85,7 +91,10 @@ impl Podman {
     pub fn command(&self) -> Command {
         let flags = self.global_flags();
         let mut command = Command::new(&flags[0]);
-        command.args(&flags[1..]).stdin(Stdio::null());
+        command
+            .args(&flags[1..])
+            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+            .stdin(Stdio::null());
         command
     }
 
