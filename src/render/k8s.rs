@@ -492,12 +492,18 @@ fn check_vault_token(config: &Config, opts: &Options) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "{} log in with a Vault token (`auth` method `token`, the default), and the pod would have none; create a Secret with the key `token` (`kubectl -n {} create secret generic vault-token --from-file=token=./vault-token`) and render with --vault-secret vault-token, or log in with the pod's ServiceAccount: `auth = {{ method = \"kubernetes\", role = \"credwatch\" }}` (see `credwatch render vault-k8s-role`)",
+        "{} {} {} in with a Vault token (`auth` method `token`, the default), and the pod would have none; create a Secret with the key `token` (`kubectl -n {} create secret generic vault-token --from-file=token=./vault-token`) and render with --vault-secret vault-token, or log in with the pod's ServiceAccount: `auth = {{ method = \"kubernetes\", role = \"credwatch\" }}` (see `credwatch render vault-k8s-role`)",
+        if sources.len() == 1 {
+            "source"
+        } else {
+            "sources"
+        },
         sources
             .iter()
-            .map(|s| format!("source `{s}`"))
+            .map(|s| format!("`{s}`"))
             .collect::<Vec<_>>()
             .join(", "),
+        if sources.len() == 1 { "logs" } else { "log" },
         opts.namespace
     ))
 }
@@ -526,6 +532,20 @@ fn ca_mounts(
             .ok_or_else(|| format!("source `{name}`: its `ca_file` is not in the config text"))?;
         let in_pod = pod_path(file).map_err(|e| format!("source `{name}`: `ca_file`: {e}"))?;
         let (folder, key) = in_pod.rsplit_once('/').unwrap_or(("", &in_pod));
+        // The key of the Secret or ConfigMap, and the file name in the mounted folder.
+        let valid_key = key.len() <= 253
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+        if !valid_key {
+            return Err(format!(
+                "source `{name}`: the file name `{key}` of `ca_file` cannot be a key of a {}: use letters, digits, `-`, `_` and `.`, e.g. `ca.crt`",
+                match ca {
+                    CaSource::Secret(_) => "Secret",
+                    CaSource::ConfigMap(_) => "ConfigMap",
+                }
+            ));
+        }
         if folder.is_empty() || overlaps(folder, CONFIG_FILE) {
             return Err(format!(
                 "source `{name}`: `ca_file` `{file}` is `{in_pod}` in the pod, and the {} mounted at its folder would hide {}; give it a folder of its own, e.g. `ca_file = \"/etc/vault-ca/ca.crt\"`",

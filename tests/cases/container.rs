@@ -15,26 +15,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde_json::json;
 use serde_norway::Value;
 
+use crate::cases::render_k8s::{documents, kind};
 use crate::cases::values::assert_no_substring;
 use crate::support::openbao::OpenBao;
 use crate::support::podman::{Cluster, IMAGE, Podman, run_flags};
 use crate::support::{Credwatch, Pushgateway, Scratch, free_port, http_get, poll};
-
-fn documents(yaml: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(yaml)
-        .map(|d| Value::deserialize(d).expect("the output is YAML"))
-        .collect()
-}
-
-fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
-    docs.iter()
-        .find(|d| d["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} in {docs:?}"))
-}
 
 /// `render k8s` for `config` with `flags`; the documents and what it warned about.
 fn render(config: &std::path::Path, flags: &[&str]) -> (Vec<Value>, String) {
@@ -55,6 +43,16 @@ fn render(config: &std::path::Path, flags: &[&str]) -> (Vec<Value>, String) {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
+}
+
+/// What a container wrote to stdout and stderr, for a failure message.
+fn logs(podman: &Podman, container: &str) -> String {
+    let out = podman
+        .command()
+        .args(["logs", container])
+        .output()
+        .expect("run podman logs");
+    text(&out.stdout) + &text(&out.stderr)
 }
 
 #[test]
@@ -185,6 +183,18 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
         );
     }
 
+    // The root filesystem is read-only in force: the one command that writes a file fails.
+    let mut textfile_args = args.clone();
+    textfile_args[0] = "textfile".into();
+    textfile_args.extend(["--path".into(), "/credwatch.prom".into()]);
+    let write = run(&[], &textfile_args);
+    assert_eq!(write.status.code(), Some(4), "{}", text(&write.stderr));
+    assert!(
+        text(&write.stderr).contains("Read-only file system"),
+        "{}",
+        text(&write.stderr)
+    );
+
     // The Deployment: `serve`, on a pod network of its own (podman's bridge) with its port
     // published on the host's loopback, reached from outside on that port and its probes.
     let (docs, warnings) = render(&config, &["--mode", "exporter"]);
@@ -215,14 +225,7 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
     let ready = poll::until(Duration::from_secs(30), Duration::from_millis(100), || {
         (http_get(&format!("{base}{}", probe_path("readinessProbe"))).0 == 200).then_some(())
     });
-    let logs = || {
-        let out = podman
-            .command()
-            .args(["logs", "credwatch-exporter"])
-            .output()
-            .unwrap();
-        text(&out.stdout) + &text(&out.stderr)
-    };
+    let logs = || logs(&podman, "credwatch-exporter");
     assert!(
         ready.is_some(),
         "the exporter never became ready: {}",
@@ -327,14 +330,7 @@ fn podman_kube_play_runs_the_rendered_exporter_deployment_and_its_configmaps() {
     );
     let base = format!("http://127.0.0.1:{port}");
     let container_id = format!("{name}-pod-0-{container_name}");
-    let logs = || {
-        let out = podman
-            .command()
-            .args(["logs", &container_id])
-            .output()
-            .unwrap();
-        text(&out.stdout) + &text(&out.stderr)
-    };
+    let logs = || logs(&podman, &container_id);
     let ready = poll::until(Duration::from_secs(30), Duration::from_millis(100), || {
         (http_get(&format!("{base}/-/ready")).0 == 200).then_some(())
     });

@@ -46,13 +46,13 @@ fn assert_valid(yaml: &str) {
     assert_eq!(said.matches(" passed for resource ").count(), 3, "{said}");
 }
 
-fn documents(yaml: &str) -> Vec<Value> {
+pub(super) fn documents(yaml: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(yaml)
         .map(|d| Value::deserialize(d).expect("the output is YAML"))
         .collect()
 }
 
-fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+pub(super) fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} in {docs:?}"))
@@ -688,7 +688,7 @@ fn a_vault_token_source_needs_its_secret_and_a_loopback_address_is_warned_in_bot
     let refused = render_k8s(&config, &[]);
     refused.assert_code(3);
     assert!(
-        refused.stderr.contains("source `kv` log in with a Vault token")
+        refused.stderr.contains("error: source `kv` logs in with a Vault token")
             && refused.stderr.contains("--vault-secret vault-token")
             && refused.stderr.contains("kubectl -n monitoring create secret generic vault-token --from-file=token=./vault-token"),
         "{}",
@@ -784,7 +784,12 @@ fn the_vault_ca_is_mounted_from_a_secret_or_configmap_at_the_folder_of_ca_file()
     }
 
     // Where the CA cannot be mounted, or there is no CA to mount.
-    let cases: [(&str, &str, &str); 3] = [
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "ca_file = \"/etc/vault-ca/ca.crt\"",
+            "ca_file = \"/etc/vault-ca/vault ca.crt\"",
+            "the file name `vault ca.crt` of `ca_file` cannot be a key of a Secret",
+        ),
         (
             "ca_file = \"/etc/vault-ca/ca.crt\"",
             "ca_file = \"vault-ca.pem\"",

@@ -81,6 +81,8 @@ impl Podman {
             "podman".into(),
             format!("--root={}", root.join("storage").display()),
             format!("--runroot={}", root.join("run").display()),
+            // Podman's own state (locks, exit files) private too, not the shared /run/libpod.
+            format!("--tmpdir={}", root.join("tmp").display()),
             "--storage-driver=vfs".into(),
             "--runtime=runc".into(),
             "--cgroup-manager=cgroupfs".into(),
