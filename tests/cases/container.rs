@@ -60,12 +60,33 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
     let started = Instant::now();
     let podman = match Podman::with_image() {
         Ok(p) => p,
-        Err(why) => {
-            eprintln!("SKIPPED the container test: {}", why.0);
-            return;
-        }
+        Err(why) => return why.skip("the container test"),
     };
     let built = started.elapsed();
+
+    // The image says what the Dockerfile says, and runs as the user the manifests run as.
+    let dockerfile =
+        std::fs::read_to_string(crate::support::repo_root().join("Dockerfile")).unwrap();
+    let line = |instruction: &str| {
+        dockerfile
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(instruction))
+            .unwrap_or_else(|| panic!("no {instruction}in the Dockerfile"))
+            .to_string()
+    };
+    let inspect = podman
+        .command()
+        .args(["image", "inspect", IMAGE, "--format"])
+        .arg("{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}")
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&inspect.stdout).trim(),
+        format!("{}|{}|{}", line("USER "), line("ENTRYPOINT "), line("CMD ")),
+        "{}",
+        text(&inspect.stderr)
+    );
 
     // Vault over TLS with a least-privilege token, a Pushgateway, both on loopback.
     let bao = OpenBao::start_tls();
@@ -133,6 +154,16 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
     let env_file = s.path("cronjob.env");
     let (flags, image, args) = run_flags(&podman, "cronjob", job_pod, &cluster, &env_file);
     assert_eq!(image, IMAGE);
+    let security = &job_pod["spec"]["securityContext"];
+    assert_eq!(
+        format!(
+            "{}:{}",
+            security["runAsUser"].as_u64().unwrap(),
+            security["runAsGroup"].as_u64().unwrap()
+        ),
+        line("USER "),
+        "the manifests and the image run as different users"
+    );
     let run = |extra: &[&str], args: &[String]| {
         let mut all: Vec<&str> = vec!["--rm", "--network=host"];
         all.extend(flags.iter().map(String::as_str));
@@ -263,10 +294,7 @@ fn the_image_runs_check_push_and_serve_as_the_manifests_run_it() {
 fn podman_kube_play_runs_the_rendered_exporter_deployment_and_its_configmaps() {
     let podman = match Podman::with_image() {
         Ok(p) => p,
-        Err(why) => {
-            eprintln!("SKIPPED the kube play test: {}", why.0);
-            return;
-        }
+        Err(why) => return why.skip("the kube play test"),
     };
     let s = Scratch::new();
     let now = jiff::Timestamp::now();

@@ -27,6 +27,15 @@ pub struct Podman {
 /// Why containers cannot run here: the test says so and stops.
 pub struct Unavailable(pub String);
 
+impl Unavailable {
+    /// Says so on the terminal: written to stderr directly, which the test harness does not
+    /// capture (it captures `eprintln!`), so a skip is never silent.
+    pub fn skip(&self, test: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {}", self.0);
+    }
+}
+
 impl Podman {
     /// Builds the image from the release binary; `Err` only where containers cannot run at all
     /// (podman creates no container on this machine), never for a broken image.
