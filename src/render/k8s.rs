@@ -527,10 +527,7 @@ fn ca_mounts(
             continue;
         }
         let name = source.name();
-        let file = raw
-            .get(name)
-            .ok_or_else(|| format!("source `{name}`: its `ca_file` is not in the config text"))?;
-        let in_pod = pod_path(file).map_err(|e| format!("source `{name}`: `ca_file`: {e}"))?;
+        let (file, in_pod) = written_and_in_pod(&raw, name, "ca_file")?;
         let (folder, key) = in_pod.rsplit_once('/').unwrap_or(("", &in_pod));
         // The key of the Secret or ConfigMap, and the file name in the mounted folder.
         let valid_key = key.len() <= 253
@@ -660,10 +657,7 @@ fn source_mounts(
             continue;
         }
         let name = source.name();
-        let raw = raw_paths
-            .get(name)
-            .ok_or_else(|| format!("source `{name}`: its `path` is not in the config text"))?;
-        let mount_path = pod_path(raw).map_err(|e| format!("source `{name}`: {e}"))?;
+        let (raw, mount_path) = written_and_in_pod(&raw_paths, name, "path")?;
         if overlaps(&mount_path, CONFIG_FILE) {
             return Err(format!(
                 "source `{name}`: `path` `{raw}` is mounted at `{mount_path}` in the pod, which would hide the config file `{CONFIG_FILE}`; choose another path"
@@ -724,6 +718,23 @@ fn raw_source_field(
         }
     }
     Ok(values)
+}
+
+/// A source's file key (`path`, `ca_file`) as written in the config (from [`raw_source_field`])
+/// and where that is in the pod.
+fn written_and_in_pod<'a>(
+    written: &'a BTreeMap<String, String>,
+    source: &str,
+    key: &str,
+) -> Result<(&'a str, String), String> {
+    let value = written
+        .get(source)
+        .ok_or_else(|| format!("source `{source}`: its `{key}` is not in the config text"))?;
+    let in_pod = pod_path(value).map_err(|e| match key {
+        "path" => format!("source `{source}`: {e}"),
+        _ => format!("source `{source}`: `{key}`: {e}"),
+    })?;
+    Ok((value, in_pod))
 }
 
 /// Where a source `path` from the config is in the pod: absolute paths stay, relative ones
