@@ -3,4 +3,5 @@
 pub mod k8s;
 pub mod rule_tests;
 pub mod rules;
+pub mod vault_k8s_role;
 pub mod vault_policy;

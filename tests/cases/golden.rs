@@ -59,6 +59,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     ("vault-policy", &["render", "vault-policy"]),
+    ("vault-k8s-role", &["render", "vault-k8s-role"]),
     (
         "vault-policy-rotate",
         &["render", "vault-policy", "--for", "rotate"],

@@ -1,5 +1,6 @@
 mod alerting;
 mod check;
+mod container;
 mod contract;
 mod golden;
 mod hardening;
@@ -13,4 +14,5 @@ mod serve;
 mod textfile;
 pub mod values;
 mod vault_client;
+mod vault_k8s_role;
 mod vault_source;
