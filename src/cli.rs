@@ -299,7 +299,8 @@ pub struct RulesArgs {
     #[arg(long, value_enum, default_value_t = RulesFormat::Rules)]
     pub format: RulesFormat,
 
-    /// Metadata label on the PrometheusRule, e.g. `release=kube-prometheus-stack` (repeatable)
+    /// Label on the PrometheusRule (with helm-values: the chart's `additionalLabels`), e.g.
+    /// `release=kube-prometheus-stack` (repeatable)
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
 
