@@ -1,10 +1,14 @@
-//! Human and machine views of a [`Report`]: the `check` table and its JSON. Pure.
+//! Human and machine views of a [`Report`]: the `check` table and its JSON here, the status page
+//! in [`html`], the expiry calendar in [`calendar`]. Pure.
 
 use std::fmt::Write;
 
 use serde_json::{Value, json};
 
 use crate::assess::{Assessment, Report, Status};
+
+pub mod calendar;
+pub mod html;
 
 /// Days left with one decimal, rounded down so that the number never looks safer than the status
 /// (6.96 days shows as `6.9`, not `7.0`).
@@ -29,7 +33,7 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-fn expires_cell(a: &Assessment) -> String {
+pub(crate) fn expires_cell(a: &Assessment) -> String {
     match &a.evidence {
         None => "-".into(),
         Some(e) => e

@@ -1,6 +1,8 @@
 mod alerting;
+mod calendar;
 mod check;
 mod contract;
+mod dashboard;
 mod golden;
 mod leaks;
 mod push;
@@ -9,6 +11,7 @@ mod render_k8s;
 mod render_rules;
 mod rotate;
 mod serve;
+pub mod status_page;
 mod textfile;
 pub mod values;
 mod vault_client;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod exporter;
 pub mod openbao;
 pub mod poll;
