@@ -158,6 +158,36 @@ fn pool_notes(report: &Report) -> String {
     out
 }
 
+/// `5 credentials: 1 OK, 2 WARNING, …`, the statuses from best to worst.
+pub(crate) fn summary(report: &Report) -> String {
+    let mut counts = Vec::new();
+    for status in [
+        Status::Ok,
+        Status::NoExpiry,
+        Status::Warning,
+        Status::Critical,
+        Status::Invalid,
+        Status::Expired,
+        Status::Unknown,
+    ] {
+        let n = report
+            .assessments
+            .iter()
+            .filter(|a| a.status == status)
+            .count();
+        if n > 0 {
+            counts.push(format!("{n} {}", status.as_str()));
+        }
+    }
+    let total = report.assessments.len();
+    format!(
+        "{total} credential{}{}{}",
+        if total == 1 { "" } else { "s" },
+        if counts.is_empty() { "" } else { ": " },
+        counts.join(", ")
+    )
+}
+
 pub fn render_table(report: &Report) -> String {
     let fingerprints = report
         .assessments
@@ -239,32 +269,10 @@ pub fn render_table(report: &Report) -> String {
         out.push_str(&problems);
     }
 
-    let mut counts = Vec::new();
-    for status in [
-        Status::Ok,
-        Status::NoExpiry,
-        Status::Warning,
-        Status::Critical,
-        Status::Invalid,
-        Status::Expired,
-        Status::Unknown,
-    ] {
-        let n = report
-            .assessments
-            .iter()
-            .filter(|a| a.status == status)
-            .count();
-        if n > 0 {
-            counts.push(format!("{n} {}", status.as_str()));
-        }
-    }
-    let total = report.assessments.len();
     let _ = writeln!(
         out,
-        "\n{total} credential{}{}{}; overall {} at {}",
-        if total == 1 { "" } else { "s" },
-        if counts.is_empty() { "" } else { ": " },
-        counts.join(", "),
+        "\n{}; overall {} at {}",
+        summary(report),
         report.overall().as_str(),
         report.now.strftime("%Y-%m-%d %H:%M:%S UTC"),
     );

@@ -17,7 +17,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
 use crate::assess::{Assessment, Pool, Report, Status};
-use crate::output::{days_left, expires_cell};
+use crate::output::{days_left, expires_cell, summary};
 
 /// The page's only stylesheet, inlined and allowed by its hash.
 const STYLE: &str = include_str!("status.css");
@@ -115,36 +115,6 @@ pub fn render_html(report: &Report) -> String {
     let mut text = page.into_string();
     text.push('\n');
     text
-}
-
-/// `5 credentials: 1 OK, 2 WARNING, …`
-fn summary(report: &Report) -> String {
-    let total = report.assessments.len();
-    let mut counts = Vec::new();
-    for status in [
-        Status::Ok,
-        Status::NoExpiry,
-        Status::Warning,
-        Status::Critical,
-        Status::Invalid,
-        Status::Expired,
-        Status::Unknown,
-    ] {
-        let n = report
-            .assessments
-            .iter()
-            .filter(|a| a.status == status)
-            .count();
-        if n > 0 {
-            counts.push(format!("{n} {}", status.as_str()));
-        }
-    }
-    format!(
-        "{total} credential{}{}{}",
-        if total == 1 { "" } else { "s" },
-        if counts.is_empty() { "" } else { ": " },
-        counts.join(", ")
-    )
 }
 
 /// What a row cannot show in a cell: why it could not be read, a format problem, a replacement.

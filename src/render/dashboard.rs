@@ -200,6 +200,52 @@ struct Spec {
     height: u8,
 }
 
+impl Spec {
+    /// A single number, a quarter of the width.
+    fn stat(
+        title: &'static str,
+        description: &'static str,
+        expr: String,
+        legend: &str,
+        thresholds: &[(&'static str, Option<f64>)],
+    ) -> Spec {
+        Spec {
+            kind: "stat",
+            title,
+            description,
+            expr,
+            legend: legend.into(),
+            unit: "none",
+            thresholds: steps(thresholds),
+            mappings: Vec::new(),
+            width: 6,
+            height: 5,
+        }
+    }
+
+    /// One bar per pool, half the width.
+    fn pool_bars(
+        title: &'static str,
+        description: &'static str,
+        expr: String,
+        unit: &'static str,
+        thresholds: &[(&'static str, Option<f64>)],
+    ) -> Spec {
+        Spec {
+            kind: "bargauge",
+            title,
+            description,
+            expr,
+            legend: format!("{{{{{}}}}}", names::POOL_LABEL),
+            unit,
+            thresholds: steps(thresholds),
+            mappings: Vec::new(),
+            width: 12,
+            height: 8,
+        }
+    }
+}
+
 /// The label matchers of the dashboard variables: `job`, the grouping labels, and `pool` for
 /// series that carry it.
 struct Selectors {
@@ -310,110 +356,80 @@ fn panels(config: &Config) -> Vec<Spec> {
             sel = s.credential
         )
     };
-    out.push(Spec {
-        kind: "stat",
-        title: "Within their warning window",
-        description: "Credentials with less time left than their warn_before (expired ones included).",
-        expr: format!("count({within}) or vector(0)"),
-        legend: "credentials".into(),
-        unit: "none",
-        thresholds: steps(&[("green", None), ("orange", Some(1.0))]),
-        mappings: Vec::new(),
-        width: 6,
-        height: 5,
-    });
+    out.push(Spec::stat(
+        "Within their warning window",
+        "Credentials with less time left than their warn_before (expired ones included).",
+        format!("count({within}) or vector(0)"),
+        "credentials",
+        &[("green", None), ("orange", Some(1.0))],
+    ));
     if full {
-        out.push(Spec {
-            kind: "stat",
-            title: "Sources down",
-            description: "Sources that could not be read in the last run.",
-            expr: format!("count({}{} == 0) or vector(0)", names::SOURCE_UP, s.run),
-            legend: "sources".into(),
-            unit: "none",
-            thresholds: steps(&[("green", None), ("red", Some(1.0))]),
-            mappings: Vec::new(),
-            width: 6,
-            height: 5,
-        });
-        out.push(Spec {
-            kind: "stat",
-            title: "Credentials not read",
-            description: "Credentials whose value or metadata could not be read in the last run (their last known expiry is kept).",
-            expr: format!("count({}{} == 0) or vector(0)", names::READ_OK, s.run),
-            legend: "credentials".into(),
-            unit: "none",
-            thresholds: steps(&[("green", None), ("orange", Some(1.0))]),
-            mappings: Vec::new(),
-            width: 6,
-            height: 5,
-        });
+        out.push(Spec::stat(
+            "Sources down",
+            "Sources that could not be read in the last run.",
+            format!("count({}{} == 0) or vector(0)", names::SOURCE_UP, s.run),
+            "sources",
+            &[("green", None), ("red", Some(1.0))],
+        ));
+        out.push(Spec::stat(
+            "Credentials not read",
+            "Credentials whose value or metadata could not be read in the last run (their last known expiry is kept).",
+            format!("count({}{} == 0) or vector(0)", names::READ_OK, s.run),
+            "credentials",
+            &[("green", None), ("orange", Some(1.0))],
+        ));
     }
     let stale = config.alerts.stale_after.as_secs() as f64;
     out.push(Spec {
-        kind: "stat",
-        title: "Age of the last complete run",
-        description: "Time since every source was read and the push landed.",
-        expr: format!("time() - max({}{})", config.metrics.last_success, s.run),
-        legend: "age".into(),
         unit: "s",
-        thresholds: steps(&[("green", None), ("red", Some(stale))]),
-        mappings: Vec::new(),
-        width: 6,
-        height: 5,
+        ..Spec::stat(
+            "Age of the last complete run",
+            "Time since every source was read and the push landed.",
+            format!("time() - max({}{})", config.metrics.last_success, s.run),
+            "age",
+            &[("green", None), ("red", Some(stale))],
+        )
     });
     out.push(Spec {
-        kind: "stat",
-        title: "Last push failed",
-        description: "Whether the Pushgateway's last push attempt for the job failed (push_failure_time_seconds newer than push_time_seconds).",
-        expr: format!(
-            "max({failed}{sel} > bool {pushed}{sel})",
-            failed = names::PUSHGATEWAY_PUSH_FAILURE_TIME,
-            pushed = names::PUSHGATEWAY_PUSH_TIME,
-            sel = s.run
-        ),
-        legend: "failing".into(),
-        unit: "none",
-        thresholds: steps(&[("green", None), ("red", Some(1.0))]),
         mappings: value_map(&[("0", "no", "green"), ("1", "failing", "red")]),
-        width: 6,
-        height: 5,
+        ..Spec::stat(
+            "Last push failed",
+            "Whether the Pushgateway's last push attempt for the job failed (push_failure_time_seconds newer than push_time_seconds).",
+            format!(
+                "max({failed}{sel} > bool {pushed}{sel})",
+                failed = names::PUSHGATEWAY_PUSH_FAILURE_TIME,
+                pushed = names::PUSHGATEWAY_PUSH_TIME,
+                sel = s.run
+            ),
+            "failing",
+            &[("green", None), ("red", Some(1.0))],
+        )
     });
     if full {
+        let pool = names::POOL_LABEL;
         let pw = days(config.defaults.pools.warn_before);
-        out.push(Spec {
-            kind: "bargauge",
-            title: "Pool runway",
-            description: "Days until the last usable distinct credential of each pool expires; red below the pool warning.",
-            expr: format!(
+        out.push(Spec::pool_bars(
+            "Pool runway",
+            "Days until the last usable distinct credential of each pool expires; red below the pool warning.",
+            format!(
                 "sort(max({r}{sel}) by ({pool}) - time()) / 86400",
-                pool = names::POOL_LABEL,
                 r = names::POOL_RUNWAY_EXPIRY,
                 sel = s.pool
             ),
-            legend: format!("{{{{{}}}}}", names::POOL_LABEL),
-            unit: "d",
-            thresholds: steps(&[("red", None), ("green", Some(pw))]),
-            mappings: Vec::new(),
-            width: 12,
-            height: 8,
-        });
-        out.push(Spec {
-            kind: "bargauge",
-            title: "Pool distinct credentials",
-            description: "How many different values a pool's members hold; fewer than its members means a copy.",
-            expr: format!(
+            "d",
+            &[("red", None), ("green", Some(pw))],
+        ));
+        out.push(Spec::pool_bars(
+            "Pool distinct credentials",
+            "How many different values a pool's members hold; fewer than its members means a copy.",
+            format!(
                 "max({d}{sel}) by ({pool})",
-                pool = names::POOL_LABEL,
                 d = names::POOL_DISTINCT,
                 sel = s.pool
             ),
-            legend: format!("{{{{{}}}}}", names::POOL_LABEL),
-            unit: "none",
-            thresholds: steps(&[("red", None), ("orange", Some(1.0)), ("green", Some(2.0))]),
-            mappings: Vec::new(),
-            width: 12,
-            height: 8,
-        });
+            "none",
+            &[("red", None), ("orange", Some(1.0)), ("green", Some(2.0))],
+        ));
     }
     out
 }

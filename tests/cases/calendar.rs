@@ -4,31 +4,20 @@
 //! `render calendar` and serve's `/calendar.ics`), and nothing secret.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::cases::status_page::{Fixture, fixture};
 use crate::support::exporter::Exporter;
-use crate::support::{Credwatch, repo_root};
+use crate::support::{Credwatch, python_json};
 
-/// The feed's events as `ics_events.py` reads them.
+/// The feed's events as `ics_events.py` (PyPI `icalendar`) reads them.
 fn parse(feed: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("feed.ics");
     std::fs::write(&path, feed).unwrap();
-    let out = Command::new("python3")
-        .arg(repo_root().join("tests/support/ics_events.py"))
-        .arg(&path)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "icalendar could not parse the feed: {}\n{feed}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("ics_events.py", &[path.to_str().unwrap()])
 }
 
 fn render(fx: &Fixture, now: Timestamp) -> String {

@@ -3,7 +3,7 @@
 //! rendered comes back as the DOM, its console log and the URLs pages asked for (from its
 //! NetLog, read by `status_dom.py`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use tempfile::TempDir;
@@ -49,23 +49,9 @@ fn chromium(profile: &Path, args: &[String]) -> (bool, String, String) {
     )
 }
 
-fn script() -> PathBuf {
-    super::repo_root().join("tests/support/status_dom.py")
-}
-
-/// Runs `status_dom.py` with `args` and parses the JSON it prints.
+/// Runs `tests/support/status_dom.py` with `args` and parses the JSON it prints.
 pub fn read_with_python(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(script())
-        .args(args)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "status_dom.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status_dom.py prints JSON")
+    super::python_json("status_dom.py", args)
 }
 
 /// Loads `url` and dumps its DOM; `site` (`http://127.0.0.1`) is whose requests are reported.
