@@ -466,6 +466,45 @@ mod tests {
     }
 
     #[test]
+    fn names_are_text_and_nothing_is_styled_inline() {
+        use crate::credential::{Credential, Thresholds};
+        let credential = Credential {
+            name: "<script>alert(1)</script>".into(),
+            pool: None,
+            source: "a\"b&c".into(),
+            labels: Default::default(),
+            runbook: None,
+            thresholds: Thresholds {
+                warn_before: SignedDuration::from_hours(24 * 30),
+                critical_before: SignedDuration::from_hours(24 * 7),
+            },
+        };
+        let report = Report {
+            now: at(1_800_000_000),
+            assessments: vec![Assessment {
+                credential,
+                evidence: None,
+                error: Some("cannot read `<x>`".into()),
+                status: Status::Unknown,
+                remaining: None,
+                replacement: None,
+            }],
+            pools: Vec::new(),
+            sources: Vec::new(),
+            problems: Vec::new(),
+        };
+        let page = render_html(&report);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("a&quot;b&amp;c"));
+        assert!(page.contains("cannot read `&lt;x&gt;`"));
+        assert!(!page.contains(" style="));
+        // No pools, sources or problems: no such sections.
+        assert!(!page.contains("id=\"pools\"") && !page.contains("id=\"sources\""));
+        assert!(page.contains("expiry unknown"));
+    }
+
+    #[test]
     fn the_policy_allows_exactly_the_inline_stylesheet() {
         let csp = content_security_policy();
         assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));

@@ -694,6 +694,34 @@ mod tests {
     }
 
     #[test]
+    fn the_status_page_and_calendar_once_published() {
+        let views = Arc::new(Views {
+            html: "<!DOCTYPE html>".into(),
+            csp: "default-src 'none'".into(),
+            calendar: "BEGIN:VCALENDAR".into(),
+        });
+        let page = respond_view("GET", "/", Some(views.clone())).unwrap();
+        assert_eq!(
+            (page.status, page.content_type),
+            (200, "text/html; charset=utf-8")
+        );
+        assert_eq!(page.body.as_bytes(), b"<!DOCTYPE html>");
+        let head = respond_view("HEAD", "/calendar.ics", Some(views.clone())).unwrap();
+        assert_eq!(
+            (head.status, head.content_type),
+            (200, "text/calendar; charset=utf-8")
+        );
+        assert_eq!(
+            respond_view("GET", "/calendar.ics", None).unwrap().status,
+            503
+        );
+        // Before the first collection `/` lists the paths; other paths and methods are not views.
+        assert_eq!(respond_view("GET", "/", None), None);
+        assert_eq!(respond_view("POST", "/", Some(views.clone())), None);
+        assert_eq!(respond_view("GET", "/metrics", Some(views)), None);
+    }
+
+    #[test]
     fn each_path_gets_its_answer() {
         let text = Arc::new(Page::new("x 1\n".to_string()));
         type Case<'a> = (&'a str, &'a str, Option<Arc<Page>>, u16, &'a str);
