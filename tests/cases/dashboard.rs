@@ -58,6 +58,21 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
+/// POSTs `body` (text format) and returns the status.
+fn post(url: &str, body: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    agent
+        .post(url)
+        .content_type("text/plain; version=0.0.4")
+        .send(body)
+        .map_or(0, |r| r.status().as_u16())
+}
+
 fn value(sample: &Value) -> f64 {
     sample["value"][1].as_str().unwrap().parse().unwrap()
 }
@@ -159,6 +174,39 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     assert_eq!(runway.len(), 1);
     assert!((value(&runway[0]) - 150.0).abs() < 0.1, "{runway:#?}");
     assert_eq!(value(&by_title["Pool distinct credentials"][0]), 1.0);
+
+    // A push the Pushgateway refuses (a TYPE that contradicts another group's) turns the
+    // push-failure panel to 1.
+    let expr = substitute(
+        panels
+            .iter()
+            .find(|p| p["title"] == "Last push failed")
+            .unwrap()["targets"][0]["expr"]
+            .as_str()
+            .unwrap(),
+    );
+    let (other, refused) = (
+        post(
+            &format!("{}/metrics/job/other", pushgateway.url),
+            "# TYPE credwatch_probe counter\ncredwatch_probe 1\n",
+        ),
+        post(
+            &format!("{}/metrics/job/{JOB}", pushgateway.url),
+            "# TYPE credwatch_probe gauge\ncredwatch_probe 1\n",
+        ),
+    );
+    assert_eq!(
+        (other, refused),
+        (200, 400),
+        "the second push must be refused"
+    );
+    let failing = poll::until(Duration::from_secs(30), Duration::from_millis(200), || {
+        query(&prometheus, &expr)
+            .first()
+            .is_some_and(|s| value(s) == 1.0)
+            .then_some(())
+    });
+    assert!(failing.is_some(), "`{expr}` never showed the refused push");
 
     // Every variable's values come from the data.
     for variable in dashboard["templating"]["list"].as_array().unwrap() {
