@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::cases::render_k8s::kubernetes_validate;
 use crate::cases::status_page::fixture;
-use crate::support::{Credwatch, Prometheus, Pushgateway, http_get, poll};
+use crate::support::{Credwatch, Prometheus, Pushgateway, http_agent, http_get, poll};
 
 const JOB: &str = "credwatch-views";
 
@@ -60,13 +60,7 @@ fn percent_encode(text: &str) -> String {
 
 /// POSTs `body` (text format) and returns the status.
 fn post(url: &str, body: &str) -> u16 {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
-    agent
+    http_agent()
         .post(url)
         .content_type("text/plain; version=0.0.4")
         .send(body)

@@ -6,13 +6,12 @@
 //! `target/screenshots/` for review.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::support::chromium::{self, png_size};
 use crate::support::exporter::Exporter;
-use crate::support::{Credwatch, Scratch, repo_root};
+use crate::support::{Credwatch, Scratch, http_agent, repo_root};
 
 /// A name with every character HTML must escape.
 pub const ODD: &str = "<b>odd</b> & \"quoted\" 'name'";
@@ -148,13 +147,7 @@ path = "no-such-folder"
 }
 
 fn header(url: &str, name: &str) -> Option<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
-    let response = agent.get(url).call().ok()?;
+    let response = http_agent().get(url).call().ok()?;
     response
         .headers()
         .get(name)

@@ -191,7 +191,8 @@ fn require(binary: &str) -> PathBuf {
     })
 }
 
-fn http_agent() -> ureq::Agent {
+/// An HTTP client for the tests: no proxy, a 5 s bound, statuses as values.
+pub fn http_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
