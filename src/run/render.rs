@@ -2,7 +2,7 @@
 
 use anyhow::anyhow;
 
-use super::{Context, ExitCode, collect_and_assess, load_with_text};
+use super::{Context, ExitCode, collect_and_assess, load_with_text, out};
 use crate::cli::RenderCommand;
 use crate::{output, render};
 
@@ -72,7 +72,7 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
         RenderCommand::Calendar(args) => return calendar(cx, &config, args),
     }
     .map_err(|e| anyhow!(e))?;
-    print!("{output}");
+    out!("{output}");
     Ok(ExitCode::Ok)
 }
 
@@ -85,7 +85,7 @@ fn calendar(
 ) -> anyhow::Result<ExitCode> {
     let report = collect_and_assess(cx, config, super::now(&args.now)?);
     eprint!("{}", output::render_problems(&report));
-    print!("{}", output::calendar::render_calendar(&report));
+    out!("{}", output::calendar::render_calendar(&report));
     Ok(if report.complete() {
         ExitCode::Ok
     } else {

@@ -9,7 +9,9 @@
 //! backlog; requests that are in are answered at most [`Limits::max_connections`] at once. A
 //! client has [`Limits::read_timeout`] to send its request (then it gets a 408 and is
 //! disconnected), so connections that send nothing cost a waiting thread for at most that long
-//! and never hold up a scrape whose request is in (short of hundreds of them at once).
+//! and never hold up a scrape whose request is in (short of hundreds of them at once). An answer
+//! gives its answering place back once composed, and is written within
+//! [`Limits::write_timeout`] in all, so clients that do not read cannot hold up a scrape either.
 //! `tiny_http` was the first choice, but it gives every connection a thread without bound and
 //! sets no read timeout, so neither limit could be enforced through it.
 //!
@@ -52,7 +54,8 @@ pub struct Limits {
     pub max_waiting: usize,
     /// How long a client may take to send its request line and headers.
     pub read_timeout: Duration,
-    /// How long writing one answer may take.
+    /// How long writing one answer may take, in all (not per write: a client that reads a
+    /// little every few seconds gets no longer than one that reads nothing).
     pub write_timeout: Duration,
 }
 
@@ -107,7 +110,9 @@ fn accept_loop(
     loop {
         {
             let mut tracked = lock(&connections.tracked);
-            while tracked.waiting.len() >= max && !shutdown.is_triggered() {
+            // Connections still sending their request and answers still being written share
+            // the bound: neither can take the threads the other needs without limit.
+            while tracked.waiting.len() + tracked.writing >= max && !shutdown.is_triggered() {
                 tracked = connections
                     .changed
                     .wait(tracked)
@@ -160,6 +165,9 @@ struct Tracked {
     active: usize,
     /// Connections whose request is in and being answered.
     answering: usize,
+    /// Answers composed and being written (they hold no answering place: a client that does
+    /// not read cannot keep a scrape waiting).
+    writing: usize,
     next_id: u64,
     waiting: HashMap<u64, TcpStream>,
 }
@@ -194,6 +202,7 @@ struct Slot {
     connections: Arc<Connections>,
     id: u64,
     answering: bool,
+    writing: bool,
 }
 
 impl Slot {
@@ -209,6 +218,7 @@ impl Slot {
             connections: connections.clone(),
             id,
             answering: false,
+            writing: false,
         }
     }
 
@@ -228,6 +238,20 @@ impl Slot {
         tracked.answering += 1;
         self.answering = true;
     }
+
+    /// The answer is composed: its answering place goes to the next request while it is
+    /// written.
+    fn writing(&mut self) {
+        let mut tracked = lock(&self.connections.tracked);
+        if self.answering {
+            tracked.answering -= 1;
+            self.answering = false;
+        }
+        tracked.writing += 1;
+        self.writing = true;
+        drop(tracked);
+        self.connections.changed.notify_all();
+    }
 }
 
 impl Drop for Slot {
@@ -238,6 +262,9 @@ impl Drop for Slot {
         if self.answering {
             tracked.answering -= 1;
         }
+        if self.writing {
+            tracked.writing -= 1;
+        }
         drop(tracked);
         self.connections.changed.notify_all();
     }
@@ -245,7 +272,7 @@ impl Drop for Slot {
 
 fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits) {
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let write_limit = limits.write_timeout;
     let head = match read_head(&mut stream, limits.read_timeout) {
         Ok(head) => head,
         Err(HeadError::TimedOut) => {
@@ -253,6 +280,7 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
                 &mut stream,
                 &Response::text(408, "request timeout\n"),
                 false,
+                write_limit,
             );
             return;
         }
@@ -261,6 +289,7 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
                 &mut stream,
                 &Response::text(431, "request header fields too large\n"),
                 false,
+                write_limit,
             );
             return;
         }
@@ -278,7 +307,8 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
         // `read_head` returns only heads that are complete or rejected.
         Ok(None) => (Response::text(400, BAD_SHAPE), false),
     };
-    if let Err(e) = write_response(&mut stream, &response, head_only) {
+    slot.writing();
+    if let Err(e) = write_response(&mut stream, &response, head_only, write_limit) {
         log::debug!("cannot answer a request: {e}");
     }
     let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -538,7 +568,12 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn write_response(stream: &mut TcpStream, response: &Response, head_only: bool) -> io::Result<()> {
+fn write_response(
+    stream: &mut TcpStream,
+    response: &Response,
+    head_only: bool,
+    limit: Duration,
+) -> io::Result<()> {
     let body = response.body.as_bytes();
     let mut extra = String::new();
     if response.status == 405 {
@@ -564,11 +599,37 @@ fn write_response(stream: &mut TcpStream, response: &Response, head_only: bool) 
         response.content_type,
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
+    let deadline = Instant::now() + limit;
+    write_before(stream, head.as_bytes(), deadline)?;
     if !head_only {
-        stream.write_all(body)?;
+        write_before(stream, body, deadline)?;
     }
     stream.flush()
+}
+
+/// Writes all of `bytes` by `deadline`, in pieces, each send given only the time left.
+fn write_before(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    const PIECE: usize = 64 * 1024;
+    for piece in bytes.chunks(PIECE) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client did not read the answer in time",
+                ));
+            }
+            stream.set_write_timeout(Some(left))?;
+            match stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where to connect to reach `addr`, the listener's own address: an unspecified address (all

@@ -4,6 +4,7 @@ mod check;
 mod contract;
 mod dashboard;
 mod golden;
+mod hardening;
 mod leaks;
 mod push;
 mod push_faults;

@@ -335,6 +335,8 @@ pub enum Fault {
     Status(u16, &'static str),
     /// Accept the connection, read the request, never answer.
     Silence,
+    /// Answer each request (given whole) with the status and JSON body this function returns.
+    Answer(fn(&str) -> (u16, String)),
 }
 
 /// A loopback HTTP server that misbehaves on purpose and records the requests it saw.
@@ -365,6 +367,15 @@ impl FaultServer {
                         );
                     }
                     Fault::Silence => held.push(stream),
+                    Fault::Answer(answer) => {
+                        let (code, body) =
+                            answer(&seen.lock().unwrap().last().cloned().unwrap_or_default());
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {code} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
                 }
             }
         });
