@@ -82,9 +82,23 @@ resolves against /etc/credwatch, as it does next to the config file. The ConfigM
 the source unless --source-configmap SOURCE=CONFIGMAP says otherwise. Pushgateway credentials come
 from the Secret's keys `username`, `password` or `token` as environment variables; they are
 referenced, never inlined. See deploy/README.md.
+A vault source with token auth (the default) needs --vault-secret SECRET (its key `token` becomes
+VAULT_TOKEN); without it the render is refused. A `ca_file` is mounted from --vault-ca-secret or
+--vault-ca-configmap (one key per file name) at its folder. With Kubernetes auth, the
+ServiceAccount token is mounted; `credwatch render vault-k8s-role` prints the Vault role and
+policy to create for it. A loopback Pushgateway or Vault address is warned about.
 With --mode exporter, a Deployment running `credwatch serve` on port 9819 (named `metrics`;
 readiness on /-/ready, liveness on /healthz) and a Service in front of it replace the CronJob,
 with the same hardening; --service-monitor adds a ServiceMonitor for the Prometheus Operator.";
+
+const VAULT_K8S_ROLE_HELP: &str = "\
+For the vault sources with `auth = { method = \"kubernetes\", role = \"…\" }`: the policy that
+`render vault-policy` prints for them, and their role on the Kubernetes auth method, bound to the
+ServiceAccount and namespace of `render k8s` (pass the same --name and --namespace):
+  credwatch render vault-k8s-role --namespace monitoring | BAO_ADDR=… BAO_TOKEN=… sh
+  credwatch render vault-k8s-role --format json    # the same as HTTP API requests
+The auth method itself must be enabled and configured (`bao auth enable kubernetes`,
+`bao write auth/kubernetes/config kubernetes_host=…`). Nothing secret is printed.";
 
 const ROTATE_HELP: &str = "\
 For a credential of the config's inventory ([[credential]] with minted_at or expires_at),
@@ -238,12 +252,46 @@ pub enum RenderCommand {
     K8s(K8sArgs),
     /// The least-privilege Vault/OpenBao policy (HCL) for this config's vault sources
     VaultPolicy(VaultPolicyArgs),
+    /// The Vault/OpenBao Kubernetes auth role (and its policy) for the pod of `render k8s`
+    #[command(after_long_help = VAULT_K8S_ROLE_HELP)]
+    VaultK8sRole(VaultK8sRoleArgs),
     /// A Grafana dashboard (JSON, or a ConfigMap for Grafana's dashboard sidecar)
     #[command(after_long_help = DASHBOARD_HELP)]
     Dashboard(DashboardArgs),
     /// An iCalendar feed of every expiry (reads the sources, as `check` does)
     #[command(after_long_help = CALENDAR_HELP)]
     Calendar(CalendarArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleFormat {
+    /// A `sh` script: `bao policy write` and `bao write auth/<mount>/role/<role>`
+    Bao,
+    /// The HTTP API requests (method, path, JSON body) the script makes
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultK8sRoleArgs {
+    /// The ServiceAccount the role is bound to: the --name given to `render k8s`
+    #[arg(long, value_name = "NAME", default_value = "credwatch")]
+    pub name: String,
+
+    /// The namespace of that ServiceAccount: the --namespace given to `render k8s`
+    #[arg(long, value_name = "NAMESPACE", default_value = "monitoring")]
+    pub namespace: String,
+
+    /// Name of the policy the role grants [default: the --name]
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
+
+    /// Only this vault source (with those sharing its role), where sources use different roles
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Output shape
+    #[arg(long, value_enum, default_value_t = RoleFormat::Bao)]
+    pub format: RoleFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -354,6 +402,15 @@ pub struct K8sArgs {
     /// with token auth
     #[arg(long, value_name = "SECRET")]
     pub vault_secret: Option<String>,
+
+    /// Kubernetes Secret holding the Vault CA, one key per `ca_file` name (e.g. `ca.crt`),
+    /// mounted read-only at the folder of each vault source's `ca_file`
+    #[arg(long, value_name = "SECRET", conflicts_with = "vault_ca_configmap")]
+    pub vault_ca_secret: Option<String>,
+
+    /// Like --vault-ca-secret, from a ConfigMap (a CA certificate is not secret)
+    #[arg(long, value_name = "CONFIGMAP")]
+    pub vault_ca_configmap: Option<String>,
 
     /// ConfigMap to mount for a directory source, instead of one named like the source
     /// (repeatable)

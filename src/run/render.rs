@@ -8,7 +8,7 @@ use crate::{output, render};
 
 pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitCode> {
     use crate::cli::{DashboardFormat, K8sMode, PolicyPurpose, RulesFormat};
-    use render::{dashboard, k8s, rule_tests, rules, vault_policy};
+    use render::{dashboard, k8s, rule_tests, rules, vault_k8s_role, vault_policy};
 
     let (config, text) = load_with_text(cx)?;
     let output = match what {
@@ -32,6 +32,11 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
                 schedule: args.schedule.clone(),
                 pushgateway_secret: args.pushgateway_secret.clone(),
                 vault_secret: args.vault_secret.clone(),
+                vault_ca: match (&args.vault_ca_secret, &args.vault_ca_configmap) {
+                    (Some(secret), _) => Some(k8s::CaSource::Secret(secret.clone())),
+                    (None, Some(config_map)) => Some(k8s::CaSource::ConfigMap(config_map.clone())),
+                    (None, None) => None,
+                },
                 service_account_token: false,
                 source_configmaps: k8s::parse_source_configmaps(&args.source_configmaps)
                     .map_err(|e| anyhow!(e))?,
@@ -58,6 +63,19 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
                 PolicyPurpose::Rotate => vault_policy::Purpose::Rotate,
             },
             args.source.as_deref(),
+        ),
+        RenderCommand::VaultK8sRole(args) => vault_k8s_role::render(
+            &config,
+            &vault_k8s_role::Options {
+                service_account: args.name.clone(),
+                namespace: args.namespace.clone(),
+                policy: args.policy.clone(),
+                source: args.source.clone(),
+                format: match args.format {
+                    crate::cli::RoleFormat::Bao => vault_k8s_role::Format::Bao,
+                    crate::cli::RoleFormat::Json => vault_k8s_role::Format::Json,
+                },
+            },
         ),
         RenderCommand::Dashboard(args) => dashboard::render(
             &config,

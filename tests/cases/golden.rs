@@ -60,6 +60,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     ("vault-policy", &["render", "vault-policy"]),
+    ("vault-k8s-role", &["render", "vault-k8s-role"]),
     ("dashboard", &["render", "dashboard"]),
     (
         "dashboard-configmap",

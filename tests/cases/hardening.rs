@@ -529,7 +529,11 @@ fn a_server_echoing_most_of_the_token_does_not_get_it_printed() {
     let r = run_watched(&dir, &["check", "-vv"], &[("BAO_TOKEN", token)]);
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     // The echo reached credwatch, and was redacted.
-    assert!(r.stdout.contains("permission denied for token <redacted>"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("permission denied for token <redacted>"),
+        "{}",
+        r.stdout
+    );
     for text in [&r.stdout, &r.stderr] {
         assert!(!text.contains("PartialEcho"), "{text}");
     }

@@ -1,6 +1,7 @@
 mod alerting;
 mod calendar;
 mod check;
+mod container;
 mod contract;
 mod dashboard;
 mod golden;
@@ -16,4 +17,5 @@ pub mod status_page;
 mod textfile;
 pub mod values;
 mod vault_client;
+mod vault_k8s_role;
 mod vault_source;

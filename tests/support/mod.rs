@@ -6,6 +6,7 @@
 pub mod chromium;
 pub mod exporter;
 pub mod openbao;
+pub mod podman;
 pub mod poll;
 
 use std::collections::BTreeMap;
@@ -391,7 +392,7 @@ impl FaultServer {
 }
 
 /// Reads one HTTP request (head and a Content-Length body), bounded in size and time.
-fn read_request(stream: &mut TcpStream) -> String {
+pub fn read_request(stream: &mut TcpStream) -> String {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
