@@ -1,5 +1,6 @@
 //! Pure renderers: a validated config → the files operators deploy next to credwatch.
 
+pub mod dashboard;
 pub mod k8s;
 pub mod rule_tests;
 pub mod rules;

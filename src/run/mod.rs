@@ -179,6 +179,7 @@ fn check(cx: &Context, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let text = match args.output {
         OutputFormat::Table => output::render_table(&report),
         OutputFormat::Json => output::render_json(&report),
+        OutputFormat::Html => output::html::render_html(&report),
     };
     out!("{text}");
     Ok(report.overall().into())

@@ -2,13 +2,13 @@
 
 use anyhow::anyhow;
 
-use super::{Context, ExitCode, load_with_text, out};
+use super::{Context, ExitCode, collect_and_assess, load_with_text, out};
 use crate::cli::RenderCommand;
-use crate::render;
+use crate::{output, render};
 
 pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitCode> {
-    use crate::cli::{K8sMode, PolicyPurpose, RulesFormat};
-    use render::{k8s, rule_tests, rules, vault_k8s_role, vault_policy};
+    use crate::cli::{DashboardFormat, K8sMode, PolicyPurpose, RulesFormat};
+    use render::{dashboard, k8s, rule_tests, rules, vault_k8s_role, vault_policy};
 
     let (config, text) = load_with_text(cx)?;
     let output = match what {
@@ -77,8 +77,36 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
                 },
             },
         ),
+        RenderCommand::Dashboard(args) => dashboard::render(
+            &config,
+            &dashboard::Options {
+                format: match args.format {
+                    DashboardFormat::Json => dashboard::Format::Json,
+                    DashboardFormat::Configmap => dashboard::Format::ConfigMap,
+                },
+                namespace: args.namespace.clone(),
+            },
+        ),
+        RenderCommand::Calendar(args) => return calendar(cx, &config, args),
     }
     .map_err(|e| anyhow!(e))?;
     out!("{output}");
     Ok(ExitCode::Ok)
+}
+
+/// The one renderer that reads the sources: the feed is of expiries, not of the config. What
+/// could not be read goes to stderr and makes the exit code 3, as with `push`.
+fn calendar(
+    cx: &Context,
+    config: &crate::config::Config,
+    args: &crate::cli::CalendarArgs,
+) -> anyhow::Result<ExitCode> {
+    let report = collect_and_assess(cx, config, super::now(&args.now)?);
+    eprint!("{}", output::render_problems(&report));
+    out!("{}", output::calendar::render_calendar(&report));
+    Ok(if report.complete() {
+        ExitCode::Ok
+    } else {
+        ExitCode::Unknown
+    })
 }

@@ -24,9 +24,11 @@
 //! | `/metrics` | the last published text (`text/plain; version=0.0.4`), 503 before the first |
 //! | `/healthz` | 200 while the process runs |
 //! | `/-/ready` | 503 until the first collection was published, then 200 |
-//! | `/` | the list of these paths |
+//! | `/` | the status page (`text/html`, with a strict `Content-Security-Policy`); the list of these paths before the first collection |
+//! | `/calendar.ics` | the expiry calendar (`text/calendar`), 503 before the first collection |
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -34,7 +36,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::metrics::text::CONTENT_TYPE;
-use crate::serve::state::{Latest, Page, Shutdown};
+use crate::serve::state::{Latest, Page, Shutdown, Views};
 
 /// A request head (request line and headers) still incomplete after this many bytes is refused
 /// with 431.
@@ -296,7 +298,9 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
     slot.answering(limits.max_connections);
     let (response, head_only) = match parse_head(&head) {
         Ok(Some(request)) => (
-            respond(request.method, request.path, latest.get(), request.gzip),
+            respond_view(request.method, request.path, latest.views()).unwrap_or_else(|| {
+                respond(request.method, request.path, latest.get(), request.gzip)
+            }),
             request.method == "HEAD",
         ),
         Err(e) => (Response::text(400, e), false),
@@ -468,6 +472,9 @@ pub enum Body {
     Static(&'static str),
     Text(Arc<Page>),
     Gzip(Arc<Page>),
+    /// The status page, sent with its `Content-Security-Policy`.
+    Html(Arc<Views>),
+    Calendar(Arc<Views>),
 }
 
 impl Body {
@@ -476,6 +483,8 @@ impl Body {
             Body::Static(s) => s.as_bytes(),
             Body::Text(page) => page.text.as_bytes(),
             Body::Gzip(page) => &page.gzip,
+            Body::Html(views) => views.html.as_bytes(),
+            Body::Calendar(views) => views.calendar.as_bytes(),
         }
     }
 }
@@ -487,6 +496,32 @@ impl Response {
             content_type: TEXT,
             body: Body::Static(body),
         }
+    }
+}
+
+/// The answer for the status page and the calendar, once a collection has published them;
+/// `None` for every other request (and before the first collection, when `/` lists the paths
+/// and `/calendar.ics` is not there yet). Pure.
+pub fn respond_view(method: &str, path: &str, views: Option<Arc<Views>>) -> Option<Response> {
+    if method != "GET" && method != "HEAD" {
+        return None;
+    }
+    match (path, views) {
+        ("/", Some(views)) => Some(Response {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: Body::Html(views),
+        }),
+        ("/calendar.ics", Some(views)) => Some(Response {
+            status: 200,
+            content_type: "text/calendar; charset=utf-8",
+            body: Body::Calendar(views),
+        }),
+        ("/calendar.ics", None) => Some(Response::text(
+            503,
+            "no collection has finished yet; see /-/ready\n",
+        )),
+        _ => None,
     }
 }
 
@@ -514,7 +549,7 @@ pub fn respond(method: &str, path: &str, latest: Option<Arc<Page>>, gzip: bool) 
         }
         ("/", _) => Response::text(
             200,
-            "credwatch exporter\n/metrics   the credentials' expiry, as Prometheus text\n/healthz   200 while the process runs\n/-/ready   200 once the first collection finished\n",
+            "credwatch exporter (the status page appears here once the first collection finished)\n/metrics        the credentials' expiry, as Prometheus text\n/calendar.ics   the expiries as an iCalendar feed\n/healthz        200 while the process runs\n/-/ready        200 once the first collection finished\n",
         ),
         _ => Response::text(404, "not found: try /metrics\n"),
     }
@@ -544,9 +579,17 @@ fn write_response(
     if response.status == 405 {
         extra.push_str("Allow: GET, HEAD\r\n");
     }
-    match response.body {
+    match &response.body {
         Body::Gzip(_) => extra.push_str("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"),
         Body::Text(_) => extra.push_str("Vary: Accept-Encoding\r\n"),
+        Body::Html(views) => {
+            let _ = write!(
+                extra,
+                "Content-Security-Policy: {}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n",
+                views.csp
+            );
+        }
+        Body::Calendar(_) => extra.push_str("X-Content-Type-Options: nosniff\r\n"),
         Body::Static(_) => {}
     }
     let head = format!(
@@ -709,6 +752,34 @@ mod tests {
             gzip(b"GET /accept-encoding:gzip HTTP/1.1\r\n\r\n"),
             Ok(Some(false))
         );
+    }
+
+    #[test]
+    fn the_status_page_and_calendar_once_published() {
+        let views = Arc::new(Views {
+            html: "<!DOCTYPE html>".into(),
+            csp: "default-src 'none'".into(),
+            calendar: "BEGIN:VCALENDAR".into(),
+        });
+        let page = respond_view("GET", "/", Some(views.clone())).unwrap();
+        assert_eq!(
+            (page.status, page.content_type),
+            (200, "text/html; charset=utf-8")
+        );
+        assert_eq!(page.body.as_bytes(), b"<!DOCTYPE html>");
+        let head = respond_view("HEAD", "/calendar.ics", Some(views.clone())).unwrap();
+        assert_eq!(
+            (head.status, head.content_type),
+            (200, "text/calendar; charset=utf-8")
+        );
+        assert_eq!(
+            respond_view("GET", "/calendar.ics", None).unwrap().status,
+            503
+        );
+        // Before the first collection `/` lists the paths; other paths and methods are not views.
+        assert_eq!(respond_view("GET", "/", None), None);
+        assert_eq!(respond_view("POST", "/", Some(views.clone())), None);
+        assert_eq!(respond_view("GET", "/metrics", Some(views)), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 mod alerting;
+mod calendar;
 mod check;
 mod container;
 mod contract;
+mod dashboard;
 mod golden;
 mod hardening;
 mod leaks;
@@ -11,6 +13,7 @@ mod render_k8s;
 mod render_rules;
 mod rotate;
 mod serve;
+pub mod status_page;
 mod textfile;
 pub mod values;
 mod vault_client;

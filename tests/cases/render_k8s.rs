@@ -19,7 +19,7 @@ fn render_k8s(config: &Path, flags: &[&str]) -> Run {
 }
 
 /// Runs `kubernetes-validate --strict` on the YAML; returns whether it passed and what it said.
-fn kubernetes_validate(yaml: &str) -> (bool, String) {
+pub fn kubernetes_validate(yaml: &str) -> (bool, String) {
     let scratch = Scratch::new();
     let file = scratch.write("manifests.yaml", yaml);
     let output = Command::new("kubernetes-validate")

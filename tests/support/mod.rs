@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod exporter;
 pub mod openbao;
 pub mod podman;
@@ -152,6 +153,21 @@ impl Scratch {
     }
 }
 
+/// Runs the helper `tests/support/SCRIPT` with python3 and parses the JSON it prints.
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(repo_root().join("tests/support").join(script))
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON: {e}"))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -176,7 +192,8 @@ fn require(binary: &str) -> PathBuf {
     })
 }
 
-fn http_agent() -> ureq::Agent {
+/// An HTTP client for the tests: no proxy, a 5 s bound, statuses as values.
+pub fn http_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
