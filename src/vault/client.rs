@@ -271,9 +271,9 @@ impl Client {
         }
         let call = Request::get(op, path).query(&query);
         match self.execute(&call) {
-            Ok(response) => self
-                .transport
-                .parse(op, response, LIST_LIMIT, |r| model::read_list(r)),
+            Ok(response) => self.transport.parse(op, response, LIST_LIMIT, |r| {
+                model::read_list(r, self.config.max_entries)
+            }),
             // An empty or missing folder is 404 with an empty error list; a missing mount is
             // 404 too, but with a message ("no handler for route").
             Err(VaultError::NotFound { detail, .. }) if detail.is_empty() => Ok(Vec::new()),

@@ -175,28 +175,131 @@ pub(crate) fn describe_json_blind(e: &serde_json::Error) -> String {
 /// Parses one LIST page (`{"data": {"keys": [...]}}`); folders end in `/`. Keys are returned
 /// as the server sent them, odd ones included.
 pub fn parse_list(body: &[u8]) -> Result<Vec<String>, String> {
-    read_list(body)
+    read_list(body, usize::MAX)
 }
 
-pub(crate) fn read_list(reader: impl Read) -> Result<Vec<String>, String> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        data: Option<Keys>,
-    }
-    #[derive(Deserialize)]
-    struct Keys {
-        #[serde(default)]
-        keys: Option<Vec<String>>,
-    }
-    let envelope: Envelope = serde_json::from_reader(reader).map_err(describe_json)?;
-    let keys = envelope
-        .data
-        .ok_or_else(|| "the answer has no `data` object".to_string())?
-        .keys
-        .unwrap_or_default();
+/// [`parse_list`] from a reader, stopping as soon as the page holds more than `max_keys` keys
+/// (counted while reading, so a huge page of tiny keys is refused before it fills memory).
+pub(crate) fn read_list(reader: impl Read, max_keys: usize) -> Result<Vec<String>, String> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let keys = ListPage(max_keys)
+        .deserialize(&mut de)
+        .and_then(|keys| de.end().map(|()| keys))
+        .map_err(|e| match e.to_string() {
+            m if m.starts_with(TOO_MANY) => m.split(" at line").next().unwrap_or(&m).to_string(),
+            _ => describe_json(e),
+        })?;
     // Odd keys (empty, absolute, `..`) are kept: the caller reports each one alone and never
     // follows it, so the good keys next to it are still read.
-    Ok(keys)
+    keys.ok_or_else(|| "the answer has no `data` object".to_string())
+}
+
+const TOO_MANY: &str = "the listing holds more than";
+
+/// The envelope of a LIST answer: `data.keys`, nothing else kept.
+struct ListPage(usize);
+
+impl<'de> DeserializeSeed<'de> for ListPage {
+    type Value = Option<Vec<String>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListPage {
+    type Value = Option<Vec<String>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a LIST answer")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "data" {
+                found = map.next_value_seed(ListData(self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `data`: an object whose `keys` may be missing (an empty folder), or null.
+struct ListData(usize);
+
+impl<'de> DeserializeSeed<'de> for ListData {
+    type Value = Option<Vec<String>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListData {
+    type Value = Option<Vec<String>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with `keys`")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "keys" {
+                keys = map
+                    .next_value_seed(BoundedKeys(self.0))?
+                    .unwrap_or_default();
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Some(keys))
+    }
+}
+
+/// `keys`: at most `.0` strings, or null.
+struct BoundedKeys(usize);
+
+impl<'de> DeserializeSeed<'de> for BoundedKeys {
+    type Value = Option<Vec<String>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedKeys {
+    type Value = Option<Vec<String>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of keys")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(key) = seq.next_element::<String>()? {
+            if keys.len() == self.0 {
+                return Err(de::Error::custom(format!(
+                    "{TOO_MANY} {} keys (max_entries)",
+                    self.0
+                )));
+            }
+            keys.push(key);
+        }
+        Ok(Some(keys))
+    }
 }
 
 /// What a data read held under `data.data.<field>`.
@@ -579,6 +682,24 @@ mod tests {
             ["", "/abs"]
         );
         assert!(parse_list(br#"{"errors":[]}"#).is_err());
+        assert!(parse_list(br#"{"data":{"keys":null}}"#).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_page_is_refused_as_soon_as_it_holds_more_keys_than_allowed() {
+        let body = br#"{"data":{"keys":["a","b","c","d","e"]}}"#;
+        assert_eq!(
+            read_list(&body[..], 3).unwrap_err(),
+            "the listing holds more than 3 keys (max_entries)"
+        );
+        assert_eq!(read_list(&body[..], 5).unwrap().len(), 5);
+        // Counting stops the read: nothing after the first extra key is looked at, so even a
+        // body that breaks later gives the limit, not a JSON error.
+        let broken = br#"{"data":{"keys":["a","b","c","d" oops"#;
+        assert_eq!(
+            read_list(&broken[..], 3).unwrap_err(),
+            "the listing holds more than 3 keys (max_entries)"
+        );
     }
 
     const DATA: &[u8] =
