@@ -271,9 +271,24 @@ impl Client {
         }
         let call = Request::get(op, path).query(&query);
         match self.execute(&call) {
-            Ok(response) => self.transport.parse(op, response, LIST_LIMIT, |r| {
-                model::read_list(r, self.config.max_entries)
-            }),
+            Ok(response) => {
+                let max = self.config.max_entries;
+                match self
+                    .transport
+                    .parse(op, response, LIST_LIMIT, |r| model::read_list(r, max))
+                {
+                    // A page over the limit is the listing's limit, not a broken answer.
+                    Err(VaultError::Malformed { op, detail })
+                        if detail.contains(model::TOO_MANY) =>
+                    {
+                        Err(VaultError::LimitExceeded {
+                            op,
+                            detail: format!("more than {max} secrets (max_entries)"),
+                        })
+                    }
+                    other => other,
+                }
+            }
             // An empty or missing folder is 404 with an empty error list; a missing mount is
             // 404 too, but with a message ("no handler for route").
             Err(VaultError::NotFound { detail, .. }) if detail.is_empty() => Ok(Vec::new()),

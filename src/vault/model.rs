@@ -194,7 +194,7 @@ pub(crate) fn read_list(reader: impl Read, max_keys: usize) -> Result<Vec<String
     keys.ok_or_else(|| "the answer has no `data` object".to_string())
 }
 
-const TOO_MANY: &str = "the listing holds more than";
+pub(crate) const TOO_MANY: &str = "the listing holds more than";
 
 /// The envelope of a LIST answer: `data.keys`, nothing else kept.
 struct ListPage(usize);
