@@ -9,10 +9,10 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
   [defaults]        ttl = \"365d\", warn_before = \"30d\", critical_before = \"7d\",
                     pool_warn_before = \"60d\", pool_spread = \"7d\"
   [[credential]]    name (unique), minted_at (expiry = minted_at + ttl) or expires_at, or a
-                    value holding a JWT or certificate; optional pool, labels = { k = \"v\" },
+                    value holding a JWT, X.509 or SSH certificate; optional pool, labels = { k = \"v\" },
                     runbook, ttl, warn_before, critical_before; the value: file or env,
                     format (claude-oauth, github-fine-grained-pat, jwt, pem-certificate or a
-                    [[format]]), expiry_from (value|jwt|x509), chain (leaf|earliest)
+                    [[format]]), expiry_from (value|jwt|x509|ssh), chain (leaf|earliest)
   [[format]]        name, prefix, min_length, max_length, pattern
   [fingerprint]     key_file (or CREDWATCH_FINGERPRINT_KEY / _FILE) for HMAC fingerprints
   [[source]]        kind = \"directory\", path (one file per credential: file name = name,

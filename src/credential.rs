@@ -41,15 +41,18 @@ pub enum Basis {
     X509NotAfter,
     /// A Vault secret's current version `created_time` + TTL.
     VersionCreatedPlusTtl,
+    /// The `valid before` of an OpenSSH certificate (`valid after` as mint time).
+    SshValidBefore,
 }
 
 impl Basis {
-    const ALL: [Basis; 5] = [
+    const ALL: [Basis; 6] = [
         Basis::ExpiresAt,
         Basis::MintedAtPlusTtl,
         Basis::JwtExp,
         Basis::X509NotAfter,
         Basis::VersionCreatedPlusTtl,
+        Basis::SshValidBefore,
     ];
 
     /// The inverse of [`Basis::label`].
@@ -64,6 +67,7 @@ impl Basis {
             Basis::JwtExp => "jwt_exp",
             Basis::X509NotAfter => "x509_not_after",
             Basis::VersionCreatedPlusTtl => "version_created_plus_ttl",
+            Basis::SshValidBefore => "ssh_valid_before",
         }
     }
 }

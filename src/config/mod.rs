@@ -132,7 +132,9 @@ pub enum Derive {
     Jwt,
     /// A certificate's `notAfter`: the leaf's, or the earliest of the bundle.
     X509 { earliest: bool },
-    /// Whichever of the two the value turns out to be.
+    /// An OpenSSH certificate's `valid before` (and `valid after` as mint time).
+    Ssh,
+    /// Whichever of the three the value turns out to be.
     Detect { earliest: bool },
     /// The Vault secret's metadata: custom_metadata `expires_at`/`minted_at`, else the current
     /// version's `created_time` + ttl.
@@ -146,7 +148,7 @@ impl ValueSpec {
             || self.fingerprint
             || matches!(
                 self.derive,
-                Some(Derive::Jwt | Derive::X509 { .. } | Derive::Detect { .. })
+                Some(Derive::Jwt | Derive::X509 { .. } | Derive::Ssh | Derive::Detect { .. })
             )
     }
 }

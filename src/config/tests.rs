@@ -319,7 +319,7 @@ fn each_error_names_its_line_column_key_and_expectation() {
         ),
         (
             "[[credential]]\nname = \"a\"\nfile = \"t\"\nexpiry_from = \"cert\"\n",
-            "4:15: credential `a`: `expiry_from`: expected `value`, `jwt` or `x509`, found `cert`",
+            "4:15: credential `a`: `expiry_from`: expected `value`, `jwt`, `x509` or `ssh`, found `cert`",
         ),
         (
             "[[credential]]\nname = \"a\"\nfile = \"t\"\nchain = \"root\"\n",

@@ -9,6 +9,7 @@ mod render_k8s;
 mod render_rules;
 mod rotate;
 mod serve;
+mod ssh;
 mod textfile;
 pub mod values;
 mod vault_client;
