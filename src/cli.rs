@@ -23,6 +23,10 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     auth = { method = token|approle|jwt|kubernetes, ... }, concurrency,
                     timeout, retries, expires_at_key, minted_at_key, ttl, pool, labels, ...
   [[credential]]    vault = { path, field, source } for a value stored in Vault
+  [[source]]        kind = \"vault-approle\": AppRole secret-ids by accessor; mount (default
+                    approle), roles (default: every role), metadata_labels, and the vault
+                    connection keys (address, namespace, ca_file, auth, concurrency, timeout,
+                    retries)
 Times are RFC 3339 with an offset or unix seconds; durations look like 365d, 12h, 90m.
 Relative paths are resolved against the config file's folder.";
 

@@ -43,16 +43,19 @@ pub enum Basis {
     VersionCreatedPlusTtl,
     /// The `valid before` of an OpenSSH certificate (`valid after` as mint time).
     SshValidBefore,
+    /// The `expiration_time` Vault reports for an AppRole secret-id (`creation_time` as mint time).
+    ApproleExpiration,
 }
 
 impl Basis {
-    const ALL: [Basis; 6] = [
+    const ALL: [Basis; 7] = [
         Basis::ExpiresAt,
         Basis::MintedAtPlusTtl,
         Basis::JwtExp,
         Basis::X509NotAfter,
         Basis::VersionCreatedPlusTtl,
         Basis::SshValidBefore,
+        Basis::ApproleExpiration,
     ];
 
     /// The inverse of [`Basis::label`].
@@ -68,6 +71,7 @@ impl Basis {
             Basis::X509NotAfter => "x509_not_after",
             Basis::VersionCreatedPlusTtl => "version_created_plus_ttl",
             Basis::SshValidBefore => "ssh_valid_before",
+            Basis::ApproleExpiration => "approle_expiration_time",
         }
     }
 }

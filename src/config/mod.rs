@@ -209,6 +209,7 @@ impl SourceCommon {
 pub enum SourceKind {
     Directory(DirectorySource),
     Vault(Box<VaultSource>),
+    Approle(Box<ApproleSource>),
 }
 
 impl SourceKind {
@@ -217,13 +218,14 @@ impl SourceKind {
         match self {
             SourceKind::Directory(_) => DirectorySource::KIND,
             SourceKind::Vault(_) => VaultSource::KIND,
+            SourceKind::Approle(_) => ApproleSource::KIND,
         }
     }
 
     pub fn as_vault(&self) -> Option<&VaultSource> {
         match self {
             SourceKind::Vault(v) => Some(v),
-            SourceKind::Directory(_) => None,
+            SourceKind::Directory(_) | SourceKind::Approle(_) => None,
         }
     }
 
@@ -232,7 +234,7 @@ impl SourceKind {
         match self {
             SourceKind::Directory(d) => Some(&d.path),
             // Vault is reached over the network; nothing to mount.
-            SourceKind::Vault(_) => None,
+            SourceKind::Vault(_) | SourceKind::Approle(_) => None,
         }
     }
 
@@ -257,13 +259,32 @@ impl SourceKind {
                 }
                 files
             }
+            SourceKind::Approle(a) => {
+                let mut files: Vec<(&Path, &'static str)> = a
+                    .ca_file
+                    .iter()
+                    .map(|f| (f.as_path(), "`ca_file`"))
+                    .collect();
+                if let Some(auth) = a
+                    .auth
+                    .as_ref()
+                    .filter(|a| !a.uses_pod_service_account_token())
+                {
+                    files.extend(auth.files().into_iter().map(|f| (f, "auth")));
+                }
+                files
+            }
         }
     }
 
     /// True when the source logs in with the pod's service-account token (Kubernetes auth), so
     /// that the pod must have one mounted.
     pub fn uses_service_account_token(&self) -> bool {
-        matches!(self, SourceKind::Vault(v) if matches!(v.auth, Some(Auth::Kubernetes { .. })))
+        match self {
+            SourceKind::Vault(v) => matches!(v.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::Approle(a) => matches!(a.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::Directory(_) => false,
+        }
     }
 }
 
@@ -298,6 +319,32 @@ pub struct VaultSource {
 
 impl VaultSource {
     pub const KIND: &str = "vault";
+}
+
+/// The AppRole secret-ids of a Vault/OpenBao auth mount: every role's (or the named roles'),
+/// each looked up by its accessor. One credential per secret-id, named `<role>/<accessor>`.
+#[derive(Debug, Clone)]
+pub struct ApproleSource {
+    /// `None`: `VAULT_ADDR` (or `BAO_ADDR`).
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    /// The AppRole auth mount, without slashes (default `approle`).
+    pub mount: String,
+    /// The roles to watch; empty: every role of the mount (listed).
+    pub roles: Vec<String>,
+    /// Secret-id metadata keys copied onto the credential's labels (same name).
+    pub metadata_labels: Vec<String>,
+    pub concurrency: usize,
+    /// Per request.
+    pub timeout: SignedDuration,
+    pub retries: u32,
+    /// How credwatch logs in; `None`: the token in `BAO_TOKEN`/`VAULT_TOKEN`.
+    pub auth: Option<Auth>,
+}
+
+impl ApproleSource {
+    pub const KIND: &str = "vault-approle";
 }
 
 /// What a vault source reads from each secret it watches, besides metadata.

@@ -156,6 +156,8 @@ pub(super) struct RawSource {
     pub auth: Option<Spanned<RawVaultAuth>>,
     pub expires_at_key: Option<String>,
     pub minted_at_key: Option<String>,
+    pub roles: Option<Vec<Spanned<String>>>,
+    pub metadata_labels: Option<Vec<Spanned<String>>>,
     pub field: Option<String>,
     pub format: Option<Spanned<String>>,
     pub ttl: Option<Spanned<toml::Value>>,
@@ -169,7 +171,7 @@ pub(super) struct RawSource {
 impl RawSource {
     /// The keys that belong to one kind or another (not to every source), in the order they are
     /// checked, each with whether it is set.
-    pub(super) fn kind_keys(&self) -> [(&'static str, bool); 18] {
+    pub(super) fn kind_keys(&self) -> [(&'static str, bool); 20] {
         [
             ("path", self.path.is_some()),
             ("content", self.content.is_some()),
@@ -189,6 +191,8 @@ impl RawSource {
             ("auth", self.auth.is_some()),
             ("expires_at_key", self.expires_at_key.is_some()),
             ("minted_at_key", self.minted_at_key.is_some()),
+            ("roles", self.roles.is_some()),
+            ("metadata_labels", self.metadata_labels.is_some()),
         ]
     }
 

@@ -3,6 +3,7 @@
 //! A failing source is recorded with its reason and never hides the others; a credential that two
 //! sources both name is kept once and the clash is reported.
 
+pub mod approle;
 pub mod directory;
 pub mod evidence;
 pub mod inventory;
@@ -95,6 +96,11 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
                     key.as_ref(),
                     env.lookup(),
                 );
+                (read.observations, read.error)
+            }
+            SourceKind::Approle(a) => {
+                log::debug!("reading approle source `{name}`");
+                let read = approle::read_source(&source.common, a, env.lookup());
                 (read.observations, read.error)
             }
         };

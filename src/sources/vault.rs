@@ -62,10 +62,21 @@ pub fn connect(
         ca_file: source.ca_file.clone(),
         auth: source.auth.clone(),
     };
+    let limits = (source.timeout, source.retries, source.concurrency);
+    connect_with(explicit, limits, env)
+}
+
+/// Logs in with explicit settings and `(timeout, retries, concurrency)`; what every source kind
+/// that talks to Vault shares.
+pub fn connect_with(
+    explicit: Explicit,
+    (timeout, retries, concurrency): (jiff::SignedDuration, u32, usize),
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Client, String> {
     let (mut config, auth) = vault::resolve_env(explicit, env)?;
-    config.timeout = source.timeout.unsigned_abs();
-    config.retries = source.retries;
-    config.concurrency = source.concurrency;
+    config.timeout = timeout.unsigned_abs();
+    config.retries = retries;
+    config.concurrency = concurrency;
     Client::connect(config, &auth).map_err(|e| e.to_string())
 }
 

@@ -1,4 +1,5 @@
 mod alerting;
+mod approle;
 mod check;
 mod contract;
 mod golden;

@@ -13,6 +13,7 @@
 //!   kinds.
 
 mod alerts;
+mod approle;
 mod common;
 mod defaults;
 mod directory;

@@ -192,7 +192,8 @@ const METHODS: [Method; 4] = [
 ];
 
 impl Validator<'_> {
-    fn auth(
+    /// The `auth` table of a source that talks to Vault (`vault`, `vault-approle`).
+    pub(super) fn auth(
         &mut self,
         a: &Spanned<RawVaultAuth>,
         context: &str,
