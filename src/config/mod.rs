@@ -74,6 +74,8 @@ pub struct InventoryEntry {
     pub declared: Option<Evidence>,
     /// Where the value lives and what to learn from it, if credwatch should read it.
     pub value: Option<ValueSpec>,
+    /// Ask the issuer whether the value works (and when it expires), if configured.
+    pub probe: Option<crate::probe::ProbeSpec>,
 }
 
 /// A credential's value: where it lives, its format, and whether its expiry comes from it.

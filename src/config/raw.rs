@@ -27,6 +27,25 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "format")]
     pub formats: Vec<RawFormat>,
     pub fingerprint: Option<RawFingerprint>,
+    #[serde(default)]
+    pub probes: RawProbes,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbes {
+    pub interval: Option<Spanned<toml::Value>>,
+    pub timeout: Option<Spanned<toml::Value>>,
+    pub cache_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    pub preset: Spanned<String>,
+    pub base: Option<String>,
+    pub ca_file: Option<String>,
+    pub timeout: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +132,7 @@ pub(super) struct RawCredential {
     pub expiry_from: Option<Spanned<String>>,
     pub chain: Option<Spanned<String>>,
     pub vault: Option<Spanned<RawVaultRef>>,
+    pub probe: Option<Spanned<RawProbe>>,
 }
 
 #[derive(Deserialize)]

@@ -48,6 +48,7 @@ pub fn evidence_of(role: &str, info: &SecretIdInfo) -> Evidence {
         fingerprint: None,
         format: None,
         subject: Some(format!("approle secret-id of role `{role}`{uses}")),
+        probe: None,
     }
 }
 

@@ -65,6 +65,7 @@ fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence,
             fingerprint: None,
             format: None,
             subject: None,
+            probe: None,
         });
     }
     let certs = x509::parse_certificates(value).map_err(|e| match derive {
@@ -92,6 +93,7 @@ fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence,
         fingerprint: None,
         format: None,
         subject: Some(format!("certificate {cn}, serial {}{of}", cert.serial_hex)),
+        probe: None,
     })
 }
 
@@ -120,5 +122,6 @@ fn ssh_certificate(value: &[u8]) -> Result<Evidence, String> {
             cert.key_id,
             cert.serial
         )),
+        probe: None,
     })
 }

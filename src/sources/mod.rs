@@ -62,7 +62,7 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
         });
         add(
             &mut collection,
-            inventory::observations(&local, key.as_ref(), env),
+            inventory::observations(&local, key.as_ref(), env, now),
         );
     }
     for source in &config.sources {
