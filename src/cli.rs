@@ -13,6 +13,10 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     runbook, ttl, warn_before, critical_before; the value: file or env,
                     format (claude-oauth, github-fine-grained-pat, jwt, pem-certificate or a
                     [[format]]), expiry_from (value|jwt|x509|ssh), chain (leaf|earliest)
+                    probe = { preset = anthropic-oauth|anthropic-api-key|github|gitlab|
+                    vault-token, base, ca_file, timeout }: ask the issuer (opt-in)
+  [probes]          interval (default 1h: results are kept that long), timeout (10s),
+                    cache_file (shares results between one-shot runs)
   [[format]]        name, prefix, min_length, max_length, pattern
   [fingerprint]     key_file (or CREDWATCH_FINGERPRINT_KEY / _FILE) for HMAC fingerprints
   [[source]]        kind = \"directory\", path (one file per credential: file name = name,
@@ -118,8 +122,9 @@ One trailing newline (as `echo` adds) is removed unless --exact is given.
 EXIT CODES: 0 the value fits, 2 it does not, 3 usage or config error.";
 
 const CHECK_HELP: &str = "\
-EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING, 2 CRITICAL, INVALID
-(a malformed value) or EXPIRED, 3 UNKNOWN (a credential or source could not be read, and
+EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING or PROBE FAILING (the
+issuer gave no verdict), 2 CRITICAL, INVALID (a malformed value), EXPIRED or REVOKED (the issuer
+rejected it), 3 UNKNOWN (a credential or source could not be read, and
 nothing is critical) or a config/usage error.";
 
 /// Tells you, weeks ahead, that a credential is about to expire.

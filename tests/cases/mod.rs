@@ -4,6 +4,7 @@ mod check;
 mod contract;
 mod golden;
 mod leaks;
+mod probes;
 mod push;
 mod push_faults;
 mod render_k8s;

@@ -6,6 +6,7 @@
 pub mod exporter;
 pub mod openbao;
 pub mod poll;
+pub mod provider;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
