@@ -31,6 +31,8 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     approle), roles (default: every role), metadata_labels, and the vault
                     connection keys (address, namespace, ca_file, auth, concurrency, timeout,
                     retries)
+  [[source]]        kind = \"vault-token\": tokens by accessor, accessors = { name = \"accessor\" },
+                    and the same connection keys
 Times are RFC 3339 with an offset or unix seconds; durations look like 365d, 12h, 90m.
 Relative paths are resolved against the config file's folder.";
 

@@ -48,10 +48,12 @@ pub enum Basis {
     /// The expiry the issuer reported when probed (a GitHub header, GitLab's `expires_at`, a Vault
     /// token's `expire_time`); it wins over a recorded one.
     ProbeIssuer,
+    /// A Vault token's `expire_time`, looked up by accessor (`issue_time` as mint time).
+    VaultTokenExpireTime,
 }
 
 impl Basis {
-    const ALL: [Basis; 8] = [
+    const ALL: [Basis; 9] = [
         Basis::ExpiresAt,
         Basis::MintedAtPlusTtl,
         Basis::JwtExp,
@@ -60,6 +62,7 @@ impl Basis {
         Basis::SshValidBefore,
         Basis::ApproleExpiration,
         Basis::ProbeIssuer,
+        Basis::VaultTokenExpireTime,
     ];
 
     /// The inverse of [`Basis::label`].
@@ -77,6 +80,7 @@ impl Basis {
             Basis::SshValidBefore => "ssh_valid_before",
             Basis::ApproleExpiration => "approle_expiration_time",
             Basis::ProbeIssuer => "probe_issuer",
+            Basis::VaultTokenExpireTime => "vault_token_expire_time",
         }
     }
 }

@@ -212,6 +212,7 @@ pub enum SourceKind {
     Directory(DirectorySource),
     Vault(Box<VaultSource>),
     Approle(Box<ApproleSource>),
+    VaultToken(Box<VaultTokenSource>),
 }
 
 impl SourceKind {
@@ -221,13 +222,14 @@ impl SourceKind {
             SourceKind::Directory(_) => DirectorySource::KIND,
             SourceKind::Vault(_) => VaultSource::KIND,
             SourceKind::Approle(_) => ApproleSource::KIND,
+            SourceKind::VaultToken(_) => VaultTokenSource::KIND,
         }
     }
 
     pub fn as_vault(&self) -> Option<&VaultSource> {
         match self {
             SourceKind::Vault(v) => Some(v),
-            SourceKind::Directory(_) | SourceKind::Approle(_) => None,
+            SourceKind::Directory(_) | SourceKind::Approle(_) | SourceKind::VaultToken(_) => None,
         }
     }
 
@@ -236,7 +238,7 @@ impl SourceKind {
         match self {
             SourceKind::Directory(d) => Some(&d.path),
             // Vault is reached over the network; nothing to mount.
-            SourceKind::Vault(_) | SourceKind::Approle(_) => None,
+            SourceKind::Vault(_) | SourceKind::Approle(_) | SourceKind::VaultToken(_) => None,
         }
     }
 
@@ -261,21 +263,8 @@ impl SourceKind {
                 }
                 files
             }
-            SourceKind::Approle(a) => {
-                let mut files: Vec<(&Path, &'static str)> = a
-                    .ca_file
-                    .iter()
-                    .map(|f| (f.as_path(), "`ca_file`"))
-                    .collect();
-                if let Some(auth) = a
-                    .auth
-                    .as_ref()
-                    .filter(|a| !a.uses_pod_service_account_token())
-                {
-                    files.extend(auth.files().into_iter().map(|f| (f, "auth")));
-                }
-                files
-            }
+            SourceKind::Approle(a) => a.connection.pod_files(),
+            SourceKind::VaultToken(t) => t.connection.pod_files(),
         }
     }
 
@@ -284,7 +273,8 @@ impl SourceKind {
     pub fn uses_service_account_token(&self) -> bool {
         match self {
             SourceKind::Vault(v) => matches!(v.auth, Some(Auth::Kubernetes { .. })),
-            SourceKind::Approle(a) => matches!(a.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::Approle(a) => matches!(a.connection.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::VaultToken(t) => matches!(t.connection.auth, Some(Auth::Kubernetes { .. })),
             SourceKind::Directory(_) => false,
         }
     }
@@ -323,26 +313,64 @@ impl VaultSource {
     pub const KIND: &str = "vault";
 }
 
-/// The AppRole secret-ids of a Vault/OpenBao auth mount: every role's (or the named roles'),
-/// each looked up by its accessor. One credential per secret-id, named `<role>/<accessor>`.
+/// How a source reaches Vault/OpenBao and logs in (`vault-approle`, `vault-token`; the `vault`
+/// kind keeps the same keys in its own struct).
 #[derive(Debug, Clone)]
-pub struct ApproleSource {
+pub struct VaultConnection {
     /// `None`: `VAULT_ADDR` (or `BAO_ADDR`).
     pub address: Option<String>,
     pub namespace: Option<String>,
     pub ca_file: Option<PathBuf>,
-    /// The AppRole auth mount, without slashes (default `approle`).
-    pub mount: String,
-    /// The roles to watch; empty: every role of the mount (listed).
-    pub roles: Vec<String>,
-    /// Secret-id metadata keys copied onto the credential's labels (same name).
-    pub metadata_labels: Vec<String>,
     pub concurrency: usize,
     /// Per request.
     pub timeout: SignedDuration,
     pub retries: u32,
     /// How credwatch logs in; `None`: the token in `BAO_TOKEN`/`VAULT_TOKEN`.
     pub auth: Option<Auth>,
+}
+
+impl VaultConnection {
+    /// Files a pod must be given for this connection (see [`SourceKind::pod_files`]).
+    fn pod_files(&self) -> Vec<(&Path, &'static str)> {
+        let mut files: Vec<(&Path, &'static str)> = self
+            .ca_file
+            .iter()
+            .map(|f| (f.as_path(), "`ca_file`"))
+            .collect();
+        if let Some(auth) = self
+            .auth
+            .as_ref()
+            .filter(|a| !a.uses_pod_service_account_token())
+        {
+            files.extend(auth.files().into_iter().map(|f| (f, "auth")));
+        }
+        files
+    }
+}
+
+/// The AppRole secret-ids of a Vault/OpenBao auth mount: every role's (or the named roles'),
+/// each looked up by its accessor. One credential per secret-id, named `<role>/<accessor>`.
+#[derive(Debug, Clone)]
+pub struct ApproleSource {
+    pub connection: VaultConnection,
+    /// The AppRole auth mount, without slashes (default `approle`).
+    pub mount: String,
+    /// The roles to watch; empty: every role of the mount (listed).
+    pub roles: Vec<String>,
+    /// Secret-id metadata keys copied onto the credential's labels (same name).
+    pub metadata_labels: Vec<String>,
+}
+
+/// Vault/OpenBao tokens known by their accessor (`auth/token/lookup-accessor`): no token value
+/// is needed. One credential per entry of `accessors` (name → accessor).
+#[derive(Debug, Clone)]
+pub struct VaultTokenSource {
+    pub connection: VaultConnection,
+    pub accessors: BTreeMap<String, String>,
+}
+
+impl VaultTokenSource {
+    pub const KIND: &str = "vault-token";
 }
 
 impl ApproleSource {

@@ -178,6 +178,7 @@ pub(super) struct RawSource {
     pub minted_at_key: Option<String>,
     pub roles: Option<Vec<Spanned<String>>>,
     pub metadata_labels: Option<Vec<Spanned<String>>>,
+    pub accessors: Option<Spanned<BTreeMap<String, String>>>,
     pub field: Option<String>,
     pub format: Option<Spanned<String>>,
     pub ttl: Option<Spanned<toml::Value>>,
@@ -191,7 +192,7 @@ pub(super) struct RawSource {
 impl RawSource {
     /// The keys that belong to one kind or another (not to every source), in the order they are
     /// checked, each with whether it is set.
-    pub(super) fn kind_keys(&self) -> [(&'static str, bool); 20] {
+    pub(super) fn kind_keys(&self) -> [(&'static str, bool); 21] {
         [
             ("path", self.path.is_some()),
             ("content", self.content.is_some()),
@@ -213,6 +214,7 @@ impl RawSource {
             ("minted_at_key", self.minted_at_key.is_some()),
             ("roles", self.roles.is_some()),
             ("metadata_labels", self.metadata_labels.is_some()),
+            ("accessors", self.accessors.is_some()),
         ]
     }
 

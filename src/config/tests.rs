@@ -287,7 +287,7 @@ fn each_error_names_its_line_column_key_and_expectation() {
         ),
         (
             "[[source]]\nkind = \"vaultt\"\n",
-            "2:8: source: unknown `kind` `vaultt`; expected `directory`, `vault` or `vault-approle`",
+            "2:8: source: unknown `kind` `vaultt`; expected `directory`, `vault`, `vault-approle` or `vault-token`",
         ),
         (
             "[[source]]\nkind = \"directory\"\n",
@@ -324,6 +324,10 @@ fn each_error_names_its_line_column_key_and_expectation() {
         (
             "[[source]]\nkind = \"vault-approle\"\nprefix = \"x\"\n",
             "2:8: source: `prefix` applies to `vault` sources; a `vault-approle` source takes `mount` (the AppRole auth mount) and `roles`",
+        ),
+        (
+            "[[source]]\nkind = \"vault-token\"\n",
+            "2:8: source `vault-token`: a `vault-token` source needs `accessors = { name = \"accessor\" }` (`vault token lookup -accessor` shows them)",
         ),
         (
             "[[source]]\nkind = \"vault-approle\"\nroles = [\"a/b\"]\n",

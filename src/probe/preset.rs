@@ -352,26 +352,33 @@ fn vault_token(body: &[u8]) -> Interpretation {
             }
         },
     };
-    let max = data
+    let issued = data
         .issue_time
         .as_deref()
-        .and_then(|t| t.parse::<Timestamp>().ok())
-        .filter(|_| data.explicit_max_ttl > 0)
-        .and_then(|t| {
-            t.checked_add(SignedDuration::from_secs(data.explicit_max_ttl))
-                .ok()
-        });
-    let note = match (data.renewable, max) {
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    Interpretation {
+        note: vault_token_note(data.renewable, issued, data.explicit_max_ttl),
+        ..Interpretation::accepted(expiry)
+    }
+}
+
+/// What to say about a Vault token's renewal: a renewable token still dies at its max TTL.
+pub fn vault_token_note(
+    renewable: bool,
+    issued: Option<Timestamp>,
+    explicit_max_ttl: i64,
+) -> Option<String> {
+    let max = issued.filter(|_| explicit_max_ttl > 0).and_then(|t| {
+        t.checked_add(SignedDuration::from_secs(explicit_max_ttl))
+            .ok()
+    });
+    match (renewable, max) {
         (true, Some(max)) => Some(format!(
             "renewable, but dies at its max TTL {}",
             max.strftime("%Y-%m-%d %H:%M:%S UTC")
         )),
         (true, None) => Some("renewable: the expiry moves when it is renewed".into()),
         (false, _) => None,
-    };
-    Interpretation {
-        note,
-        ..Interpretation::accepted(expiry)
     }
 }
 

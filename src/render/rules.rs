@@ -136,7 +136,12 @@ pub fn kinds(config: &Config) -> Vec<AlertKind> {
         AlertKind::PoolDuplicate,
         AlertKind::PoolRunwayLow,
     ]);
-    if config.inventory.iter().any(|e| e.probe.is_some()) {
+    let asks_issuers = config.inventory.iter().any(|e| e.probe.is_some())
+        || config
+            .sources
+            .iter()
+            .any(|s| matches!(s.kind, crate::config::SourceKind::VaultToken(_)));
+    if asks_issuers {
         kinds.extend([AlertKind::CredentialRejected, AlertKind::ProbeFailing]);
     }
     kinds

@@ -9,7 +9,8 @@
 //! A `vault-approle` source needs `list` on its mount's roles (only when it lists them, i.e.
 //! names none), `list` on each role's secret-ids and `update` on each role's
 //! `secret-id-accessor/lookup` (one path with `+` for all roles, or one per named role); it never
-//! reads a secret-id, nor generates or destroys one.
+//! reads a secret-id, nor generates or destroys one. A `vault-token` source needs `update` on
+//! `auth/token/lookup-accessor` and nothing else (it never sees a token value).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -136,6 +137,13 @@ pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<S
         .filter_map(|s| Some((s.name(), s.kind.as_vault()?)))
         .filter(|(name, _)| only.is_none_or(|o| o == *name))
         .collect();
+    let tokens: Vec<&str> = config
+        .sources
+        .iter()
+        .filter(|s| matches!(s.kind, crate::config::SourceKind::VaultToken(_)))
+        .map(|s| s.name())
+        .filter(|name| only.is_none_or(|o| o == *name))
+        .collect();
     let approles: Vec<(&str, &ApproleSource)> = config
         .sources
         .iter()
@@ -145,14 +153,14 @@ pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<S
         })
         .filter(|(name, _)| only.is_none_or(|o| o == *name))
         .collect();
-    if sources.is_empty() && approles.is_empty() {
+    if sources.is_empty() && approles.is_empty() && tokens.is_empty() {
         return Err(match only {
             Some(o) => format!(
-                "no `[[source]] kind = \"vault\"` or `\"vault-approle\"` named `{o}` in `{}`",
+                "no `[[source]] kind = \"vault\"`, `\"vault-approle\"` or `\"vault-token\"` named `{o}` in `{}`",
                 config.path.display()
             ),
             None => format!(
-                "`{}` has no `[[source]] kind = \"vault\"` or `\"vault-approle\"`; there is nothing to grant",
+                "`{}` has no `[[source]] kind = \"vault\"`, `\"vault-approle\"` or `\"vault-token\"`; there is nothing to grant",
                 config.path.display()
             ),
         });
@@ -185,6 +193,14 @@ pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<S
             source.mount
         );
         write_paths(&mut out, approle_capabilities(source));
+    }
+    for name in tokens {
+        let _ = writeln!(out, "\n# source `{name}` (tokens looked up by accessor)");
+        let caps = BTreeMap::from([(
+            "auth/token/lookup-accessor".to_string(),
+            BTreeSet::from(["update"]),
+        )]);
+        write_paths(&mut out, caps);
     }
     Ok(out)
 }

@@ -5,8 +5,7 @@
 
 use crate::config::{ApproleSource, SourceCommon};
 use crate::credential::{Basis, Credential, Evidence, Observation};
-use crate::sources::vault::{Session, connect_with};
-use crate::vault::Explicit;
+use crate::sources::vault::{Session, connect_over};
 use crate::vault::approle::SecretIdInfo;
 
 /// What one AppRole source delivered: an observation per secret-id, and the source's own failure.
@@ -58,14 +57,7 @@ pub fn read_source(
     source: &ApproleSource,
     env: impl Fn(&str) -> Option<String>,
 ) -> ApproleRead {
-    let explicit = Explicit {
-        address: source.address.clone(),
-        namespace: source.namespace.clone(),
-        ca_file: source.ca_file.clone(),
-        auth: source.auth.clone(),
-    };
-    let limits = (source.timeout, source.retries, source.concurrency);
-    let client = match connect_with(explicit, limits, env) {
+    let client = match connect_over(&source.connection, env) {
         Ok(c) => Session(c),
         Err(e) => {
             return ApproleRead {
@@ -113,7 +105,7 @@ pub fn read_source(
         pairs.len(),
         roles.len()
     );
-    let lookups = client.lookup_secret_id_accessors(mount, &pairs, source.concurrency);
+    let lookups = client.lookup_secret_id_accessors(mount, &pairs, source.connection.concurrency);
     let observations = pairs
         .iter()
         .zip(lookups)
@@ -160,16 +152,18 @@ mod tests {
             },
         };
         let source = ApproleSource {
-            address: None,
-            namespace: None,
-            ca_file: None,
+            connection: crate::config::VaultConnection {
+                address: None,
+                namespace: None,
+                ca_file: None,
+                concurrency: 1,
+                timeout: SignedDuration::from_secs(1),
+                retries: 0,
+                auth: None,
+            },
             mount: "approle".into(),
             roles: Vec::new(),
             metadata_labels: vec!["app".into(), "absent".into()],
-            concurrency: 1,
-            timeout: SignedDuration::from_secs(1),
-            retries: 0,
-            auth: None,
         };
         let at: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
         let info = SecretIdInfo {

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod evidence;
 pub mod inventory;
 pub mod vault;
+pub mod vault_token;
 
 use std::collections::BTreeMap;
 
@@ -102,6 +103,10 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
                 log::debug!("reading approle source `{name}`");
                 let read = approle::read_source(&source.common, a, env.lookup());
                 (read.observations, read.error)
+            }
+            SourceKind::VaultToken(t) => {
+                log::debug!("reading vault-token source `{name}`");
+                vault_token::read_source(&source.common, t, now, env.lookup())
             }
         };
         if let Some((e, _)) = &error {

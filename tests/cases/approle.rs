@@ -219,3 +219,95 @@ roles = ["eso"]
         run.stderr
     );
 }
+
+#[test]
+fn tokens_known_by_accessor_are_watched_without_their_value_under_the_rendered_policy() {
+    let bao = OpenBao::start();
+    let create = |body: serde_json::Value| {
+        let auth = bao.api("POST", "auth/token/create", Some(body))["auth"].clone();
+        (
+            auth["client_token"].as_str().unwrap().to_string(),
+            auth["accessor"].as_str().unwrap().to_string(),
+        )
+    };
+    let (_, eso) = create(json!({ "ttl": "1000h", "renewable": false }));
+    let (_, renewable) = create(json!({ "ttl": "72h", "explicit_max_ttl": "240h" }));
+    let (revoked_token, revoked) = create(json!({ "ttl": "1000h" }));
+    bao.api(
+        "POST",
+        "auth/token/revoke",
+        Some(json!({ "token": revoked_token })),
+    );
+    let root = bao
+        .request(Some(&bao.root_token), "GET", "auth/token/lookup-self", None)
+        .1;
+    let root_accessor = root["data"]["accessor"].as_str().unwrap().to_string();
+
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        &format!(
+            "[pushgateway]\nurl = \"http://127.0.0.1:9\"\n\n[[source]]\nkind = \"vault-token\"\naccessors = {{ eso = \"{eso}\", renewable = \"{renewable}\", revoked = \"{revoked}\", root = \"{root_accessor}\" }}\n"
+        ),
+    );
+    let policy = cw(&config, &bao, &bao.root_token, &["render", "vault-policy"]);
+    policy.assert_code(0);
+    assert!(
+        policy.stdout.ends_with(
+            "# source `vault-token` (tokens looked up by accessor)\npath \"auth/token/lookup-accessor\" {\n  capabilities = [\"update\"]\n}\n"
+        ),
+        "{}",
+        policy.stdout
+    );
+    bao.write_policy("credwatch-tokens", &policy.stdout);
+    let token = bao.create_token(&["credwatch-tokens"]);
+    let run = cw(&config, &bao, &token, &["check", "-o", "json"]);
+    run.assert_code(2);
+    let doc = json_of(&run);
+    let row = |n: &str| {
+        doc["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let truth = |a: &str| {
+        bao.api(
+            "POST",
+            "auth/token/lookup-accessor",
+            Some(json!({ "accessor": a })),
+        )["data"]
+            .clone()
+    };
+    let e = row("eso");
+    assert_eq!(e["status"], "OK", "{e}");
+    assert_eq!(e["kind"], "vault_token_expire_time");
+    assert_eq!(
+        e["expires_at_unix"],
+        unix(truth(&eso)["expire_time"].as_str().unwrap())
+    );
+    let r = row("renewable");
+    assert_eq!(r["status"], "CRITICAL", "{r}");
+    assert!(
+        r["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("renewable, but dies at its max TTL "),
+        "{r}"
+    );
+    assert_eq!(row("revoked")["status"], "REVOKED");
+    assert_eq!(row("root")["status"], "NO EXPIRY");
+    // The series say the same: the revoked token is a rejection, for the CredentialRejected alert.
+    let push = cw(&config, &bao, &token, &["push", "--dry-run"]);
+    assert!(
+        push.stdout.contains(
+            "credwatch_credential_probe_rejected{credential=\"revoked\",probe=\"vault-token-accessor\"} 1"
+        ),
+        "{}",
+        push.stdout
+    );
+    let rules = cw(&config, &bao, &token, &["render", "rules"]);
+    assert!(rules.stdout.contains("alert: CredwatchCredentialRejected"));
+}

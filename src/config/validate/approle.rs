@@ -1,6 +1,7 @@
-//! `kind = "vault-approle"`: the AppRole secret-ids of a Vault/OpenBao auth mount, listed by role
-//! and looked up by accessor. The connection keys (`address`, `namespace`, `ca_file`, `auth`,
-//! `concurrency`, `timeout`, `retries`) mean what they mean for a `vault` source.
+//! `kind = "vault-approle"` (the AppRole secret-ids of an auth mount, listed by role and looked up
+//! by accessor) and `kind = "vault-token"` (tokens looked up by accessor). Their connection keys
+//! (`address`, `namespace`, `ca_file`, `auth`, `concurrency`, `timeout`, `retries`) mean what they
+//! mean for a `vault` source and are validated once, by [`connection`].
 
 use std::path::Path;
 
@@ -10,7 +11,7 @@ use super::names::{check_label_name, check_url};
 use super::source::Kind;
 use super::{RESERVED_LABELS, Validator};
 use crate::config::raw::RawSource;
-use crate::config::{ApproleSource, SourceKind};
+use crate::config::{ApproleSource, SourceKind, VaultConnection, VaultTokenSource};
 
 pub(super) const KIND: Kind = Kind {
     name: ApproleSource::KIND,
@@ -30,7 +31,29 @@ pub(super) const KIND: Kind = Kind {
     validate: approle,
 };
 
-fn approle(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Option<SourceKind> {
+pub(super) const TOKEN_KIND: Kind = Kind {
+    name: VaultTokenSource::KIND,
+    keys: &[
+        "address",
+        "namespace",
+        "ca_file",
+        "accessors",
+        "concurrency",
+        "timeout",
+        "retries",
+        "auth",
+    ],
+    foreign_key_hint: "; a `vault-token` source takes `accessors = { name = \"accessor\" }`",
+    validate: vault_token,
+};
+
+/// The keys every source that talks to Vault shares (but `vault`, which has its own struct).
+fn connection(
+    v: &mut Validator<'_>,
+    s: &RawSource,
+    context: &str,
+    base: &Path,
+) -> Option<VaultConnection> {
     let address = match &s.address {
         None => None,
         Some(a) => match check_url(a.get_ref()) {
@@ -41,6 +64,64 @@ fn approle(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> 
             }
         },
     };
+    let concurrency = v.bounded(&s.concurrency, context, "concurrency", 1..=256, 8) as usize;
+    let retries = v.bounded(&s.retries, context, "retries", 0..=10, 2) as u32;
+    let timeout = v.duration_or(
+        &s.timeout,
+        context,
+        "timeout",
+        SignedDuration::from_secs(10),
+    );
+    let auth = match &s.auth {
+        None => None,
+        Some(a) => v.auth(a, context, base).ok()?,
+    };
+    Some(VaultConnection {
+        address,
+        namespace: s.namespace.clone().filter(|n| !n.is_empty()),
+        ca_file: s.ca_file.as_ref().map(|f| base.join(f)),
+        concurrency,
+        timeout,
+        retries,
+        auth,
+    })
+}
+
+fn vault_token(
+    v: &mut Validator<'_>,
+    s: &RawSource,
+    context: &str,
+    base: &Path,
+) -> Option<SourceKind> {
+    let accessors = match &s.accessors {
+        Some(a) if !a.get_ref().is_empty() => a.get_ref().clone(),
+        other => {
+            v.error(
+                other.as_ref().map_or(s.kind.span(), |a| a.span()),
+                format!("{context}: a `vault-token` source needs `accessors = {{ name = \"accessor\" }}` (`vault token lookup -accessor` shows them)"),
+            );
+            return None;
+        }
+    };
+    if let Some((name, _)) = accessors
+        .iter()
+        .find(|(n, a)| n.is_empty() || a.trim().is_empty())
+    {
+        let span = s.accessors.as_ref().map_or(0..0, |a| a.span());
+        v.error(
+            span,
+            format!("{context}: `accessors`: `{name}` has an empty name or accessor"),
+        );
+        return None;
+    }
+    let connection = connection(v, s, context, base)?;
+    Some(SourceKind::VaultToken(Box::new(VaultTokenSource {
+        connection,
+        accessors,
+    })))
+}
+
+fn approle(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Option<SourceKind> {
     let mount = match &s.mount {
         None => "approle".to_string(),
         Some(m) => {
@@ -86,28 +167,11 @@ fn approle(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> 
             metadata_labels.push(name.clone());
         }
     }
-    let concurrency = v.bounded(&s.concurrency, context, "concurrency", 1..=256, 8) as usize;
-    let retries = v.bounded(&s.retries, context, "retries", 0..=10, 2) as u32;
-    let timeout = v.duration_or(
-        &s.timeout,
-        context,
-        "timeout",
-        SignedDuration::from_secs(10),
-    );
-    let auth = match &s.auth {
-        None => None,
-        Some(a) => v.auth(a, context, base).ok()?,
-    };
+    let connection = connection(v, s, context, base)?;
     Some(SourceKind::Approle(Box::new(ApproleSource {
-        address,
-        namespace: s.namespace.clone().filter(|n| !n.is_empty()),
-        ca_file: s.ca_file.as_ref().map(|f| base.join(f)),
+        connection,
         mount,
         roles,
         metadata_labels,
-        concurrency,
-        timeout,
-        retries,
-        auth,
     })))
 }
