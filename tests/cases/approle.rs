@@ -4,22 +4,9 @@
 
 use serde_json::json;
 
+use crate::cases::vault_source::{credential, cw, json_of};
+use crate::support::Scratch;
 use crate::support::openbao::OpenBao;
-use crate::support::{Credwatch, Run, Scratch};
-
-fn cw(config: &std::path::Path, bao: &OpenBao, token: &str, args: &[&str]) -> Run {
-    Credwatch::new()
-        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
-        .env("VAULT_ADDR", &bao.url)
-        .env("VAULT_TOKEN", token)
-        .args(args)
-        .run()
-}
-
-fn json_of(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
-}
 
 /// A secret-id of `role` (with optional `ttl` and metadata); returns its accessor.
 fn secret_id(bao: &OpenBao, role: &str, body: serde_json::Value) -> String {
@@ -264,15 +251,7 @@ fn tokens_known_by_accessor_are_watched_without_their_value_under_the_rendered_p
     let run = cw(&config, &bao, &token, &["check", "-o", "json"]);
     run.assert_code(2);
     let doc = json_of(&run);
-    let row = |n: &str| {
-        doc["credentials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .unwrap()
-            .clone()
-    };
+    let row = |n: &str| credential(&doc, n).clone();
     let truth = |a: &str| {
         bao.api(
             "POST",

@@ -15,4 +15,4 @@ mod ssh;
 mod textfile;
 pub mod values;
 mod vault_client;
-mod vault_source;
+pub mod vault_source;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::cases::vault_source::credential;
 use crate::support::exporter::Exporter;
 use crate::support::openbao::OpenBao;
 use crate::support::provider::{Provider, Received, Reply};
@@ -509,15 +510,7 @@ fn vault_tokens_are_probed_with_lookup_self_on_a_real_openbao() {
     let check = run(&config, &["check", "-o", "json", "-vv"]);
     check.assert_code(2);
     let doc: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
-    let row = |n: &str| {
-        doc["credentials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .unwrap()
-            .clone()
-    };
+    let row = |n: &str| credential(&doc, n).clone();
     let truth = bao
         .request(Some(&valid), "GET", "auth/token/lookup-self", None)
         .1;

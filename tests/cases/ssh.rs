@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::cases::vault_source::credential;
 use crate::support::{Credwatch, Run, Scratch};
 
 const NOW: &str = "2026-11-30T00:00:00Z";
@@ -36,15 +37,6 @@ fn certify(dir: &Path, name: &str, key_type: &str, sign: &[&str]) -> String {
     args.push(&public);
     keygen(dir, &args);
     std::fs::read_to_string(dir.join(format!("{name}-cert.pub"))).unwrap()
-}
-
-fn credential<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no credential `{name}` in {doc}"))
 }
 
 #[test]

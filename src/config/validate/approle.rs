@@ -1,17 +1,16 @@
 //! `kind = "vault-approle"` (the AppRole secret-ids of an auth mount, listed by role and looked up
 //! by accessor) and `kind = "vault-token"` (tokens looked up by accessor). Their connection keys
 //! (`address`, `namespace`, `ca_file`, `auth`, `concurrency`, `timeout`, `retries`) mean what they
-//! mean for a `vault` source and are validated once, by [`connection`].
+//! mean for a `vault` source and are validated once, by `vault::connection`.
 
 use std::path::Path;
 
-use jiff::SignedDuration;
-
-use super::names::{check_label_name, check_url};
+use super::names::check_label_name;
 use super::source::Kind;
+use super::vault::{connection, mount};
 use super::{RESERVED_LABELS, Validator};
 use crate::config::raw::RawSource;
-use crate::config::{ApproleSource, SourceKind, VaultConnection, VaultTokenSource};
+use crate::config::{ApproleSource, SourceKind, VaultTokenSource};
 
 pub(super) const KIND: Kind = Kind {
     name: ApproleSource::KIND,
@@ -46,46 +45,6 @@ pub(super) const TOKEN_KIND: Kind = Kind {
     foreign_key_hint: "; a `vault-token` source takes `accessors = { name = \"accessor\" }`",
     validate: vault_token,
 };
-
-/// The keys every source that talks to Vault shares (but `vault`, which has its own struct).
-fn connection(
-    v: &mut Validator<'_>,
-    s: &RawSource,
-    context: &str,
-    base: &Path,
-) -> Option<VaultConnection> {
-    let address = match &s.address {
-        None => None,
-        Some(a) => match check_url(a.get_ref()) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                v.error(a.span(), format!("{context}: `address`: {e}"));
-                None
-            }
-        },
-    };
-    let concurrency = v.bounded(&s.concurrency, context, "concurrency", 1..=256, 8) as usize;
-    let retries = v.bounded(&s.retries, context, "retries", 0..=10, 2) as u32;
-    let timeout = v.duration_or(
-        &s.timeout,
-        context,
-        "timeout",
-        SignedDuration::from_secs(10),
-    );
-    let auth = match &s.auth {
-        None => None,
-        Some(a) => v.auth(a, context, base).ok()?,
-    };
-    Some(VaultConnection {
-        address,
-        namespace: s.namespace.clone().filter(|n| !n.is_empty()),
-        ca_file: s.ca_file.as_ref().map(|f| base.join(f)),
-        concurrency,
-        timeout,
-        retries,
-        auth,
-    })
-}
 
 fn vault_token(
     v: &mut Validator<'_>,
@@ -122,16 +81,7 @@ fn vault_token(
 }
 
 fn approle(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Option<SourceKind> {
-    let mount = match &s.mount {
-        None => "approle".to_string(),
-        Some(m) => {
-            let trimmed = m.get_ref().trim_matches('/').to_string();
-            if trimmed.is_empty() {
-                v.error(m.span(), format!("{context}: `mount` is empty"));
-            }
-            trimmed
-        }
-    };
+    let mount = mount(v, s, context, "approle");
     let mut roles = Vec::new();
     for r in s.roles.iter().flatten() {
         let role = r.get_ref();
