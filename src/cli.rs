@@ -14,7 +14,9 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     format (claude-oauth, github-fine-grained-pat, jwt, pem-certificate or a
                     [[format]]), expiry_from (value|jwt|x509|ssh), chain (leaf|earliest)
                     probe = { preset = anthropic-oauth|anthropic-api-key|github|gitlab|
-                    vault-token, base, ca_file, timeout }: ask the issuer (opt-in)
+                    vault-token, base, ca_file, timeout }: ask the issuer (opt-in); or the
+                    generic form { url, method, headers = { H = \"Bearer {value}\" }, valid,
+                    rejected, expiry_header | expiry_pointer, expiry_format }
   [probes]          interval (default 1h: results are kept that long), timeout (10s),
                     cache_file (shares results between one-shot runs)
   [[format]]        name, prefix, min_length, max_length, pattern

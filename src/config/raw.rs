@@ -42,8 +42,16 @@ pub(super) struct RawProbes {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProbe {
-    pub preset: Spanned<String>,
+    pub preset: Option<Spanned<String>>,
     pub base: Option<String>,
+    pub url: Option<String>,
+    pub method: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub valid: Option<Vec<i64>>,
+    pub rejected: Option<Vec<i64>>,
+    pub expiry_header: Option<String>,
+    pub expiry_pointer: Option<String>,
+    pub expiry_format: Option<String>,
     pub ca_file: Option<String>,
     pub timeout: Option<Spanned<toml::Value>>,
 }

@@ -13,6 +13,7 @@
 //! `[probes] cache_file`, one-shot runs (`check`, `push`, `textfile`, a CronJob) share them
 //! through that JSON file, which holds outcomes and fingerprints, never values.
 
+pub mod generic;
 pub mod preset;
 
 use std::collections::BTreeMap;
@@ -23,8 +24,57 @@ use std::sync::{Mutex, OnceLock};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::credential::{Basis, Evidence, IssuerExpiry, ProbeOutcome, ProbeVerdict, Secret};
+pub use generic::GenericProbe;
 pub use preset::Preset;
-use preset::{Header, Interpretation};
+use preset::{HeaderSpec, Interpretation};
+
+/// What to ask: a preset, or a generic probe spelt out in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeKind {
+    Preset(Preset),
+    Generic(Box<GenericProbe>),
+}
+
+impl ProbeKind {
+    /// The `probe` label: the preset's name, or `generic`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeKind::Preset(p) => p.name(),
+            ProbeKind::Generic(_) => "generic",
+        }
+    }
+
+    /// Whether an accepted answer can tell the expiry.
+    pub fn tells_expiry(&self) -> bool {
+        match self {
+            ProbeKind::Preset(p) => p.tells_expiry(),
+            ProbeKind::Generic(g) => g.expiry.is_some(),
+        }
+    }
+
+    /// Method, URL and headers. For a generic probe `base` is the whole URL.
+    fn request(&self, base: &str) -> (&str, String, Vec<HeaderSpec>) {
+        match self {
+            ProbeKind::Preset(p) => {
+                let (url, headers) = p.request(base);
+                ("GET", url, headers)
+            }
+            ProbeKind::Generic(g) => (g.method.as_str(), base.to_string(), g.headers.clone()),
+        }
+    }
+
+    fn interpret(
+        &self,
+        status: u16,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Interpretation {
+        match self {
+            ProbeKind::Preset(p) => p.interpret(status, header, body),
+            ProbeKind::Generic(g) => g.interpret(status, header, body),
+        }
+    }
+}
 
 /// The most of an answer that is read.
 pub const BODY_LIMIT: u64 = 64 << 10;
@@ -32,8 +82,9 @@ pub const BODY_LIMIT: u64 = 64 << 10;
 /// One credential's probe, as validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSpec {
-    pub preset: Preset,
-    /// Scheme, host and optional port (and path prefix) of the provider's API.
+    pub kind: ProbeKind,
+    /// Scheme, host and optional port (and path prefix) of the provider's API; for a generic
+    /// probe, the whole URL.
     pub base: String,
     /// Trust only the CAs in this PEM file instead of the built-in roots.
     pub ca_file: Option<PathBuf>,
@@ -71,7 +122,7 @@ fn memory() -> &'static Mutex<BTreeMap<String, ProbeOutcome>> {
 fn cache_key(credential: &str, spec: &ProbeSpec, fingerprint: &str) -> String {
     format!(
         "{credential} {} {} {fingerprint}",
-        spec.preset.name(),
+        spec.kind.name(),
         spec.base
     )
 }
@@ -130,7 +181,7 @@ pub fn probe_cached(
     }
     log::info!(
         "probing `{credential}` with the `{}` preset",
-        spec.preset.name()
+        spec.kind.name()
     );
     let outcome = probe(spec, value, now);
     if let Ok(mut m) = memory().lock() {
@@ -150,7 +201,7 @@ pub fn probe_cached(
 /// Probes once (edge I/O).
 pub fn probe(spec: &ProbeSpec, value: &Secret, now: Timestamp) -> ProbeOutcome {
     let stamp = |status: Option<u16>, i: Interpretation| ProbeOutcome {
-        preset: spec.preset.name().to_string(),
+        preset: spec.kind.name().to_string(),
         at: now,
         verdict: i.verdict,
         http_status: status,
@@ -161,7 +212,7 @@ pub fn probe(spec: &ProbeSpec, value: &Secret, now: Timestamp) -> ProbeOutcome {
     match send(spec, value) {
         Ok((status, headers, body)) => {
             let header = |name: &str| headers.get(name).cloned();
-            stamp(Some(status), spec.preset.interpret(status, &header, &body))
+            stamp(Some(status), spec.kind.interpret(status, &header, &body))
         }
         Err(reason) => stamp(None, Interpretation::failed(scrub(&reason, value))),
     }
@@ -195,25 +246,13 @@ fn send(spec: &ProbeSpec, value: &Secret) -> Result<Answer, String> {
         );
     }
     let agent: ureq::Agent = builder.build().into();
-    let (url, headers) = spec.preset.request(&spec.base);
-    let mut request = agent.get(&url);
-    for (name, header) in headers {
-        request = match header {
-            Header::Fixed(text) => request.header(name, text),
-            Header::Value { prefix } => {
-                let v = value.expose().trim();
-                if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) {
-                    return Err("the value is empty or holds control characters; not sent".into());
-                }
-                let mut text =
-                    zeroize::Zeroizing::new(String::with_capacity(prefix.len() + v.len()));
-                text.push_str(prefix);
-                text.push_str(v);
-                request.header(name, text.as_str())
-            }
-        };
-    }
-    let mut response = request.call().map_err(|e| match e {
+    let (method, url, headers) = spec.kind.request(&spec.base);
+    let sent = match method {
+        "HEAD" => with_headers(agent.head(&url), &headers, value)?.call(),
+        "POST" => with_headers(agent.post(&url), &headers, value)?.send_empty(),
+        _ => with_headers(agent.get(&url), &headers, value)?.call(),
+    };
+    let mut response = sent.map_err(|e| match e {
         ureq::Error::Timeout(_) => format!(
             "timed out after {}",
             crate::time::format_duration(spec.timeout)
@@ -252,6 +291,32 @@ fn send(spec: &ProbeSpec, value: &Secret) -> Result<Answer, String> {
         log::debug!("probe answer from `{}` cut short: {}", spec.base, e.kind());
     }
     Ok((status, headers, body))
+}
+
+/// Adds the headers; the value goes only where a header asks for it, from a zeroized buffer.
+fn with_headers<B>(
+    mut request: ureq::RequestBuilder<B>,
+    headers: &[HeaderSpec],
+    value: &Secret,
+) -> Result<ureq::RequestBuilder<B>, String> {
+    for h in headers {
+        request = if h.with_value {
+            let v = value.expose().trim();
+            if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) {
+                return Err("the value is empty or holds control characters; not sent".into());
+            }
+            let mut text = zeroize::Zeroizing::new(String::with_capacity(
+                h.before.len() + v.len() + h.after.len(),
+            ));
+            text.push_str(&h.before);
+            text.push_str(v);
+            text.push_str(&h.after);
+            request.header(h.name.as_str(), text.as_str())
+        } else {
+            request.header(h.name.as_str(), h.before.as_str())
+        };
+    }
+    Ok(request)
 }
 
 /// The evidence once the issuer has spoken: its expiry wins over a recorded one (`kind` becomes

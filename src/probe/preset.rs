@@ -1,5 +1,5 @@
 //! Pure: what each probe preset sends and what the provider's answer means. The request holds the
-//! value only as a placeholder ([`Header::Value`]); the HTTP layer fills it in at send time. The
+//! value only as a placeholder ([`HeaderSpec`]); the HTTP layer fills it in at send time. The
 //! answer is read from its status, headers and a bounded body; no text of the provider's beyond
 //! its error type ever reaches the outcome.
 //!
@@ -78,23 +78,23 @@ impl Preset {
 
     /// The request: URL (`base` without a trailing slash + the preset's path; never the value)
     /// and headers.
-    pub fn request(self, base: &str) -> (String, Vec<(&'static str, Header)>) {
+    pub fn request(self, base: &str) -> (String, Vec<HeaderSpec>) {
         let url = format!("{}{}", base.trim_end_matches('/'), self.path());
         let headers = match self {
             Preset::AnthropicOauth => vec![
-                ("authorization", Header::Value { prefix: "Bearer " }),
-                ("anthropic-beta", Header::Fixed("oauth-2025-04-20")),
+                HeaderSpec::value("authorization", "Bearer "),
+                HeaderSpec::fixed("anthropic-beta", "oauth-2025-04-20"),
             ],
             Preset::AnthropicApiKey => vec![
-                ("x-api-key", Header::Value { prefix: "" }),
-                ("anthropic-version", Header::Fixed("2023-06-01")),
+                HeaderSpec::value("x-api-key", ""),
+                HeaderSpec::fixed("anthropic-version", "2023-06-01"),
             ],
             Preset::Github => vec![
-                ("authorization", Header::Value { prefix: "Bearer " }),
-                ("accept", Header::Fixed("application/vnd.github+json")),
+                HeaderSpec::value("authorization", "Bearer "),
+                HeaderSpec::fixed("accept", "application/vnd.github+json"),
             ],
-            Preset::Gitlab => vec![("private-token", Header::Value { prefix: "" })],
-            Preset::VaultToken => vec![("x-vault-token", Header::Value { prefix: "" })],
+            Preset::Gitlab => vec![HeaderSpec::value("private-token", "")],
+            Preset::VaultToken => vec![HeaderSpec::value("x-vault-token", "")],
         };
         (url, headers)
     }
@@ -139,11 +139,34 @@ impl Preset {
     }
 }
 
-/// A request header: fixed text, or the credential's value after a prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Header {
-    Fixed(&'static str),
-    Value { prefix: &'static str },
+/// A request header: fixed text, or the credential's value between `before` and `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSpec {
+    pub name: String,
+    pub before: String,
+    /// Whether the value goes between `before` and `after` (else the header is `before` alone).
+    pub with_value: bool,
+    pub after: String,
+}
+
+impl HeaderSpec {
+    pub fn fixed(name: &str, text: &str) -> HeaderSpec {
+        HeaderSpec {
+            name: name.into(),
+            before: text.into(),
+            with_value: false,
+            after: String::new(),
+        }
+    }
+
+    pub fn value(name: &str, before: &str) -> HeaderSpec {
+        HeaderSpec {
+            name: name.into(),
+            before: before.into(),
+            with_value: true,
+            after: String::new(),
+        }
+    }
 }
 
 /// What an answer means, before it is stamped with a time and status.
@@ -156,7 +179,7 @@ pub struct Interpretation {
 }
 
 impl Interpretation {
-    fn accepted(expiry: IssuerExpiry) -> Self {
+    pub(super) fn accepted(expiry: IssuerExpiry) -> Self {
         Interpretation {
             verdict: ProbeVerdict::Accepted,
             reason: "accepted".into(),
@@ -165,7 +188,7 @@ impl Interpretation {
         }
     }
 
-    fn rejected(expired: bool, reason: String) -> Self {
+    pub(super) fn rejected(expired: bool, reason: String) -> Self {
         Interpretation {
             verdict: ProbeVerdict::Rejected { expired },
             reason: format!("rejected: {reason}"),
@@ -644,13 +667,7 @@ mod tests {
                 url.starts_with("https://example.test/") && !url[8..].contains("//"),
                 "{url}"
             );
-            assert_eq!(
-                headers
-                    .iter()
-                    .filter(|(_, h)| matches!(h, Header::Value { .. }))
-                    .count(),
-                1
-            );
+            assert_eq!(headers.iter().filter(|h| h.with_value).count(), 1);
         }
     }
 }

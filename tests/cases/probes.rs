@@ -14,9 +14,17 @@ use crate::support::{Credwatch, Run, Scratch, poll};
 
 /// The value a stand-in request carried (whichever header the preset uses).
 fn token_of(r: &Received) -> String {
-    for h in ["authorization", "x-api-key", "private-token"] {
+    for h in [
+        "authorization",
+        "x-api-key",
+        "private-token",
+        "x-custom-token",
+    ] {
         if let Some(v) = r.headers.get(h) {
-            return v.trim_start_matches("Bearer ").to_string();
+            return v
+                .trim_start_matches("Bearer ")
+                .trim_start_matches("tok ")
+                .to_string();
         }
     }
     String::new()
@@ -104,6 +112,11 @@ pub fn documented(r: &Received, other_host: &str) -> Reply {
                 body,
             }
         }
+        // The generic form's own API (made up for the test: the config says what it means).
+        ("/custom/whoami?fields=expires", "valid") => {
+            Reply::json(200, r#"{"token":{"expires":"2027-05-01"}}"#)
+        }
+        ("/custom/whoami?fields=expires", "revoked") => Reply::json(401, "{}"),
         _ => Reply::json(404, r#"{"message":"404 Not Found"}"#),
     }
 }
@@ -175,6 +188,8 @@ pub const CASES: &[(&str, &str, &str, &str)] = &[
         "huge",
         "expires_at = \"2027-06-01T00:00:00Z\"",
     ),
+    ("custom-valid", "generic", "valid", ""),
+    ("custom-revoked", "generic", "revoked", ""),
 ];
 
 /// A config probing every case against `provider`; tokens in files under `s`.
@@ -184,9 +199,15 @@ pub fn probe_config(s: &Scratch, provider: &Provider, extra: &str) -> std::path:
     );
     for (name, preset, case, keys) in CASES {
         s.write(&format!("tokens/{name}"), &format!("{}\n", token(case)));
+        let what = match *preset {
+            "generic" => format!(
+                "url = \"{}/custom/whoami?fields=expires\", headers = {{ X-Custom-Token = \"tok {{value}}\" }}, valid = [200], rejected = [401], expiry_pointer = \"/token/expires\", expiry_format = \"date\"",
+                provider.url
+            ),
+            _ => format!("preset = \"{preset}\", base = \"{}\"", provider.url),
+        };
         text.push_str(&format!(
-            "\n[[credential]]\nname = \"{name}\"\nfile = \"tokens/{name}\"\n{keys}\nprobe = {{ preset = \"{preset}\", base = \"{}\", ca_file = \"{}\" }}\n",
-            provider.url,
+            "\n[[credential]]\nname = \"{name}\"\nfile = \"tokens/{name}\"\n{keys}\nprobe = {{ {what}, ca_file = \"{}\" }}\n",
             provider.ca_file.display()
         ));
     }
@@ -270,6 +291,8 @@ fn probes_tell_valid_expired_revoked_and_unreachable_apart_as_the_providers_docu
             "PROBE FAILING",
             "200, but the answer is not the documented JSON",
         ),
+        ("custom-valid", "OK", "accepted"),
+        ("custom-revoked", "REVOKED", "rejected: 401"),
     ] {
         assert_eq!(
             (status(name), reason(name)),
@@ -282,6 +305,8 @@ fn probes_tell_valid_expired_revoked_and_unreachable_apart_as_the_providers_docu
     assert_eq!(rows["gh-valid"]["expires_at"], "2027-02-01T00:00:00Z");
     assert_eq!(rows["gh-valid"]["kind"], "probe_issuer");
     assert_eq!(rows["gl-valid"]["expires_at"], "2027-01-15T00:00:00Z");
+    assert_eq!(rows["custom-valid"]["expires_at"], "2027-05-01T00:00:00Z");
+    assert_eq!(rows["custom-valid"]["probe"]["preset"], "generic");
     assert_eq!(rows["oauth-valid"]["kind"], "minted_at_plus_ttl");
     // A rejected credential is critical whatever its recorded expiry (2027) says.
     assert_eq!(rows["key-revoked"]["expires_at"], "2027-06-01T00:00:00Z");
@@ -396,6 +421,22 @@ fn probes_need_https_except_to_loopback_and_say_what_is_wrong() {
         (
             "{ preset = \"anthropic-oauth\" }",
             "the `anthropic-oauth` probe does not tell the expiry; give `minted_at` or `expires_at`",
+        ),
+        (
+            "{ url = \"https://api.example/check?token={value}\", headers = { A = \"b\" }, valid = [200], rejected = [401] }",
+            "`probe.url` may not hold `{value}`: the value goes only into a header",
+        ),
+        (
+            "{ url = \"https://api.example/check\", headers = { A = \"b\" }, valid = [200], rejected = [401] }",
+            "`probe.headers` must send the value: put `{value}` into one",
+        ),
+        (
+            "{ url = \"https://api.example/check\", headers = { A = \"{value}\" }, valid = [200], rejected = [200] }",
+            "status 200 is in both `probe.valid` and `probe.rejected`",
+        ),
+        (
+            "{ preset = \"github\", valid = [200] }",
+            "`probe.valid` belongs to the generic form",
         ),
     ] {
         let config = s.write(

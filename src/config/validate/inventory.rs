@@ -59,12 +59,12 @@ impl Validator<'_> {
                             && c.expiry_from.is_none()
                             && matches!(v.derive, Some(Derive::Detect { .. }))
                         {
-                            if p.preset.tells_expiry() {
+                            if p.kind.tells_expiry() {
                                 v.derive = None;
                             } else {
                                 self.error(
                                     raw.span(),
-                                    format!("{context}: the `{}` probe does not tell the expiry; give `minted_at` or `expires_at`", p.preset.name()),
+                                    format!("{context}: the `{}` probe does not tell the expiry; give `minted_at` or `expires_at`", p.kind.name()),
                                 );
                                 ok = false;
                             }
