@@ -347,41 +347,16 @@ fn gitlab(body: &[u8]) -> Interpretation {
 }
 
 fn vault_token(body: &[u8]) -> Interpretation {
-    #[derive(Deserialize)]
-    struct Envelope {
-        data: Option<Data>,
-    }
-    #[derive(Deserialize)]
-    struct Data {
-        expire_time: Option<String>,
-        #[serde(default)]
-        renewable: bool,
-        #[serde(default)]
-        explicit_max_ttl: i64,
-        issue_time: Option<String>,
-    }
-    let Some(data) = serde_json::from_slice::<Envelope>(body)
-        .ok()
-        .and_then(|e| e.data)
-    else {
-        return Interpretation::failed("200, but the answer has no `data`".into());
-    };
-    let expiry = match data.expire_time.as_deref() {
-        None | Some("") => IssuerExpiry::Never,
-        Some(t) => match t.parse::<Timestamp>() {
-            Ok(t) => IssuerExpiry::At(t),
-            Err(_) => {
-                return Interpretation::failed("200, but `expire_time` is not a time".into());
-            }
+    // lookup-self answers as lookup-accessor does: one parser for both.
+    match crate::vault::token::parse_token_info(body) {
+        Ok(info) => Interpretation {
+            note: vault_token_note(info.renewable, info.issue_time, info.explicit_max_ttl),
+            ..Interpretation::accepted(match info.expire_time {
+                Some(t) => IssuerExpiry::At(t),
+                None => IssuerExpiry::Never,
+            })
         },
-    };
-    let issued = data
-        .issue_time
-        .as_deref()
-        .and_then(|t| t.parse::<Timestamp>().ok());
-    Interpretation {
-        note: vault_token_note(data.renewable, issued, data.explicit_max_ttl),
-        ..Interpretation::accepted(expiry)
+        Err(e) => Interpretation::failed(format!("200, but {e}")),
     }
 }
 

@@ -210,13 +210,7 @@ roles = ["eso"]
 #[test]
 fn tokens_known_by_accessor_are_watched_without_their_value_under_the_rendered_policy() {
     let bao = OpenBao::start();
-    let create = |body: serde_json::Value| {
-        let auth = bao.api("POST", "auth/token/create", Some(body))["auth"].clone();
-        (
-            auth["client_token"].as_str().unwrap().to_string(),
-            auth["accessor"].as_str().unwrap().to_string(),
-        )
-    };
+    let create = |body| bao.create_token_with(body);
     let (_, eso) = create(json!({ "ttl": "1000h", "renewable": false }));
     let (_, renewable) = create(json!({ "ttl": "72h", "explicit_max_ttl": "240h" }));
     let (revoked_token, revoked) = create(json!({ "ttl": "1000h" }));

@@ -511,12 +511,7 @@ fn results_are_cached_for_the_interval_across_runs_and_in_serve() {
 #[test]
 fn vault_tokens_are_probed_with_lookup_self_on_a_real_openbao() {
     let bao = OpenBao::start();
-    let create = |body: serde_json::Value| {
-        bao.api("POST", "auth/token/create", Some(body))["auth"]["client_token"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let create = |body| bao.create_token_with(body).0;
     let valid = create(serde_json::json!({ "ttl": "240h", "renewable": false }));
     let renewable = create(serde_json::json!({ "ttl": "1h", "explicit_max_ttl": "48h" }));
     let revoked = create(serde_json::json!({ "ttl": "240h" }));
