@@ -143,6 +143,10 @@ roles = ["eso"]
     assert_eq!(c["status"], "NO EXPIRY", "{c}");
     assert_eq!(c["expires_at"], serde_json::Value::Null);
 
+    // credwatch's login token never shows (secret-ids it never reads: it goes by accessor).
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains(&token), "the login token leaked:\n{text}");
+    }
     // The series: issuer-known expiries with their kind and metadata labels; none for `ci`.
     let push = cw(&all, &bao, &token, &["push", "--dry-run"]);
     push.assert_code(0);
@@ -281,6 +285,12 @@ fn tokens_known_by_accessor_are_watched_without_their_value_under_the_rendered_p
         "{}",
         push.stdout
     );
+    for text in [&run.stdout, &run.stderr, &push.stdout, &push.stderr] {
+        assert!(
+            !text.contains(&token) && !text.contains(&revoked_token),
+            "a token leaked:\n{text}"
+        );
+    }
     let rules = cw(&config, &bao, &token, &["render", "rules"]);
     assert!(rules.stdout.contains("alert: CredwatchCredentialRejected"));
 }
