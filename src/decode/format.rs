@@ -237,6 +237,9 @@ pub fn custom(
 }
 
 /// Checks `value` against `profile`; the error says what is wrong, never what the value holds.
+/// The longest value a format's pattern is matched against.
+pub const PATTERN_MAX_BYTES: usize = 16 * 1024;
+
 pub fn check(profile: &FormatProfile, value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("the value is empty".into());
@@ -260,13 +263,22 @@ pub fn check(profile: &FormatProfile, value: &str) -> Result<(), String> {
             ));
         }
     }
-    if let Some(pattern) = &profile.pattern
-        && !pattern.matches(value)
-    {
-        return Err(format!(
-            "the value does not match the pattern `{}`",
-            pattern.as_str()
-        ));
+    if let Some(pattern) = &profile.pattern {
+        // A pattern describes a token; a value this long is no token, and matching it could take
+        // seconds (the matcher is linear but slow per byte).
+        if value.len() > PATTERN_MAX_BYTES {
+            return Err(format!(
+                "the value is {} bytes long, more than the {} a pattern is checked against",
+                value.len(),
+                PATTERN_MAX_BYTES
+            ));
+        }
+        if !pattern.matches(value) {
+            return Err(format!(
+                "the value does not match the pattern `{}`",
+                pattern.as_str()
+            ));
+        }
     }
     match profile.structure {
         None => Ok(()),
@@ -688,6 +700,7 @@ mod tests {
         let any_len = custom("opaque", None, None, Some(10), None).unwrap();
         let at_least = custom("long", None, Some(12), None, None).unwrap();
         let lower = custom("lower", None, None, None, Some("[a-z]+")).unwrap();
+        let long = "a".repeat(PATTERN_MAX_BYTES + 1);
         let cases: Vec<(&FormatProfile, &str, Result<(), &str>)> = vec![
             (&vault, "hvs.CAESIabcdefghijklmnop", Ok(())),
             (
@@ -733,6 +746,14 @@ mod tests {
                 &lower,
                 "a|b",
                 Err("the value does not match the pattern `[a-z]+`"),
+            ),
+            // Far longer than a token: refused before the pattern is tried.
+            (
+                &lower,
+                long.as_str(),
+                Err(
+                    "the value is 16385 bytes long, more than the 16384 a pattern is checked against",
+                ),
             ),
         ];
         for (profile, value, want) in cases {

@@ -58,7 +58,7 @@ pub fn read_ca_file(
     path: &std::path::Path,
     what: &str,
 ) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
-    let pem = std::fs::read(path)
+    let pem = crate::file::read(path, crate::file::CA_BUNDLE)
         .map_err(|e| format!("cannot read the {what} CA file `{}`: {e}", path.display()))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {

@@ -432,9 +432,7 @@ fn error_message(response: Response<ureq::Body>, secrets: [Option<&str>; 2]) -> 
     let mut text = model::parse_error_message(&bytes);
     drop(Zeroizing::new(bytes));
     for secret in secrets.into_iter().flatten() {
-        if secret.len() >= 4 && text.contains(secret) {
-            text = text.replace(secret, "<redacted>");
-        }
+        text = crate::credential::redact(&text, secret);
     }
     text
 }
