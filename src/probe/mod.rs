@@ -127,11 +127,15 @@ fn cache_key(credential: &str, spec: &ProbeSpec, fingerprint: &str) -> String {
     )
 }
 
+/// The most a cache file may hold (about 50k outcomes).
+const CACHE_FILE_LIMIT: u64 = 16 << 20;
+
 fn read_cache_file(path: &Path) -> BTreeMap<String, ProbeOutcome> {
-    let Ok(file) = std::fs::File::open(path) else {
+    // A regular file only, bounded in size (a FIFO or a huge file never hangs a run).
+    let Ok(bytes) = crate::file::read(path, CACHE_FILE_LIMIT) else {
         return BTreeMap::new();
     };
-    serde_json::from_reader(file.take(16 << 20)).unwrap_or_else(|e| {
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
         log::warn!(
             "probe cache `{}` is unreadable ({e}); starting afresh",
             path.display()
