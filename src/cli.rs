@@ -9,10 +9,16 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
   [defaults]        ttl = \"365d\", warn_before = \"30d\", critical_before = \"7d\",
                     pool_warn_before = \"60d\", pool_spread = \"7d\"
   [[credential]]    name (unique), minted_at (expiry = minted_at + ttl) or expires_at, or a
-                    value holding a JWT or certificate; optional pool, labels = { k = \"v\" },
+                    value holding a JWT, X.509 or SSH certificate; optional pool, labels = { k = \"v\" },
                     runbook, ttl, warn_before, critical_before; the value: file or env,
                     format (claude-oauth, github-fine-grained-pat, jwt, pem-certificate or a
-                    [[format]]), expiry_from (value|jwt|x509), chain (leaf|earliest)
+                    [[format]]), expiry_from (value|jwt|x509|ssh), chain (leaf|earliest)
+                    probe = { preset = anthropic-oauth|anthropic-api-key|github|gitlab|
+                    vault-token, base, ca_file, timeout }: ask the issuer (opt-in); or the
+                    generic form { url, method, headers = { H = \"Bearer {value}\" }, valid,
+                    rejected, expiry_header | expiry_pointer, expiry_format }
+  [probes]          interval (default 1h: results are kept that long), timeout (10s),
+                    cache_file (shares results between one-shot runs)
   [[format]]        name, prefix, min_length, max_length, pattern
   [fingerprint]     key_file (or CREDWATCH_FINGERPRINT_KEY / _FILE) for HMAC fingerprints
   [[source]]        kind = \"directory\", path (one file per credential: file name = name,
@@ -23,6 +29,12 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     auth = { method = token|approle|jwt|kubernetes, ... }, concurrency,
                     timeout, retries, expires_at_key, minted_at_key, ttl, pool, labels, ...
   [[credential]]    vault = { path, field, source } for a value stored in Vault
+  [[source]]        kind = \"vault-approle\": AppRole secret-ids by accessor; mount (default
+                    approle), roles (default: every role), metadata_labels, and the vault
+                    connection keys (address, namespace, ca_file, auth, concurrency, timeout,
+                    retries)
+  [[source]]        kind = \"vault-token\": tokens by accessor, accessors = { name = \"accessor\" },
+                    and the same connection keys
 Times are RFC 3339 with an offset or unix seconds; durations look like 365d, 12h, 90m.
 Relative paths are resolved against the config file's folder.";
 
@@ -150,8 +162,9 @@ without the events it could not date) or a config error.";
 const CHECK_HELP: &str = "\
 `--output html` writes the status page `credwatch serve` shows at `/` (self-contained: no script,
 nothing loaded from elsewhere), e.g. `credwatch check --output html > status.html`.
-EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING, 2 CRITICAL, INVALID
-(a malformed value) or EXPIRED, 3 UNKNOWN (a credential or source could not be read, and
+EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING or PROBE FAILING (the
+issuer gave no verdict), 2 CRITICAL, INVALID (a malformed value), EXPIRED or REVOKED (the issuer
+rejected it), 3 UNKNOWN (a credential or source could not be read, and
 nothing is critical) or a config/usage error.";
 
 /// Tells you, weeks ahead, that a credential is about to expire.

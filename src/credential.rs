@@ -41,15 +41,28 @@ pub enum Basis {
     X509NotAfter,
     /// A Vault secret's current version `created_time` + TTL.
     VersionCreatedPlusTtl,
+    /// The `valid before` of an OpenSSH certificate (`valid after` as mint time).
+    SshValidBefore,
+    /// The `expiration_time` Vault reports for an AppRole secret-id (`creation_time` as mint time).
+    ApproleExpiration,
+    /// The expiry the issuer reported when probed (a GitHub header, GitLab's `expires_at`, a Vault
+    /// token's `expire_time`); it wins over a recorded one.
+    ProbeIssuer,
+    /// A Vault token's `expire_time`, looked up by accessor (`issue_time` as mint time).
+    VaultTokenExpireTime,
 }
 
 impl Basis {
-    const ALL: [Basis; 5] = [
+    const ALL: [Basis; 9] = [
         Basis::ExpiresAt,
         Basis::MintedAtPlusTtl,
         Basis::JwtExp,
         Basis::X509NotAfter,
         Basis::VersionCreatedPlusTtl,
+        Basis::SshValidBefore,
+        Basis::ApproleExpiration,
+        Basis::ProbeIssuer,
+        Basis::VaultTokenExpireTime,
     ];
 
     /// The inverse of [`Basis::label`].
@@ -64,6 +77,10 @@ impl Basis {
             Basis::JwtExp => "jwt_exp",
             Basis::X509NotAfter => "x509_not_after",
             Basis::VersionCreatedPlusTtl => "version_created_plus_ttl",
+            Basis::SshValidBefore => "ssh_valid_before",
+            Basis::ApproleExpiration => "approle_expiration_time",
+            Basis::ProbeIssuer => "probe_issuer",
+            Basis::VaultTokenExpireTime => "vault_token_expire_time",
         }
     }
 }
@@ -81,6 +98,64 @@ pub struct Evidence {
     pub format: Option<FormatResult>,
     /// What identifies the value to a human (a certificate's subject and serial).
     pub subject: Option<String>,
+    /// What the issuer said when the value was last probed (opt-in per credential).
+    pub probe: Option<ProbeOutcome>,
+}
+
+/// What a probe of the issuer found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeVerdict {
+    /// The issuer accepted the credential.
+    Accepted,
+    /// The issuer rejected it: it expired (when the answer says so) or was revoked.
+    Rejected { expired: bool },
+    /// No verdict: the issuer could not be reached, timed out, answered 5xx, redirected, or
+    /// answered something the preset does not know.
+    Failed,
+}
+
+/// What the issuer said about a credential's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerExpiry {
+    /// The answer says nothing about it (the preset cannot tell, or the probe failed).
+    NotSaid,
+    /// The issuer says it never expires.
+    Never,
+    At(Timestamp),
+}
+
+/// The outcome of one probe, as cached and reported. Holds no part of the value and no text of
+/// the provider's beyond its error type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeOutcome {
+    /// The preset's name (`github`, …); the `probe` label.
+    pub preset: String,
+    /// When the probe ran.
+    pub at: Timestamp,
+    pub verdict: ProbeVerdict,
+    /// The HTTP status, when an answer came.
+    pub http_status: Option<u16>,
+    /// Why, in credwatch's own words (`401 authentication_error: expired`, `timed out after 10s`).
+    pub reason: String,
+    pub expiry: IssuerExpiry,
+    /// More that the issuer said (a renewable Vault token's max TTL).
+    pub note: Option<String>,
+}
+
+impl ProbeOutcome {
+    /// `2xx`, `4xx`, … or `none` when no answer came; the `status_class` label.
+    pub fn status_class(&self) -> &'static str {
+        match self.http_status.map(|s| s / 100) {
+            Some(1) => "1xx",
+            Some(2) => "2xx",
+            Some(3) => "3xx",
+            Some(4) => "4xx",
+            Some(5) => "5xx",
+            _ => "none",
+        }
+    }
 }
 
 impl Evidence {
@@ -93,6 +168,7 @@ impl Evidence {
             fingerprint: None,
             format: None,
             subject: None,
+            probe: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod file;
 pub mod metrics;
 pub mod net;
 pub mod output;
+pub mod probe;
 pub mod render;
 pub mod rotate;
 pub mod run;

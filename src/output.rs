@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::assess::{Assessment, Report, Status};
+use crate::credential::{Basis, ProbeVerdict};
 
 pub mod calendar;
 pub mod html;
@@ -86,8 +87,21 @@ fn credential_notes(report: &Report) -> String {
                 printable(problem)
             );
         }
+        if let Some(p) = &e.probe {
+            let _ = writeln!(
+                notes,
+                "  {name}: `{}` probe at {}: {}",
+                p.preset,
+                p.at.strftime("%Y-%m-%d %H:%M UTC"),
+                printable(&p.reason)
+            );
+        }
         if e.expires_at.is_none() {
-            let _ = writeln!(notes, "  {name}: the value carries no expiry");
+            let what = match e.basis {
+                Basis::ProbeIssuer => "the issuer reports no expiry",
+                _ => "the value carries no expiry",
+            };
+            let _ = writeln!(notes, "  {name}: {what}");
         }
         if a.status != Status::Ok && a.status != Status::NoExpiry && a.credential.pool.is_some() {
             match &a.replacement {
@@ -165,9 +179,11 @@ pub(crate) fn summary(report: &Report) -> String {
         Status::Ok,
         Status::NoExpiry,
         Status::Warning,
+        Status::ProbeFailing,
         Status::Critical,
         Status::Invalid,
         Status::Expired,
+        Status::Revoked,
         Status::Unknown,
     ] {
         let n = report
@@ -286,7 +302,7 @@ pub fn render_json(report: &Report) -> String {
         .map(|a| {
             let c = &a.credential;
             let e = a.evidence.as_ref();
-            json!({
+            let mut row = json!({
                 "name": c.name,
                 "pool": c.pool,
                 "source": c.source,
@@ -311,7 +327,26 @@ pub fn render_json(report: &Report) -> String {
                 "subject": e.and_then(|e| e.subject.clone()),
                 "replacement": a.replacement,
                 "error": a.error,
-            })
+            });
+            // Only for probed credentials, so that other rows keep their shape.
+            if let (Some(p), Some(map)) = (e.and_then(|e| e.probe.as_ref()), row.as_object_mut()) {
+                map.insert(
+                    "probe".into(),
+                    json!({
+                        "preset": p.preset,
+                        "at": p.at.to_string(),
+                        "verdict": match p.verdict {
+                            ProbeVerdict::Accepted => "accepted",
+                            ProbeVerdict::Rejected { expired: true } => "rejected_expired",
+                            ProbeVerdict::Rejected { expired: false } => "rejected",
+                            ProbeVerdict::Failed => "failed",
+                        },
+                        "http_status": p.http_status,
+                        "reason": p.reason,
+                    }),
+                );
+            }
+            row
         })
         .collect();
     let pools: Vec<Value> = report

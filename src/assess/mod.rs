@@ -5,7 +5,7 @@ pub mod carry;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::credential::{Collection, SourceStatus};
-use crate::credential::{Credential, Evidence, PoolPolicy};
+use crate::credential::{Credential, Evidence, PoolPolicy, ProbeVerdict};
 
 /// Ordered from best to worst, so the overall status of a run is the maximum. UNKNOWN ranks
 /// below CRITICAL, as in the monitoring-plugin convention: one unreadable file must not hide an
@@ -16,12 +16,17 @@ pub enum Status {
     /// The credential does not expire (a JWT without `exp`).
     NoExpiry,
     Warning,
+    /// Its probe got no verdict from the issuer (unreachable, timeout, 5xx, redirect): a warning,
+    /// not a rejection.
+    ProbeFailing,
     /// Something could not be read.
     Unknown,
     Critical,
     /// The value does not have the shape its format requires; it will not work.
     Invalid,
     Expired,
+    /// The issuer rejected it before its recorded expiry.
+    Revoked,
 }
 
 impl Status {
@@ -33,6 +38,8 @@ impl Status {
             Status::Critical => "CRITICAL",
             Status::Invalid => "INVALID",
             Status::Expired => "EXPIRED",
+            Status::Revoked => "REVOKED",
+            Status::ProbeFailing => "PROBE FAILING",
             Status::Unknown => "UNKNOWN",
         }
     }
@@ -187,6 +194,16 @@ fn assess_one(
     {
         status = Status::Invalid;
     }
+    // What the issuer said last outranks what was recorded.
+    if let Some(p) = &evidence.probe {
+        status = match p.verdict {
+            ProbeVerdict::Rejected { expired: true } => Status::Expired,
+            ProbeVerdict::Rejected { expired: false } if status == Status::Expired => status,
+            ProbeVerdict::Rejected { expired: false } => Status::Revoked,
+            ProbeVerdict::Failed => status.max(Status::ProbeFailing),
+            ProbeVerdict::Accepted => status,
+        };
+    }
     Assessment {
         credential,
         evidence: Some(evidence),
@@ -242,7 +259,7 @@ fn assess_pools(assessments: &mut [Assessment], policy: PoolPolicy) -> Vec<Pool>
         let usable = |i: usize| {
             !matches!(
                 assessments[i].status,
-                Status::Unknown | Status::Invalid | Status::Expired
+                Status::Unknown | Status::Invalid | Status::Expired | Status::Revoked
             )
         };
         let mut lifetimes: Vec<(Timestamp, usize)> = groups

@@ -74,6 +74,8 @@ pub struct InventoryEntry {
     pub declared: Option<Evidence>,
     /// Where the value lives and what to learn from it, if credwatch should read it.
     pub value: Option<ValueSpec>,
+    /// Ask the issuer whether the value works (and when it expires), if configured.
+    pub probe: Option<crate::probe::ProbeSpec>,
 }
 
 /// A credential's value: where it lives, its format, and whether its expiry comes from it.
@@ -132,7 +134,9 @@ pub enum Derive {
     Jwt,
     /// A certificate's `notAfter`: the leaf's, or the earliest of the bundle.
     X509 { earliest: bool },
-    /// Whichever of the two the value turns out to be.
+    /// An OpenSSH certificate's `valid before` (and `valid after` as mint time).
+    Ssh,
+    /// Whichever of the three the value turns out to be.
     Detect { earliest: bool },
     /// The Vault secret's metadata: custom_metadata `expires_at`/`minted_at`, else the current
     /// version's `created_time` + ttl.
@@ -146,7 +150,7 @@ impl ValueSpec {
             || self.fingerprint
             || matches!(
                 self.derive,
-                Some(Derive::Jwt | Derive::X509 { .. } | Derive::Detect { .. })
+                Some(Derive::Jwt | Derive::X509 { .. } | Derive::Ssh | Derive::Detect { .. })
             )
     }
 }
@@ -207,6 +211,8 @@ impl SourceCommon {
 pub enum SourceKind {
     Directory(DirectorySource),
     Vault(Box<VaultSource>),
+    Approle(Box<ApproleSource>),
+    VaultToken(Box<VaultTokenSource>),
 }
 
 impl SourceKind {
@@ -215,13 +221,15 @@ impl SourceKind {
         match self {
             SourceKind::Directory(_) => DirectorySource::KIND,
             SourceKind::Vault(_) => VaultSource::KIND,
+            SourceKind::Approle(_) => ApproleSource::KIND,
+            SourceKind::VaultToken(_) => VaultTokenSource::KIND,
         }
     }
 
     pub fn as_vault(&self) -> Option<&VaultSource> {
         match self {
             SourceKind::Vault(v) => Some(v),
-            SourceKind::Directory(_) => None,
+            SourceKind::Directory(_) | SourceKind::Approle(_) | SourceKind::VaultToken(_) => None,
         }
     }
 
@@ -230,7 +238,7 @@ impl SourceKind {
         match self {
             SourceKind::Directory(d) => Some(&d.path),
             // Vault is reached over the network; nothing to mount.
-            SourceKind::Vault(_) => None,
+            SourceKind::Vault(_) | SourceKind::Approle(_) | SourceKind::VaultToken(_) => None,
         }
     }
 
@@ -255,13 +263,20 @@ impl SourceKind {
                 }
                 files
             }
+            SourceKind::Approle(a) => a.connection.pod_files(),
+            SourceKind::VaultToken(t) => t.connection.pod_files(),
         }
     }
 
     /// True when the source logs in with the pod's service-account token (Kubernetes auth), so
     /// that the pod must have one mounted.
     pub fn uses_service_account_token(&self) -> bool {
-        matches!(self, SourceKind::Vault(v) if matches!(v.auth, Some(Auth::Kubernetes { .. })))
+        match self {
+            SourceKind::Vault(v) => matches!(v.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::Approle(a) => matches!(a.connection.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::VaultToken(t) => matches!(t.connection.auth, Some(Auth::Kubernetes { .. })),
+            SourceKind::Directory(_) => false,
+        }
     }
 }
 
@@ -296,6 +311,70 @@ pub struct VaultSource {
 
 impl VaultSource {
     pub const KIND: &str = "vault";
+}
+
+/// How a source reaches Vault/OpenBao and logs in (`vault-approle`, `vault-token`; the `vault`
+/// kind keeps the same keys in its own struct).
+#[derive(Debug, Clone)]
+pub struct VaultConnection {
+    /// `None`: `VAULT_ADDR` (or `BAO_ADDR`).
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub concurrency: usize,
+    /// Per request.
+    pub timeout: SignedDuration,
+    pub retries: u32,
+    /// How credwatch logs in; `None`: the token in `BAO_TOKEN`/`VAULT_TOKEN`.
+    pub auth: Option<Auth>,
+}
+
+impl VaultConnection {
+    /// Files a pod must be given for this connection (see [`SourceKind::pod_files`]).
+    fn pod_files(&self) -> Vec<(&Path, &'static str)> {
+        let mut files: Vec<(&Path, &'static str)> = self
+            .ca_file
+            .iter()
+            .map(|f| (f.as_path(), "`ca_file`"))
+            .collect();
+        if let Some(auth) = self
+            .auth
+            .as_ref()
+            .filter(|a| !a.uses_pod_service_account_token())
+        {
+            files.extend(auth.files().into_iter().map(|f| (f, "auth")));
+        }
+        files
+    }
+}
+
+/// The AppRole secret-ids of a Vault/OpenBao auth mount: every role's (or the named roles'),
+/// each looked up by its accessor. One credential per secret-id, named `<role>/<accessor>`.
+#[derive(Debug, Clone)]
+pub struct ApproleSource {
+    pub connection: VaultConnection,
+    /// The AppRole auth mount, without slashes (default `approle`).
+    pub mount: String,
+    /// The roles to watch; empty: every role of the mount (listed).
+    pub roles: Vec<String>,
+    /// Secret-id metadata keys copied onto the credential's labels (same name).
+    pub metadata_labels: Vec<String>,
+}
+
+/// Vault/OpenBao tokens known by their accessor (`auth/token/lookup-accessor`): no token value
+/// is needed. One credential per entry of `accessors` (name → accessor).
+#[derive(Debug, Clone)]
+pub struct VaultTokenSource {
+    pub connection: VaultConnection,
+    pub accessors: BTreeMap<String, String>,
+}
+
+impl VaultTokenSource {
+    pub const KIND: &str = "vault-token";
+}
+
+impl ApproleSource {
+    pub const KIND: &str = "vault-approle";
 }
 
 /// What a vault source reads from each secret it watches, besides metadata.

@@ -27,6 +27,33 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "format")]
     pub formats: Vec<RawFormat>,
     pub fingerprint: Option<RawFingerprint>,
+    #[serde(default)]
+    pub probes: RawProbes,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbes {
+    pub interval: Option<Spanned<toml::Value>>,
+    pub timeout: Option<Spanned<toml::Value>>,
+    pub cache_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    pub preset: Option<Spanned<String>>,
+    pub base: Option<String>,
+    pub url: Option<String>,
+    pub method: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub valid: Option<Vec<i64>>,
+    pub rejected: Option<Vec<i64>>,
+    pub expiry_header: Option<String>,
+    pub expiry_pointer: Option<String>,
+    pub expiry_format: Option<String>,
+    pub ca_file: Option<String>,
+    pub timeout: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +140,7 @@ pub(super) struct RawCredential {
     pub expiry_from: Option<Spanned<String>>,
     pub chain: Option<Spanned<String>>,
     pub vault: Option<Spanned<RawVaultRef>>,
+    pub probe: Option<Spanned<RawProbe>>,
 }
 
 #[derive(Deserialize)]
@@ -156,6 +184,9 @@ pub(super) struct RawSource {
     pub auth: Option<Spanned<RawVaultAuth>>,
     pub expires_at_key: Option<String>,
     pub minted_at_key: Option<String>,
+    pub roles: Option<Vec<Spanned<String>>>,
+    pub metadata_labels: Option<Vec<Spanned<String>>>,
+    pub accessors: Option<Spanned<BTreeMap<String, String>>>,
     pub field: Option<String>,
     pub format: Option<Spanned<String>>,
     pub ttl: Option<Spanned<toml::Value>>,
@@ -169,7 +200,7 @@ pub(super) struct RawSource {
 impl RawSource {
     /// The keys that belong to one kind or another (not to every source), in the order they are
     /// checked, each with whether it is set.
-    pub(super) fn kind_keys(&self) -> [(&'static str, bool); 18] {
+    pub(super) fn kind_keys(&self) -> [(&'static str, bool); 21] {
         [
             ("path", self.path.is_some()),
             ("content", self.content.is_some()),
@@ -189,6 +220,9 @@ impl RawSource {
             ("auth", self.auth.is_some()),
             ("expires_at_key", self.expires_at_key.is_some()),
             ("minted_at_key", self.minted_at_key.is_some()),
+            ("roles", self.roles.is_some()),
+            ("metadata_labels", self.metadata_labels.is_some()),
+            ("accessors", self.accessors.is_some()),
         ]
     }
 

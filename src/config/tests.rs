@@ -299,7 +299,7 @@ fn each_error_names_its_line_column_key_and_expectation() {
         ),
         (
             "[[source]]\nkind = \"vaultt\"\n",
-            "2:8: source: unknown `kind` `vaultt`; expected `directory` or `vault`",
+            "2:8: source: unknown `kind` `vaultt`; expected `directory`, `vault`, `vault-approle` or `vault-token`",
         ),
         (
             "[[source]]\nkind = \"directory\"\n",
@@ -331,7 +331,27 @@ fn each_error_names_its_line_column_key_and_expectation() {
         ),
         (
             "[[credential]]\nname = \"a\"\nfile = \"t\"\nexpiry_from = \"cert\"\n",
-            "4:15: credential `a`: `expiry_from`: expected `value`, `jwt` or `x509`, found `cert`",
+            "4:15: credential `a`: `expiry_from`: expected `value`, `jwt`, `x509` or `ssh`, found `cert`",
+        ),
+        (
+            "[[source]]\nkind = \"vault-approle\"\nprefix = \"x\"\n",
+            "2:8: source: `prefix` applies to `vault` sources; a `vault-approle` source takes `mount` (the AppRole auth mount) and `roles`",
+        ),
+        (
+            "[[source]]\nkind = \"vault-token\"\n",
+            "2:8: source `vault-token`: a `vault-token` source needs `accessors = { name = \"accessor\" }` (`vault token lookup -accessor` shows them)",
+        ),
+        (
+            "[[source]]\nkind = \"vault-approle\"\nroles = [\"a/b\"]\n",
+            "3:10: source `vault-approle`: `roles`: `a/b` is not a role name",
+        ),
+        (
+            "[[source]]\nkind = \"vault-approle\"\nmetadata_labels = [\"pool\"]\n",
+            "3:20: source `vault-approle`: `metadata_labels`: `pool` is a label credwatch sets itself; rename the metadata key",
+        ),
+        (
+            "[[source]]\nkind = \"vault-approle\"\nlabels = { app = \"x\" }\nmetadata_labels = [\"app\"]\n",
+            "4:20: source `vault-approle`: `metadata_labels`: `app` is also in `labels`; keep one",
         ),
         (
             "[[credential]]\nname = \"a\"\nfile = \"t\"\nchain = \"root\"\n",

@@ -4,6 +4,7 @@
 //! without touching the clock, the network or the disk:
 //! - [`jwt`]: the `exp`, `iat` and `nbf` claims of a JWT, read without verifying its signature;
 //! - [`x509`]: subject, serial and validity of each certificate in a PEM bundle or DER blob;
+//! - [`ssh`]: kind, key id, principals and validity window of an OpenSSH certificate;
 //! - [`format`]: whether a value has the shape its kind requires (a truncated copy, a stray
 //!   newline), checked against built-in or configured profiles;
 //! - [`fingerprint`]: a short, non-reversible identifier that tells whether two credentials hold
@@ -16,6 +17,7 @@
 pub mod fingerprint;
 pub mod format;
 pub mod jwt;
+pub mod ssh;
 pub mod x509;
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 //! | `credwatch_credential_format_ok{credential,format}` | 1 the value fits its format, 0 not |
 //! | `credwatch_credential_info{credential,source,kind,pool,fingerprint}` | 1; fingerprint only where the value was read |
 //! | `credwatch_credential_replacement_available{credential,pool}` | 1 another healthy, distinct pool member exists |
+//! | `credwatch_credential_probe_ok{credential,probe,status_class}` | 1 the issuer accepted it when last probed, 0 not |
+//! | `credwatch_credential_probe_rejected{credential,probe}` | 1 the issuer rejected it, 0 otherwise |
+//! | `credwatch_credential_probe_timestamp_seconds{credential,probe}` | when it was last probed |
 //! | `credwatch_pool_members{pool}`, `credwatch_pool_distinct_credentials{pool}` | members and distinct values |
 //! | `credwatch_pool_runway_expiry_timestamp_seconds{pool}` | when the last usable distinct member expires |
 //! | `credwatch_pool_runway_warn_before_seconds{pool}` | the pool's runway threshold |
@@ -29,7 +32,7 @@ use super::names;
 use crate::assess::Report;
 use crate::assess::carry::Known;
 use crate::config::MetricNames;
-use crate::credential::{Basis, Credential, Thresholds};
+use crate::credential::{Basis, Credential, ProbeVerdict, Thresholds};
 use crate::metrics::text::{Family, Series};
 
 /// Facts about the run itself, measured by the caller.
@@ -71,6 +74,18 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
     let mut replacement = Family::gauge(
         names::REPLACEMENT_AVAILABLE,
         "1 if another pool member holding a different, healthy value could take over.",
+    );
+    let mut probe_ok = Family::gauge(
+        names::PROBE_OK,
+        "1 if the issuer accepted the credential when last probed, 0 if it rejected it or gave no verdict.",
+    );
+    let mut probe_rejected = Family::gauge(
+        names::PROBE_REJECTED,
+        "1 if the issuer rejected the credential (expired or revoked) when last probed, 0 otherwise.",
+    );
+    let mut probe_at = Family::gauge(
+        names::PROBE_TIMESTAMP,
+        "When the credential was last probed, as unix seconds.",
     );
     let mut pool_members =
         Family::gauge(names::POOL_MEMBERS, "How many credentials the pool lists.");
@@ -143,6 +158,16 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
             let mut labels = name();
             labels.push((l_pool.clone(), pool.clone()));
             replacement.push(labels, if a.replacement.is_some() { 1.0 } else { 0.0 });
+        }
+        if let Some(p) = a.evidence.as_ref().and_then(|e| e.probe.as_ref()) {
+            let mut labels = name();
+            labels.push((names::PROBE_LABEL.into(), p.preset.as_str().into()));
+            probe_at.push(labels.clone(), p.at.as_second() as f64);
+            let rejected = matches!(p.verdict, ProbeVerdict::Rejected { .. });
+            probe_rejected.push(labels.clone(), if rejected { 1.0 } else { 0.0 });
+            labels.push((names::STATUS_CLASS_LABEL.into(), p.status_class().into()));
+            let ok = p.verdict == ProbeVerdict::Accepted;
+            probe_ok.push(labels, if ok { 1.0 } else { 0.0 });
         }
         warn.push(name(), c.thresholds.warn_before.as_secs() as f64);
         critical.push(name(), c.thresholds.critical_before.as_secs() as f64);
@@ -227,6 +252,9 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         format_ok,
         info,
         replacement,
+        probe_ok,
+        probe_rejected,
+        probe_at,
         pool_members,
         pool_distinct,
         pool_runway,

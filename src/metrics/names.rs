@@ -16,6 +16,12 @@ pub const READ_OK: &str = "credwatch_credential_read_ok";
 pub const FORMAT_OK: &str = "credwatch_credential_format_ok";
 pub const INFO: &str = "credwatch_credential_info";
 pub const REPLACEMENT_AVAILABLE: &str = "credwatch_credential_replacement_available";
+/// 1 the issuer accepted the credential when last probed, 0 not (rejected or no verdict).
+pub const PROBE_OK: &str = "credwatch_credential_probe_ok";
+/// 1 the issuer rejected the credential when last probed, 0 otherwise.
+pub const PROBE_REJECTED: &str = "credwatch_credential_probe_rejected";
+/// When the credential was last probed (the cached result's time).
+pub const PROBE_TIMESTAMP: &str = "credwatch_credential_probe_timestamp_seconds";
 
 // Per pool.
 pub const POOL_MEMBERS: &str = "credwatch_pool_members";
@@ -69,6 +75,10 @@ pub const FORMAT_LABEL: &str = "format";
 pub const FINGERPRINT_LABEL: &str = "fingerprint";
 pub const REASON_LABEL: &str = "reason";
 pub const VERSION_LABEL: &str = "version";
+/// The probe preset (`github`, …) on the probe series.
+pub const PROBE_LABEL: &str = "probe";
+/// `2xx`, `4xx`, `5xx`, … or `none` (no answer) on `credwatch_credential_probe_ok`.
+pub const STATUS_CLASS_LABEL: &str = "status_class";
 /// Labels Prometheus attaches to every scraped series; the rules join on them.
 pub const JOB_LABEL: &str = "job";
 pub const INSTANCE_LABEL: &str = "instance";

@@ -51,3 +51,33 @@ impl Resolver for ResolveOnce {
         Ok(found)
     }
 }
+
+/// The certificates of a PEM CA file, for an agent that trusts only them; `what` names the file's
+/// purpose in errors (`Vault`, `probe`).
+pub fn read_ca_file(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let pem = crate::file::read(path, crate::file::CA_BUNDLE)
+        .map_err(|e| format!("cannot read the {what} CA file `{}`: {e}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(format!(
+                    "the {what} CA file `{}` is not valid PEM: {e}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "the {what} CA file `{}` holds no certificate",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}

@@ -7,6 +7,6 @@ pub mod agent;
 pub mod pool;
 pub mod retry;
 
-pub use agent::agent;
+pub use agent::{agent, read_ca_file};
 pub use pool::map_ordered;
 pub use retry::{Failure, GaveUp, Policy, retry};

@@ -59,11 +59,13 @@ fn status_class(status: Status) -> &'static str {
     match status {
         Status::Ok => "s-ok",
         Status::NoExpiry => "s-noexpiry",
-        Status::Warning => "s-warning",
+        // No verdict from the issuer: a warning, coloured as one.
+        Status::Warning | Status::ProbeFailing => "s-warning",
         Status::Unknown => "s-unknown",
         Status::Critical => "s-critical",
         Status::Invalid => "s-invalid",
-        Status::Expired => "s-expired",
+        // Rejected by the issuer: as dead as an expired one.
+        Status::Expired | Status::Revoked => "s-expired",
     }
 }
 

@@ -472,6 +472,98 @@ impl Builder<'_> {
         }
     }
 
+    /// A rejection fires at once; a credential the issuer accepts stays silent.
+    fn rejected_case(&self, cred: &str) -> TestGroup {
+        let kind = AlertKind::CredentialRejected;
+        let c = self.config.metrics.credential_label.as_str();
+        let job = self.job.as_str();
+        let labels = |name| {
+            [
+                (c, name),
+                (names::JOB_LABEL, job),
+                (names::PROBE_LABEL, "github"),
+            ]
+        };
+        let (bad, good) = (labels(cred), labels("accepted"));
+        TestGroup {
+            name: format!("{}: a rejection fires at once", self.name(kind)),
+            interval: "1m".into(),
+            input_series: vec![
+                InputSeries {
+                    series: series(names::PROBE_REJECTED, &bad),
+                    values: "0 0 1 1".into(),
+                },
+                InputSeries {
+                    series: series(names::PROBE_REJECTED, &good),
+                    values: constant(0, 3),
+                },
+            ],
+            alert_rule_test: self.timeline(
+                kind,
+                &[STEP],
+                2 * STEP,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &bad),
+                    exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 1),
+                }],
+            ),
+        }
+    }
+
+    /// A probe without a verdict fires after its `for:`; a rejection (probe_ok 0 too) does not
+    /// count as failing, nor does an accepted one.
+    fn probe_failing_case(&self, cred: &str) -> TestGroup {
+        let kind = AlertKind::ProbeFailing;
+        let c = self.config.metrics.credential_label.as_str();
+        let job = self.job.as_str();
+        let for_s = self.config.alerts.unknown_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let mut inputs = Vec::new();
+        let mut failing = Vec::new();
+        for (name, ok, rejected, class) in [
+            (cred, 0, 0, "none"),
+            ("rejected", 0, 1, "4xx"),
+            ("accepted", 1, 0, "2xx"),
+        ] {
+            let base = [
+                (c, name),
+                (names::JOB_LABEL, job),
+                (names::PROBE_LABEL, "github"),
+            ];
+            let mut with_class = base.to_vec();
+            with_class.push((names::STATUS_CLASS_LABEL, class));
+            if name == cred {
+                failing = with_class.clone();
+            }
+            inputs.push(InputSeries {
+                series: series(names::PROBE_OK, &with_class),
+                values: constant(ok, minutes),
+            });
+            inputs.push(InputSeries {
+                series: series(names::PROBE_REJECTED, &base),
+                values: constant(rejected, minutes),
+            });
+        }
+        TestGroup {
+            name: format!(
+                "{}: no verdict fires after {}, a rejection is not a failing probe",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
+            interval: "1m".into(),
+            input_series: inputs,
+            alert_rule_test: self.timeline(
+                kind,
+                &[for_s - STEP],
+                for_s,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &failing),
+                    exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
+                }],
+            ),
+        }
+    }
+
     fn pool_duplicate_case(&self) -> TestGroup {
         let kind = AlertKind::PoolDuplicate;
         let job = self.job.as_str();
@@ -686,6 +778,12 @@ pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
     }
     if kinds.contains(&AlertKind::PoolRunwayLow) {
         tests.push(b.pool_runway_case());
+    }
+    if kinds.contains(&AlertKind::CredentialRejected) {
+        tests.push(b.rejected_case(&cred));
+    }
+    if kinds.contains(&AlertKind::ProbeFailing) {
+        tests.push(b.probe_failing_case(&cred));
     }
     let file = TestFile {
         rule_files: vec![rule_file.to_string()],

@@ -28,6 +28,8 @@ pub enum AlertKind {
     FormatInvalid,
     PoolDuplicate,
     PoolRunwayLow,
+    CredentialRejected,
+    ProbeFailing,
 }
 
 impl AlertKind {
@@ -43,6 +45,8 @@ impl AlertKind {
             AlertKind::FormatInvalid => "FormatInvalid",
             AlertKind::PoolDuplicate => "PoolDuplicate",
             AlertKind::PoolRunwayLow => "PoolRunwayLow",
+            AlertKind::CredentialRejected => "CredentialRejected",
+            AlertKind::ProbeFailing => "ProbeFailing",
         }
     }
 
@@ -100,6 +104,9 @@ fn for_duration(kind: AlertKind, config: &Config) -> Option<SignedDuration> {
         AlertKind::PushFailing => Some(a.push_failing_for),
         AlertKind::FormatInvalid => Some(a.critical_for),
         AlertKind::PoolDuplicate | AlertKind::PoolRunwayLow => Some(a.expiring_for),
+        // The issuer said no: nothing to wait for.
+        AlertKind::CredentialRejected => None,
+        AlertKind::ProbeFailing => Some(a.unknown_for),
     }
 }
 
@@ -129,6 +136,14 @@ pub fn kinds(config: &Config) -> Vec<AlertKind> {
         AlertKind::PoolDuplicate,
         AlertKind::PoolRunwayLow,
     ]);
+    let asks_issuers = config.inventory.iter().any(|e| e.probe.is_some())
+        || config
+            .sources
+            .iter()
+            .any(|s| matches!(s.kind, crate::config::SourceKind::VaultToken(_)));
+    if asks_issuers {
+        kinds.extend([AlertKind::CredentialRejected, AlertKind::ProbeFailing]);
+    }
     kinds
 }
 
@@ -205,6 +220,13 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
             )
         }
         AlertKind::FormatInvalid => format!("{} == 0", names::FORMAT_OK),
+        AlertKind::CredentialRejected => format!("{} == 1", names::PROBE_REJECTED),
+        // No verdict (unreachable, timeout, 5xx, redirect): accepted is 0 but rejected is too.
+        AlertKind::ProbeFailing => format!(
+            "{ok} == 0 and on({c}, {scope}) {rejected} == 0",
+            ok = names::PROBE_OK,
+            rejected = names::PROBE_REJECTED,
+        ),
         AlertKind::PoolDuplicate => {
             format!(
                 "{distinct} < on({pool}, {scope}) {members}",
@@ -329,6 +351,18 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
                 "Some members of pool {pool} hold the same value, so the pool has only {value} distinct credentials. `credwatch check` names the copies; mint a new spare."
             ),
         ),
+        AlertKind::CredentialRejected => (
+            format!("The issuer rejects credential {cred}"),
+            format!(
+                "When last probed, the issuer rejected credential {cred} (expired or revoked), whatever its recorded expiry says; anything using it fails to authenticate. Rotate it; `credwatch check` gives the answer's status.{replacement}"
+            ),
+        ),
+        AlertKind::ProbeFailing => (
+            format!("credwatch cannot probe credential {cred}"),
+            format!(
+                "The probe of credential {cred} got no verdict from its issuer (unreachable, timed out, 5xx or redirected), so whether it still works is unknown. `credwatch check` gives the reason."
+            ),
+        ),
         AlertKind::PoolRunwayLow => (
             format!("Pool {pool} runs out of usable credentials in {left}"),
             format!(
@@ -438,9 +472,10 @@ pub fn runbook_for(config: &Config, credential: &str, source: &str) -> Option<St
 
 pub fn severity(config: &Config, kind: AlertKind) -> &str {
     match kind {
-        AlertKind::Critical | AlertKind::Expired | AlertKind::FormatInvalid => {
-            &config.alerts.critical_severity
-        }
+        AlertKind::Critical
+        | AlertKind::Expired
+        | AlertKind::FormatInvalid
+        | AlertKind::CredentialRejected => &config.alerts.critical_severity,
         _ => &config.alerts.warning_severity,
     }
 }

@@ -5,11 +5,17 @@
 //! Rotation (`--for rotate`) adds `patch` on the data and metadata of the credentials `rotate`
 //! can write (KV v2 merge patches with check-and-set), and `read` on their data so a spare can be
 //! promoted.
+//!
+//! A `vault-approle` source needs `list` on its mount's roles (only when it lists them, i.e.
+//! names none), `list` on each role's secret-ids and `update` on each role's
+//! `secret-id-accessor/lookup` (one path with `+` for all roles, or one per named role); it never
+//! reads a secret-id, nor generates or destroys one. A `vault-token` source needs `update` on
+//! `auth/token/lookup-accessor` and nothing else (it never sees a token value).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::config::{Config, ValueFrom, VaultSource};
+use crate::config::{ApproleSource, Config, ValueFrom, VaultSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -64,6 +70,47 @@ pub fn capabilities(
     caps
 }
 
+/// Capabilities by policy path, for an AppRole source.
+pub fn approle_capabilities(source: &ApproleSource) -> BTreeMap<String, BTreeSet<&'static str>> {
+    let m = &source.mount;
+    let mut caps: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    let roles: Vec<&str> = if source.roles.is_empty() {
+        caps.entry(format!("auth/{m}/role"))
+            .or_default()
+            .insert("list");
+        vec!["+"]
+    } else {
+        source.roles.iter().map(String::as_str).collect()
+    };
+    for role in roles {
+        caps.entry(format!("auth/{m}/role/{role}/secret-id"))
+            .or_default()
+            .insert("list");
+        caps.entry(format!("auth/{m}/role/{role}/secret-id-accessor/lookup"))
+            .or_default()
+            .insert("update");
+    }
+    caps
+}
+
+fn write_paths(out: &mut String, caps: BTreeMap<String, BTreeSet<&'static str>>) {
+    for (path, caps) in caps {
+        // Vault's conventional order.
+        let order = ["create", "read", "update", "patch", "delete", "list"];
+        let caps: Vec<String> = order
+            .iter()
+            .filter(|c| caps.contains(*c))
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let _ = writeln!(
+            out,
+            "path {} {{\n  capabilities = [{}]\n}}",
+            hcl_string(&path),
+            caps.join(", ")
+        );
+    }
+}
+
 /// An HCL string literal: `\`, `"` and control characters escaped (Vault's policy parser keeps
 /// `${` as it is).
 fn hcl_string(value: &str) -> String {
@@ -100,14 +147,30 @@ pub fn render_sources(
         .filter_map(|s| Some((s.name(), s.kind.as_vault()?)))
         .filter(|(name, _)| only.is_none_or(|o| o == *name) && include(name))
         .collect();
-    if sources.is_empty() {
+    let tokens: Vec<&str> = config
+        .sources
+        .iter()
+        .filter(|s| matches!(s.kind, crate::config::SourceKind::VaultToken(_)))
+        .map(|s| s.name())
+        .filter(|name| only.is_none_or(|o| o == *name))
+        .collect();
+    let approles: Vec<(&str, &ApproleSource)> = config
+        .sources
+        .iter()
+        .filter_map(|s| match &s.kind {
+            crate::config::SourceKind::Approle(a) => Some((s.name(), a.as_ref())),
+            _ => None,
+        })
+        .filter(|(name, _)| only.is_none_or(|o| o == *name))
+        .collect();
+    if sources.is_empty() && approles.is_empty() && tokens.is_empty() {
         return Err(match only {
             Some(o) => format!(
-                "no `[[source]] kind = \"vault\"` named `{o}` in `{}`",
+                "no `[[source]] kind = \"vault\"`, `\"vault-approle\"` or `\"vault-token\"` named `{o}` in `{}`",
                 config.path.display()
             ),
             None => format!(
-                "`{}` has no `[[source]] kind = \"vault\"`; there is nothing to grant",
+                "`{}` has no `[[source]] kind = \"vault\"`, `\"vault-approle\"` or `\"vault-token\"`; there is nothing to grant",
                 config.path.display()
             ),
         });
@@ -131,21 +194,23 @@ pub fn render_sources(
     );
     for (name, source) in sources {
         let _ = writeln!(out, "\n# source `{name}` (mount `{}`)", source.mount);
-        for (path, caps) in capabilities(config, name, source, purpose) {
-            // Vault's conventional order.
-            let order = ["create", "read", "update", "patch", "delete", "list"];
-            let caps: Vec<String> = order
-                .iter()
-                .filter(|c| caps.contains(*c))
-                .map(|c| format!("\"{c}\""))
-                .collect();
-            let _ = writeln!(
-                out,
-                "path {} {{\n  capabilities = [{}]\n}}",
-                hcl_string(&path),
-                caps.join(", ")
-            );
-        }
+        write_paths(&mut out, capabilities(config, name, source, purpose));
+    }
+    for (name, source) in approles {
+        let _ = writeln!(
+            out,
+            "\n# source `{name}` (AppRole secret-ids at `auth/{}`)",
+            source.mount
+        );
+        write_paths(&mut out, approle_capabilities(source));
+    }
+    for name in tokens {
+        let _ = writeln!(out, "\n# source `{name}` (tokens looked up by accessor)");
+        let caps = BTreeMap::from([(
+            "auth/token/lookup-accessor".to_string(),
+            BTreeSet::from(["update"]),
+        )]);
+        write_paths(&mut out, caps);
     }
     Ok(out)
 }

@@ -58,8 +58,10 @@ impl From<Status> for ExitCode {
     fn from(status: Status) -> Self {
         match status {
             Status::Ok | Status::NoExpiry => ExitCode::Ok,
-            Status::Warning => ExitCode::Warning,
-            Status::Critical | Status::Invalid | Status::Expired => ExitCode::Critical,
+            Status::Warning | Status::ProbeFailing => ExitCode::Warning,
+            Status::Critical | Status::Invalid | Status::Expired | Status::Revoked => {
+                ExitCode::Critical
+            }
             Status::Unknown => ExitCode::Unknown,
         }
     }

@@ -1,16 +1,19 @@
 //! The `[[credential]]` entries of the config file: their declared expiry, and their values
-//! where credwatch should read them (from a file or an environment variable).
+//! where credwatch should read them (from a file or an environment variable), and their probes.
 
 use crate::config::{InventoryEntry, ValueFrom};
-use crate::credential::{Observation, Secret};
+use crate::credential::{Basis, Evidence, Observation, Secret};
 use crate::env::Env;
+use crate::probe;
 use crate::sources::evidence;
 
-/// Reads the value of every entry that has one; `key` keys the fingerprints.
+/// Reads the value of every entry that has one, and probes those with a `probe` (results cached,
+/// see [`crate::probe`]); `key` keys the fingerprints.
 pub fn observations(
     entries: &[InventoryEntry],
     key: Option<&Secret>,
     env: &Env,
+    now: jiff::Timestamp,
 ) -> Vec<Observation> {
     entries
         .iter()
@@ -21,13 +24,39 @@ pub fn observations(
                     .clone()
                     .ok_or_else(|| "no expiry is declared".to_string()),
                 Some(spec) => read_value(&spec.from, env).and_then(|value| {
-                    evidence::from_value(
+                    // With a probe and nothing else to go by, the expiry waits for the issuer.
+                    let pending =
+                        e.probe.is_some() && e.declared.is_none() && spec.derive.is_none();
+                    let placeholder = Evidence {
+                        expires_at: None,
+                        ..Evidence::declared(None, now, Basis::ProbeIssuer)
+                    };
+                    let declared = if pending {
+                        Some(&placeholder)
+                    } else {
+                        e.declared.as_ref()
+                    };
+                    let evidence = evidence::from_value(
                         value.expose_bytes(),
                         spec,
-                        e.declared.as_ref(),
+                        declared,
                         key.map(Secret::expose_bytes),
                     )
-                    .map_err(|err| format!("{}: {err}", spec.from.describe()))
+                    .map_err(|err| format!("{}: {err}", spec.from.describe()))?;
+                    match &e.probe {
+                        None => Ok(evidence),
+                        Some(p) => {
+                            let fingerprint = evidence.fingerprint.clone().unwrap_or_default();
+                            let outcome = probe::probe_cached(
+                                &e.credential.name,
+                                p,
+                                &value,
+                                &fingerprint,
+                                now,
+                            );
+                            probe::apply(evidence, outcome, pending)
+                        }
+                    }
                 }),
             };
             Observation {

@@ -3,11 +3,13 @@
 //! A failing source is recorded with its reason and never hides the others; a credential that two
 //! sources both name is kept once and the clash is reported.
 
+pub mod approle;
 pub mod deadline;
 pub mod directory;
 pub mod evidence;
 pub mod inventory;
 pub mod vault;
+pub mod vault_token;
 
 use std::collections::BTreeMap;
 
@@ -62,7 +64,7 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
         });
         add(
             &mut collection,
-            inventory::observations(&local, key.as_ref(), env),
+            inventory::observations(&local, key.as_ref(), env, now),
         );
     }
     for source in &config.sources {
@@ -103,6 +105,15 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
                     env.lookup(),
                 );
                 (read.observations, read.error)
+            }
+            SourceKind::Approle(a) => {
+                log::debug!("reading approle source `{name}`");
+                let read = approle::read_source(&source.common, a, env.lookup());
+                (read.observations, read.error)
+            }
+            SourceKind::VaultToken(t) => {
+                log::debug!("reading vault-token source `{name}`");
+                vault_token::read_source(&source.common, t, now, env.lookup())
             }
         };
         if let Some((e, _)) = &error {

@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
-use crate::config::{Derive, InventoryEntry, SourceCommon, ValueFrom, ValueSpec, VaultSource};
+use crate::config::{
+    Derive, InventoryEntry, SourceCommon, ValueFrom, ValueSpec, VaultConnection, VaultSource,
+};
 use crate::credential::{Credential, Observation, Secret};
 use crate::net;
 use crate::sources::evidence;
@@ -62,10 +64,35 @@ pub fn connect(
         ca_file: source.ca_file.clone(),
         auth: source.auth.clone(),
     };
+    let limits = (source.timeout, source.retries, source.concurrency);
+    connect_with(explicit, limits, env)
+}
+
+/// Logs in over a [`VaultConnection`] (the `vault-approle` and `vault-token` kinds).
+pub fn connect_over(
+    c: &VaultConnection,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Client, String> {
+    let explicit = Explicit {
+        address: c.address.clone(),
+        namespace: c.namespace.clone(),
+        ca_file: c.ca_file.clone(),
+        auth: c.auth.clone(),
+    };
+    connect_with(explicit, (c.timeout, c.retries, c.concurrency), env)
+}
+
+/// Logs in with explicit settings and `(timeout, retries, concurrency)`; what every source kind
+/// that talks to Vault shares.
+fn connect_with(
+    explicit: Explicit,
+    (timeout, retries, concurrency): (jiff::SignedDuration, u32, usize),
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Client, String> {
     let (mut config, auth) = vault::resolve_env(explicit, env)?;
-    config.timeout = source.timeout.unsigned_abs();
-    config.retries = source.retries;
-    config.concurrency = source.concurrency;
+    config.timeout = timeout.unsigned_abs();
+    config.retries = retries;
+    config.concurrency = concurrency;
     Client::connect(config, &auth).map_err(|e| e.to_string())
 }
 

@@ -105,8 +105,13 @@ impl Client {
     }
 
     /// Sends a request with this client's token; see [`Transport::execute`].
-    fn execute(&self, request: &Request) -> Result<Response<ureq::Body>, VaultError> {
+    pub(super) fn execute(&self, request: &Request) -> Result<Response<ureq::Body>, VaultError> {
         self.transport.execute(request, &self.token)
+    }
+
+    /// The transport, for the other API files of this module (`approle`).
+    pub(super) fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// The configuration in use (address normalized).

@@ -8,6 +8,8 @@
 //! - [`auth`]: a token (given or from a file) or an AppRole, JWT or Kubernetes login;
 //! - [`client`]: [`Client`], the KV v2 API: `list_recursive`, `read_metadata(_many)`,
 //!   `read_field`, `write_cas` and `patch_custom_metadata`, and the logins;
+//! - [`token`]: tokens looked up by accessor;
+//! - [`approle`]: AppRole roles, secret-id accessors and their lookups (by accessor only);
 //! - `path`: checking and percent-encoding mounts, folders and secret paths (pure);
 //! - `transport`: HTTP to one server: one agent and connection pool, a timeout per request,
 //!   retries ([`crate::net::retry`]), answers and failures mapped onto [`VaultError`];
@@ -25,17 +27,21 @@
 //! | `write_cas` (cas = 0, create) | `secret/data/<path>` | `create` |
 //! | `patch_custom_metadata` | `secret/metadata/<path>` | `patch` |
 //!
+//! The AppRole and token calls and theirs are listed in [`approle`] and [`token`].
+//!
 //! Secrets: tokens, login credentials and field values are [`Secret`](crate::credential::Secret)s
 //! and sit in zeroized buffers while credwatch builds or parses them. Copies that the HTTP and
 //! TLS layers make (header values, socket buffers, serde's scratch space) are outside credwatch's
 //! control and are not wiped. Bodies of data reads are never logged or quoted in errors.
 
+pub mod approle;
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod model;
 mod path;
+pub mod token;
 mod transport;
 
 pub use auth::Auth;

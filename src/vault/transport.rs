@@ -513,32 +513,7 @@ fn describe_transport(e: ureq::Error) -> Failed {
 fn read_ca_file(
     path: &std::path::Path,
 ) -> Result<Vec<ureq::tls::Certificate<'static>>, VaultError> {
-    let pem = crate::file::read(path, crate::file::CA_BUNDLE).map_err(|e| {
-        VaultError::Config(format!(
-            "cannot read the Vault CA file `{}`: {e}",
-            path.display()
-        ))
-    })?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(VaultError::Config(format!(
-                    "the Vault CA file `{}` is not valid PEM: {e}",
-                    path.display()
-                )));
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(VaultError::Config(format!(
-            "the Vault CA file `{}` holds no certificate",
-            path.display()
-        )));
-    }
-    Ok(certs)
+    crate::net::read_ca_file(path, "Vault").map_err(VaultError::Config)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ const CONFIGS: &[&str] = &[
     "examples/migrate-from-shell-cronjob/credwatch.toml",
     "tests/golden/configs/pools.toml",
     "tests/golden/configs/odd-names.toml",
+    "tests/golden/configs/probes.toml",
 ];
 
 /// Families a config emits only when one of its credentials needs them (a format check, a
@@ -27,10 +28,13 @@ const EMITTED_WHEN_USED: &[&str] = &[
     "credwatch_pool_distinct_credentials",
     "credwatch_pool_runway_expiry_timestamp_seconds",
     "credwatch_pool_runway_warn_before_seconds",
+    "credwatch_credential_probe_ok",
+    "credwatch_credential_probe_rejected",
+    "credwatch_credential_probe_timestamp_seconds",
 ];
 
 /// Labels only those families carry.
-const LABELS_WHEN_USED: &[&str] = &["pool", "format"];
+const LABELS_WHEN_USED: &[&str] = &["pool", "format", "probe", "status_class"];
 
 /// Series the Pushgateway adds to every group (documented by the Pushgateway, not by us).
 const PUSHGATEWAY_OWN: &[&str] = &["push_time_seconds", "push_failure_time_seconds"];

@@ -208,3 +208,46 @@ fn trace_logging_of_vault_traffic_shows_no_token_and_no_value() {
     assert_no_substring(&text, &value["sk-ant-oat01-".len()..]);
     assert_no_substring(&text, &bao.root_token);
 }
+
+/// Every probe's request and answer path (valid, expired, revoked, 5xx, hanging, redirected,
+/// huge, rejected by header or body) at the most verbose logging, in every output and the cache.
+#[test]
+fn no_probe_request_or_answer_shows_a_value_or_the_providers_text() {
+    use crate::cases::probes::{CASES, MARKER, documented, probe_config, token};
+    use crate::support::provider::Provider;
+
+    let s = Scratch::new();
+    let provider = Provider::start(&s.path(""), |r| documented(r, "https://127.0.0.1:9"));
+    let config = probe_config(&s, &provider, "cache_file = \"probe-cache.json\"");
+    let textfile = s.path("out/credwatch.prom");
+    std::fs::create_dir_all(s.path("out")).unwrap();
+    let mut texts = Vec::new();
+    for args in [
+        vec!["check", "-vvv"],
+        vec!["check", "-o", "json", "-vvv"],
+        vec!["push", "--dry-run", "-vvv"],
+        vec!["textfile", "--path", textfile.to_str().unwrap(), "-vvv"],
+    ] {
+        let run = Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+            .args(&args)
+            .run();
+        texts.push(run.stdout);
+        texts.push(run.stderr);
+    }
+    texts.push(std::fs::read_to_string(&textfile).unwrap());
+    texts.push(std::fs::read_to_string(s.path("probe-cache.json")).unwrap());
+    for (_, _, case, _) in CASES {
+        let secret = token(case);
+        let tail = &secret[case.len() + 1..];
+        for text in &texts {
+            assert_no_substring(text, tail);
+            assert!(!text.contains(MARKER), "provider text echoed:\n{text}");
+        }
+    }
+    assert_eq!(
+        provider.received().len(),
+        CASES.len(),
+        "later runs use the cache"
+    );
+}

@@ -396,3 +396,44 @@ warn_before = "40d"
     let (ok, out) = check_and_test(s.dir.path());
     assert!(ok, "{rules}\n{out}");
 }
+
+#[test]
+fn probe_rules_fire_at_their_edges_in_promtool_and_a_wrong_expression_fails_them() {
+    let s = Scratch::new();
+    let config = repo_root().join("tests/golden/configs/probes.toml");
+    let (rules, tests) = render_both(&config, s.dir.path());
+    for (name, severity) in [
+        ("CredwatchCredentialRejected", "critical"),
+        ("CredwatchProbeFailing", "warning"),
+    ] {
+        let at = rules
+            .find(&format!("alert: {name}\n"))
+            .unwrap_or_else(|| panic!("{name} missing:\n{rules}"));
+        assert!(
+            rules[at..].contains(&format!("severity: {severity}")),
+            "{name}: {rules}"
+        );
+    }
+    assert!(
+        tests.contains("CredwatchCredentialRejected: a rejection fires at once"),
+        "{tests}"
+    );
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "promtool test rules failed:\n{out}");
+
+    // A rule that counted a rejection as a failing probe fails its generated test.
+    let broken = rules.replace(
+        "credwatch_credential_probe_ok == 0 and on(credential, job, instance) credwatch_credential_probe_rejected == 0",
+        "credwatch_credential_probe_ok == 0",
+    );
+    assert_ne!(
+        broken, rules,
+        "the ProbeFailing expression changed:\n{rules}"
+    );
+    std::fs::write(s.dir.path().join("credwatch-rules.yml"), broken).unwrap();
+    let (ok, _) = check_and_test(s.dir.path());
+    assert!(
+        !ok,
+        "a ProbeFailing rule that fires on rejections must fail its test"
+    );
+}

@@ -10,7 +10,7 @@ use crate::support::{Credwatch, Pushgateway, Run, Scratch, free_port};
 
 const NOW: &str = "2026-11-30T00:00:00Z";
 
-fn cw(config: &std::path::Path, bao: &OpenBao, token: &str, args: &[&str]) -> Run {
+pub fn cw(config: &std::path::Path, bao: &OpenBao, token: &str, args: &[&str]) -> Run {
     Credwatch::new()
         .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
         .env("VAULT_ADDR", &bao.url)
@@ -19,12 +19,12 @@ fn cw(config: &std::path::Path, bao: &OpenBao, token: &str, args: &[&str]) -> Ru
         .run()
 }
 
-fn json_of(run: &Run) -> serde_json::Value {
+pub fn json_of(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
 }
 
-fn credential<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub fn credential<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["credentials"]
         .as_array()
         .unwrap()

@@ -8,6 +8,7 @@ pub mod exporter;
 pub mod openbao;
 pub mod podman;
 pub mod poll;
+pub mod provider;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -3,7 +3,7 @@
 
 use super::{Settings, Validator};
 use crate::config::raw::RawCredential;
-use crate::config::{INVENTORY_SOURCE, InventoryEntry, SourceCommon};
+use crate::config::{Derive, INVENTORY_SOURCE, InventoryEntry, SourceCommon, ValueFrom};
 use crate::credential::{Basis, Credential, Evidence};
 use crate::time;
 
@@ -31,7 +31,49 @@ impl Validator<'_> {
         } = self.shared(name, c.shared(), &context, settings);
 
         let mut ok = value.is_ok();
-        let value = value.unwrap_or(None);
+        let mut value = value.unwrap_or(None);
+        let probe = match &c.probe {
+            None => None,
+            Some(raw) => {
+                let spec = self.probe(raw, &context, settings.probes, settings.base);
+                ok &= spec.is_some();
+                match (&spec, &mut value) {
+                    (None, _) => {}
+                    (Some(_), None) => {
+                        self.error(
+                            raw.span(),
+                            format!("{context}: `probe` needs the value: set `file` or `env`"),
+                        );
+                        ok = false;
+                    }
+                    (Some(_), Some(v)) if matches!(v.from, ValueFrom::Vault { .. }) => {
+                        self.error(
+                            raw.span(),
+                            format!("{context}: `probe` works on values from `file` or `env`; a value in Vault cannot be probed yet"),
+                        );
+                        ok = false;
+                    }
+                    (Some(p), Some(v)) => {
+                        // Nothing recorded and nothing asked of the value: the issuer says.
+                        if !declares
+                            && c.expiry_from.is_none()
+                            && matches!(v.derive, Some(Derive::Detect { .. }))
+                        {
+                            if p.kind.tells_expiry() {
+                                v.derive = None;
+                            } else {
+                                self.error(
+                                    raw.span(),
+                                    format!("{context}: the `{}` probe does not tell the expiry; give `minted_at` or `expires_at`", p.kind.name()),
+                                );
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+                spec
+            }
+        };
         let declared = match (&c.minted_at, &c.expires_at) {
             (Some(_), Some(expires)) => {
                 self.error(
@@ -44,7 +86,7 @@ impl Validator<'_> {
                 None
             }
             (None, None) => {
-                if value.as_ref().is_none_or(|v| v.derive.is_none()) && ok {
+                if value.as_ref().is_none_or(|v| v.derive.is_none()) && probe.is_none() && ok {
                     // (A vault value always has a way to its expiry: the metadata.)
                     self.error(
                         c.name.span(),
@@ -101,6 +143,7 @@ impl Validator<'_> {
             },
             declared,
             value,
+            probe,
         })
     }
 }

@@ -13,6 +13,7 @@
 //!   kinds.
 
 mod alerts;
+mod approle;
 mod common;
 mod defaults;
 mod directory;
@@ -20,6 +21,7 @@ mod format;
 mod inventory;
 mod metrics;
 pub(super) mod names;
+mod probe;
 mod pushgateway;
 mod source;
 mod value;
@@ -63,6 +65,8 @@ struct Settings<'a> {
     reserved: &'a BTreeSet<String>,
     /// The config file's folder, which relative paths start from.
     base: &'a Path,
+    /// `[probes]`: what every credential's probe inherits.
+    probes: &'a probe::ProbeDefaults,
 }
 
 impl Validator<'_> {
@@ -81,10 +85,12 @@ impl Validator<'_> {
         if let Some(p) = &pushgateway {
             reserved.extend(p.grouping.keys().cloned());
         }
+        let probes = self.probe_defaults(&raw.probes, base);
         let settings = Settings {
             defaults: &defaults,
             reserved: &reserved,
             base,
+            probes: &probes,
         };
 
         for f in raw.formats {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::common::choice;
-use super::{Settings, Validator, directory, vault};
+use super::{Settings, Validator, approle, directory, vault};
 use crate::config::raw::RawSource;
 use crate::config::{Source, SourceKind};
 
@@ -23,7 +23,12 @@ pub(super) struct Kind {
 
 /// Every source kind. A new kind is a line here, its `validate/<kind>.rs`, its variant of
 /// `SourceKind` and its reader in `sources/`.
-pub(super) const KINDS: [&Kind; 2] = [&directory::KIND, &vault::KIND];
+pub(super) const KINDS: [&Kind; 4] = [
+    &directory::KIND,
+    &vault::KIND,
+    &approle::KIND,
+    &approle::TOKEN_KIND,
+];
 
 impl Validator<'_> {
     pub(super) fn source(&mut self, s: &RawSource, settings: &Settings<'_>) -> Option<Source> {

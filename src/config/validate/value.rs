@@ -27,14 +27,16 @@ enum ExpiryFrom {
     Value,
     Jwt,
     X509,
+    Ssh,
 }
 
 /// Every `expiry_from` word, with the places it applies to.
-const EXPIRY_FROM: [(&str, ExpiryFrom, &[Place]); 4] = [
+const EXPIRY_FROM: [(&str, ExpiryFrom, &[Place]); 5] = [
     ("metadata", ExpiryFrom::Metadata, &[Place::Vault]),
     ("value", ExpiryFrom::Value, &[Place::Local, Place::Vault]),
     ("jwt", ExpiryFrom::Jwt, &[Place::Local, Place::Vault]),
     ("x509", ExpiryFrom::X509, &[Place::Local, Place::Vault]),
+    ("ssh", ExpiryFrom::Ssh, &[Place::Local, Place::Vault]),
 ];
 
 /// `chain`: whether the expiry of a certificate bundle is its earliest one.
@@ -47,6 +49,7 @@ impl ExpiryFrom {
             ExpiryFrom::Value => Derive::Detect { earliest },
             ExpiryFrom::Jwt => Derive::Jwt,
             ExpiryFrom::X509 => Derive::X509 { earliest },
+            ExpiryFrom::Ssh => Derive::Ssh,
         }
     }
 }
@@ -250,7 +253,7 @@ impl Validator<'_> {
             })
         };
         if let Some(v) = &c.chain
-            && matches!(derive, None | Some(Derive::Jwt))
+            && matches!(derive, None | Some(Derive::Jwt | Derive::Ssh))
         {
             self.error(
                 v.span(),

@@ -12,7 +12,7 @@ use super::common::{choice, secret_path};
 use super::names::check_url;
 use super::source::Kind;
 use crate::config::raw::{RawSource, RawVaultAuth};
-use crate::config::{SourceKind, SourceValue, VaultSource};
+use crate::config::{SourceKind, SourceValue, VaultConnection, VaultSource};
 use crate::vault::auth::{
     Auth, DEFAULT_APPROLE_MOUNT, DEFAULT_JWT_MOUNT, DEFAULT_KUBERNETES_MOUNT,
     KUBERNETES_TOKEN_FILE, RoleId,
@@ -42,7 +42,13 @@ pub(super) const KIND: Kind = Kind {
     validate: vault,
 };
 
-fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Option<SourceKind> {
+/// The keys every source that talks to Vault shares: where the server is, how to log in, limits.
+pub(super) fn connection(
+    v: &mut Validator<'_>,
+    s: &RawSource,
+    context: &str,
+    base: &Path,
+) -> Option<VaultConnection> {
     let address = match &s.address {
         None => None,
         Some(a) => match check_url(a.get_ref()) {
@@ -53,8 +59,33 @@ fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Op
             }
         },
     };
-    let mount = match &s.mount {
-        None => "secret".to_string(),
+    let concurrency = v.bounded(&s.concurrency, context, "concurrency", 1..=256, 8) as usize;
+    let retries = v.bounded(&s.retries, context, "retries", 0..=10, 2) as u32;
+    let timeout = v.duration_or(
+        &s.timeout,
+        context,
+        "timeout",
+        SignedDuration::from_secs(10),
+    );
+    let auth = match &s.auth {
+        None => None,
+        Some(a) => v.auth(a, context, base).ok()?,
+    };
+    Some(VaultConnection {
+        address,
+        namespace: s.namespace.clone().filter(|n| !n.is_empty()),
+        ca_file: s.ca_file.as_ref().map(|f| base.join(f)),
+        concurrency,
+        timeout,
+        retries,
+        auth,
+    })
+}
+
+/// `mount` without slashes, else `default`.
+pub(super) fn mount(v: &mut Validator<'_>, s: &RawSource, context: &str, default: &str) -> String {
+    match &s.mount {
+        None => default.to_string(),
         Some(m) => {
             let trimmed = m.get_ref().trim_matches('/').to_string();
             if trimmed.is_empty() {
@@ -62,7 +93,11 @@ fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Op
             }
             trimmed
         }
-    };
+    }
+}
+
+fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Option<SourceKind> {
+    let mount = mount(v, s, context, "secret");
     let mut paths = Vec::new();
     for p in s.paths.iter().flatten() {
         match secret_path(p.get_ref()) {
@@ -87,18 +122,15 @@ fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Op
             format!("{context}: a `vault` source needs `paths` (secrets to watch) and/or `prefix` (a folder to scan)"),
         );
     }
-    let concurrency = v.bounded(&s.concurrency, context, "concurrency", 1..=256, 8) as usize;
-    let retries = v.bounded(&s.retries, context, "retries", 0..=10, 2) as u32;
-    let timeout = v.duration_or(
-        &s.timeout,
-        context,
-        "timeout",
-        SignedDuration::from_secs(10),
-    );
-    let auth = match &s.auth {
-        None => None,
-        Some(a) => v.auth(a, context, base).ok()?,
-    };
+    let VaultConnection {
+        address,
+        namespace,
+        ca_file,
+        concurrency,
+        timeout,
+        retries,
+        auth,
+    } = connection(v, s, context, base)?;
     // Reading the value of every secret found: for a format check and fingerprints.
     let field = s.field.clone().filter(|f| !f.is_empty());
     let format = match &s.format {
@@ -122,8 +154,8 @@ fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Op
     });
     Some(SourceKind::Vault(Box::new(VaultSource {
         address,
-        namespace: s.namespace.clone().filter(|n| !n.is_empty()),
-        ca_file: s.ca_file.as_ref().map(|f| base.join(f)),
+        namespace,
+        ca_file,
         mount,
         paths,
         prefix,
@@ -192,7 +224,8 @@ const METHODS: [Method; 4] = [
 ];
 
 impl Validator<'_> {
-    fn auth(
+    /// The `auth` table of a source that talks to Vault (`vault`, `vault-approle`).
+    pub(super) fn auth(
         &mut self,
         a: &Spanned<RawVaultAuth>,
         context: &str,
