@@ -85,9 +85,12 @@ impl Client {
     fn list_auth(&self, op: &str, path: &str) -> Result<Vec<String>, VaultError> {
         let call = Request::get(op, path).query("list=true");
         match self.execute(&call) {
-            Ok(response) => self
-                .transport()
-                .parse(op, response, LIST_LIMIT, |r| super::model::read_list(r)),
+            Ok(response) => {
+                let max = self.max_entries();
+                self.transport().parse(op, response, LIST_LIMIT, |r| {
+                    super::model::read_list(r, max)
+                })
+            }
             Err(VaultError::NotFound { detail, .. }) if detail.is_empty() => Ok(Vec::new()),
             Err(e) => Err(e),
         }

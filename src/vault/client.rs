@@ -110,6 +110,11 @@ impl Client {
     }
 
     /// The transport, for the other API files of this module (`approle`).
+    /// The most entries one listing may hold (`max_entries`).
+    pub(super) fn max_entries(&self) -> usize {
+        self.config.max_entries
+    }
+
     pub(super) fn transport(&self) -> &Transport {
         &self.transport
     }
