@@ -97,14 +97,25 @@ For a credential stored in Vault (`vault = { path, field }`), the new value is r
 (not echoed on a terminal; never from argv or the environment), checked against the
 credential's `format` (a truncated token is refused before anything is written), written with
 check-and-set on the current version keeping the secret's other fields, and its mint time is
-recorded in custom_metadata (`minted_at`, `rotated_by`, `promoted_from` with --from), keeping
-the other keys:
+recorded in custom_metadata (`minted_at`, `rotated_by`, `promoted_from` with --from), with
+the new value's fingerprint (`fingerprint`), the version written (`recorded_version`) and the
+replaced value's version, fingerprint, mint time and expiry pushed onto a short history
+(`previous_1` … `previous_5`), keeping the other keys:
   credwatch rotate primary < new-token.txt
   credwatch rotate primary --from spare-1
 Then it pushes at once (unless --no-push), so the expiring alert clears within the next
 Prometheus evaluations instead of at the next CronJob run. Credentials whose expiry is read
 from their value (a JWT, a certificate) need no record: replace the value and push.
 EXIT CODES: as `push` after a successful record; 3 when nothing could be recorded.";
+
+const RECORD_HELP: &str = "\
+Records, in the secret's custom_metadata, the mint time of the version stored now
+(`minted_at`), that version (`recorded_version`), the value's fingerprint where the value is
+readable (keyed HMAC when a fingerprint key is configured; never the value) and `recorded_by`.
+It is a merge patch: every other key is kept. Use it to import mint times known from elsewhere
+(the map of mint epochs an older setup kept), or to confirm a value changed outside credwatch:
+  credwatch record primary --minted-at 2026-04-18T16:07:09Z
+EXIT CODES: 0 recorded, 3 nothing could be recorded.";
 
 const LINT_HELP: &str = "\
 Reads the value from stdin (never from the command line), checks it and prints what is wrong
@@ -152,6 +163,9 @@ pub enum Command {
     /// Record a rotated credential (its new mint time), then push at once so alerts clear
     #[command(after_long_help = ROTATE_HELP)]
     Rotate(RotateArgs),
+    /// Record the mint time of the value stored in Vault now, without writing a value
+    #[command(after_long_help = RECORD_HELP)]
+    Record(RecordArgs),
     /// Check a value from stdin against a format before storing it (e.g. a new token)
     #[command(after_long_help = LINT_HELP)]
     LintValue(LintValueArgs),
@@ -186,6 +200,25 @@ pub struct RotateArgs {
     /// before writing)
     #[arg(long, value_name = "VERSION")]
     pub expect_version: Option<u64>,
+
+    /// Who rotated it, recorded as `rotated_by` [default: the OS user ($USER)]
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The credential stored in Vault (a `[[credential]]` with `vault = { path, field }`)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// When the value stored now was minted (RFC 3339 or unix seconds)
+    #[arg(long, value_name = "TIME")]
+    pub minted_at: String,
+
+    /// Who recorded it, recorded as `recorded_by` [default: the OS user ($USER)]
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -41,15 +41,19 @@ pub enum Basis {
     X509NotAfter,
     /// A Vault secret's current version `created_time` + TTL.
     VersionCreatedPlusTtl,
+    /// The value was changed outside credwatch (a version newer than the one credwatch
+    /// recorded): its mint time is assumed to be that version's `created_time`.
+    AssumedFromChange,
 }
 
 impl Basis {
-    const ALL: [Basis; 5] = [
+    const ALL: [Basis; 6] = [
         Basis::ExpiresAt,
         Basis::MintedAtPlusTtl,
         Basis::JwtExp,
         Basis::X509NotAfter,
         Basis::VersionCreatedPlusTtl,
+        Basis::AssumedFromChange,
     ];
 
     /// The inverse of [`Basis::label`].
@@ -64,6 +68,7 @@ impl Basis {
             Basis::JwtExp => "jwt_exp",
             Basis::X509NotAfter => "x509_not_after",
             Basis::VersionCreatedPlusTtl => "version_created_plus_ttl",
+            Basis::AssumedFromChange => "assumed_changed_out_of_band",
         }
     }
 }

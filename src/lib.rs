@@ -22,6 +22,7 @@ pub mod env;
 pub mod metrics;
 pub mod net;
 pub mod output;
+pub mod recorded;
 pub mod render;
 pub mod rotate;
 pub mod run;

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::deliver::push;
 use super::{Context, ExitCode, collect_and_assess, load_with_text};
-use crate::cli::{PushArgs, RotateArgs};
+use crate::cli::{PushArgs, RecordArgs, RotateArgs};
 use crate::config::Config;
 use crate::env;
 use crate::time;
@@ -112,6 +112,7 @@ fn rotate_in_vault(
         .as_deref()
         .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}")))
         .transpose()?;
+    let key = fingerprint_key(cx, config);
     let session = crate::sources::vault::Session(
         crate::sources::vault::connect(vault_source, cx.env.lookup())
             .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
@@ -135,7 +136,8 @@ fn rotate_in_vault(
             minted_at: &vault_source.minted_at_key,
             ttl: target.common.ttl,
         },
-        rotated_by: workflow::rotated_by(cx.env.var(env::USER)),
+        rotated_by: workflow::rotated_by(args.by.clone().or_else(|| cx.env.var(env::USER))),
+        fingerprint_key: key.as_ref().map(crate::credential::Secret::expose_bytes),
         now: Timestamp::now(),
     };
     let (version, minted_at, promoted_from) =
@@ -182,6 +184,77 @@ fn rotate_in_vault(
         }
     }
     push_after_rotation(cx, args, config)
+}
+
+/// The fingerprint key, or none with a warning (fingerprints are then unkeyed).
+fn fingerprint_key(cx: &Context, config: &Config) -> Option<crate::credential::Secret> {
+    crate::sources::fingerprint_key(config, &cx.env).unwrap_or_else(|e| {
+        log::warn!("{e}");
+        None
+    })
+}
+
+/// `record`: the mint time (and fingerprint) of what a Vault credential stores now.
+pub(super) fn record(cx: &Context, args: &RecordArgs) -> anyhow::Result<ExitCode> {
+    use crate::rotate::vault::{self as workflow, RecordRequest};
+    let config = super::load(cx)?;
+    let minted_at =
+        time::parse_timestamp(&args.minted_at).map_err(|e| anyhow!("--minted-at: {e}"))?;
+    let entry = config.entry(&args.name).ok_or_else(|| {
+        anyhow!(
+            "no `[[credential]]` named `{}` in `{}`: declare it with `vault = {{ path = \"…\", field = \"…\" }}` to record it",
+            args.name,
+            config.path.display()
+        )
+    })?;
+    let Some(crate::config::ValueFrom::Vault { .. }) = entry.value.as_ref().map(|v| &v.from) else {
+        return Err(anyhow!(
+            "credential `{}` is not stored in Vault: `record` writes Vault metadata; for an inventory credential use `credwatch rotate {} --minted-at TIME`",
+            args.name,
+            args.name
+        ));
+    };
+    let target = workflow::target(&config, entry, None).map_err(|e| anyhow!(e))?;
+    let key = fingerprint_key(cx, &config);
+    let session = crate::sources::vault::Session(
+        crate::sources::vault::connect(target.source, cx.env.lookup())
+            .map_err(|e| anyhow!("cannot log in to Vault: {e}"))?,
+    );
+    let mount = target.source.mount.as_str();
+    let store = workflow::Mounted {
+        client: &session,
+        mount,
+    };
+    let done = workflow::record(
+        &store,
+        RecordRequest {
+            mount,
+            path: target.path,
+            field: Some(target.field),
+            minted_at,
+            minted_at_key: &target.source.minted_at_key,
+            recorded_by: workflow::rotated_by(args.by.clone().or_else(|| cx.env.var(env::USER))),
+            fingerprint_key: key.as_ref().map(crate::credential::Secret::expose_bytes),
+        },
+    )
+    .map_err(|e| anyhow!(e))?;
+    let minted_at = Timestamp::from_second(minted_at.as_second()).unwrap_or(minted_at);
+    println!(
+        "recorded {} = {minted_at} for version {} of `{mount}/{}`{}",
+        target.source.minted_at_key,
+        done.version,
+        target.path,
+        done.fingerprint
+            .as_ref()
+            .map_or(String::new(), |f| format!(" (fingerprint {f})"))
+    );
+    if let Some(why) = done.unread {
+        eprintln!(
+            "warning: the value could not be read ({why}); no fingerprint was recorded, so consumers of `{}` show as unknown",
+            args.name
+        );
+    }
+    Ok(ExitCode::Ok)
 }
 
 /// Replaces the config file atomically, through a symlink to the file it points at (a config

@@ -13,7 +13,7 @@ use crate::credential::{Credential, Observation, Secret};
 use crate::net;
 use crate::sources::evidence;
 use crate::vault::{self, Client, Explicit, VaultError};
-pub use metadata::{MetadataKeys, from_metadata};
+pub use metadata::{MetadataKeys, changed_out_of_band, from_metadata};
 
 /// What one vault source delivered: an observation per secret, and the source's own failure.
 pub struct VaultRead {
@@ -160,6 +160,22 @@ pub fn read_source(
         }
     };
 
+    // A value changed outside credwatch is said once per run, under the credential's name.
+    let said = |path: &str, name: &str| {
+        if let Some(Ok(m)) = by_path.get(path)
+            && let Some(finding) = changed_out_of_band(m, name)
+        {
+            log::warn!("`{}/{path}`: {finding}", source.mount);
+        }
+    };
+    for p in &paths {
+        said(p, p);
+    }
+    for e in entries {
+        if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from) {
+            said(path, &e.credential.name);
+        }
+    }
     let metadata_evidence: Vec<_> = paths.iter().map(|p| meta_of(p)).collect();
     let evidence: Vec<Result<crate::credential::Evidence, String>> = match &source.value {
         None => metadata_evidence,

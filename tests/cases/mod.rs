@@ -1,5 +1,6 @@
 mod alerting;
 mod check;
+mod consumers;
 mod contract;
 mod golden;
 mod leaks;

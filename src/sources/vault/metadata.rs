@@ -14,7 +14,10 @@ pub struct MetadataKeys<'a> {
 }
 
 /// A Vault secret's lifetime from its metadata alone: custom_metadata `expires_at`, else
-/// `minted_at` + ttl, else the current version's `created_time` + ttl. A current version that is
+/// `minted_at` + ttl, else the current version's `created_time` + ttl. When the current version
+/// is newer than the one credwatch recorded (`recorded_version`), the value was changed outside
+/// credwatch and the recorded times belong to an older value: the mint time is assumed to be the
+/// current version's `created_time` ([`Basis::AssumedFromChange`]; see [`changed_out_of_band`]). A current version that is
 /// deleted (at or before `now`), destroyed or missing is an error: nothing usable is stored.
 pub fn from_metadata(
     meta: &Metadata,
@@ -45,6 +48,17 @@ pub fn from_metadata(
                 .map_err(|e| format!("custom_metadata `{key}`: {e}")),
         }
     };
+    let created = meta
+        .current()
+        .map(|v| v.created_time)
+        .unwrap_or(meta.updated_time);
+    if changed_out_of_band(meta, "").is_some() {
+        return Ok(Evidence::declared(
+            Some(created),
+            crate::time::add(created, keys.ttl)?,
+            Basis::AssumedFromChange,
+        ));
+    }
     if let Some(expires_at) = custom(keys.expires_at)? {
         return Ok(Evidence::declared(
             custom(keys.minted_at)?,
@@ -59,14 +73,25 @@ pub fn from_metadata(
             Basis::MintedAtPlusTtl,
         ));
     }
-    let created = meta
-        .current()
-        .map(|v| v.created_time)
-        .unwrap_or(meta.updated_time);
     Ok(Evidence::declared(
         Some(created),
         crate::time::add(created, keys.ttl)?,
         Basis::VersionCreatedPlusTtl,
+    ))
+}
+
+/// The finding for a secret changed outside credwatch: its current version is newer than the
+/// version credwatch recorded. `None` when credwatch recorded no version (nothing to compare)
+/// or the recorded one is current.
+pub fn changed_out_of_band(meta: &Metadata, name: &str) -> Option<String> {
+    let recorded = crate::recorded::parse(&meta.custom_metadata).version?;
+    if meta.current_version <= recorded {
+        return None;
+    }
+    let at = meta.current().map_or(meta.updated_time, |v| v.created_time);
+    Some(format!(
+        "changed outside credwatch at {at} (version {} after the recorded version {recorded}); its mint time is assumed to be that time; run `credwatch record {name} --minted-at TIME` to confirm",
+        meta.current_version
     ))
 }
 
@@ -142,6 +167,43 @@ mod tests {
         assert_eq!(e.minted_at, Some(ts("2026-04-18T16:07:09Z")));
         assert_eq!(e.expires_at, Some(ts("2027-04-18T16:07:09Z")));
         assert_eq!(e.basis, Basis::VersionCreatedPlusTtl);
+    }
+
+    #[test]
+    fn a_version_newer_than_the_recorded_one_counts_from_its_creation() {
+        let now = ts("2026-11-30T00:00:00Z");
+        // credwatch recorded version 1; version 2 was written by hand.
+        let m = meta(
+            &[
+                ("minted_at", "2026-01-01T00:00:00Z"),
+                ("recorded_version", "1"),
+            ],
+            None,
+            false,
+        );
+        let e = from_metadata(&m, &KEYS, now).unwrap();
+        assert_eq!(e.basis, Basis::AssumedFromChange);
+        assert_eq!(e.minted_at, Some(ts("2026-04-18T16:07:09Z")));
+        assert_eq!(e.expires_at, Some(ts("2027-04-18T16:07:09Z")));
+        let finding = changed_out_of_band(&m, "primary").unwrap();
+        assert!(
+            finding.starts_with("changed outside credwatch at 2026-04-18T16:07:09Z (version 2 after the recorded version 1)")
+                && finding.ends_with("run `credwatch record primary --minted-at TIME` to confirm"),
+            "{finding}"
+        );
+        // Recorded as current, or never recorded: the recorded mint time holds.
+        for version in ["2", ""] {
+            let mut custom = vec![("minted_at", "2026-01-01T00:00:00Z")];
+            if !version.is_empty() {
+                custom.push(("recorded_version", version));
+            }
+            let m = meta(&custom, None, false);
+            assert_eq!(changed_out_of_band(&m, "primary"), None);
+            assert_eq!(
+                from_metadata(&m, &KEYS, now).unwrap().basis,
+                Basis::MintedAtPlusTtl
+            );
+        }
     }
 
     #[test]
