@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 
 use crate::assess::{self, Assessment, Report, Status};
-use crate::credential::Collection;
 use crate::credential::{Basis, Credential, Evidence, Observation, PoolPolicy};
+use crate::credential::{Collection, Copies};
 
 /// What an earlier run delivered about a credential, read back from where it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,31 @@ pub fn previous_report(known: Vec<Known>, now: Timestamp) -> Report {
         pools: Vec::new(),
         sources: Vec::new(),
         problems: Vec::new(),
+        copies: Default::default(),
     }
+}
+
+/// The copies of this refresh, with the recorded values of a credential this refresh did not
+/// read carried from `previous` while a source is failing (its store is down): otherwise every
+/// consumer of it would turn unknown during a store outage.
+fn carried_copies(previous: &Report, mut current: Copies, failing: bool) -> Copies {
+    if !failing {
+        return current;
+    }
+    let read: std::collections::HashSet<String> = current
+        .stored
+        .iter()
+        .map(|s| s.credential.clone())
+        .collect();
+    current.stored.extend(
+        previous
+            .copies
+            .stored
+            .iter()
+            .filter(|s| !read.contains(&s.credential))
+            .cloned(),
+    );
+    current
 }
 
 /// Merges this refresh's report (`current`) with the merged report of the refresh before it.
@@ -75,6 +99,7 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
         .iter()
         .filter_map(|s| Some((s.name.as_str(), s.error.as_deref()?)))
         .collect();
+    let any_failed = !failed.is_empty();
     let present: HashSet<&str> = current
         .assessments
         .iter()
@@ -139,6 +164,7 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
             observations,
             sources: current.sources,
             problems: current.problems,
+            copies: carried_copies(previous, current.copies, any_failed),
         },
         current.now,
         policy,
@@ -218,6 +244,7 @@ mod tests {
                 observations,
                 sources,
                 problems: vec![],
+                copies: Default::default(),
             },
             at(now),
             PoolPolicy::default(),

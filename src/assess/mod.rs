@@ -106,6 +106,8 @@ pub struct Report {
     pub pools: Vec<Pool>,
     pub sources: Vec<SourceStatus>,
     pub problems: Vec<String>,
+    /// Consumers' copies and the values stores recorded, passed through for the metrics.
+    pub copies: crate::credential::Copies,
 }
 
 impl Report {
@@ -342,6 +344,7 @@ pub fn assess(collection: Collection, now: Timestamp, policy: PoolPolicy) -> Rep
         pools,
         sources: collection.sources,
         problems: collection.problems,
+        copies: collection.copies,
     }
 }
 
@@ -428,6 +431,7 @@ mod tests {
             ],
             sources: vec![],
             problems: vec![],
+            copies: Default::default(),
         };
         let report = assess(collection, now, PoolPolicy::default());
         let names: Vec<_> = report

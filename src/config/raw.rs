@@ -27,6 +27,17 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "format")]
     pub formats: Vec<RawFormat>,
     pub fingerprint: Option<RawFingerprint>,
+    #[serde(default, rename = "consumer")]
+    pub consumers: Vec<RawConsumer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsumer {
+    pub credential: Spanned<String>,
+    pub env: Option<String>,
+    pub file: Option<String>,
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +93,7 @@ pub(super) struct RawAlerts {
     pub stale_for: Option<Spanned<toml::Value>>,
     pub never_ran_for: Option<Spanned<toml::Value>>,
     pub push_failing_for: Option<Spanned<toml::Value>>,
+    pub propagation_grace: Option<Spanned<toml::Value>>,
     pub runbook: Option<String>,
     pub labels: Option<Spanned<BTreeMap<String, String>>>,
 }

@@ -704,3 +704,45 @@ proptest::proptest! {
         let _ = parse(&text);
     }
 }
+
+#[test]
+fn consumers_name_their_copy_and_its_credential() {
+    let config = parse(
+        "[alerts]\npropagation_grace = \"2h\"\n\
+         [[consumer]]\ncredential = \"primary\"\nenv = \"CLAUDE_CODE_OAUTH_TOKEN\"\n\
+         [[consumer]]\ncredential = \"primary\"\nfile = \"secrets/token\"\nname = \"batch\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.alerts.propagation_grace,
+        SignedDuration::from_hours(2)
+    );
+    assert_eq!(
+        config.consumers,
+        [
+            Consumer {
+                credential: "primary".into(),
+                from: ValueFrom::Env("CLAUDE_CODE_OAUTH_TOKEN".into()),
+                name: None,
+            },
+            Consumer {
+                credential: "primary".into(),
+                from: ValueFrom::File(PathBuf::from("/etc/credwatch/secrets/token")),
+                name: Some("batch".into()),
+            },
+        ]
+    );
+    assert_eq!(
+        parse("").unwrap().alerts.propagation_grace,
+        SignedDuration::from_mins(90),
+        "the default covers an ExternalSecret's hourly refresh and a margin"
+    );
+    assert_eq!(
+        only_error("[[consumer]]\ncredential = \"primary\"\n"),
+        "2:14: consumer of `primary`: expected `env = \"VARIABLE\"` or `file = \"path\"`: where the workload sees its copy"
+    );
+    assert_eq!(
+        only_error("[[consumer]]\ncredential = \"primary\"\nenv = \"A\"\nfile = \"b\"\n"),
+        "2:14: consumer of `primary`: give `env` or `file`, not both (one copy per `[[consumer]]`)"
+    );
+}

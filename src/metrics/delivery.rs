@@ -112,6 +112,7 @@ mod tests {
                 reason: source_error.then_some("unreadable"),
             }],
             problems: Vec::new(),
+            copies: Default::default(),
         };
         crate::assess::assess(collection, now, PoolPolicy::default())
     }

@@ -12,6 +12,10 @@
 //! | `credwatch_pool_members{pool}`, `credwatch_pool_distinct_credentials{pool}` | members and distinct values |
 //! | `credwatch_pool_runway_expiry_timestamp_seconds{pool}` | when the last usable distinct member expires |
 //! | `credwatch_pool_runway_warn_before_seconds{pool}` | the pool's runway threshold |
+//! | `credwatch_consumer_fingerprint_info{credential,consumer,fingerprint}` | 1 per `[[consumer]]` copy read |
+//! | `credwatch_consumer_read_ok{credential,consumer}` | 1 the copy was read, 0 not |
+//! | `credwatch_stored_value_expiry_timestamp_seconds{credential,fingerprint,state}` | expiry of a value the store holds (`current`) or held (`replaced`) |
+//! | `credwatch_stored_value_replaced_timestamp_seconds{credential,fingerprint}` | when the store moved on from a value |
 //! | `credwatch_source_up{source}` | 1/0 per source |
 //! | `credwatch_source_error{source,reason}` | 1 for a failed source, with why |
 //! | `<last_success>` | only when every source and credential was read (see [`super::delivery`]) |
@@ -218,6 +222,8 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         1.0,
     );
 
+    let [consumer_fp, consumer_ok, stored_expiry, stored_replaced] =
+        copy_families(report, &l_cred, &l_fingerprint);
     vec![
         expiry,
         minted,
@@ -233,11 +239,71 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         pool_warn,
         source_up,
         source_error,
+        consumer_fp,
+        consumer_ok,
+        stored_expiry,
+        stored_replaced,
         last_success,
         last_run,
         duration,
         build,
     ]
+}
+
+/// The consumers' copies and the values stores recorded (see the table above).
+fn copy_families(report: &Report, l_cred: &Arc<str>, l_fp: &Arc<str>) -> [Family; 4] {
+    let mut fp = Family::gauge(
+        names::CONSUMER_FINGERPRINT,
+        "A consumer's copy of a stored credential, by fingerprint; always 1.",
+    );
+    let mut ok = Family::gauge(
+        names::CONSUMER_READ_OK,
+        "1 if the consumer's copy was read, 0 if not.",
+    );
+    let mut expiry = Family::gauge(
+        names::STORED_VALUE_EXPIRY,
+        "When a value the store holds (current) or held (replaced) expires, as unix seconds.",
+    );
+    let mut replaced = Family::gauge(
+        names::STORED_VALUE_REPLACED,
+        "When the store stopped holding a value, as unix seconds.",
+    );
+    let l_consumer: Arc<str> = names::CONSUMER_LABEL.into();
+    let l_state: Arc<str> = names::STATE_LABEL.into();
+    for c in &report.copies.consumers {
+        let labels = vec![
+            (l_cred.clone(), Arc::from(c.credential.as_str())),
+            (l_consumer.clone(), Arc::from(c.consumer.as_str())),
+        ];
+        ok.push(
+            labels.clone(),
+            if c.fingerprint.is_ok() { 1.0 } else { 0.0 },
+        );
+        if let Ok(f) = &c.fingerprint {
+            let mut labels = labels;
+            labels.push((l_fp.clone(), Arc::from(f.as_str())));
+            fp.push(labels, 1.0);
+        }
+    }
+    for s in &report.copies.stored {
+        let labels = vec![
+            (l_cred.clone(), Arc::from(s.credential.as_str())),
+            (l_fp.clone(), Arc::from(s.fingerprint.as_str())),
+        ];
+        if let Some(at) = s.expires_at {
+            let state = match s.replaced_at {
+                None => names::STATE_CURRENT,
+                Some(_) => names::STATE_REPLACED,
+            };
+            let mut labels = labels.clone();
+            labels.push((l_state.clone(), state.into()));
+            expiry.push(labels, at.as_second() as f64);
+        }
+        if let Some(at) = s.replaced_at {
+            replaced.push(labels, at.as_second() as f64);
+        }
+    }
+    [fp, ok, expiry, replaced]
 }
 
 /// The inverse of [`families`] for what a partial run needs: the last known expiry of each

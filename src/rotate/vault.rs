@@ -237,7 +237,7 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
     let meta = store.read_metadata(path).map_err(|e| e.to_string())?;
     let cas = expect_version.unwrap_or(meta.current_version);
     let replaced = replaced_entries(store, path, field, &meta, &keys, fingerprint_key, now);
-    let new_fingerprint = fingerprint(value.expose_bytes(), fingerprint_key);
+    let new_fingerprint = fingerprint(value.expose_bytes().trim_ascii(), fingerprint_key);
     let mut fixed = BTreeMap::from([
         (keys.minted_at.to_string(), minted_at.to_string()),
         (recorded::ROTATED_BY_KEY.to_string(), rotated_by),
@@ -328,7 +328,10 @@ pub fn record(store: &dyn Store, request: RecordRequest<'_>) -> Result<Recorded,
         ),
         Some(field) => match store.read_field(path, field) {
             Ok(value) => (
-                Some(fingerprint(value.expose_bytes(), fingerprint_key)),
+                Some(fingerprint(
+                    value.expose_bytes().trim_ascii(),
+                    fingerprint_key,
+                )),
                 None,
             ),
             Err(e) => (None, Some(e.to_string())),
@@ -418,7 +421,10 @@ fn current_entry(
     let fingerprint_of_current = match (was.version, was.fingerprint) {
         (Some(v), Some(fp)) if v == meta.current_version => Some(fp),
         _ => match store.read_field(path, field) {
-            Ok(value) => Some(fingerprint(value.expose_bytes(), fingerprint_key)),
+            Ok(value) => Some(fingerprint(
+                value.expose_bytes().trim_ascii(),
+                fingerprint_key,
+            )),
             Err(e) => {
                 log::warn!(
                     "cannot read the value being replaced to fingerprint it ({e}); its history entry has no fingerprint"

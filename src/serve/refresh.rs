@@ -252,6 +252,7 @@ mod tests {
                     reason: source_error.map(|_| "unreadable"),
                 }],
                 problems: vec![],
+                copies: Default::default(),
             },
             at(now),
             PoolPolicy::default(),

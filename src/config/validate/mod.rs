@@ -14,6 +14,7 @@
 
 mod alerts;
 mod common;
+mod consumer;
 mod defaults;
 mod directory;
 mod format;
@@ -135,8 +136,15 @@ impl Validator<'_> {
             }
         }
 
+        let consumers = raw
+            .consumers
+            .into_iter()
+            .filter_map(|c| self.consumer(c, base))
+            .collect();
+
         Config {
             path: path.to_path_buf(),
+            consumers,
             defaults,
             pushgateway,
             metrics,

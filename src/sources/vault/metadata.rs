@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::credential::{Basis, Evidence};
+use crate::credential::{Basis, Evidence, StoredValue};
 use crate::vault::{Metadata, VersionState};
 
 /// Where a Vault secret's metadata says its lifetime comes from.
@@ -93,6 +93,62 @@ pub fn changed_out_of_band(meta: &Metadata, name: &str) -> Option<String> {
         "changed outside credwatch at {at} (version {} after the recorded version {recorded}); its mint time is assumed to be that time; run `credwatch record {name} --minted-at TIME` to confirm",
         meta.current_version
     ))
+}
+
+/// The values a secret holds and held, by fingerprint, as credwatch recorded them: the current
+/// one (its fingerprint from the value when it was read this run, else the recorded one when it
+/// belongs to the current version) with the expiry `current` states, and every history entry
+/// with a fingerprint. A value recorded before an out-of-band change counts as replaced when
+/// the newer version was created. One value per fingerprint, the current one first. Pure.
+pub fn stored_values(
+    name: &str,
+    meta: &Metadata,
+    current: Option<&Evidence>,
+    keys: &MetadataKeys,
+) -> Vec<StoredValue> {
+    let recorded = crate::recorded::parse(&meta.custom_metadata);
+    let current_version = meta.current_version;
+    let mut out: Vec<StoredValue> = Vec::new();
+    let mut add = |fingerprint: String, replaced_at, expires_at| {
+        if !out.iter().any(|v| v.fingerprint == fingerprint) {
+            out.push(StoredValue {
+                credential: name.to_string(),
+                fingerprint,
+                replaced_at,
+                expires_at,
+            });
+        }
+    };
+    let recorded_is_current = recorded.version == Some(current_version);
+    let now_fingerprint = current
+        .and_then(|e| e.fingerprint.clone())
+        .or_else(|| recorded.fingerprint.clone().filter(|_| recorded_is_current));
+    if let Some(fp) = now_fingerprint {
+        add(fp, None, current.and_then(|e| e.expires_at));
+    }
+    if let (Some(fp), Some(v)) = (&recorded.fingerprint, recorded.version)
+        && v < current_version
+    {
+        let custom = |key: &str| {
+            meta.custom_metadata
+                .get(key)
+                .and_then(|t| crate::time::parse_timestamp(t).ok())
+        };
+        let expires = custom(keys.expires_at)
+            .or_else(|| custom(keys.minted_at).and_then(|m| crate::time::add(m, keys.ttl).ok()));
+        let changed = meta.current().map(|v| v.created_time);
+        add(fp.clone(), changed, expires);
+    }
+    for entry in recorded.history {
+        if let Some(fp) = entry.fingerprint {
+            add(
+                fp,
+                entry.replaced_at.or(Some(meta.updated_time)),
+                entry.expires_at,
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -204,6 +260,70 @@ mod tests {
                 Basis::MintedAtPlusTtl
             );
         }
+    }
+
+    #[test]
+    fn stored_values_are_the_current_one_and_the_history_one_per_fingerprint() {
+        let now = ts("2026-11-30T00:00:00Z");
+        let old = crate::recorded::Entry {
+            version: 1,
+            fingerprint: Some("sha256:01".into()),
+            minted_at: Some(ts("2025-06-01T00:00:00Z")),
+            expires_at: Some(ts("2026-06-01T00:00:00Z")),
+            replaced_at: Some(ts("2026-04-18T16:07:09Z")),
+        };
+        let history = old.encode();
+        let m = meta(
+            &[
+                ("minted_at", "2026-04-18T16:07:09Z"),
+                ("recorded_version", "2"),
+                ("fingerprint", "sha256:02"),
+                ("previous_1", &history),
+            ],
+            None,
+            false,
+        );
+        let e = from_metadata(&m, &KEYS, now).unwrap();
+        let values = stored_values("primary", &m, Some(&e), &KEYS);
+        assert_eq!(
+            values,
+            [
+                StoredValue {
+                    credential: "primary".into(),
+                    fingerprint: "sha256:02".into(),
+                    replaced_at: None,
+                    expires_at: Some(ts("2027-04-18T16:07:09Z")),
+                },
+                StoredValue {
+                    credential: "primary".into(),
+                    fingerprint: "sha256:01".into(),
+                    replaced_at: Some(ts("2026-04-18T16:07:09Z")),
+                    expires_at: Some(ts("2026-06-01T00:00:00Z")),
+                },
+            ]
+        );
+        // Changed by hand after version 1 was recorded: version 1's value is replaced, and the
+        // current value is known only if it was read.
+        let m = meta(
+            &[
+                ("minted_at", "2025-06-01T00:00:00Z"),
+                ("recorded_version", "1"),
+                ("fingerprint", "sha256:01"),
+            ],
+            None,
+            false,
+        );
+        let values = stored_values("primary", &m, None, &KEYS);
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].replaced_at, Some(ts("2026-04-18T16:07:09Z")));
+        assert_eq!(values[0].expires_at, Some(ts("2026-06-01T00:00:00Z")));
+        let mut read = from_metadata(&m, &KEYS, now).unwrap();
+        read.fingerprint = Some("sha256:03".into());
+        let values = stored_values("primary", &m, Some(&read), &KEYS);
+        assert_eq!(values[0].fingerprint, "sha256:03");
+        assert_eq!(values[0].replaced_at, None);
+        // Nothing recorded: nothing to compare with.
+        assert!(stored_values("primary", &meta(&[], None, false), None, &KEYS).is_empty());
     }
 
     #[test]
