@@ -351,7 +351,7 @@ fn each_error_names_its_line_column_key_and_expectation() {
         ),
         (
             "[[source]]\nkind = \"vault\"\n",
-            "2:8: source `vault`: a `vault` source needs `paths` (secrets to watch) and/or `prefix`",
+            "2:8: source `vault`: a `vault` source needs `paths` (secrets to watch), `prefix` (a folder to scan), or a `[[credential]]`",
         ),
         (
             "[[source]]\nkind = \"vault\"\nprefix = \"a\"\nauth = { method = \"approle\", role_id = \"r\" }\n",
@@ -745,4 +745,15 @@ fn consumers_name_their_copy_and_its_credential() {
         only_error("[[consumer]]\ncredential = \"primary\"\nenv = \"A\"\nfile = \"b\"\n"),
         "2:14: consumer of `primary`: give `env` or `file`, not both (one copy per `[[consumer]]`)"
     );
+}
+
+#[test]
+fn a_vault_source_may_only_connect_its_credentials() {
+    let config = parse(
+        "[[source]]\nkind = \"vault\"\n\
+         [[credential]]\nname = \"primary\"\nvault = { path = \"agent\", field = \"token\" }\n",
+    )
+    .unwrap();
+    let vault = config.sources[0].kind.as_vault().unwrap();
+    assert!(vault.paths.is_empty() && vault.prefix.is_none());
 }

@@ -1,12 +1,18 @@
 //! What was stored, recorded: `rotate` and `record` against a real OpenBao keep the value's
 //! fingerprint, the version and a short history in custom_metadata (other keys kept, never a
-//! secret), and a value changed by hand is reported as changed outside credwatch.
+//! secret), and a value changed by hand is reported as changed outside credwatch. End to end
+//! with OpenBao, the Pushgateway, Prometheus and consumer sidecars (`credwatch serve` holding a
+//! pod's token): after a rotation the alert follows the pods that still hold the old token.
+
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::cases::values::{assert_no_substring, claude_token};
+use crate::support::exporter::Exporter;
 use crate::support::openbao::OpenBao;
-use crate::support::{Credwatch, Run, Scratch};
+use crate::support::{Credwatch, Prometheus, Pushgateway, Run, Scratch, free_port, http_get, poll};
 
 const KEY: &str = "a-long-random-fingerprint-key-for-tests-0123456789";
 
@@ -28,8 +34,6 @@ fn custom(bao: &OpenBao, path: &str) -> Value {
 const CONFIG: &str = r#"
 [[source]]
 kind = "vault"
-paths = []
-prefix = ""
 
 [[credential]]
 name = "primary"
@@ -184,6 +188,211 @@ fn record_imports_a_mint_time_rotate_keeps_a_history_and_a_hand_change_is_report
         &stored,
     ] {
         for t in [&old, &new, &theirs] {
+            assert_no_substring(
+                &text.replace("sk-ant-oat01-", ""),
+                &t["sk-ant-oat01-".len()..],
+            );
+        }
+    }
+}
+
+/// An alert Prometheus holds: its name, state and labels.
+type Alert = (String, String, Value);
+
+/// The alerts Prometheus holds now.
+fn prometheus_alerts(prom: &Prometheus) -> Vec<Alert> {
+    let (_, body) = http_get(&format!("{}/api/v1/alerts", prom.url));
+    let doc: Value = serde_json::from_str(&body).unwrap_or_default();
+    doc["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                a["state"].as_str().unwrap_or_default().to_string(),
+                a["labels"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Whether `alertname` fires for `consumer` (`None`: the store's own alert, no consumer label).
+fn firing(alerts: &[Alert], alertname: &str, consumer: Option<&str>) -> bool {
+    alerts.iter().any(|(name, state, labels)| {
+        name == alertname
+            && state == "firing"
+            && labels["credential"] == "primary"
+            && match consumer {
+                None => labels.get("consumer").is_none(),
+                Some(c) => labels["consumer"] == c,
+            }
+    })
+}
+
+fn unix_now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// The workload's view: `credwatch serve` as the sidecar of a pod, with the pod's token in its
+/// environment and no Vault access at all.
+fn sidecar(config: &Path, port: u16, pod: &str, token: &str) -> Exporter {
+    let e = Exporter::start_with(
+        config,
+        &format!("127.0.0.1:{port}"),
+        &["--interval", "1s"],
+        &[
+            ("CLAUDE_CODE_OAUTH_TOKEN", token),
+            ("POD_NAME", pod),
+            ("CREDWATCH_FINGERPRINT_KEY", KEY),
+        ],
+    );
+    e.wait_ready(Duration::from_secs(20));
+    e
+}
+
+#[test]
+fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
+    let bao = OpenBao::start();
+    let pg = Pushgateway::start();
+    let (old, new, unrelated) = (
+        claude_token(61, 108),
+        claude_token(62, 108),
+        claude_token(63, 108),
+    );
+    bao.write_secret("agent", json!({ "oauth_token": old }));
+    let s = Scratch::new();
+    let store = s.write(
+        "store.toml",
+        &format!(
+            "[pushgateway]\nurl = \"{}\"\njob = \"credwatch-store\"\n\
+             [alerts]\nexpiring_for = \"1s\"\ncritical_for = \"1s\"\nunknown_for = \"1s\"\npropagation_grace = \"15s\"\n\
+             {CONFIG}",
+            pg.url
+        ),
+    );
+    let sidecar_config = s.write(
+        "sidecar.toml",
+        "[[consumer]]\ncredential = \"primary\"\nenv = \"CLAUDE_CODE_OAUTH_TOKEN\"\n",
+    );
+    let store_cw = |args: &[&str], stdin: &str| -> Run {
+        Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), store.as_os_str()])
+            .args(args)
+            .env("VAULT_ADDR", &bao.url)
+            .env("VAULT_TOKEN", &bao.root_token)
+            .env("CREDWATCH_FINGERPRINT_KEY", KEY)
+            .run_with_stdin(stdin)
+    };
+    // The seed: a token minted 355 days ago (10 days left of 365), its mint time imported.
+    let minted = (unix_now() - 355 * 86_400).to_string();
+    store_cw(&["record", "primary", "--minted-at", &minted], "").assert_code(0);
+    store_cw(&["push"], "").assert_code(0);
+
+    let ports = [free_port(), free_port(), free_port()];
+    let mut pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &old);
+    let pod_b = sidecar(&sidecar_config, ports[1], "pod-b", &old);
+    let pod_c = sidecar(&sidecar_config, ports[2], "pod-c", &unrelated);
+    let rules = store_cw(&["render", "rules"], "");
+    rules.assert_code(0);
+    let targets: String = ["pod-a", "pod-b", "pod-c"]
+        .iter()
+        .zip(ports)
+        .map(|(pod, port)| {
+            format!("  - targets: ['127.0.0.1:{port}']\n    labels: {{ pod: {pod} }}\n")
+        })
+        .collect();
+    let prom = Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+             scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n\
+             - job_name: agent-sidecar\n  static_configs:\n{targets}",
+            pg = pg.url.trim_start_matches("http://"),
+        ),
+        &rules.stdout,
+    );
+    let limit = Duration::from_secs(60);
+    let wait = |what: &str, done: &dyn Fn(&[Alert]) -> bool| {
+        poll::until(limit, Duration::from_millis(250), || {
+            let alerts = prometheus_alerts(&prom);
+            done(&alerts).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{what} within {limit:?}: {:#?}", prometheus_alerts(&prom)));
+    };
+
+    // Before the rotation: the store's alert fires; the sidecar holding an unrelated value is
+    // unknown, never OK; the two holding the current value are not stale.
+    wait(
+        "the store's expiring alert and pod-c's unknown value",
+        &|a| {
+            firing(a, "CredwatchExpiringSoon", None)
+                && firing(a, "CredwatchConsumerUnknownValue", Some("pod-c"))
+        },
+    );
+    let alerts = prometheus_alerts(&prom);
+    for pod in ["pod-a", "pod-b"] {
+        assert!(!firing(&alerts, "CredwatchConsumerUnknownValue", Some(pod)));
+        assert!(!firing(&alerts, "CredwatchConsumerStale", Some(pod)));
+    }
+
+    // Rotate the primary: the store's alert resolves, the pods still holding the old token keep
+    // theirs, and once the grace has passed they are stale.
+    let rotated = store_cw(&["rotate", "primary"], &format!("{new}\n"));
+    rotated.assert_code(0);
+    let rotated_at = std::time::Instant::now();
+    wait(
+        "the store's alert resolved, both pods' alerts firing",
+        &|a| {
+            !firing(a, "CredwatchExpiringSoon", None)
+                && firing(a, "CredwatchExpiringSoon", Some("pod-a"))
+                && firing(a, "CredwatchExpiringSoon", Some("pod-b"))
+        },
+    );
+    wait("ConsumerStale for both pods", &|a| {
+        firing(a, "CredwatchConsumerStale", Some("pod-a"))
+            && firing(a, "CredwatchConsumerStale", Some("pod-b"))
+    });
+    assert!(
+        rotated_at.elapsed() >= Duration::from_secs(10),
+        "ConsumerStale fired before the 15s grace"
+    );
+    let alerts = prometheus_alerts(&prom);
+    let (_, _, labels) = alerts
+        .iter()
+        .find(|(n, s, l)| n == "CredwatchExpiringSoon" && s == "firing" && l["consumer"] == "pod-a")
+        .unwrap();
+    assert_eq!(labels["pod"], "pod-a", "{labels:#}");
+
+    // Restart pod-a with the new value: its alerts resolve, pod-b's do not.
+    drop(pod_a);
+    pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &new);
+    wait("pod-a's alerts resolved, pod-b's still firing", &|a| {
+        !firing(a, "CredwatchExpiringSoon", Some("pod-a"))
+            && !firing(a, "CredwatchConsumerStale", Some("pod-a"))
+            && firing(a, "CredwatchExpiringSoon", Some("pod-b"))
+            && firing(a, "CredwatchConsumerStale", Some("pod-b"))
+    });
+    assert!(!firing(
+        &prometheus_alerts(&prom),
+        "CredwatchConsumerUnknownValue",
+        Some("pod-a")
+    ));
+
+    // No token, nor any part of one, in what the sidecars serve or the store pushed.
+    let (_, pushed) = http_get(&format!("{}/metrics", pg.url));
+    for text in [
+        pod_a.metrics(),
+        pod_b.metrics(),
+        pod_c.metrics(),
+        pushed,
+        rotated.stdout,
+        rotated.stderr,
+    ] {
+        for t in [&old, &new, &unrelated] {
             assert_no_substring(
                 &text.replace("sk-ant-oat01-", ""),
                 &t["sk-ant-oat01-".len()..],

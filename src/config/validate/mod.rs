@@ -95,6 +95,7 @@ impl Validator<'_> {
         let mut source_names: BTreeMap<String, Range<usize>> = BTreeMap::new();
         source_names.insert(INVENTORY_SOURCE.into(), 0..0);
         let mut sources = Vec::new();
+        let mut connection_only: Vec<(String, Range<usize>)> = Vec::new();
         for s in raw.sources {
             let span = s.name.as_ref().map_or(s.kind.span(), Spanned::span);
             if let Some(source) = self.source(&s, &settings) {
@@ -108,7 +109,13 @@ impl Validator<'_> {
                     );
                     continue;
                 }
-                source_names.insert(source.name().to_string(), span);
+                source_names.insert(source.name().to_string(), span.clone());
+                if let Some(v) = source.kind.as_vault()
+                    && v.paths.is_empty()
+                    && v.prefix.is_none()
+                {
+                    connection_only.push((source.name().to_string(), span));
+                }
                 sources.push(source);
             }
         }
@@ -136,6 +143,20 @@ impl Validator<'_> {
             }
         }
 
+        // A vault source without `paths` or `prefix` only connects `[[credential]]` entries: it
+        // needs one at least.
+        for (name, span) in connection_only {
+            let used = inventory.iter().any(|e: &crate::config::InventoryEntry| {
+                matches!(e.value.as_ref().map(|v| &v.from),
+                    Some(crate::config::ValueFrom::Vault { source, .. }) if *source == name)
+            });
+            if !used {
+                self.error(
+                    span,
+                    format!("source `{name}`: a `vault` source needs `paths` (secrets to watch), `prefix` (a folder to scan), or a `[[credential]]` with `vault = {{ path = …, field = … }}` that it connects"),
+                );
+            }
+        }
         let consumers = raw
             .consumers
             .into_iter()

@@ -81,12 +81,8 @@ fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Op
             format!("{t}/")
         }
     });
-    if paths.is_empty() && prefix.is_none() {
-        v.error(
-            s.kind.span(),
-            format!("{context}: a `vault` source needs `paths` (secrets to watch) and/or `prefix` (a folder to scan)"),
-        );
-    }
+    // Neither: a connection for `[[credential]] vault = { … }` entries, which the config's
+    // validator checks once every credential is known.
     let concurrency = v.bounded(&s.concurrency, context, "concurrency", 1..=256, 8) as usize;
     let retries = v.bounded(&s.retries, context, "retries", 0..=10, 2) as u32;
     let timeout = v.duration_or(
