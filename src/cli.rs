@@ -22,7 +22,13 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     _NAMESPACE, _CACERT), mount, prefix and/or paths, include, exclude,
                     auth = { method = token|approle|jwt|kubernetes, ... }, concurrency,
                     timeout, retries, expires_at_key, minted_at_key, ttl, pool, labels, ...
-  [[credential]]    vault = { path, field, source } for a value stored in Vault
+  [[credential]]    vault = { path, field, source } for a value stored in Vault (a vault
+                    source may then give only the connection: no prefix, no paths)
+  [[consumer]]      credential, env or file, name (default $POD_NAME, else $HOSTNAME): a copy
+                    of a stored credential where a workload uses it (run it as a sidecar)
+  [alerts]          propagation_grace = \"90m\": how long a consumer may hold a replaced value
+  [prometheus]      url: where `rotate --wait` asks what the consumers hold
+                    (else CREDWATCH_PROMETHEUS_URL)
 Times are RFC 3339 with an offset or unix seconds; durations look like 365d, 12h, 90m.
 Relative paths are resolved against the config file's folder.";
 
@@ -104,9 +110,15 @@ replaced value's version, fingerprint, mint time and expiry pushed onto a short 
   credwatch rotate primary < new-token.txt
   credwatch rotate primary --from spare-1
 Then it pushes at once (unless --no-push), so the expiring alert clears within the next
-Prometheus evaluations instead of at the next CronJob run. Credentials whose expiry is read
+Prometheus evaluations instead of at the next CronJob run. That clears the store's alert only:
+workloads that read the value at start (environment variables from a Secret) keep the old one
+until they restart. `[[consumer]]` sidecars report what each pod holds, and
+  credwatch rotate primary --wait 30m < new-token.txt
+polls Prometheus every 10s (progress on stderr) until every consumer reports the new value. Credentials whose expiry is read
 from their value (a JWT, a certificate) need no record: replace the value and push.
-EXIT CODES: as `push` after a successful record; 3 when nothing could be recorded.";
+EXIT CODES: as `push` after a successful record; 3 when nothing could be recorded; with --wait,
+1 when some consumer still holds another value at the deadline (they are named), 3 when no
+consumer reported.";
 
 const RECORD_HELP: &str = "\
 Records, in the secret's custom_metadata, the mint time of the version stored now
@@ -204,6 +216,12 @@ pub struct RotateArgs {
     /// Who rotated it, recorded as `rotated_by` [default: the OS user ($USER)]
     #[arg(long, value_name = "WHO")]
     pub by: Option<String>,
+
+    /// Vault: after writing, wait (e.g. `30m`) until every consumer of the credential reports
+    /// the new value to Prometheus (`[prometheus] url` or CREDWATCH_PROMETHEUS_URL); exit 1
+    /// naming the consumers still behind when the time is up
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
 }
 
 #[derive(Debug, Args)]

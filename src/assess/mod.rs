@@ -1,6 +1,7 @@
 //! Pure assessment: (observations, now) → a status per credential and for the whole run.
 
 pub mod carry;
+pub mod consumer;
 
 use jiff::{SignedDuration, Timestamp};
 

@@ -47,6 +47,8 @@ pub struct Config {
     pub formats: BTreeMap<String, FormatProfile>,
     /// `[[consumer]]`: copies of stored credentials where they are used.
     pub consumers: Vec<Consumer>,
+    /// `[prometheus] url`: where `rotate --wait` asks what the consumers report.
+    pub prometheus_url: Option<String>,
 }
 
 /// A copy of a stored credential as a workload sees it (`[[consumer]]`).

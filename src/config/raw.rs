@@ -29,6 +29,13 @@ pub(super) struct RawConfig {
     pub fingerprint: Option<RawFingerprint>,
     #[serde(default, rename = "consumer")]
     pub consumers: Vec<RawConsumer>,
+    pub prometheus: Option<RawPrometheus>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPrometheus {
+    pub url: Spanned<String>,
 }
 
 #[derive(Deserialize)]

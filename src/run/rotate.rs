@@ -112,6 +112,25 @@ fn rotate_in_vault(
         .as_deref()
         .map(|t| time::parse_timestamp(t).map_err(|e| anyhow!("--minted-at: {e}")))
         .transpose()?;
+    // Checked before anything is written.
+    let wait = match &args.wait {
+        None => None,
+        Some(text) => {
+            let d = time::parse_duration(text).map_err(|e| anyhow!("--wait: {e}"))?;
+            let url = config
+                .prometheus_url
+                .clone()
+                .or_else(|| cx.env.non_empty(env::PROMETHEUS_URL))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "--wait asks Prometheus what the consumers hold: set `[prometheus] url` in `{}` or {}",
+                        config.path.display(),
+                        env::PROMETHEUS_URL
+                    )
+                })?;
+            Some((d.unsigned_abs(), url))
+        }
+    };
     let key = fingerprint_key(cx, config);
     let session = crate::sources::vault::Session(
         crate::sources::vault::connect(vault_source, cx.env.lookup())
@@ -139,6 +158,11 @@ fn rotate_in_vault(
         rotated_by: workflow::rotated_by(args.by.clone().or_else(|| cx.env.var(env::USER))),
         fingerprint_key: key.as_ref().map(crate::credential::Secret::expose_bytes),
         now: Timestamp::now(),
+    };
+    let keys = crate::sources::vault::MetadataKeys {
+        expires_at: &vault_source.expires_at_key,
+        minted_at: &vault_source.minted_at_key,
+        ttl: target.common.ttl,
     };
     let (version, minted_at, promoted_from) =
         match workflow::rotate(&store, request).map_err(|e| anyhow!(e))? {
@@ -183,7 +207,72 @@ fn rotate_in_vault(
             );
         }
     }
-    push_after_rotation(cx, args, config)
+    let pushed = push_after_rotation(cx, args, config)?;
+    let Some((deadline, url)) = wait else {
+        return Ok(pushed);
+    };
+    // What the store recorded now: the new value current, the replaced ones with their expiry.
+    let meta = crate::rotate::vault::Store::read_metadata(&store, path)
+        .map_err(|e| anyhow!("cannot read back the metadata of `{mount}/{path}`: {e}"))?;
+    let stored = crate::sources::vault::stored_values(&args.name, &meta, None, &keys);
+    let code = wait_for_consumers(&args.name, &stored, deadline, url, config);
+    Ok(if code == ExitCode::Ok { pushed } else { code })
+}
+
+/// `rotate --wait`: polls Prometheus until every consumer holds the new value.
+fn wait_for_consumers(
+    name: &str,
+    stored: &[crate::credential::StoredValue],
+    deadline: std::time::Duration,
+    url: String,
+    config: &Config,
+) -> ExitCode {
+    use crate::rotate::wait::{self, Schedule, Waited};
+    use std::time::Duration;
+    let api = crate::rotate::prometheus::Api {
+        url,
+        credential_label: config.metrics.credential_label.clone(),
+        timeout: Duration::from_secs(10),
+    };
+    let started = std::time::Instant::now();
+    let waited = wait::wait(
+        &api,
+        name,
+        stored,
+        Schedule {
+            deadline,
+            // Every 10s, more often for a short wait.
+            every: (deadline / 10).clamp(Duration::from_millis(500), Duration::from_secs(10)),
+            elapsed: &|| started.elapsed(),
+            sleep: &std::thread::sleep,
+        },
+        &mut |line| eprintln!("{line}"),
+    );
+    match waited {
+        Waited::AllCurrent(consumers) => {
+            println!(
+                "every consumer of `{name}` holds the new value: {}",
+                consumers.join(", ")
+            );
+            ExitCode::Ok
+        }
+        Waited::NotCurrent(behind) => {
+            let behind: Vec<&(String, crate::assess::consumer::State)> = behind.iter().collect();
+            eprintln!(
+                "error: after {}, consumers of `{name}` still hold another value: {}; restart them so they read the new one",
+                time::format_duration(jiff::SignedDuration::try_from(deadline).unwrap_or_default()),
+                wait::describe(&behind)
+            );
+            ExitCode::Warning
+        }
+        Waited::NoConsumers(why) => {
+            eprintln!(
+                "error: no consumer of `{name}` reported to Prometheus{}; is the sidecar scraped?",
+                why.map_or(String::new(), |w| format!(" ({w})"))
+            );
+            ExitCode::Unknown
+        }
+    }
 }
 
 /// The fingerprint key, or none with a warning (fingerprints are then unkeyed).

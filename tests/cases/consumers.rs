@@ -279,6 +279,7 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
         "sidecar.toml",
         "[[consumer]]\ncredential = \"primary\"\nenv = \"CLAUDE_CODE_OAUTH_TOKEN\"\n",
     );
+    let prom_url = std::sync::OnceLock::<String>::new();
     let store_cw = |args: &[&str], stdin: &str| -> Run {
         Credwatch::new()
             .args([std::ffi::OsStr::new("--config"), store.as_os_str()])
@@ -286,6 +287,10 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
             .env("VAULT_ADDR", &bao.url)
             .env("VAULT_TOKEN", &bao.root_token)
             .env("CREDWATCH_FINGERPRINT_KEY", KEY)
+            .env(
+                "CREDWATCH_PROMETHEUS_URL",
+                prom_url.get().map_or("http://127.0.0.1:9", String::as_str),
+            )
             .run_with_stdin(stdin)
     };
     // The seed: a token minted 355 days ago (10 days left of 365), its mint time imported.
@@ -294,9 +299,10 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
     store_cw(&["push"], "").assert_code(0);
 
     let ports = [free_port(), free_port(), free_port()];
-    let mut pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &old);
+    let pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &old);
     let pod_b = sidecar(&sidecar_config, ports[1], "pod-b", &old);
     let pod_c = sidecar(&sidecar_config, ports[2], "pod-c", &unrelated);
+    let unrelated_metrics = pod_c.metrics();
     let rules = store_cw(&["render", "rules"], "");
     rules.assert_code(0);
     let targets: String = ["pod-a", "pod-b", "pod-c"]
@@ -315,6 +321,7 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
         ),
         &rules.stdout,
     );
+    prom_url.set(prom.url.clone()).unwrap();
     let limit = Duration::from_secs(60);
     let wait = |what: &str, done: &dyn Fn(&[Alert]) -> bool| {
         poll::until(limit, Duration::from_millis(250), || {
@@ -341,9 +348,23 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
 
     // Rotate the primary: the store's alert resolves, the pods still holding the old token keep
     // theirs, and once the grace has passed they are stale.
-    let rotated = store_cw(&["rotate", "primary"], &format!("{new}\n"));
-    rotated.assert_code(0);
+    // `--wait` gives up after 4s naming the consumers that do not hold the new value.
     let rotated_at = std::time::Instant::now();
+    let rotated = store_cw(&["rotate", "primary", "--wait", "4s"], &format!("{new}\n"));
+    rotated.assert_code(1);
+    assert!(
+        rotated.stdout.contains("wrote version 2 of `secret/agent`"),
+        "{}",
+        rotated.stdout
+    );
+    assert!(
+        rotated.stderr.contains("of 3 consumer(s) of `primary` hold the new value")
+            && rotated.stderr.contains(
+                "still hold another value: pod-a (stale), pod-b (stale), pod-c (unknown); restart them"
+            ),
+        "{}",
+        rotated.stderr
+    );
     wait(
         "the store's alert resolved, both pods' alerts firing",
         &|a| {
@@ -369,7 +390,7 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
 
     // Restart pod-a with the new value: its alerts resolve, pod-b's do not.
     drop(pod_a);
-    pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &new);
+    let pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &new);
     wait("pod-a's alerts resolved, pod-b's still firing", &|a| {
         !firing(a, "CredwatchExpiringSoon", Some("pod-a"))
             && !firing(a, "CredwatchConsumerStale", Some("pod-a"))
@@ -382,17 +403,47 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
         Some("pod-a")
     ));
 
+    // Rotate again and restart every pod with the newest value while `--wait` polls: it returns
+    // 0 once all of them report it.
+    let newest = claude_token(64, 108);
+    let (waited, pod_a, pod_b) = std::thread::scope(|scope| {
+        let rotation = scope.spawn(|| store_cw(&["rotate", "primary", "--wait", "60s"], &newest));
+        let written = poll::until(limit, Duration::from_millis(100), || {
+            let meta = bao.api("GET", "secret/metadata/agent", None);
+            (meta["data"]["current_version"] == 3).then_some(())
+        });
+        assert!(written.is_some(), "the second rotation wrote nothing");
+        // Each pod stops before it restarts on its port, as a pod's sidecar would.
+        drop(pod_a);
+        let pod_a = sidecar(&sidecar_config, ports[0], "pod-a", &newest);
+        drop(pod_b);
+        let pod_b = sidecar(&sidecar_config, ports[1], "pod-b", &newest);
+        drop(pod_c);
+        (rotation.join().unwrap(), pod_a, pod_b)
+    });
+    waited.assert_code(0);
+    assert!(
+        waited
+            .stdout
+            .contains("every consumer of `primary` holds the new value: pod-a, pod-b"),
+        "{}\n{}",
+        waited.stdout,
+        waited.stderr
+    );
+
     // No token, nor any part of one, in what the sidecars serve or the store pushed.
     let (_, pushed) = http_get(&format!("{}/metrics", pg.url));
     for text in [
         pod_a.metrics(),
         pod_b.metrics(),
-        pod_c.metrics(),
+        unrelated_metrics,
         pushed,
         rotated.stdout,
         rotated.stderr,
+        waited.stdout,
+        waited.stderr,
     ] {
-        for t in [&old, &new, &unrelated] {
+        for t in [&old, &new, &unrelated, &newest] {
             assert_no_substring(
                 &text.replace("sk-ant-oat01-", ""),
                 &t["sk-ant-oat01-".len()..],

@@ -163,9 +163,20 @@ impl Validator<'_> {
             .filter_map(|c| self.consumer(c, base))
             .collect();
 
+        let prometheus_url = raw
+            .prometheus
+            .and_then(|p| match names::check_url(p.url.get_ref()) {
+                Ok(url) => Some(url),
+                Err(e) => {
+                    self.error(p.url.span(), format!("prometheus: `url`: {e}"));
+                    None
+                }
+            });
+
         Config {
             path: path.to_path_buf(),
             consumers,
+            prometheus_url,
             defaults,
             pushgateway,
             metrics,
