@@ -363,9 +363,20 @@ pub struct K8sArgs {
     #[arg(long)]
     pub service_monitor: bool,
 
-    /// Label on the ServiceMonitor, e.g. `release=kube-prometheus-stack` (repeatable)
+    /// Label on the ServiceMonitor, e.g. `release=kube-prometheus-stack` (repeatable); with
+    /// --mode sidecar, on the PodMonitor
     #[arg(long = "service-monitor-label", value_name = "KEY=VALUE")]
     pub service_monitor_labels: Vec<String>,
+
+    /// With --mode sidecar/sidecar-patch: the Secret the workload reads with `envFrom`, which the
+    /// sidecar reads too
+    #[arg(long, value_name = "SECRET")]
+    pub env_from_secret: Option<String>,
+
+    /// With --mode sidecar-patch: the Secret whose key `key` is the fingerprint key
+    /// (CREDWATCH_FINGERPRINT_KEY), the same as the store side's
+    #[arg(long, value_name = "SECRET")]
+    pub fingerprint_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -374,6 +385,11 @@ pub enum K8sMode {
     Cronjob,
     /// ServiceAccount, ConfigMap, a Deployment running `credwatch serve` and its Service
     Exporter,
+    /// A consumer sidecar's ConfigMap and PodMonitor, to `kubectl apply` ([[consumer]] entries)
+    Sidecar,
+    /// The patch adding the consumer sidecar to an existing Deployment, for `kubectl patch
+    /// deployment NAME --patch-file`
+    SidecarPatch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

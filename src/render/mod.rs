@@ -3,4 +3,5 @@
 pub mod k8s;
 pub mod rule_tests;
 pub mod rules;
+pub mod sidecar;
 pub mod vault_policy;

@@ -8,6 +8,7 @@ mod push;
 mod push_faults;
 mod render_k8s;
 mod render_rules;
+mod render_sidecar;
 mod rotate;
 mod serve;
 mod textfile;
