@@ -23,6 +23,8 @@ pub struct Known {
     pub minted_at: Option<Timestamp>,
     /// How the expiry was known then; kept so the series keeps its `kind` label.
     pub basis: Basis,
+    /// The value's fingerprint then, so the info series keeps its `fingerprint` label.
+    pub fingerprint: Option<String>,
 }
 
 /// The report an earlier run delivered, rebuilt from what was read back, for [`merge`].
@@ -32,7 +34,10 @@ pub fn previous_report(known: Vec<Known>, now: Timestamp) -> Report {
         assessments: known
             .into_iter()
             .map(|k| Assessment {
-                evidence: Some(Evidence::declared(k.minted_at, k.expires_at, k.basis)),
+                evidence: Some(Evidence {
+                    fingerprint: k.fingerprint,
+                    ..Evidence::declared(k.minted_at, k.expires_at, k.basis)
+                }),
                 remaining: Some(k.expires_at.duration_since(now)),
                 credential: k.credential,
                 error: None,
@@ -454,6 +459,7 @@ mod tests {
             expires_at: at(NOW + days_left * DAY),
             minted_at: None,
             basis: Basis::JwtExp,
+            fingerprint: None,
         }
     }
 

@@ -346,7 +346,14 @@ pub fn known_from_series(
                         SignedDuration::from_secs(v as i64)
                     }),
             };
+            let fingerprint = series
+                .iter()
+                .find(|i| {
+                    i.metric == names::INFO && i.labels.get(cred).map(String::as_str) == Some(&name)
+                })
+                .and_then(|i| i.labels.get(names::FINGERPRINT_LABEL).cloned());
             Some(Known {
+                fingerprint,
                 basis,
                 minted_at: value_of(names::MINTED, &name).and_then(seconds),
                 expires_at,
@@ -410,6 +417,14 @@ mod tests {
                 1.0,
             ),
             series(
+                "credwatch_credential_info",
+                &[
+                    ("credential", "primary"),
+                    ("fingerprint", "hmac-sha256:0123"),
+                ],
+                1.0,
+            ),
+            series(
                 "credwatch_credential_expiry_timestamp_seconds",
                 &[("credential", "zero")],
                 0.0,
@@ -430,6 +445,8 @@ mod tests {
             BTreeMap::from([("team".to_string(), "platform".to_string())])
         );
         assert_eq!(k.basis, Basis::MintedAtPlusTtl);
+        // Carried through an outage, the info series keeps its fingerprint.
+        assert_eq!(k.fingerprint.as_deref(), Some("hmac-sha256:0123"));
         assert_eq!(k.expires_at.as_second(), 1_808_064_429);
         assert_eq!(k.minted_at.map(|m| m.as_second()), Some(1_776_528_429));
         assert_eq!(k.credential.thresholds.warn_before.as_secs(), 3_888_000);

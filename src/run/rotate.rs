@@ -22,12 +22,29 @@ pub(super) fn rotate(cx: &Context, args: &RotateArgs) -> anyhow::Result<ExitCode
                 .iter()
                 .find(|a| a.credential.name == args.name)
             {
-                Some(a) => anyhow!(
-                    "credential `{}` comes from source `{}`, not from `{}`: update it where that source reads it",
-                    args.name,
-                    a.credential.source,
-                    config.path.display()
-                ),
+                Some(a) => match config
+                    .sources
+                    .iter()
+                    .find(|s| s.name() == a.credential.source)
+                    .and_then(|s| s.kind.as_vault())
+                {
+                    // A secret a vault source found: rotating it needs to know its field.
+                    Some(v) => anyhow!(
+                        "credential `{name}` is found by vault source `{source}` (secret `{mount}/{name}`); to rotate it, declare it in `{file}` (and add `exclude = [\"{name}\"]` to that source so it is reported once):\n  [[credential]]\n  name = \"{short}\"\n  vault = {{ source = \"{source}\", path = \"{name}\", field = \"{field}\" }}\nthen run `credwatch rotate {short}`",
+                        name = args.name,
+                        short = args.name.rsplit('/').next().unwrap_or(&args.name),
+                        source = a.credential.source,
+                        mount = v.mount,
+                        file = config.path.display(),
+                        field = v.value.as_ref().map_or("FIELD", |f| f.field.as_str()),
+                    ),
+                    None => anyhow!(
+                        "credential `{}` comes from source `{}`, not from `{}`: update it where that source reads it",
+                        args.name,
+                        a.credential.source,
+                        config.path.display()
+                    ),
+                },
                 None => anyhow!(
                     "no credential named `{}` in `{}`",
                     args.name,

@@ -451,3 +451,50 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
         }
     }
 }
+
+#[test]
+fn rotating_a_scanned_secret_says_which_credential_to_declare_and_that_works() {
+    let bao = OpenBao::start();
+    bao.write_secret("agents/primary", json!({ "token": claude_token(71, 108) }));
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\nprefix = \"agents\"\nfield = \"token\"\n",
+    );
+    let cw = |args: &[&str], stdin: &str| -> Run {
+        Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+            .args(args)
+            .env("VAULT_ADDR", &bao.url)
+            .env("VAULT_TOKEN", &bao.root_token)
+            .run_with_stdin(stdin)
+    };
+    let refused = cw(&["rotate", "agents/primary"], "");
+    refused.assert_code(3);
+    let advice = "  [[credential]]\n  name = \"primary\"\n  vault = { source = \"vault\", path = \"agents/primary\", field = \"token\" }\n";
+    assert!(
+        refused.stderr.contains(advice)
+            && refused.stderr.contains("exclude = [\"agents/primary\"]"),
+        "{}",
+        refused.stderr
+    );
+    // Following the advice: the rotation works, and the secret is reported once.
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nkind = \"vault\"\nprefix = \"agents\"\nfield = \"token\"\nexclude = [\"agents/primary\"]\n{advice}"
+        ),
+    )
+    .unwrap();
+    cw(&["rotate", "primary"], &claude_token(72, 108)).assert_code(0);
+    let check = cw(&["check", "-o", "json"], "");
+    check.assert_code(0);
+    let doc: Value = serde_json::from_str(&check.stdout).unwrap();
+    let names: Vec<&str> = doc["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["primary"]);
+}
