@@ -15,6 +15,7 @@ use crate::credential::Secret;
 use crate::decode::fingerprint::fingerprint;
 use crate::decode::format::{self, FormatProfile};
 use crate::recorded;
+use crate::sources::vault::metadata::recorded_before_change;
 use crate::sources::vault::{MetadataKeys, from_metadata};
 use crate::vault::{Client, Metadata, VaultError};
 
@@ -381,42 +382,6 @@ fn replaced_entries(
     if meta.current_version == 0 {
         return Vec::new();
     }
-    let mut entries: Vec<recorded::Entry> =
-        current_entry(store, path, field, meta, keys, fingerprint_key, now)
-            .into_iter()
-            .collect();
-    let was = recorded::parse(&meta.custom_metadata);
-    if let (Some(version), Some(fingerprint)) = (was.version, was.fingerprint)
-        && version < meta.current_version
-    {
-        let custom = |key: &str| {
-            meta.custom_metadata
-                .get(key)
-                .and_then(|v| crate::time::parse_timestamp(v).ok())
-        };
-        let minted_at = custom(keys.minted_at);
-        let expires_at = custom(keys.expires_at)
-            .or_else(|| minted_at.and_then(|m| crate::time::add(m, keys.ttl).ok()));
-        entries.push(recorded::Entry {
-            version,
-            fingerprint: Some(fingerprint),
-            minted_at,
-            expires_at,
-            replaced_at: meta.current().map(|v| v.created_time),
-        });
-    }
-    entries
-}
-
-fn current_entry(
-    store: &dyn Store,
-    path: &str,
-    field: &str,
-    meta: &Metadata,
-    keys: &MetadataKeys<'_>,
-    fingerprint_key: Option<&[u8]>,
-    now: Timestamp,
-) -> Option<recorded::Entry> {
     let was = recorded::parse(&meta.custom_metadata);
     let fingerprint_of_current = match (was.version, was.fingerprint) {
         (Some(v), Some(fp)) if v == meta.current_version => Some(fp),
@@ -434,13 +399,15 @@ fn current_entry(
         },
     };
     let lifetime = from_metadata(meta, keys, now).ok();
-    Some(recorded::Entry {
+    let current = recorded::Entry {
         version: meta.current_version,
         fingerprint: fingerprint_of_current,
         minted_at: lifetime.as_ref().and_then(|e| e.minted_at),
         expires_at: lifetime.and_then(|e| e.expires_at),
         replaced_at: Some(Timestamp::from_second(now.as_second()).unwrap_or(now)),
-    })
+    };
+    let before = recorded_before_change(meta, keys).filter(|e| e.fingerprint.is_some());
+    std::iter::once(current).chain(before).collect()
 }
 
 /// `rotated_by`: the operator's login name when known.

@@ -158,6 +158,11 @@ fn rotate_in_vault(
         client: &session,
         mount,
     };
+    let keys = crate::sources::vault::MetadataKeys {
+        expires_at: &vault_source.expires_at_key,
+        minted_at: &vault_source.minted_at_key,
+        ttl: target.common.ttl,
+    };
     let request = Request {
         name: &args.name,
         mount,
@@ -167,19 +172,10 @@ fn rotate_in_vault(
         value,
         minted_at,
         expect_version: args.expect_version,
-        keys: crate::sources::vault::MetadataKeys {
-            expires_at: &vault_source.expires_at_key,
-            minted_at: &vault_source.minted_at_key,
-            ttl: target.common.ttl,
-        },
+        keys,
         rotated_by: workflow::rotated_by(args.by.clone().or_else(|| cx.env.var(env::USER))),
         fingerprint_key: key.as_ref().map(crate::credential::Secret::expose_bytes),
         now: Timestamp::now(),
-    };
-    let keys = crate::sources::vault::MetadataKeys {
-        expires_at: &vault_source.expires_at_key,
-        minted_at: &vault_source.minted_at_key,
-        ttl: target.common.ttl,
     };
     let (version, minted_at, promoted_from) =
         match workflow::rotate(&store, request).map_err(|e| anyhow!(e))? {

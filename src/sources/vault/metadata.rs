@@ -7,6 +7,7 @@ use crate::credential::{Basis, Evidence, StoredValue};
 use crate::vault::{Metadata, VersionState};
 
 /// Where a Vault secret's metadata says its lifetime comes from.
+#[derive(Clone, Copy)]
 pub struct MetadataKeys<'a> {
     pub expires_at: &'a str,
     pub minted_at: &'a str,
@@ -126,18 +127,10 @@ pub fn stored_values(
     if let Some(fp) = now_fingerprint {
         add(fp, None, current.and_then(|e| e.expires_at));
     }
-    if let (Some(fp), Some(v)) = (&recorded.fingerprint, recorded.version)
-        && v < current_version
+    if let Some(before) = recorded_before_change(meta, keys)
+        && let Some(fp) = before.fingerprint
     {
-        let custom = |key: &str| {
-            meta.custom_metadata
-                .get(key)
-                .and_then(|t| crate::time::parse_timestamp(t).ok())
-        };
-        let expires = custom(keys.expires_at)
-            .or_else(|| custom(keys.minted_at).and_then(|m| crate::time::add(m, keys.ttl).ok()));
-        let changed = meta.current().map(|v| v.created_time);
-        add(fp.clone(), changed, expires);
+        add(fp, before.replaced_at, before.expires_at);
     }
     for entry in recorded.history {
         if let Some(fp) = entry.fingerprint {
@@ -149,6 +142,33 @@ pub fn stored_values(
         }
     }
     out
+}
+
+/// After a change outside credwatch, the value credwatch had recorded before it, as a history
+/// entry: its version, fingerprint and lifetime from the recorded keys, replaced when the newer
+/// version was created. `None` when nothing was recorded or the recorded version is current.
+/// Pure.
+pub fn recorded_before_change(
+    meta: &Metadata,
+    keys: &MetadataKeys,
+) -> Option<crate::recorded::Entry> {
+    let recorded = crate::recorded::parse(&meta.custom_metadata);
+    let version = recorded.version.filter(|v| *v < meta.current_version)?;
+    let custom = |key: &str| {
+        meta.custom_metadata
+            .get(key)
+            .and_then(|t| crate::time::parse_timestamp(t).ok())
+    };
+    let minted_at = custom(keys.minted_at);
+    let expires_at = custom(keys.expires_at)
+        .or_else(|| minted_at.and_then(|m| crate::time::add(m, keys.ttl).ok()));
+    Some(crate::recorded::Entry {
+        version,
+        fingerprint: recorded.fingerprint,
+        minted_at,
+        expires_at,
+        replaced_at: meta.current().map(|v| v.created_time),
+    })
 }
 
 #[cfg(test)]
