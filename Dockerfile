@@ -14,6 +14,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/credwatch /out/credwatch
 
 # Same Debian release as the builder, so the glibc the binary links against is there.
+# scripts/image builds this stage offline from a local release binary: it replaces this FROM with
+# `FROM scratch` plus what distroless/cc gives credwatch (the libraries `ldd` lists, a passwd
+# entry for 65532) and keeps every other line of the stage, so keep the two lines it rewrites.
 FROM gcr.io/distroless/cc-debian12:nonroot
 LABEL org.opencontainers.image.title="credwatch" \
       org.opencontainers.image.description="Tells operators weeks ahead that a credential is about to expire" \

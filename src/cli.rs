@@ -88,9 +88,23 @@ resolves against /etc/credwatch, as it does next to the config file. The ConfigM
 the source unless --source-configmap SOURCE=CONFIGMAP says otherwise. Pushgateway credentials come
 from the Secret's keys `username`, `password` or `token` as environment variables; they are
 referenced, never inlined. See deploy/README.md.
+A vault source with token auth (the default) needs --vault-secret SECRET (its key `token` becomes
+VAULT_TOKEN); without it the render is refused. A `ca_file` is mounted from --vault-ca-secret or
+--vault-ca-configmap (one key per file name) at its folder. With Kubernetes auth, the
+ServiceAccount token is mounted; `credwatch render vault-k8s-role` prints the Vault role and
+policy to create for it. A loopback Pushgateway or Vault address is warned about.
 With --mode exporter, a Deployment running `credwatch serve` on port 9819 (named `metrics`;
 readiness on /-/ready, liveness on /healthz) and a Service in front of it replace the CronJob,
 with the same hardening; --service-monitor adds a ServiceMonitor for the Prometheus Operator.";
+
+const VAULT_K8S_ROLE_HELP: &str = "\
+For the vault sources with `auth = { method = \"kubernetes\", role = \"…\" }`: the policy that
+`render vault-policy` prints for them, and their role on the Kubernetes auth method, bound to the
+ServiceAccount and namespace of `render k8s` (pass the same --name and --namespace):
+  credwatch render vault-k8s-role --namespace monitoring | BAO_ADDR=… BAO_TOKEN=… sh
+  credwatch render vault-k8s-role --format json    # the same as HTTP API requests
+The auth method itself must be enabled and configured (`bao auth enable kubernetes`,
+`bao write auth/kubernetes/config kubernetes_host=…`). Nothing secret is printed.";
 
 const ROTATE_HELP: &str = "\
 For a credential of the config's inventory ([[credential]] with minted_at or expires_at),
@@ -136,7 +150,29 @@ without ever printing the value:
 One trailing newline (as `echo` adds) is removed unless --exact is given.
 EXIT CODES: 0 the value fits, 2 it does not, 3 usage or config error.";
 
+const DASHBOARD_HELP: &str = "\
+Prints a Grafana dashboard for the series this config emits: credentials by time left (coloured at
+the [defaults] warning and critical thresholds), how many are within their warning window, pool
+runway, sources down, the age of the last complete run, and whether the last push failed. Its
+variables: the Prometheus data source, job, pool and each [pushgateway] grouping label.
+  credwatch render dashboard > credwatch-dashboard.json          # Grafana: Dashboards > Import
+  credwatch render dashboard --format configmap | kubectl apply -f -
+The ConfigMap carries the label grafana_dashboard: \"1\", which the kube-prometheus-stack Grafana
+sidecar picks up.";
+
+const CALENDAR_HELP: &str = "\
+Reads every source (as `check` does) and prints an iCalendar (RFC 5545) feed: one all-day event
+per credential expiry and per pool runway end, with an alarm when the warning window opens and
+one when the critical window opens. UIDs are derived from the credential's (or pool's) name, so
+a subscribed calendar moves the event after a rotation instead of adding one. Nothing secret is
+in it. `credwatch serve` serves the same feed at /calendar.ics.
+  credwatch render calendar > credwatch.ics
+EXIT CODES: 0 everything was read; 3 something could not be read (the feed is printed anyway,
+without the events it could not date) or a config error.";
+
 const CHECK_HELP: &str = "\
+`--output html` writes the status page `credwatch serve` shows at `/` (self-contained: no script,
+nothing loaded from elsewhere), e.g. `credwatch check --output html > status.html`.
 EXIT CODES (monitoring-plugin convention): 0 OK or NO EXPIRY, 1 WARNING, 2 CRITICAL, INVALID
 (a malformed value) or EXPIRED, 3 UNKNOWN (a credential or source could not be read, and
 nothing is critical) or a config/usage error.";
@@ -166,7 +202,8 @@ pub enum Command {
     /// Push the metrics to a Prometheus Pushgateway (run it from a CronJob)
     #[command(after_long_help = format!("{PUSH_HELP}\n\n{CONFIG_HELP}"))]
     Push(PushArgs),
-    /// Serve /metrics for Prometheus to scrape, reading every source again in the background
+    /// Serve /metrics for Prometheus to scrape (and a status page and calendar), reading every
+    /// source again in the background
     #[command(after_long_help = format!("{SERVE_HELP}\n\n{CONFIG_HELP}"))]
     Serve(ServeArgs),
     /// Write the metrics to a file for node_exporter's textfile collector
@@ -181,7 +218,8 @@ pub enum Command {
     /// Check a value from stdin against a format before storing it (e.g. a new token)
     #[command(after_long_help = LINT_HELP)]
     LintValue(LintValueArgs),
-    /// Render what operators deploy: alert rules, promtool tests, Kubernetes manifests
+    /// Render what operators deploy: alert rules, promtool tests, Kubernetes manifests, a Grafana
+    /// dashboard, an expiry calendar
     #[command(subcommand)]
     Render(RenderCommand),
 }
@@ -265,6 +303,73 @@ pub enum RenderCommand {
     K8s(K8sArgs),
     /// The least-privilege Vault/OpenBao policy (HCL) for this config's vault sources
     VaultPolicy(VaultPolicyArgs),
+    /// The Vault/OpenBao Kubernetes auth role (and its policy) for the pod of `render k8s`
+    #[command(after_long_help = VAULT_K8S_ROLE_HELP)]
+    VaultK8sRole(VaultK8sRoleArgs),
+    /// A Grafana dashboard (JSON, or a ConfigMap for Grafana's dashboard sidecar)
+    #[command(after_long_help = DASHBOARD_HELP)]
+    Dashboard(DashboardArgs),
+    /// An iCalendar feed of every expiry (reads the sources, as `check` does)
+    #[command(after_long_help = CALENDAR_HELP)]
+    Calendar(CalendarArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleFormat {
+    /// A `sh` script: `bao policy write` and `bao write auth/<mount>/role/<role>`
+    Bao,
+    /// The HTTP API requests (method, path, JSON body) the script makes
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultK8sRoleArgs {
+    /// The ServiceAccount the role is bound to: the --name given to `render k8s`
+    #[arg(long, value_name = "NAME", default_value = "credwatch")]
+    pub name: String,
+
+    /// The namespace of that ServiceAccount: the --namespace given to `render k8s`
+    #[arg(long, value_name = "NAMESPACE", default_value = "monitoring")]
+    pub namespace: String,
+
+    /// Name of the policy the role grants [default: the --name]
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
+
+    /// Only this vault source (with those sharing its role), where sources use different roles
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Output shape
+    #[arg(long, value_enum, default_value_t = RoleFormat::Bao)]
+    pub format: RoleFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DashboardFormat {
+    /// The dashboard JSON, for Grafana's import or a provisioning folder
+    Json,
+    /// A ConfigMap labelled `grafana_dashboard: "1"` for the kube-prometheus-stack sidecar
+    Configmap,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Output shape
+    #[arg(long, value_enum, default_value_t = DashboardFormat::Json)]
+    pub format: DashboardFormat,
+
+    /// Namespace of the ConfigMap
+    #[arg(long, default_value = "monitoring")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CalendarArgs {
+    /// Take this time as now (RFC 3339 or unix seconds): the feed's DTSTAMP and carried-over
+    /// statuses; for tests and reproducible output
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -302,7 +407,8 @@ pub struct RulesArgs {
     #[arg(long, value_enum, default_value_t = RulesFormat::Rules)]
     pub format: RulesFormat,
 
-    /// Metadata label on the PrometheusRule, e.g. `release=kube-prometheus-stack` (repeatable)
+    /// Label on the PrometheusRule (with helm-values: the chart's `additionalLabels`), e.g.
+    /// `release=kube-prometheus-stack` (repeatable)
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
 
@@ -348,6 +454,15 @@ pub struct K8sArgs {
     /// with token auth
     #[arg(long, value_name = "SECRET")]
     pub vault_secret: Option<String>,
+
+    /// Kubernetes Secret holding the Vault CA, one key per `ca_file` name (e.g. `ca.crt`),
+    /// mounted read-only at the folder of each vault source's `ca_file`
+    #[arg(long, value_name = "SECRET", conflicts_with = "vault_ca_configmap")]
+    pub vault_ca_secret: Option<String>,
+
+    /// Like --vault-ca-secret, from a ConfigMap (a CA certificate is not secret)
+    #[arg(long, value_name = "CONFIGMAP")]
+    pub vault_ca_configmap: Option<String>,
 
     /// ConfigMap to mount for a directory source, instead of one named like the source
     /// (repeatable)
@@ -396,6 +511,8 @@ pub enum K8sMode {
 pub enum OutputFormat {
     Table,
     Json,
+    /// The status page `serve` shows at `/`: one self-contained HTML file
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -430,6 +547,8 @@ the last result from memory, so a scrape never waits for Vault or a slow disk:
   /metrics    the series `push` sends (text format 0.0.4); 503 until the first collection
   /healthz    200 while the process runs (liveness)
   /-/ready    503 until the first collection has finished, then 200 (readiness)
+  /           the status page of the last result (HTML, no script, strict Content-Security-Policy)
+  /calendar.ics  the expiry calendar (iCalendar); 503 until the first collection
 The config file is read again at each refresh (a broken edit keeps the last valid config and
 counts as a failed refresh). What a refresh cannot read keeps its last known value with
 `credwatch_credential_read_ok` 0; the last-success series advances only when every source and

@@ -223,6 +223,64 @@ pub struct StoredValue {
     pub expires_at: Option<Timestamp>,
 }
 
+/// `text` with every run of at least [`REDACT_RUN`] bytes that also occurs in `secret` replaced
+/// by `<redacted>`: a server that echoes a token, or most of it, in an error message does not get
+/// it printed. Pure.
+pub fn redact(text: &str, secret: &str) -> String {
+    let (t, s) = (text.as_bytes(), secret.as_bytes());
+    if s.len() < REDACT_RUN {
+        // Too short for runs: only the whole secret is hidden.
+        return match s.len() {
+            0 => text.to_string(),
+            _ => text.replace(secret, "<redacted>"),
+        };
+    }
+    if t.len() < REDACT_RUN {
+        return text.to_string();
+    }
+    let mut hidden = vec![false; t.len()];
+    let windows: std::collections::HashSet<&[u8]> = s.windows(REDACT_RUN).collect();
+    for (i, window) in t.windows(REDACT_RUN).enumerate() {
+        if windows.contains(window) {
+            hidden[i..i + REDACT_RUN].iter_mut().for_each(|h| *h = true);
+        }
+    }
+    // Whole characters only: a run that starts or ends inside one takes all of it.
+    for i in 0..t.len() {
+        if hidden[i] {
+            let mut start = i;
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = i + 1;
+            while end < t.len() && !text.is_char_boundary(end) {
+                end += 1;
+            }
+            hidden[start..end].iter_mut().for_each(|h| *h = true);
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < t.len() {
+        if hidden[i] {
+            while i < t.len() && hidden[i] {
+                i += 1;
+            }
+            out.push_str("<redacted>");
+        } else {
+            let start = i;
+            while i < t.len() && !hidden[i] {
+                i += 1;
+            }
+            out.push_str(&text[start..i]);
+        }
+    }
+    out
+}
+
+/// The shortest run of a secret that [`redact`] hides.
+pub const REDACT_RUN: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +291,32 @@ mod tests {
         assert_eq!(format!("{s}"), "<redacted>");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(s.expose(), "hunter2-very-secret");
+    }
+
+    #[test]
+    fn redact_hides_any_long_run_of_the_secret_and_nothing_else() {
+        let token = "hvs.CAESIJ8xq2-abcdefghijklmnop";
+        assert_eq!(
+            redact(&format!("bad token {token}"), token),
+            "bad token <redacted>"
+        );
+        // Most of it, cut at either end, is hidden too.
+        let partial = &token[2..token.len() - 2];
+        assert_eq!(
+            redact(&format!("token \"{partial}\" is invalid"), token),
+            "token \"<redacted>\" is invalid"
+        );
+        assert_eq!(redact("permission denied", token), "permission denied");
+        // Runs shorter than 8 bytes stay: `hvs.` alone is not the secret.
+        assert_eq!(redact("hvs.CAES", token), "<redacted>");
+        assert_eq!(redact("hvs.CAE!", token), "hvs.CAE!");
+        assert_eq!(
+            redact("ünïcödé ünïcödé", "xünïcödéx"),
+            "<redacted> <redacted>"
+        );
+        assert_eq!(
+            redact("key abc1 rejected", "abc1"),
+            "key <redacted> rejected"
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod credential;
 pub mod decode;
 pub mod env;
+pub mod file;
 pub mod metrics;
 pub mod net;
 pub mod output;

@@ -1,10 +1,14 @@
-//! Human and machine views of a [`Report`]: the `check` table and its JSON. Pure.
+//! Human and machine views of a [`Report`]: the `check` table and its JSON here, the status page
+//! in [`html`], the expiry calendar in [`calendar`]. Pure.
 
 use std::fmt::Write;
 
 use serde_json::{Value, json};
 
 use crate::assess::{Assessment, Report, Status};
+
+pub mod calendar;
+pub mod html;
 
 /// Days left with one decimal, rounded down so that the number never looks safer than the status
 /// (6.96 days shows as `6.9`, not `7.0`).
@@ -29,7 +33,7 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-fn expires_cell(a: &Assessment) -> String {
+pub(crate) fn expires_cell(a: &Assessment) -> String {
     match &a.evidence {
         None => "-".into(),
         Some(e) => e
@@ -168,6 +172,36 @@ fn pool_notes(report: &Report) -> String {
     out
 }
 
+/// `5 credentials: 1 OK, 2 WARNING, …`, the statuses from best to worst.
+pub(crate) fn summary(report: &Report) -> String {
+    let mut counts = Vec::new();
+    for status in [
+        Status::Ok,
+        Status::NoExpiry,
+        Status::Warning,
+        Status::Critical,
+        Status::Invalid,
+        Status::Expired,
+        Status::Unknown,
+    ] {
+        let n = report
+            .assessments
+            .iter()
+            .filter(|a| a.status == status)
+            .count();
+        if n > 0 {
+            counts.push(format!("{n} {}", status.as_str()));
+        }
+    }
+    let total = report.assessments.len();
+    format!(
+        "{total} credential{}{}{}",
+        if total == 1 { "" } else { "s" },
+        if counts.is_empty() { "" } else { ": " },
+        counts.join(", ")
+    )
+}
+
 pub fn render_table(report: &Report) -> String {
     let fingerprints = report
         .assessments
@@ -249,32 +283,10 @@ pub fn render_table(report: &Report) -> String {
         out.push_str(&problems);
     }
 
-    let mut counts = Vec::new();
-    for status in [
-        Status::Ok,
-        Status::NoExpiry,
-        Status::Warning,
-        Status::Critical,
-        Status::Invalid,
-        Status::Expired,
-        Status::Unknown,
-    ] {
-        let n = report
-            .assessments
-            .iter()
-            .filter(|a| a.status == status)
-            .count();
-        if n > 0 {
-            counts.push(format!("{n} {}", status.as_str()));
-        }
-    }
-    let total = report.assessments.len();
     let _ = writeln!(
         out,
-        "\n{total} credential{}{}{}; overall {} at {}",
-        if total == 1 { "" } else { "s" },
-        if counts.is_empty() { "" } else { ": " },
-        counts.join(", "),
+        "\n{}; overall {} at {}",
+        summary(report),
         report.overall().as_str(),
         report.now.strftime("%Y-%m-%d %H:%M:%S UTC"),
     );

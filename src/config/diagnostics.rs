@@ -52,7 +52,7 @@ fn problem(text: &str, span: Range<usize>, message: String) -> Problem {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = text[line_start..start].chars().count() + 1;
-    let excerpt = text[line_start..].lines().next().unwrap_or("").to_string();
+    let excerpt = mask_excerpt(text[line_start..].lines().next().unwrap_or(""));
     Problem {
         line,
         column,
@@ -62,6 +62,53 @@ fn problem(text: &str, span: Range<usize>, message: String) -> Problem {
 }
 
 /// A file that is not TOML, or whose TOML does not fit the raw types: one problem.
+/// A config line as shown under a problem, with what could be a credential masked: the
+/// password of a URL with userinfo (`http://user:***@host`, or all of a lone `token@`) and the value of any key whose name
+/// says token, password, secret or key.
+pub fn mask_excerpt(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    let secret_key = line.split_once('=').is_some_and(|(key, _)| {
+        let key = key.to_ascii_lowercase();
+        ["token", "password", "secret", "passwd", "apikey", "api_key"]
+            .iter()
+            .any(|w| key.contains(w))
+            && !key.contains("_file")
+    });
+    if secret_key && let Some((key, _)) = line.split_once('=') {
+        return format!("{key}= \"***\"");
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    let mut rest_lower = lower.as_str();
+    // Every `scheme://userinfo@` on the line: keep the user, mask the password.
+    while let Some(at) = rest_lower.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let authority_end = after
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rfind('@') {
+            Some(at_sign) => {
+                // `user:password@` keeps the user; a lone `token@` is masked whole.
+                match authority[..at_sign].split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***@");
+                    }
+                    None => out.push_str("***@"),
+                }
+                out.push_str(&authority[at_sign + 1..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_end..];
+        rest_lower = &rest_lower[at + 3 + authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub(super) fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
     let span = e.span().unwrap_or(0..0);
     let mut message = e.message().trim_end().to_string();
@@ -115,5 +162,35 @@ impl<'a> Diagnostics<'a> {
                 .map(|(span, message)| problem(text, span, message))
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_excerpt;
+
+    #[test]
+    fn excerpts_mask_url_passwords_and_secret_keys_only() {
+        assert_eq!(
+            mask_excerpt(r#"url = "http://user:hunter2@pg:9091/x""#),
+            r#"url = "http://user:***@pg:9091/x""#
+        );
+        assert_eq!(
+            mask_excerpt(r#"url = "https://tok3n@pg""#),
+            r#"url = "https://***@pg""#
+        );
+        assert_eq!(
+            mask_excerpt(r#"password = "hunter2""#),
+            r#"password = "***""#
+        );
+        assert_eq!(mask_excerpt(r#"api_token="abc""#), r#"api_token= "***""#);
+        for kept in [
+            r#"url = "http://pg:9091""#,
+            r#"password_file = "/run/secrets/pg""#,
+            r#"auth = { method = "token", token_file = "/t" }"#,
+            "name = \"ünïcode\"",
+        ] {
+            assert_eq!(mask_excerpt(kept), kept);
+        }
     }
 }

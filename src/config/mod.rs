@@ -355,6 +355,28 @@ pub struct Pushgateway {
     pub token_file: Option<PathBuf>,
 }
 
+impl Pushgateway {
+    /// The job when `[pushgateway]` names none.
+    pub const DEFAULT_JOB: &str = "credwatch";
+    pub const DEFAULT_TIMEOUT: SignedDuration = SignedDuration::from_secs(30);
+    pub const DEFAULT_RETRIES: u32 = 3;
+
+    /// A Pushgateway at `url` (already checked) with every other setting at its default: what
+    /// `push --pushgateway-url` uses for a config without a `[pushgateway]` table.
+    pub fn at(url: String) -> Self {
+        Pushgateway {
+            url,
+            job: Self::DEFAULT_JOB.into(),
+            grouping: BTreeMap::new(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            retries: Self::DEFAULT_RETRIES,
+            username: None,
+            password_file: None,
+            token_file: None,
+        }
+    }
+}
+
 /// How `render rules` shapes the alerts (`[alerts]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alerts {
@@ -395,9 +417,9 @@ pub struct MetricNames {
 impl Default for MetricNames {
     fn default() -> Self {
         MetricNames {
-            expiry: "credwatch_credential_expiry_timestamp_seconds".into(),
-            last_success: "credwatch_last_success_timestamp_seconds".into(),
-            credential_label: "credential".into(),
+            expiry: crate::metrics::names::EXPIRY.into(),
+            last_success: crate::metrics::names::LAST_SUCCESS.into(),
+            credential_label: crate::metrics::names::CREDENTIAL_LABEL.into(),
             extra_series: true,
         }
     }
@@ -411,7 +433,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<Config> {
 /// Reads and validates the config file at `path`, returning its text as well (for renderers that
 /// embed the file).
 pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::file::read_to_string(path, crate::file::CONFIG)
         .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
     let config = parse_config(&text, path)?;
     Ok((config, text))

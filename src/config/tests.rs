@@ -270,6 +270,10 @@ fn each_error_names_its_line_column_key_and_expectation() {
             "2:7: pushgateway: `url`: credentials in the URL are not allowed",
         ),
         (
+            "[pushgateway]\nurl = \"http://[::1\"\n",
+            "2:7: pushgateway: `url`: `http://[::1` is not a valid URL",
+        ),
+        (
             "[pushgateway]\nurl = \"http://pg\"\nretries = 99\n",
             "3:11: pushgateway: `retries`: expected 0 to 10",
         ),
@@ -280,6 +284,14 @@ fn each_error_names_its_line_column_key_and_expectation() {
         (
             "[metrics]\nexpiry_metric = \"my-metric\"\n",
             "2:17: metrics: `my-metric` is not a valid Prometheus metric name",
+        ),
+        (
+            "[metrics]\nexpiry_metric = \"credwatch_credential_read_ok\"\n",
+            "2:17: metrics: `credwatch_credential_read_ok` is a series credwatch (or the Pushgateway) already exports; choose another name",
+        ),
+        (
+            "[metrics]\nlast_success_metric = \"push_time_seconds\"\n",
+            "2:23: metrics: `push_time_seconds` is a series credwatch (or the Pushgateway) already exports",
         ),
         (
             "[metrics]\ncredential_label = \"1x\"\n",

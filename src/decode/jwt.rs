@@ -50,10 +50,12 @@ pub fn parse_jwt(token: &str) -> Result<JwtClaims, String> {
 
     json_object(&header, 0)?;
     let claims = json_object(&payload, 1)?;
+    // `exp` decides the expiry: a malformed `iat` or `nbf` must not hide a valid `exp`, so those
+    // two are dropped when they do not parse, while a malformed `exp` is an error.
     Ok(JwtClaims {
-        issued_at: numeric_date(&claims, "iat")?,
+        issued_at: numeric_date(&claims, "iat").unwrap_or(None),
         expires_at: numeric_date(&claims, "exp")?,
-        not_before: numeric_date(&claims, "nbf")?,
+        not_before: numeric_date(&claims, "nbf").unwrap_or(None),
     })
 }
 
@@ -219,7 +221,7 @@ mod tests {
 
     #[test]
     fn claims_are_read_from_the_payload() {
-        let cases: [(&str, JwtClaims); 7] = [
+        let cases: [(&str, JwtClaims); 8] = [
             (
                 r#"{"sub":"agent","iat":1776514029,"exp":1808050029,"nbf":1776514000}"#,
                 JwtClaims {
@@ -266,6 +268,14 @@ mod tests {
                 },
             ),
             (r#"{}"#, JwtClaims::default()),
+            // A malformed `iat` or `nbf` is dropped; the `exp` next to it stays.
+            (
+                r#"{"exp":1808050029,"iat":null,"nbf":true}"#,
+                JwtClaims {
+                    expires_at: at(1_808_050_029),
+                    ..JwtClaims::default()
+                },
+            ),
         ];
         for (payload, want) in cases {
             assert_eq!(parse_jwt(&jwt(payload)), Ok(want), "{payload}");
@@ -401,14 +411,6 @@ mod tests {
             (
                 r#"{"exp":"1808050029"}"#,
                 "`exp` is a string, expected a number of seconds",
-            ),
-            (
-                r#"{"iat":null}"#,
-                "`iat` is null, expected a number of seconds",
-            ),
-            (
-                r#"{"nbf":true}"#,
-                "`nbf` is a boolean, expected a number of seconds",
             ),
             (
                 r#"{"exp":[1808050029]}"#,

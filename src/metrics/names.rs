@@ -43,6 +43,29 @@ pub const LAST_RUN: &str = "credwatch_last_run_timestamp_seconds";
 pub const RUN_DURATION: &str = "credwatch_run_duration_seconds";
 pub const BUILD_INFO: &str = "credwatch_build_info";
 
+/// The families whose names `[metrics]` cannot rename, which a renamed expiry or last-success
+/// series must not take (a second family of the same name breaks the exposition).
+pub const FIXED: &[&str] = &[
+    MINTED,
+    WARN_BEFORE,
+    CRITICAL_BEFORE,
+    READ_OK,
+    FORMAT_OK,
+    INFO,
+    REPLACEMENT_AVAILABLE,
+    POOL_MEMBERS,
+    POOL_DISTINCT,
+    POOL_RUNWAY_EXPIRY,
+    POOL_RUNWAY_WARN_BEFORE,
+    SOURCE_UP,
+    SOURCE_ERROR,
+    LAST_RUN,
+    RUN_DURATION,
+    BUILD_INFO,
+    PUSHGATEWAY_PUSH_TIME,
+    PUSHGATEWAY_PUSH_FAILURE_TIME,
+];
+
 // Series the Pushgateway itself adds to every group it holds (queried by the push-failure alert).
 pub const PUSHGATEWAY_PUSH_TIME: &str = "push_time_seconds";
 pub const PUSHGATEWAY_PUSH_FAILURE_TIME: &str = "push_failure_time_seconds";

@@ -36,9 +36,9 @@ pub struct GaveUp<E> {
 }
 
 /// Runs `attempt` (given the attempt number, from 1) until it succeeds, fails permanently, the
-/// policy's retries are used up or its deadline has passed. Before each wait, `on_retry` is told
-/// the failure, the attempt number and the nominal backoff (before jitter and the deadline cap),
-/// for the caller's log line; `sleep` then waits.
+/// policy's retries are used up, or the next wait would reach its deadline (no attempt is made
+/// with no time left). Before each wait, `on_retry` is told the failure, the attempt number and
+/// the nominal backoff (before jitter), for the caller's log line; `sleep` then waits.
 pub fn retry<T, E>(
     policy: &Policy,
     sleep: &dyn Fn(Duration),
@@ -60,13 +60,15 @@ pub fn retry<T, E>(
         if attempts > policy.retries || remaining.is_some_and(|r| r.is_zero()) {
             return Err(GaveUp { error, attempts });
         }
-        let mut delay = if policy.jitter {
+        let delay = if policy.jitter {
             jitter(backoff)
         } else {
             backoff
         };
-        if let Some(remaining) = remaining {
-            delay = delay.min(remaining);
+        // A wait that would use up what is left leaves no time for another attempt: give up
+        // now, with what actually went wrong last (not a timeout of an attempt made too late).
+        if remaining.is_some_and(|r| delay >= r) {
+            return Err(GaveUp { error, attempts });
         }
         on_retry(&error, attempts, backoff);
         sleep(delay);
@@ -196,14 +198,23 @@ mod tests {
         assert_eq!((outcome.unwrap_err().attempts, made), (1, 1));
         assert!(waits.is_empty());
 
+        // Less time left than the next wait: no attempt made too late to succeed; the last
+        // failure is what is reported.
         let near = Policy {
             deadline: Some(Instant::now() + 50 * MS),
             ..policy(5)
         };
-        let (outcome, _, waits) = run(&near, &[Err(Transient("a")), Ok("done")]);
+        let (outcome, made, waits) = run(&near, &[Err(Transient("refused")), Ok("never")]);
+        assert_eq!(outcome.unwrap_err().error, "refused");
+        assert_eq!((made, waits.len()), (1, 0));
+
+        let ample = Policy {
+            deadline: Some(Instant::now() + 600 * 1000 * MS),
+            ..policy(5)
+        };
+        let (outcome, _, waits) = run(&ample, &[Err(Transient("a")), Ok("done")]);
         assert_eq!(outcome, Ok("done"));
-        assert_eq!(waits.len(), 1);
-        assert!(waits[0] <= 50 * MS, "{waits:?}");
+        assert_eq!(waits, [100 * MS]);
     }
 
     #[test]

@@ -12,13 +12,14 @@
 //! never inlined. The objects are serde types serialized by serde_norway, so quoting and block
 //! strings are always right.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::config::{Config, ValueFrom};
+use crate::config::{Config, ValueFrom, VaultSource};
 use crate::env::{PUSHGATEWAY_PASSWORD, PUSHGATEWAY_TOKEN, PUSHGATEWAY_USERNAME, VAULT_TOKEN};
+use crate::vault::auth::Auth;
 
 /// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
 pub const CONFIG_DIR: &str = "/etc/credwatch";
@@ -58,6 +59,8 @@ pub struct Options {
     pub pushgateway_secret: Option<String>,
     /// The Secret whose key `token` becomes `VAULT_TOKEN`.
     pub vault_secret: Option<String>,
+    /// Where the `ca_file` of the vault sources comes from: mounted at its folder in the pod.
+    pub vault_ca: Option<CaSource>,
     /// Mount the ServiceAccount token: a vault source logs in with the Kubernetes auth method.
     pub service_account_token: bool,
     /// Source name → the ConfigMap to mount for it, where it is not named like the source.
@@ -68,6 +71,28 @@ pub struct Options {
     pub service_monitor: bool,
     /// Extra labels on the ServiceMonitor (`release=...` for kube-prometheus-stack).
     pub service_monitor_labels: BTreeMap<String, String>,
+}
+
+/// The object holding the Vault CA certificate(s), one key per `ca_file` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaSource {
+    Secret(String),
+    ConfigMap(String),
+}
+
+impl CaSource {
+    fn flag(&self) -> &'static str {
+        match self {
+            CaSource::Secret(_) => "--vault-ca-secret",
+            CaSource::ConfigMap(_) => "--vault-ca-configmap",
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            CaSource::Secret(n) | CaSource::ConfigMap(n) => n,
+        }
+    }
 }
 
 /// What runs credwatch.
@@ -86,6 +111,14 @@ pub fn pod_warnings(config: &Config, opts: &Options) -> Vec<String> {
     let mut used = config.clone();
     if opts.mode == Mode::Exporter {
         used.pushgateway = None;
+    }
+    if opts.vault_ca.is_some() {
+        // Mounted by these manifests (`render` refuses a CA flag that mounts nothing).
+        for source in &mut used.sources {
+            if let crate::config::SourceKind::Vault(v) = &mut source.kind {
+                v.ca_file = None;
+            }
+        }
     }
     warnings(&used)
 }
@@ -126,7 +159,9 @@ pub fn render(config: &Config, config_text: &str, opts: &Options) -> Result<Stri
         }
         _ => {}
     }
-    let mounts = source_mounts(config, config_text, opts)?;
+    check_vault_token(config, opts)?;
+    let mut mounts = source_mounts(config, config_text, opts)?;
+    mounts.extend(ca_mounts(config, config_text, opts, &mounts)?);
     let labels = labels(&opts.name);
     let mut documents = vec![
         yaml(&service_account(opts, &labels))?,
@@ -156,8 +191,28 @@ pub fn warnings(config: &Config) -> Vec<String> {
             pushgateway.url
         ));
     }
+    for source in &config.sources {
+        if let Some(address) = source.kind.as_vault().and_then(|v| v.address.as_ref())
+            && is_loopback_url(address)
+        {
+            warnings.push(format!(
+                "source `{}`: vault `address` `{address}` is a loopback address, which in the pod is the pod itself; use the in-cluster address, e.g. `https://vault.vault.svc:8200`",
+                source.name()
+            ));
+        }
+    }
     // Files and variables the config reads that the manifests do not provide.
     let mut needs: Vec<String> = Vec::new();
+    for source in &config.sources {
+        if source.kind.as_vault().is_some_and(|v| v.address.is_none()) {
+            needs.push(format!(
+                "environment variable `{}` or `{}` (source `{}` has no `address`)",
+                crate::env::VAULT_ADDR[0],
+                crate::env::VAULT_ADDR[1],
+                source.name()
+            ));
+        }
+    }
     for e in &config.inventory {
         match e.value.as_ref().map(|v| &v.from) {
             Some(ValueFrom::File(p)) => needs.push(format!(
@@ -186,7 +241,18 @@ pub fn warnings(config: &Config) -> Vec<String> {
         needs.push(format!("file `{}` (fingerprint `key_file`)", f.display()));
     }
     for source in &config.sources {
+        if let Some(ca) = source.kind.as_vault().and_then(|v| v.ca_file.as_ref()) {
+            warnings.push(format!(
+                "source `{}`: `ca_file` `{}` is not in the pod, so every TLS connection to Vault fails; put the CA in a Secret or ConfigMap under the key `{}` and render with --vault-ca-secret SECRET or --vault-ca-configmap CONFIGMAP",
+                source.name(),
+                ca.display(),
+                ca.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        }
         for (f, what) in source.kind.pod_files() {
+            if what == "`ca_file`" {
+                continue;
+            }
             needs.push(format!(
                 "file `{}` (source `{}` {what})",
                 f.display(),
@@ -296,9 +362,18 @@ fn check_options(opts: &Options) -> Result<(), String> {
         ));
     }
     check_schedule(&opts.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    let ca = opts.vault_ca.as_ref().map(|c| c.name().to_string());
+    let ca_flag = opts
+        .vault_ca
+        .as_ref()
+        .map_or("--vault-ca-secret", CaSource::flag);
+    if let Some(name) = &ca {
+        check_yaml11(name).map_err(|e| format!("{ca_flag}: {e}"))?;
+    }
     for (flag, secret) in [
         ("--pushgateway-secret", &opts.pushgateway_secret),
         ("--vault-secret", &opts.vault_secret),
+        (ca_flag, &ca),
     ] {
         if let Some(secret) = secret
             && !is_dns_subdomain(secret)
@@ -392,15 +467,162 @@ fn is_loopback_url(url: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Vault wiring: the token, the CA.
+
+/// The vault sources that log in with the token in `VAULT_TOKEN`/`BAO_TOKEN` (no `auth`, or
+/// `auth = { method = "token" }`), by name.
+fn env_token_sources(config: &Config) -> Vec<&str> {
+    config
+        .sources
+        .iter()
+        .filter(|s| {
+            s.kind
+                .as_vault()
+                .is_some_and(|v| matches!(v.auth, None | Some(Auth::Token(_))))
+        })
+        .map(|s| s.name())
+        .collect()
+}
+
+/// A vault source with token auth and no `--vault-secret` would run without a token, every
+/// credential UNKNOWN; that is refused, naming the flag and the Secret it needs.
+fn check_vault_token(config: &Config, opts: &Options) -> Result<(), String> {
+    let sources = env_token_sources(config);
+    if sources.is_empty() || opts.vault_secret.is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} {} {} in with a Vault token (`auth` method `token`, the default), and the pod would have none; create a Secret with the key `token` (`kubectl -n {} create secret generic vault-token --from-file=token=./vault-token`) and render with --vault-secret vault-token, or log in with the pod's ServiceAccount: `auth = {{ method = \"kubernetes\", role = \"credwatch\" }}` (see `credwatch render vault-k8s-role`)",
+        if sources.len() == 1 {
+            "source"
+        } else {
+            "sources"
+        },
+        sources
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if sources.len() == 1 { "logs" } else { "log" },
+        opts.namespace
+    ))
+}
+
+/// One volume per folder holding a `ca_file` in the pod, each from `--vault-ca-secret` or
+/// `--vault-ca-configmap` with the file names as keys.
+fn ca_mounts(
+    config: &Config,
+    config_text: &str,
+    opts: &Options,
+    taken: &[SourceMount],
+) -> Result<Vec<SourceMount>, String> {
+    let Some(ca) = &opts.vault_ca else {
+        return Ok(Vec::new());
+    };
+    let raw = raw_source_field(config_text, VaultSource::KIND, "ca_file")?;
+    // Folder in the pod → file names in it, and the first source that named it.
+    let mut folders: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
+    for source in &config.sources {
+        if source.kind.as_vault().is_none_or(|v| v.ca_file.is_none()) {
+            continue;
+        }
+        let name = source.name();
+        let (file, in_pod) = written_and_in_pod(&raw, name, "ca_file")?;
+        let (folder, key) = in_pod.rsplit_once('/').unwrap_or(("", &in_pod));
+        // The key of the Secret or ConfigMap, and the file name in the mounted folder.
+        let valid_key = key.len() <= 253
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+        if !valid_key {
+            return Err(format!(
+                "source `{name}`: the file name `{key}` of `ca_file` cannot be a key of a {}: use letters, digits, `-`, `_` and `.`, e.g. `ca.crt`",
+                match ca {
+                    CaSource::Secret(_) => "Secret",
+                    CaSource::ConfigMap(_) => "ConfigMap",
+                }
+            ));
+        }
+        if folder.is_empty() || overlaps(folder, CONFIG_FILE) {
+            return Err(format!(
+                "source `{name}`: `ca_file` `{file}` is `{in_pod}` in the pod, and the {} mounted at its folder would hide {}; give it a folder of its own, e.g. `ca_file = \"/etc/vault-ca/ca.crt\"`",
+                ca.flag(),
+                if folder.is_empty() {
+                    "the root filesystem".to_string()
+                } else {
+                    format!("the config file `{CONFIG_FILE}`")
+                }
+            ));
+        }
+        if let Some(other) = taken.iter().find(|m| overlaps(&m.mount_path, folder)) {
+            return Err(format!(
+                "source `{name}`: the folder of `ca_file` `{file}` (`{folder}` in the pod) overlaps the mount of source `{}` at `{}`; give the CA a folder of its own",
+                other.source, other.mount_path
+            ));
+        }
+        folders
+            .entry(folder.to_string())
+            .or_insert_with(|| (BTreeSet::new(), name.to_string()))
+            .0
+            .insert(key.to_string());
+    }
+    if folders.is_empty() {
+        return Err(format!(
+            "{}: no vault source has a `ca_file`, so there is nothing to mount `{}` for; set `ca_file` on the source that needs the CA",
+            ca.flag(),
+            ca.name()
+        ));
+    }
+    let folder_names: Vec<&String> = folders.keys().collect();
+    for pair in folder_names.windows(2) {
+        if overlaps(pair[0], pair[1]) {
+            return Err(format!(
+                "the `ca_file` folders `{}` and `{}` are one inside the other; keep the CA files in one folder",
+                pair[0], pair[1]
+            ));
+        }
+    }
+    Ok(folders
+        .into_iter()
+        .enumerate()
+        .map(|(index, (folder, (keys, source)))| SourceMount {
+            source,
+            volume: if index == 0 {
+                "vault-ca".to_string()
+            } else {
+                format!("vault-ca-{index}")
+            },
+            content: match ca {
+                CaSource::Secret(n) => MountContent::Secret(n.clone(), keys),
+                CaSource::ConfigMap(n) => MountContent::ConfigMap(n.clone(), keys),
+            },
+            mount_path: folder,
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Directory sources → ConfigMap volumes.
 
-/// A directory source's ConfigMap and where the pod mounts it.
+/// A volume a source needs and where the pod mounts it: a directory source's ConfigMap, or the
+/// Secret/ConfigMap holding a vault source's `ca_file`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceMount {
     pub source: String,
     pub volume: String,
-    pub config_map: String,
+    pub content: MountContent,
     pub mount_path: String,
+}
+
+/// What a [`SourceMount`] mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountContent {
+    /// A whole ConfigMap (a directory source).
+    Directory(String),
+    /// These keys of a Secret, each as the file of its name.
+    Secret(String, BTreeSet<String>),
+    /// These keys of a ConfigMap, each as the file of its name.
+    ConfigMap(String, BTreeSet<String>),
 }
 
 fn source_mounts(
@@ -428,17 +650,14 @@ fn source_mounts(
     if config.sources.is_empty() {
         return Ok(Vec::new());
     }
-    let raw_paths = raw_directory_paths(config_text)?;
+    let raw_paths = raw_source_field(config_text, "directory", "path")?;
     let mut mounts: Vec<SourceMount> = Vec::new();
     for (index, source) in config.sources.iter().enumerate() {
         if source.kind.mounted_directory().is_none() {
             continue;
         }
         let name = source.name();
-        let raw = raw_paths
-            .get(name)
-            .ok_or_else(|| format!("source `{name}`: its `path` is not in the config text"))?;
-        let mount_path = pod_path(raw).map_err(|e| format!("source `{name}`: {e}"))?;
+        let (raw, mount_path) = written_and_in_pod(&raw_paths, name, "path")?;
         if overlaps(&mount_path, CONFIG_FILE) {
             return Err(format!(
                 "source `{name}`: `path` `{raw}` is mounted at `{mount_path}` in the pod, which would hide the config file `{CONFIG_FILE}`; choose another path"
@@ -470,31 +689,52 @@ fn source_mounts(
         mounts.push(SourceMount {
             source: name.to_string(),
             volume,
-            config_map,
+            content: MountContent::Directory(config_map),
             mount_path,
         });
     }
     Ok(mounts)
 }
 
-/// The `path` of each directory source as written, by source name: the validated config holds
-/// it resolved against the local folder, which says nothing about the pod.
-fn raw_directory_paths(config_text: &str) -> Result<BTreeMap<String, String>, String> {
+/// A file key (`path`, `ca_file`) of each source of `kind` as written, by source name: the
+/// validated config holds it resolved against the local folder, which says nothing about the pod.
+fn raw_source_field(
+    config_text: &str,
+    kind: &str,
+    key: &str,
+) -> Result<BTreeMap<String, String>, String> {
     let table: toml::Table =
         toml::from_str(config_text).map_err(|e| format!("cannot read the config text: {e}"))?;
     let sources = table.get("source").and_then(toml::Value::as_array);
-    let mut paths = BTreeMap::new();
+    let mut values = BTreeMap::new();
     for source in sources.into_iter().flatten() {
         let field = |key: &str| source.get(key).and_then(toml::Value::as_str);
-        if field("kind") != Some("directory") {
+        if field("kind") != Some(kind) {
             continue;
         }
-        if let Some(path) = field("path") {
-            let name = field("name").unwrap_or("directory");
-            paths.insert(name.to_string(), path.to_string());
+        if let Some(value) = field(key) {
+            let name = field("name").unwrap_or(kind);
+            values.insert(name.to_string(), value.to_string());
         }
     }
-    Ok(paths)
+    Ok(values)
+}
+
+/// A source's file key (`path`, `ca_file`) as written in the config (from [`raw_source_field`])
+/// and where that is in the pod.
+fn written_and_in_pod<'a>(
+    written: &'a BTreeMap<String, String>,
+    source: &str,
+    key: &str,
+) -> Result<(&'a str, String), String> {
+    let value = written
+        .get(source)
+        .ok_or_else(|| format!("source `{source}`: its `{key}` is not in the config text"))?;
+    let in_pod = pod_path(value).map_err(|e| match key {
+        "path" => format!("source `{source}`: {e}"),
+        _ => format!("source `{source}`: `{key}`: {e}"),
+    })?;
+    Ok((value, in_pod))
 }
 
 /// Where a source `path` from the config is in the pod: absolute paths stay, relative ones
@@ -644,21 +884,53 @@ fn pod_template(
     }];
     let mut volumes = vec![Volume {
         name: config_volume.into(),
-        config_map: ConfigMapVolumeSource {
+        config_map: Some(ConfigMapVolumeSource {
             name: config_map_name(opts),
-        },
+            items: Vec::new(),
+        }),
+        secret: None,
     }];
+    let items = |keys: &BTreeSet<String>| {
+        keys.iter()
+            .map(|k| KeyToPath {
+                key: k.clone(),
+                path: k.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
     for m in mounts {
         volume_mounts.push(VolumeMount {
             name: m.volume.clone(),
             mount_path: m.mount_path.clone(),
             read_only: true,
         });
+        let (config_map, secret) = match &m.content {
+            MountContent::Directory(name) => (
+                Some(ConfigMapVolumeSource {
+                    name: name.clone(),
+                    items: Vec::new(),
+                }),
+                None,
+            ),
+            MountContent::ConfigMap(name, keys) => (
+                Some(ConfigMapVolumeSource {
+                    name: name.clone(),
+                    items: items(keys),
+                }),
+                None,
+            ),
+            MountContent::Secret(name, keys) => (
+                None,
+                Some(SecretVolumeSource {
+                    secret_name: name.clone(),
+                    items: items(keys),
+                }),
+            ),
+        };
         volumes.push(Volume {
             name: m.volume.clone(),
-            config_map: ConfigMapVolumeSource {
-                name: m.config_map.clone(),
-            },
+            config_map,
+            secret,
         });
     }
     let serve = workload == Workload::Serve;
@@ -1090,12 +1362,30 @@ struct VolumeMount {
 #[serde(rename_all = "camelCase")]
 struct Volume {
     name: String,
-    config_map: ConfigMapVolumeSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config_map: Option<ConfigMapVolumeSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<SecretVolumeSource>,
 }
 
 #[derive(Serialize)]
 struct ConfigMapVolumeSource {
     name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    items: Vec<KeyToPath>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretVolumeSource {
+    secret_name: String,
+    items: Vec<KeyToPath>,
+}
+
+#[derive(Serialize)]
+struct KeyToPath {
+    key: String,
+    path: String,
 }
 
 #[cfg(test)]
@@ -1123,6 +1413,7 @@ mod tests {
             schedule: "17 */6 * * *".into(),
             pushgateway_secret: None,
             vault_secret: None,
+            vault_ca: None,
             service_account_token: false,
             source_configmaps: BTreeMap::new(),
             mode: Mode::Cronjob,

@@ -652,7 +652,20 @@ struct Metadata {
 #[derive(Serialize)]
 struct HelmValues {
     #[serde(rename = "additionalPrometheusRulesMap")]
-    rules_map: BTreeMap<&'static str, RuleFile>,
+    rules_map: BTreeMap<&'static str, HelmEntry>,
+}
+
+/// One entry of the chart's `additionalPrometheusRulesMap`: the groups, and the labels the chart
+/// puts on the PrometheusRule it makes of them.
+#[derive(Serialize)]
+struct HelmEntry {
+    #[serde(
+        rename = "additionalLabels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    additional_labels: BTreeMap<String, String>,
+    #[serde(flatten)]
+    file: RuleFile,
 }
 
 /// The shape of the rules file.
@@ -674,8 +687,11 @@ pub fn render(
 ) -> Result<String, String> {
     let file = rule_file(config);
     let labels = parse_labels(labels)?;
-    if format != Format::PrometheusRule && (!labels.is_empty() || namespace.is_some()) {
-        return Err("--label and --namespace apply to --format prometheusrule only".into());
+    if format == Format::Rules && !labels.is_empty() {
+        return Err("--label applies to --format prometheusrule and helm-values only".into());
+    }
+    if format != Format::PrometheusRule && namespace.is_some() {
+        return Err("--namespace applies to --format prometheusrule only (the chart sets the namespace of helm-values rules)".into());
     }
     let yaml = match format {
         Format::Rules => serde_norway::to_string(&file),
@@ -690,7 +706,13 @@ pub fn render(
             spec: file,
         }),
         Format::HelmValues => serde_norway::to_string(&HelmValues {
-            rules_map: BTreeMap::from([("credwatch", file)]),
+            rules_map: BTreeMap::from([(
+                "credwatch",
+                HelmEntry {
+                    additional_labels: labels,
+                    file,
+                },
+            )]),
         }),
     };
     let yaml = yaml.map_err(|e| format!("cannot write YAML: {e}"))?;

@@ -84,11 +84,21 @@ fn hcl_string(value: &str) -> String {
 }
 
 pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<String, String> {
+    render_sources(config, purpose, only, &|_| true)
+}
+
+/// [`render`] for the vault sources `include` accepts (by name), those a role logs in for.
+pub fn render_sources(
+    config: &Config,
+    purpose: Purpose,
+    only: Option<&str>,
+    include: &dyn Fn(&str) -> bool,
+) -> Result<String, String> {
     let sources: Vec<(&str, &VaultSource)> = config
         .sources
         .iter()
         .filter_map(|s| Some((s.name(), s.kind.as_vault()?)))
-        .filter(|(name, _)| only.is_none_or(|o| o == *name))
+        .filter(|(name, _)| only.is_none_or(|o| o == *name) && include(name))
         .collect();
     if sources.is_empty() {
         return Err(match only {

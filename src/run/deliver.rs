@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 
-use super::{Context, ExitCode, collect_and_assess, config_path, load, now};
+use super::{Context, ExitCode, collect_and_assess, config_path, load, now, out};
 use crate::assess::Report;
 use crate::cli::{PushArgs, ServeArgs, TextfileArgs};
 use crate::config;
@@ -17,15 +17,23 @@ pub(super) fn push(cx: &Context, args: &PushArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let config = load(cx)?;
     let now = now(&args.now)?;
-    let mut target = config.pushgateway.clone().ok_or_else(|| {
-        anyhow!(
-            "`{}` has no [pushgateway] table; add one with `url` (or pass --pushgateway-url)",
-            config.path.display()
-        )
-    })?;
-    if let Some(url) = &args.pushgateway_url {
-        target.url = config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}"))?;
-    }
+    let flag_url = args
+        .pushgateway_url
+        .as_deref()
+        .map(|url| config::check_url(url).map_err(|e| anyhow!("--pushgateway-url: {e}")))
+        .transpose()?;
+    let target = match (config.pushgateway.clone(), flag_url) {
+        (Some(target), Some(url)) => config::Pushgateway { url, ..target },
+        (Some(target), None) => target,
+        // The flag alone: the default job, no grouping, no auth.
+        (None, Some(url)) => config::Pushgateway::at(url),
+        (None, None) => {
+            return Err(anyhow!(
+                "`{}` has no [pushgateway] table; add one with `url` (or pass --pushgateway-url)",
+                config.path.display()
+            ));
+        }
+    };
     let report = collect_and_assess(cx, &config, now);
     let auth = if args.dry_run {
         None
@@ -34,6 +42,9 @@ pub(super) fn push(cx: &Context, args: &PushArgs) -> anyhow::Result<ExitCode> {
     };
     let mut group = pushgateway::Group::new(target, auth, args.dry_run);
     let delivered = sinks::deliver(&mut group, report, &config, now, started);
+    if let Some(text) = &group.dry_run_output {
+        out!("{text}");
+    }
     let (url, count) = (&group.url, delivered.report.assessments.len());
     let summary = match (args.dry_run, delivered.complete) {
         (true, _) => None,
@@ -54,7 +65,7 @@ fn finished(delivered: &Delivered, summary: Option<String>) -> ExitCode {
         return ExitCode::Undelivered;
     }
     if let Some(summary) = &summary {
-        println!("{summary}");
+        out!("{summary}\n");
     }
     if delivered.complete {
         return ExitCode::Ok;
@@ -93,8 +104,8 @@ pub(super) fn serve(cx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         .map_err(|e| anyhow!("cannot listen on `{}`: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let announce = || {
-        println!(
-            "serving http://{addr}/metrics; every source is read every {} (+-10%)",
+        out!(
+            "serving http://{addr}/metrics; every source is read every {} (+-10%)\n",
             args.interval
         );
         use std::io::Write;
@@ -109,7 +120,7 @@ pub(super) fn serve(cx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         limits,
         announce,
     )?;
-    println!("stopped");
+    out!("stopped\n");
     Ok(ExitCode::Ok)
 }
 

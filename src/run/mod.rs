@@ -19,6 +19,28 @@ use crate::config::{self, Config};
 use crate::env::{self, Env};
 use crate::{output, sources, time};
 
+/// `print!` that ends quietly when stdout is closed (`credwatch check | head -1`): the command
+/// still exits with its own code.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::run::write_stdout(&format!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Writes `text` to stdout; a closed pipe is not an error, anything else is logged.
+pub(crate) fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        log::error!("cannot write to stdout: {e}");
+    }
+}
+
 /// Exit codes. 0–3 follow the monitoring-plugin convention used by `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -158,8 +180,9 @@ fn check(cx: &Context, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let text = match args.output {
         OutputFormat::Table => output::render_table(&report),
         OutputFormat::Json => output::render_json(&report),
+        OutputFormat::Html => output::html::render_html(&report),
     };
-    print!("{text}");
+    out!("{text}");
     Ok(report.overall().into())
 }
 
@@ -188,7 +211,7 @@ fn lint_value(cx: &Context, args: &LintValueArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow!("cannot read the value from stdin: {e}"))?;
     let value = crate::credential::Secret::from_bytes(std::mem::take(&mut *bytes));
     let (valid, verdict) = crate::decode::format::lint(&profile, &value, args.exact);
-    println!("{verdict}");
+    out!("{verdict}\n");
     Ok(if valid {
         ExitCode::Ok
     } else {

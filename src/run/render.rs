@@ -2,13 +2,13 @@
 
 use anyhow::anyhow;
 
-use super::{Context, ExitCode, load_with_text};
+use super::{Context, ExitCode, collect_and_assess, load_with_text, out};
 use crate::cli::RenderCommand;
-use crate::render;
+use crate::{output, render};
 
 pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitCode> {
-    use crate::cli::{K8sMode, PolicyPurpose, RulesFormat};
-    use render::{k8s, rule_tests, rules, vault_policy};
+    use crate::cli::{DashboardFormat, K8sMode, PolicyPurpose, RulesFormat};
+    use render::{dashboard, k8s, rule_tests, rules, vault_k8s_role, vault_policy};
 
     let (config, text) = load_with_text(cx)?;
     let output = match what {
@@ -54,6 +54,11 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
                 schedule: args.schedule.clone(),
                 pushgateway_secret: args.pushgateway_secret.clone(),
                 vault_secret: args.vault_secret.clone(),
+                vault_ca: match (&args.vault_ca_secret, &args.vault_ca_configmap) {
+                    (Some(secret), _) => Some(k8s::CaSource::Secret(secret.clone())),
+                    (None, Some(config_map)) => Some(k8s::CaSource::ConfigMap(config_map.clone())),
+                    (None, None) => None,
+                },
                 service_account_token: false,
                 source_configmaps: k8s::parse_source_configmaps(&args.source_configmaps)
                     .map_err(|e| anyhow!(e))?,
@@ -84,8 +89,49 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
             },
             args.source.as_deref(),
         ),
+        RenderCommand::VaultK8sRole(args) => vault_k8s_role::render(
+            &config,
+            &vault_k8s_role::Options {
+                service_account: args.name.clone(),
+                namespace: args.namespace.clone(),
+                policy: args.policy.clone(),
+                source: args.source.clone(),
+                format: match args.format {
+                    crate::cli::RoleFormat::Bao => vault_k8s_role::Format::Bao,
+                    crate::cli::RoleFormat::Json => vault_k8s_role::Format::Json,
+                },
+            },
+        ),
+        RenderCommand::Dashboard(args) => dashboard::render(
+            &config,
+            &dashboard::Options {
+                format: match args.format {
+                    DashboardFormat::Json => dashboard::Format::Json,
+                    DashboardFormat::Configmap => dashboard::Format::ConfigMap,
+                },
+                namespace: args.namespace.clone(),
+            },
+        ),
+        RenderCommand::Calendar(args) => return calendar(cx, &config, args),
     }
     .map_err(|e| anyhow!(e))?;
-    print!("{output}");
+    out!("{output}");
     Ok(ExitCode::Ok)
+}
+
+/// The one renderer that reads the sources: the feed is of expiries, not of the config. What
+/// could not be read goes to stderr and makes the exit code 3, as with `push`.
+fn calendar(
+    cx: &Context,
+    config: &crate::config::Config,
+    args: &crate::cli::CalendarArgs,
+) -> anyhow::Result<ExitCode> {
+    let report = collect_and_assess(cx, config, super::now(&args.now)?);
+    eprint!("{}", output::render_problems(&report));
+    out!("{}", output::calendar::render_calendar(&report));
+    Ok(if report.complete() {
+        ExitCode::Ok
+    } else {
+        ExitCode::Unknown
+    })
 }

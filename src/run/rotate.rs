@@ -5,7 +5,7 @@ use anyhow::anyhow;
 use jiff::Timestamp;
 
 use super::deliver::push;
-use super::{Context, ExitCode, collect_and_assess, load_with_text};
+use super::{Context, ExitCode, collect_and_assess, load_with_text, out};
 use crate::cli::{PushArgs, RecordArgs, RotateArgs};
 use crate::config::Config;
 use crate::env;
@@ -79,8 +79,8 @@ pub(super) fn rotate(cx: &Context, args: &RotateArgs) -> anyhow::Result<ExitCode
     }
     // Atomic, like the textfile: a reader never sees half a config.
     write_config(&config.path, &edited)?;
-    println!(
-        "recorded {} = {at} for `{}` in {}",
+    out!(
+        "recorded {} = {at} for `{}` in {}\n",
         key.as_str(),
         args.name,
         config.path.display()
@@ -189,8 +189,8 @@ fn rotate_in_vault(
                 return Ok(ExitCode::Unknown);
             }
         };
-    println!(
-        "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}",
+    out!(
+        "wrote version {version} of `{mount}/{path}` (field `{field}`){}; recorded {} = {minted_at}\n",
         promoted_from
             .as_ref()
             .map_or(String::new(), |s| format!(" from `{s}`")),
@@ -200,14 +200,14 @@ fn rotate_in_vault(
     if let Some(declared) = &entry.declared {
         use crate::credential::Basis;
         if declared.basis == Basis::MintedAtPlusTtl {
-            let text = std::fs::read_to_string(&config.path)
+            let text = crate::file::read_to_string(&config.path, crate::file::CONFIG)
                 .map_err(|e| anyhow!("cannot read `{}`: {e}", config.path.display()))?;
             let edited =
                 crate::rotate::set_time(&text, &args.name, crate::rotate::Key::MintedAt, minted_at)
                     .map_err(|e| anyhow!(e))?;
             write_config(&config.path, &edited)?;
-            println!(
-                "recorded minted_at = {minted_at} for `{}` in {}",
+            out!(
+                "recorded minted_at = {minted_at} for `{}` in {}\n",
                 args.name,
                 config.path.display()
             );
@@ -263,8 +263,8 @@ fn wait_for_consumers(
     );
     match waited {
         Waited::AllCurrent(consumers) => {
-            println!(
-                "every consumer of `{name}` holds the new value: {}",
+            out!(
+                "every consumer of `{name}` holds the new value: {}\n",
                 consumers.join(", ")
             );
             ExitCode::Ok
@@ -341,8 +341,8 @@ pub(super) fn record(cx: &Context, args: &RecordArgs) -> anyhow::Result<ExitCode
     )
     .map_err(|e| anyhow!(e))?;
     let minted_at = Timestamp::from_second(minted_at.as_second()).unwrap_or(minted_at);
-    println!(
-        "recorded {} = {minted_at} for version {} of `{mount}/{}`{}",
+    out!(
+        "recorded {} = {minted_at} for version {} of `{mount}/{}`{}\n",
         target.source.minted_at_key,
         done.version,
         target.path,

@@ -9,7 +9,9 @@
 //! backlog; requests that are in are answered at most [`Limits::max_connections`] at once. A
 //! client has [`Limits::read_timeout`] to send its request (then it gets a 408 and is
 //! disconnected), so connections that send nothing cost a waiting thread for at most that long
-//! and never hold up a scrape whose request is in (short of hundreds of them at once).
+//! and never hold up a scrape whose request is in (short of hundreds of them at once). An answer
+//! gives its answering place back once composed, and is written within
+//! [`Limits::write_timeout`] in all, so clients that do not read cannot hold up a scrape either.
 //! `tiny_http` was the first choice, but it gives every connection a thread without bound and
 //! sets no read timeout, so neither limit could be enforced through it.
 //!
@@ -22,9 +24,11 @@
 //! | `/metrics` | the last published text (`text/plain; version=0.0.4`), 503 before the first |
 //! | `/healthz` | 200 while the process runs |
 //! | `/-/ready` | 503 until the first collection was published, then 200 |
-//! | `/` | the list of these paths |
+//! | `/` | the status page (`text/html`, with a strict `Content-Security-Policy`); the list of these paths before the first collection |
+//! | `/calendar.ics` | the expiry calendar (`text/calendar`), 503 before the first collection |
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -32,7 +36,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::metrics::text::CONTENT_TYPE;
-use crate::serve::state::{Latest, Page, Shutdown};
+use crate::serve::state::{Latest, Page, Shutdown, Views};
 
 /// A request head (request line and headers) still incomplete after this many bytes is refused
 /// with 431.
@@ -50,7 +54,8 @@ pub struct Limits {
     pub max_waiting: usize,
     /// How long a client may take to send its request line and headers.
     pub read_timeout: Duration,
-    /// How long writing one answer may take.
+    /// How long writing one answer may take, in all (not per write: a client that reads a
+    /// little every few seconds gets no longer than one that reads nothing).
     pub write_timeout: Duration,
 }
 
@@ -105,7 +110,9 @@ fn accept_loop(
     loop {
         {
             let mut tracked = lock(&connections.tracked);
-            while tracked.waiting.len() >= max && !shutdown.is_triggered() {
+            // Connections still sending their request and answers still being written share
+            // the bound: neither can take the threads the other needs without limit.
+            while tracked.waiting.len() + tracked.writing >= max && !shutdown.is_triggered() {
                 tracked = connections
                     .changed
                     .wait(tracked)
@@ -158,6 +165,9 @@ struct Tracked {
     active: usize,
     /// Connections whose request is in and being answered.
     answering: usize,
+    /// Answers composed and being written (they hold no answering place: a client that does
+    /// not read cannot keep a scrape waiting).
+    writing: usize,
     next_id: u64,
     waiting: HashMap<u64, TcpStream>,
 }
@@ -192,6 +202,7 @@ struct Slot {
     connections: Arc<Connections>,
     id: u64,
     answering: bool,
+    writing: bool,
 }
 
 impl Slot {
@@ -207,6 +218,7 @@ impl Slot {
             connections: connections.clone(),
             id,
             answering: false,
+            writing: false,
         }
     }
 
@@ -226,6 +238,20 @@ impl Slot {
         tracked.answering += 1;
         self.answering = true;
     }
+
+    /// The answer is composed: its answering place goes to the next request while it is
+    /// written.
+    fn writing(&mut self) {
+        let mut tracked = lock(&self.connections.tracked);
+        if self.answering {
+            tracked.answering -= 1;
+            self.answering = false;
+        }
+        tracked.writing += 1;
+        self.writing = true;
+        drop(tracked);
+        self.connections.changed.notify_all();
+    }
 }
 
 impl Drop for Slot {
@@ -236,6 +262,9 @@ impl Drop for Slot {
         if self.answering {
             tracked.answering -= 1;
         }
+        if self.writing {
+            tracked.writing -= 1;
+        }
         drop(tracked);
         self.connections.changed.notify_all();
     }
@@ -243,7 +272,7 @@ impl Drop for Slot {
 
 fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits) {
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let write_limit = limits.write_timeout;
     let head = match read_head(&mut stream, limits.read_timeout) {
         Ok(head) => head,
         Err(HeadError::TimedOut) => {
@@ -251,6 +280,7 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
                 &mut stream,
                 &Response::text(408, "request timeout\n"),
                 false,
+                write_limit,
             );
             return;
         }
@@ -259,6 +289,7 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
                 &mut stream,
                 &Response::text(431, "request header fields too large\n"),
                 false,
+                write_limit,
             );
             return;
         }
@@ -267,14 +298,17 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
     slot.answering(limits.max_connections);
     let (response, head_only) = match parse_head(&head) {
         Ok(Some(request)) => (
-            respond(request.method, request.path, latest.get(), request.gzip),
+            respond_view(request.method, request.path, latest.views()).unwrap_or_else(|| {
+                respond(request.method, request.path, latest.get(), request.gzip)
+            }),
             request.method == "HEAD",
         ),
         Err(e) => (Response::text(400, e), false),
         // `read_head` returns only heads that are complete or rejected.
         Ok(None) => (Response::text(400, BAD_SHAPE), false),
     };
-    if let Err(e) = write_response(&mut stream, &response, head_only) {
+    slot.writing();
+    if let Err(e) = write_response(&mut stream, &response, head_only, write_limit) {
         log::debug!("cannot answer a request: {e}");
     }
     let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -438,6 +472,9 @@ pub enum Body {
     Static(&'static str),
     Text(Arc<Page>),
     Gzip(Arc<Page>),
+    /// The status page, sent with its `Content-Security-Policy`.
+    Html(Arc<Views>),
+    Calendar(Arc<Views>),
 }
 
 impl Body {
@@ -446,6 +483,8 @@ impl Body {
             Body::Static(s) => s.as_bytes(),
             Body::Text(page) => page.text.as_bytes(),
             Body::Gzip(page) => &page.gzip,
+            Body::Html(views) => views.html.as_bytes(),
+            Body::Calendar(views) => views.calendar.as_bytes(),
         }
     }
 }
@@ -457,6 +496,32 @@ impl Response {
             content_type: TEXT,
             body: Body::Static(body),
         }
+    }
+}
+
+/// The answer for the status page and the calendar, once a collection has published them;
+/// `None` for every other request (and before the first collection, when `/` lists the paths
+/// and `/calendar.ics` is not there yet). Pure.
+pub fn respond_view(method: &str, path: &str, views: Option<Arc<Views>>) -> Option<Response> {
+    if method != "GET" && method != "HEAD" {
+        return None;
+    }
+    match (path, views) {
+        ("/", Some(views)) => Some(Response {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: Body::Html(views),
+        }),
+        ("/calendar.ics", Some(views)) => Some(Response {
+            status: 200,
+            content_type: "text/calendar; charset=utf-8",
+            body: Body::Calendar(views),
+        }),
+        ("/calendar.ics", None) => Some(Response::text(
+            503,
+            "no collection has finished yet; see /-/ready\n",
+        )),
+        _ => None,
     }
 }
 
@@ -484,7 +549,7 @@ pub fn respond(method: &str, path: &str, latest: Option<Arc<Page>>, gzip: bool) 
         }
         ("/", _) => Response::text(
             200,
-            "credwatch exporter\n/metrics   the credentials' expiry, as Prometheus text\n/healthz   200 while the process runs\n/-/ready   200 once the first collection finished\n",
+            "credwatch exporter (the status page appears here once the first collection finished)\n/metrics        the credentials' expiry, as Prometheus text\n/calendar.ics   the expiries as an iCalendar feed\n/healthz        200 while the process runs\n/-/ready        200 once the first collection finished\n",
         ),
         _ => Response::text(404, "not found: try /metrics\n"),
     }
@@ -503,15 +568,28 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn write_response(stream: &mut TcpStream, response: &Response, head_only: bool) -> io::Result<()> {
+fn write_response(
+    stream: &mut TcpStream,
+    response: &Response,
+    head_only: bool,
+    limit: Duration,
+) -> io::Result<()> {
     let body = response.body.as_bytes();
     let mut extra = String::new();
     if response.status == 405 {
         extra.push_str("Allow: GET, HEAD\r\n");
     }
-    match response.body {
+    match &response.body {
         Body::Gzip(_) => extra.push_str("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"),
         Body::Text(_) => extra.push_str("Vary: Accept-Encoding\r\n"),
+        Body::Html(views) => {
+            let _ = write!(
+                extra,
+                "Content-Security-Policy: {}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n",
+                views.csp
+            );
+        }
+        Body::Calendar(_) => extra.push_str("X-Content-Type-Options: nosniff\r\n"),
         Body::Static(_) => {}
     }
     let head = format!(
@@ -521,11 +599,37 @@ fn write_response(stream: &mut TcpStream, response: &Response, head_only: bool) 
         response.content_type,
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
+    let deadline = Instant::now() + limit;
+    write_before(stream, head.as_bytes(), deadline)?;
     if !head_only {
-        stream.write_all(body)?;
+        write_before(stream, body, deadline)?;
     }
     stream.flush()
+}
+
+/// Writes all of `bytes` by `deadline`, in pieces, each send given only the time left.
+fn write_before(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    const PIECE: usize = 64 * 1024;
+    for piece in bytes.chunks(PIECE) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client did not read the answer in time",
+                ));
+            }
+            stream.set_write_timeout(Some(left))?;
+            match stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where to connect to reach `addr`, the listener's own address: an unspecified address (all
@@ -648,6 +752,34 @@ mod tests {
             gzip(b"GET /accept-encoding:gzip HTTP/1.1\r\n\r\n"),
             Ok(Some(false))
         );
+    }
+
+    #[test]
+    fn the_status_page_and_calendar_once_published() {
+        let views = Arc::new(Views {
+            html: "<!DOCTYPE html>".into(),
+            csp: "default-src 'none'".into(),
+            calendar: "BEGIN:VCALENDAR".into(),
+        });
+        let page = respond_view("GET", "/", Some(views.clone())).unwrap();
+        assert_eq!(
+            (page.status, page.content_type),
+            (200, "text/html; charset=utf-8")
+        );
+        assert_eq!(page.body.as_bytes(), b"<!DOCTYPE html>");
+        let head = respond_view("HEAD", "/calendar.ics", Some(views.clone())).unwrap();
+        assert_eq!(
+            (head.status, head.content_type),
+            (200, "text/calendar; charset=utf-8")
+        );
+        assert_eq!(
+            respond_view("GET", "/calendar.ics", None).unwrap().status,
+            503
+        );
+        // Before the first collection `/` lists the paths; other paths and methods are not views.
+        assert_eq!(respond_view("GET", "/", None), None);
+        assert_eq!(respond_view("POST", "/", Some(views.clone())), None);
+        assert_eq!(respond_view("GET", "/metrics", Some(views)), None);
     }
 
     #[test]

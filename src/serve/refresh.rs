@@ -1,6 +1,7 @@
 //! The background refresh of `credwatch serve`: on an interval (with jitter), re-read the config
 //! file, read every source, keep the last known values of what could not be read, encode, and
-//! publish the text that `/metrics` serves into [`Latest`] (which gzips it on this thread). A
+//! publish the text that `/metrics` serves into [`Latest`] (which gzips it on this thread), with
+//! the status page and calendar of the same report ([`Refresher::views`]). A
 //! refresh, however slow, never blocks a scrape: the exporter keeps serving the text published
 //! before it.
 //!
@@ -21,8 +22,8 @@ use crate::env::Env;
 use crate::metrics::RunInfo;
 use crate::metrics::delivery::{self, Delivery, Held};
 use crate::metrics::text;
-use crate::serve::state::{Latest, Shutdown};
-use crate::sources;
+use crate::serve::state::{Latest, Shutdown, Views};
+use crate::{output, sources};
 
 /// Each wait between refreshes is the interval ± this fraction, drawn anew each time, so that
 /// replicas (and the sources they all read) do not move in lockstep.
@@ -171,6 +172,16 @@ impl Refresher {
         self.last_success = published.last_success;
         published.text
     }
+
+    /// The status page and calendar of the last refresh (its report, last known values carried
+    /// over); `None` before the first.
+    pub fn views(&self) -> Option<Views> {
+        self.previous.as_ref().map(|report| Views {
+            html: output::html::render_html(report),
+            csp: output::html::content_security_policy(),
+            calendar: output::calendar::render_calendar(report),
+        })
+    }
 }
 
 /// What could not be read in a report, one line each.
@@ -199,6 +210,10 @@ pub fn run(refresher: &mut Refresher, latest: &Latest, shutdown: &Shutdown, inte
         let text = refresher.refresh();
         if shutdown.is_triggered() {
             return;
+        }
+        // The views first: once /-/ready says ready, the page is there too.
+        if let Some(views) = refresher.views() {
+            latest.publish_views(views);
         }
         latest.publish(text);
         if shutdown.wait_timeout(jittered(interval, random_unit())) {

@@ -1,5 +1,5 @@
-//! What the two halves of `credwatch serve` share: the [`Latest`] published page (written by
-//! [`super::refresh`], read by [`super::exporter`]) and the [`Shutdown`] signal (triggered by the
+//! What the two halves of `credwatch serve` share: the [`Latest`] published page and
+//! [`Views`] (written by [`super::refresh`], read by [`super::exporter`]) and the [`Shutdown`] signal (triggered by the
 //! signal handler, waited on by both). Neither half imports the other; both import this.
 //!
 //! A [`Page`] is gzipped once, when it is published, so that a scrape compresses nothing.
@@ -26,11 +26,22 @@ impl Page {
     }
 }
 
+/// What people look at, rendered by the refresh that published them: the status page (`/`) with
+/// the policy it needs, and the expiry calendar (`/calendar.ics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Views {
+    pub html: String,
+    /// The `Content-Security-Policy` header sent with `html`.
+    pub csp: String,
+    pub calendar: String,
+}
+
 /// The page that `/metrics` serves: replaced as a whole by each refresh, read without waiting
 /// for one.
 #[derive(Debug, Default)]
 pub struct Latest {
     page: RwLock<Option<Arc<Page>>>,
+    views: RwLock<Option<Arc<Views>>>,
 }
 
 impl Latest {
@@ -43,6 +54,19 @@ impl Latest {
     pub fn publish(&self, text: String) {
         let page = Arc::new(Page::new(text));
         *self.page.write().unwrap_or_else(PoisonError::into_inner) = Some(page);
+    }
+
+    /// Makes `views` what `/` and `/calendar.ics` answer from now on.
+    pub fn publish_views(&self, views: Views) {
+        *self.views.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(views));
+    }
+
+    /// The last published views; `None` until the first collection finished.
+    pub fn views(&self) -> Option<Arc<Views>> {
+        self.views
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The last published page; `None` until the first collection finished.

@@ -64,6 +64,9 @@ fn segment(name: &str, value: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
     if plain {
         format!("/{name}/{value}")
+    } else if value.is_empty() {
+        // An empty base64 segment would make `//`, which the Pushgateway redirects.
+        format!("/{name}@base64/=")
     } else {
         format!("/{name}@base64/{}", URL_SAFE.encode(value.as_bytes()))
     }
@@ -76,7 +79,7 @@ pub fn resolve_auth(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Auth>, String> {
     let from_file = |path: &std::path::Path, what: &str| -> Result<Secret, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::file::read_to_string(path, crate::file::SECRET).map_err(|e| {
             format!(
                 "cannot read the Pushgateway {what} file `{}`: {e}",
                 path.display()
@@ -167,7 +170,7 @@ enum Attempt {
 }
 
 /// The retry policy of a push: `retries` further attempts, 500 ms doubling up to 8 s, none
-/// after `deadline` and no wait past it.
+/// whose wait would reach `deadline`.
 fn policy(config: &Pushgateway, deadline: Instant) -> Policy {
     Policy {
         retries: config.retries,
@@ -393,12 +396,14 @@ fn describe(e: &ureq::Error) -> String {
 }
 
 /// A Pushgateway group as a [`super::Destination`]: a complete run is PUT, an incomplete one
-/// POSTed after reading the group back; `dry_run` prints what would be sent instead.
+/// POSTed after reading the group back; `dry_run` keeps what would be sent instead.
 pub struct Group {
     pub target: Pushgateway,
     pub auth: Option<Auth>,
     pub url: String,
     pub dry_run: bool,
+    /// What a dry run would have sent, for the command to print.
+    pub dry_run_output: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -410,6 +415,7 @@ impl Group {
             auth,
             url,
             dry_run,
+            dry_run_output: None,
             agent: agent(),
         }
     }
@@ -442,7 +448,7 @@ impl super::Destination for Group {
     fn write(&mut self, text: &str, complete: bool) -> Result<(), String> {
         let method = if complete { Method::Put } else { Method::Post };
         if self.dry_run {
-            print!("# {} {}\n{text}", method.as_str(), self.url);
+            self.dry_run_output = Some(format!("# {} {}\n{text}", method.as_str(), self.url));
             return Ok(());
         }
         send(
@@ -474,7 +480,7 @@ mod tests {
         g.insert("zone".to_string(), "a-1".to_string());
         assert_eq!(
             group_url("http://pg:9091", "a/b", &g),
-            "http://pg:9091/metrics/job@base64/YS9i/cluster@base64/ZXUvd2VzdCAx/empty@base64//zone/a-1"
+            "http://pg:9091/metrics/job@base64/YS9i/cluster@base64/ZXUvd2VzdCAx/empty@base64/=/zone/a-1"
         );
     }
 

@@ -96,14 +96,16 @@ pub struct Textfile<'a> {
 
 impl super::Destination for Textfile<'_> {
     fn held(&mut self, config: &crate::config::Config, now: jiff::Timestamp) -> Held {
-        match fs::read_to_string(self.path) {
+        match crate::file::read_to_string(self.path, crate::file::TEXTFILE) {
             Ok(previous) => Held::from_series(
                 &crate::metrics::text::parse_series(&previous),
                 &config.metrics,
                 config.defaults.thresholds,
                 now,
             ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Held::default(),
+            Err(crate::file::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Held::default()
+            }
             Err(e) => {
                 log::warn!("cannot read the previous `{}`: {e}", self.path.display());
                 Held::default()
@@ -112,7 +114,14 @@ impl super::Destination for Textfile<'_> {
     }
 
     fn write(&mut self, text: &str, _complete: bool) -> Result<(), String> {
-        write_atomically(self.path, text, |temp| (self.before_rename)(temp))
+        // Through a symlink to the file it points at: the link stays a link (as `rotate` keeps a
+        // linked config).
+        let is_link = fs::symlink_metadata(self.path).is_ok_and(|m| m.file_type().is_symlink());
+        let target = match is_link {
+            true => fs::canonicalize(self.path).unwrap_or_else(|_| self.path.to_path_buf()),
+            false => self.path.to_path_buf(),
+        };
+        write_atomically(&target, text, |temp| (self.before_rename)(temp))
     }
 }
 

@@ -34,7 +34,13 @@ pub fn parse_entry(
             trimmed.chars().count()
         )
     })?;
-    let at = time::unix_seconds(seconds)?;
+    // Not `time::unix_seconds`'s message: it quotes the number, and this file may hold a secret.
+    let at = time::unix_seconds(seconds).map_err(|_| {
+        format!(
+            "expected unix seconds after 1970-01-01 and before 9999, found a {}-digit number outside that range",
+            trimmed.trim_start_matches(['-', '+']).len()
+        )
+    })?;
     Ok(match meaning {
         DirectoryContent::ExpiresAt => Evidence::declared(None, at, Basis::ExpiresAt),
         DirectoryContent::MintedAt => {
@@ -58,15 +64,20 @@ pub fn read_directory(
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
     let mut names = Vec::new();
+    let mut unreadable = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot list directory `{}`: {e}", dir.display()))?;
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
-            log::warn!(
-                "source `{}`: skipping `{}`: the name is not UTF-8",
-                common.name,
-                file_name.to_string_lossy()
-            );
+            // Reported, not skipped: a credential that silently disappears is never fine.
+            let shown = file_name.to_string_lossy().into_owned();
+            unreadable.push(Observation {
+                credential: common.credential(shown.clone()),
+                evidence: Err(format!(
+                    "the file name `{shown}` in `{}` is not UTF-8; rename the file",
+                    dir.display()
+                )),
+            });
             continue;
         };
         if !is_entry_name(name) {
@@ -79,10 +90,12 @@ pub fn read_directory(
         }
     }
     names.sort();
-    Ok(names
+    let mut observations: Vec<Observation> = names
         .into_iter()
         .map(|name| observe(common, source, &dir.join(&name), name))
-        .collect())
+        .collect();
+    observations.extend(unreadable);
+    Ok(observations)
 }
 
 fn observe(
@@ -91,22 +104,15 @@ fn observe(
     path: &Path,
     name: String,
 ) -> Observation {
-    // Only regular files are read: a FIFO or a device would block or never end.
-    let regular = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
-        .and_then(|m| {
-            if m.is_file() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "`{}` is not a regular file; expected a file holding unix seconds",
-                    path.display()
-                ))
-            }
-        });
-    let evidence = regular
-        .and_then(|()| {
-            std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    // Only regular files are read (a FIFO or a device would block or never end), and only as
+    // much as unix seconds can take.
+    let evidence = crate::file::read(path, crate::file::DIRECTORY_ENTRY)
+        .map_err(|e| match e {
+            crate::file::ReadError::NotRegular(_) => format!(
+                "`{}` is not a regular file; expected a file holding unix seconds",
+                path.display()
+            ),
+            e => format!("cannot read `{}`: {e}", path.display()),
         })
         .and_then(|bytes| {
             String::from_utf8(bytes)
@@ -127,6 +133,15 @@ mod tests {
     use super::*;
 
     const YEAR: SignedDuration = SignedDuration::from_secs(365 * 86_400);
+
+    #[test]
+    fn an_out_of_range_number_is_not_echoed() {
+        for content in ["-4815162342424242", "4815162342424242", "0"] {
+            let err = parse_entry(content, DirectoryContent::ExpiresAt, YEAR).unwrap_err();
+            assert!(!err.contains("4815162342"), "{err}");
+            assert!(err.contains("outside that range"), "{err}");
+        }
+    }
 
     #[test]
     fn entries_hold_expiry_or_mint_seconds() {

@@ -42,8 +42,15 @@ pub fn observations(
 pub fn read_value(from: &ValueFrom, env: &Env) -> Result<Secret, String> {
     let value = match from {
         ValueFrom::File(path) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", from.describe()))?;
+            // A file that never answers (a hung mount) makes only this credential unreadable.
+            let owned = path.clone();
+            let bytes = super::deadline::within(
+                &path.display().to_string(),
+                super::deadline::LOCAL_READS,
+                move || crate::file::read(&owned, crate::file::VALUE),
+            )
+            .map_err(|e| format!("cannot read {}: {e}", from.describe()))?
+            .map_err(|e| format!("cannot read {}: {e}", from.describe()))?;
             Secret::from_bytes(bytes)
         }
         ValueFrom::Env(name) => match env.bytes(name) {

@@ -4,6 +4,7 @@
 //! sources both name is kept once and the clash is reported.
 
 pub mod consumer;
+pub mod deadline;
 pub mod directory;
 pub mod evidence;
 pub mod inventory;
@@ -73,9 +74,15 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
                     "reading directory source `{name}` at `{}`",
                     d.path.display()
                 );
-                match directory::read_directory(&source.common, d) {
-                    Ok(o) => (o, None),
-                    Err(e) => (Vec::new(), Some((e, "unreadable"))),
+                let (common, d) = (source.common.clone(), d.clone());
+                let key = d.path.display().to_string();
+                let read = deadline::within(&key, deadline::LOCAL_READS, move || {
+                    directory::read_directory(&common, &d)
+                });
+                match read {
+                    Ok(Ok(o)) => (o, None),
+                    Ok(Err(e)) => (Vec::new(), Some((e, "unreadable"))),
+                    Err(e) => (Vec::new(), Some((e, "timeout"))),
                 }
             }
             SourceKind::Vault(v) => {

@@ -104,7 +104,7 @@ impl RoleId {
         match self {
             RoleId::Given(id) => Ok(Cow::Borrowed(id)),
             RoleId::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = crate::file::read_to_string(path, crate::file::SECRET).map_err(|e| {
                     VaultError::Config(format!(
                         "cannot read the AppRole role_id file `{}`: {e}",
                         path.display()
@@ -256,12 +256,14 @@ pub(crate) fn login_request(auth: &Auth) -> Result<Option<LoginRequest>, VaultEr
 /// Reads a token, secret-id or JWT from a file: surrounding whitespace is dropped, an empty file
 /// is an error. The message names the file, never its content.
 pub(crate) fn read_credential_file(path: &Path, what: &str) -> Result<Secret, VaultError> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-        VaultError::Config(format!(
-            "cannot read the Vault {what} file `{}`: {e}",
-            path.display()
-        ))
-    })?);
+    let text = Zeroizing::new(
+        crate::file::read_to_string(path, crate::file::SECRET).map_err(|e| {
+            VaultError::Config(format!(
+                "cannot read the Vault {what} file `{}`: {e}",
+                path.display()
+            ))
+        })?,
+    );
     let value = text.trim();
     if value.is_empty() {
         return Err(VaultError::Config(format!(

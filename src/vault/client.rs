@@ -160,7 +160,18 @@ impl Client {
         while let Some((folder, depth)) = folders.pop() {
             for key in self.list(mount, &folder)? {
                 let path = format!("{folder}{key}");
-                if key.ends_with('/') {
+                // A key that would lead out of the folder (`../`, `/abs/`, an empty name) is not
+                // followed: it is kept as a path of its own, whose metadata read then fails alone
+                // (before any request), so the good keys next to it are still read.
+                let malformed = key.is_empty()
+                    || key.starts_with('/')
+                    || key
+                        .trim_end_matches('/')
+                        .split('/')
+                        .any(|p| p == ".." || p == ".");
+                if malformed {
+                    found.push(path);
+                } else if key.ends_with('/') {
                     if depth + 1 > self.config.max_depth {
                         return Err(VaultError::LimitExceeded {
                             op: format!("list `{mount}/{folder}` recursively"),

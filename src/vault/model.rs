@@ -172,7 +172,8 @@ pub(crate) fn describe_json_blind(e: &serde_json::Error) -> String {
     format!("{what} (line {}, column {})", e.line(), e.column())
 }
 
-/// Parses one LIST page (`{"data": {"keys": [...]}}`); folders end in `/`.
+/// Parses one LIST page (`{"data": {"keys": [...]}}`); folders end in `/`. Keys are returned
+/// as the server sent them, odd ones included.
 pub fn parse_list(body: &[u8]) -> Result<Vec<String>, String> {
     read_list(body)
 }
@@ -193,9 +194,8 @@ pub(crate) fn read_list(reader: impl Read) -> Result<Vec<String>, String> {
         .ok_or_else(|| "the answer has no `data` object".to_string())?
         .keys
         .unwrap_or_default();
-    if let Some(bad) = keys.iter().find(|k| k.is_empty() || k.starts_with('/')) {
-        return Err(format!("the listing holds an invalid key `{bad}`"));
-    }
+    // Odd keys (empty, absolute, `..`) are kept: the caller reports each one alone and never
+    // follows it, so the good keys next to it are still read.
     Ok(keys)
 }
 
@@ -573,7 +573,11 @@ mod tests {
         let body = br#"{"data":{"keys":["a/","k1","k2"]},"warnings":null}"#;
         assert_eq!(parse_list(body).unwrap(), ["a/", "k1", "k2"]);
         assert!(parse_list(br#"{"data":{}}"#).unwrap().is_empty());
-        assert!(parse_list(br#"{"data":{"keys":[""]}}"#).is_err());
+        // Odd keys are kept for the caller to report one by one.
+        assert_eq!(
+            parse_list(br#"{"data":{"keys":["","/abs"]}}"#).unwrap(),
+            ["", "/abs"]
+        );
         assert!(parse_list(br#"{"errors":[]}"#).is_err());
     }
 

@@ -432,9 +432,7 @@ fn error_message(response: Response<ureq::Body>, secrets: [Option<&str>; 2]) -> 
     let mut text = model::parse_error_message(&bytes);
     drop(Zeroizing::new(bytes));
     for secret in secrets.into_iter().flatten() {
-        if secret.len() >= 4 && text.contains(secret) {
-            text = text.replace(secret, "<redacted>");
-        }
+        text = crate::credential::redact(&text, secret);
     }
     text
 }
@@ -515,7 +513,7 @@ fn describe_transport(e: ureq::Error) -> Failed {
 fn read_ca_file(
     path: &std::path::Path,
 ) -> Result<Vec<ureq::tls::Certificate<'static>>, VaultError> {
-    let pem = std::fs::read(path).map_err(|e| {
+    let pem = crate::file::read(path, crate::file::CA_BUNDLE).map_err(|e| {
         VaultError::Config(format!(
             "cannot read the Vault CA file `{}`: {e}",
             path.display()

@@ -1,5 +1,5 @@
-//! The metrics contract holds across renderers: every series and label name the alert rules and
-//! their promtool tests reference is one that `push --dry-run` emits for the same config (or one
+//! The metrics contract holds across renderers: every series and label name the alert rules,
+//! their promtool tests and the Grafana dashboard reference is one that `push --dry-run` emits for the same config (or one
 //! the Pushgateway adds itself). A renderer that misspells a name, or keeps a name the encoder
 //! dropped, fails here instead of shipping rules that never fire.
 
@@ -242,6 +242,38 @@ fn rule_test_references(tests: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     (metrics, labels)
 }
 
+/// Every panel query of a dashboard, and the series and label of each `label_values(…)`
+/// variable.
+fn dashboard_references(json: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let doc: serde_json::Value = serde_json::from_str(json).expect("the dashboard is JSON");
+    let mut metrics = BTreeSet::new();
+    let mut labels = BTreeSet::new();
+    for panel in doc["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let (m, l) = referenced(target["expr"].as_str().expect("expr"));
+            metrics.extend(m);
+            labels.extend(l);
+        }
+    }
+    for variable in doc["templating"]["list"].as_array().expect("variables") {
+        let Some(definition) = variable["definition"].as_str() else {
+            continue;
+        };
+        let inner = definition
+            .strip_prefix("label_values(")
+            .and_then(|d| d.strip_suffix(')'))
+            .expect("label_values(series, label)");
+        let (series, label) = inner
+            .rsplit_once(", ")
+            .expect("label_values(series, label)");
+        let (m, l) = referenced(series);
+        metrics.extend(m);
+        labels.extend(l);
+        labels.insert(label.to_string());
+    }
+    (metrics, labels)
+}
+
 struct Contract {
     config: &'static str,
     emitted_metrics: BTreeSet<String>,
@@ -297,11 +329,16 @@ fn contracts() -> Vec<Contract> {
             let (emitted_metrics, emitted_labels) = emitted(&dry);
             let (rm, rl) = rule_references(&stdout(config, &["render", "rules"]));
             let (tm, tl) = rule_test_references(&stdout(config, &["render", "rule-tests"]));
+            let (dm, dl) = dashboard_references(&stdout(config, &["render", "dashboard"]));
             Contract {
                 config,
                 emitted_metrics,
                 emitted_labels,
-                referenced: vec![("render rules", rm, rl), ("render rule-tests", tm, tl)],
+                referenced: vec![
+                    ("render rules", rm, rl),
+                    ("render rule-tests", tm, tl),
+                    ("render dashboard", dm, dl),
+                ],
             }
         })
         .collect();
@@ -346,11 +383,13 @@ fn violations(contracts: &[Contract]) -> Vec<String> {
 fn rules_and_rule_tests_reference_only_what_push_emits() {
     let contracts = contracts();
     for c in &contracts {
-        assert!(
-            !c.referenced[0].1.is_empty(),
-            "{}: no series found in the rules",
-            c.config
-        );
+        for (what, metrics, _) in &c.referenced {
+            assert!(
+                !metrics.is_empty(),
+                "{}: no series found in `{what}`",
+                c.config
+            );
+        }
     }
     let everywhere: BTreeSet<&String> = contracts.iter().flat_map(|c| &c.emitted_metrics).collect();
     for name in EMITTED_WHEN_USED {

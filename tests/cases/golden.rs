@@ -25,6 +25,7 @@ const CONFIGS: &[(&str, &str)] = &[
 const COMMANDS: &[(&str, &[&str])] = &[
     ("check", &["check", "--now", NOW]),
     ("check-json", &["check", "--output", "json", "--now", NOW]),
+    ("check-html", &["check", "--output", "html", "--now", NOW]),
     ("push-dry-run", &["push", "--dry-run", "--now", NOW]),
     ("rules", &["render", "rules"]),
     (
@@ -59,6 +60,13 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     ("vault-policy", &["render", "vault-policy"]),
+    ("vault-k8s-role", &["render", "vault-k8s-role"]),
+    ("dashboard", &["render", "dashboard"]),
+    (
+        "dashboard-configmap",
+        &["render", "dashboard", "--format", "configmap"],
+    ),
+    ("calendar", &["render", "calendar", "--now", NOW]),
     (
         "vault-policy-rotate",
         &["render", "vault-policy", "--for", "rotate"],

@@ -120,6 +120,9 @@ name = "unreadable"
             s.path("credwatch.prom").to_str().unwrap(),
         ]),
         cw(&["rotate", "primary", "--no-push"]),
+        cw(&["check", "-o", "html"]),
+        cw(&["render", "calendar"]),
+        cw(&["render", "dashboard", "--format", "configmap"]),
     ];
     // The real push landed (the run with the real Pushgateway is complete apart from the
     // truncated token, so it exits 3 but delivers).

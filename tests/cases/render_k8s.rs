@@ -19,7 +19,7 @@ fn render_k8s(config: &Path, flags: &[&str]) -> Run {
 }
 
 /// Runs `kubernetes-validate --strict` on the YAML; returns whether it passed and what it said.
-fn kubernetes_validate(yaml: &str) -> (bool, String) {
+pub fn kubernetes_validate(yaml: &str) -> (bool, String) {
     let scratch = Scratch::new();
     let file = scratch.write("manifests.yaml", yaml);
     let output = Command::new("kubernetes-validate")
@@ -46,13 +46,13 @@ fn assert_valid(yaml: &str) {
     assert_eq!(said.matches(" passed for resource ").count(), 3, "{said}");
 }
 
-fn documents(yaml: &str) -> Vec<Value> {
+pub(super) fn documents(yaml: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(yaml)
         .map(|d| Value::deserialize(d).expect("the output is YAML"))
         .collect()
 }
 
-fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+pub(super) fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} in {docs:?}"))
@@ -676,4 +676,165 @@ fn flags_that_do_not_fit_the_mode_exit_3() {
         run.assert_code(3);
         assert!(run.stderr.contains(wanted), "{flags:?}: {}", run.stderr);
     }
+}
+
+const VAULT_TOKEN_CONFIG: &str = "[pushgateway]\nurl = \"http://prometheus-pushgateway.monitoring:9091\"\n\n\
+    [[source]]\nkind = \"vault\"\nname = \"kv\"\naddress = \"http://127.0.0.1:8200\"\npaths = [\"ci/key\"]\n";
+
+#[test]
+fn a_vault_token_source_needs_its_secret_and_a_loopback_address_is_warned_in_both_modes() {
+    let s = Scratch::new();
+    let config = s.write("credwatch.toml", VAULT_TOKEN_CONFIG);
+    let refused = render_k8s(&config, &[]);
+    refused.assert_code(3);
+    assert!(
+        refused.stderr.contains("error: source `kv` logs in with a Vault token")
+            && refused.stderr.contains("--vault-secret vault-token")
+            && refused.stderr.contains("kubectl -n monitoring create secret generic vault-token --from-file=token=./vault-token"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty());
+
+    for mode in ["cronjob", "exporter"] {
+        let run = render_k8s(&config, &["--vault-secret", "vault-token", "--mode", mode]);
+        run.assert_code(0);
+        assert!(
+            run.stderr.contains(
+                "warning: source `kv`: vault `address` `http://127.0.0.1:8200` is a loopback address"
+            ),
+            "{mode}: {}",
+            run.stderr
+        );
+        let docs = documents(&run.stdout);
+        let pod = if mode == "exporter" {
+            exporter_pod(&docs)
+        } else {
+            pod_spec(&docs)
+        };
+        let env = &pod["containers"][0]["env"];
+        assert_eq!(env[0]["name"], "VAULT_TOKEN", "{mode}");
+        assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "vault-token");
+    }
+
+    // Kubernetes auth needs no Secret, and a source without `address` needs BAO_ADDR/VAULT_ADDR.
+    let k8s = s.write(
+        "k8s.toml",
+        "[pushgateway]\nurl = \"http://pg:9091\"\n[[source]]\nkind = \"vault\"\npaths = [\"a\"]\n\
+         auth = { method = \"kubernetes\", role = \"credwatch\" }\n",
+    );
+    let run = render_k8s(&k8s, &[]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains(
+            "environment variable `BAO_ADDR` or `VAULT_ADDR` (source `vault` has no `address`)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_vault_ca_is_mounted_from_a_secret_or_configmap_at_the_folder_of_ca_file() {
+    let s = Scratch::new();
+    let text = format!(
+        "{VAULT_TOKEN_CONFIG}ca_file = \"/etc/vault-ca/ca.crt\"\n\n\
+         [[source]]\nkind = \"directory\"\nname = \"legacy\"\npath = \"configmap\"\n"
+    )
+    .replace("127.0.0.1", "vault.vault.svc");
+    let config = s.write("credwatch.toml", &text);
+
+    let unmounted = render_k8s(&config, &["--vault-secret", "vault-token"]);
+    unmounted.assert_code(0);
+    assert!(
+        unmounted
+            .stderr
+            .contains("source `kv`: `ca_file` `/etc/vault-ca/ca.crt` is not in the pod")
+            && unmounted.stderr.contains("under the key `ca.crt`")
+            && unmounted
+                .stderr
+                .contains("--vault-ca-secret SECRET or --vault-ca-configmap CONFIGMAP"),
+        "{}",
+        unmounted.stderr
+    );
+
+    for (flag, field, name_key) in [
+        ("--vault-ca-secret", "secret", "secretName"),
+        ("--vault-ca-configmap", "configMap", "name"),
+    ] {
+        let run = render_k8s(
+            &config,
+            &["--vault-secret", "vault-token", flag, "vault-ca"],
+        );
+        run.assert_code(0);
+        assert!(run.stderr.is_empty(), "{flag}: {}", run.stderr);
+        assert_valid(&run.stdout);
+        let docs = documents(&run.stdout);
+        let mount = &container(&docs)["volumeMounts"][2];
+        assert_eq!(mount["name"], "vault-ca");
+        assert_eq!(mount["mountPath"], "/etc/vault-ca");
+        assert_eq!(mount["readOnly"], true);
+        let volumes = pod_spec(&docs)["volumes"].as_sequence().unwrap();
+        let ca = volumes.iter().find(|v| v["name"] == "vault-ca").unwrap();
+        assert_eq!(ca[field][name_key], "vault-ca", "{flag}");
+        assert_eq!(ca[field]["items"][0]["key"], "ca.crt");
+        assert_eq!(ca[field]["items"][0]["path"], "ca.crt");
+        // Nothing of the CA itself is in the manifests.
+        assert!(!run.stdout.contains("BEGIN CERTIFICATE"));
+    }
+
+    // Where the CA cannot be mounted, or there is no CA to mount.
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "ca_file = \"/etc/vault-ca/ca.crt\"",
+            "ca_file = \"/etc/vault-ca/vault ca.crt\"",
+            "the file name `vault ca.crt` of `ca_file` cannot be a key of a Secret",
+        ),
+        (
+            "ca_file = \"/etc/vault-ca/ca.crt\"",
+            "ca_file = \"vault-ca.pem\"",
+            "`ca_file` `vault-ca.pem` is `/etc/credwatch/vault-ca.pem` in the pod, and the --vault-ca-secret mounted at its folder would hide the config file",
+        ),
+        (
+            "ca_file = \"/etc/vault-ca/ca.crt\"",
+            "ca_file = \"configmap/ca.crt\"",
+            "overlaps the mount of source `legacy` at `/etc/credwatch/configmap`",
+        ),
+        (
+            "ca_file = \"/etc/vault-ca/ca.crt\"",
+            "",
+            "--vault-ca-secret: no vault source has a `ca_file`, so there is nothing to mount `vault-ca` for",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let bad = s.write("bad.toml", &text.replace(from, to));
+        let run = render_k8s(
+            &bad,
+            &[
+                "--vault-secret",
+                "vault-token",
+                "--vault-ca-secret",
+                "vault-ca",
+            ],
+        );
+        run.assert_code(3);
+        assert!(run.stderr.contains(expected), "{to}: {}", run.stderr);
+    }
+    let both = render_k8s(
+        &config,
+        &[
+            "--vault-secret",
+            "t",
+            "--vault-ca-secret",
+            "a",
+            "--vault-ca-configmap",
+            "b",
+        ],
+    );
+    assert_ne!(both.code, 0);
+    assert!(
+        both.stderr.contains("cannot be used with"),
+        "{}",
+        both.stderr
+    );
 }

@@ -275,6 +275,31 @@ fn prometheusrule_and_helm_values_wrap_the_same_rules() {
             .unwrap();
     assert_eq!(helm["additionalPrometheusRulesMap"]["credwatch"], plain);
 
+    // The chart's per-entry `additionalLabels` (kube-prometheus-stack selects rules by `release`).
+    let labelled: serde_json::Value = serde_norway::from_str(
+        &render(
+            &config,
+            &["rules", "--format", "helm-values", "--label", "release=kps"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let entry = &labelled["additionalPrometheusRulesMap"]["credwatch"];
+    assert_eq!(entry["additionalLabels"]["release"], "kps");
+    assert_eq!(entry["groups"], plain["groups"]);
+    let refused = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "rules", "--label", "release=kps"])
+        .run();
+    refused.assert_code(3);
+    assert!(
+        refused
+            .stderr
+            .contains("--label applies to --format prometheusrule and helm-values only"),
+        "{}",
+        refused.stderr
+    );
+
     // What the operator and the chart would load passes promtool.
     std::fs::write(
         s.path("spec.yml"),

@@ -493,3 +493,52 @@ fn the_server_takes_a_listener_and_stops_when_told() {
     );
     assert_eq!(String::from_utf8_lossy(&answer), "");
 }
+
+#[test]
+fn clients_that_never_read_their_answer_do_not_hold_up_a_scrape() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let latest = Arc::new(Latest::new());
+    let shutdown = Arc::new(Shutdown::new());
+    // About the page of 10k credentials: far more than the socket buffers of a client that
+    // reads nothing can take.
+    let page: String = (0..10_000)
+        .map(|i| format!("credwatch_credential_expiry_timestamp_seconds{{credential=\"c-{i:05}\",source=\"inventory\",kind=\"expires_at\",team=\"platform\"}} 1808064429\ncredwatch_credential_read_ok{{credential=\"c-{i:05}\"}} 1\n{:>300}\n", "#"))
+        .collect();
+    assert!(page.len() > 4 << 20);
+    latest.publish(page.clone());
+    {
+        let (latest, shutdown) = (latest.clone(), shutdown.clone());
+        let limits = Limits {
+            max_connections: 4,
+            max_waiting: 256,
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(60),
+        };
+        thread::spawn(move || exporter::serve(listener, latest, shutdown, limits));
+    }
+    // 32 clients ask without gzip and stop reading after the status line: each answer is being
+    // written, and would stay so until the 60 s write deadline.
+    let stalled: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+            let mut status = [0u8; 12];
+            c.read_exact(&mut status).unwrap();
+            assert_eq!(&status, b"HTTP/1.1 200");
+            c
+        })
+        .collect();
+    let start = Instant::now();
+    let scrape = get(&format!("http://{addr}/metrics"), Duration::from_secs(60));
+    let took = start.elapsed();
+    assert_eq!(scrape.status, 200);
+    assert_eq!(scrape.body.len(), page.len());
+    assert!(
+        took < Duration::from_secs(10),
+        "a scrape waited {took:?} behind 32 clients that do not read"
+    );
+    drop(stalled);
+    shutdown.trigger();
+}

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod exporter;
 pub mod openbao;
+pub mod podman;
 pub mod poll;
 
 use std::collections::BTreeMap;
@@ -151,6 +153,21 @@ impl Scratch {
     }
 }
 
+/// Runs the helper `tests/support/SCRIPT` with python3 and parses the JSON it prints.
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(repo_root().join("tests/support").join(script))
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON: {e}"))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -175,7 +192,8 @@ fn require(binary: &str) -> PathBuf {
     })
 }
 
-fn http_agent() -> ureq::Agent {
+/// An HTTP client for the tests: no proxy, a 5 s bound, statuses as values.
+pub fn http_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
@@ -318,6 +336,8 @@ pub enum Fault {
     Status(u16, &'static str),
     /// Accept the connection, read the request, never answer.
     Silence,
+    /// Answer each request (given whole) with the status and JSON body this function returns.
+    Answer(fn(&str) -> (u16, String)),
 }
 
 /// A loopback HTTP server that misbehaves on purpose and records the requests it saw.
@@ -348,6 +368,15 @@ impl FaultServer {
                         );
                     }
                     Fault::Silence => held.push(stream),
+                    Fault::Answer(answer) => {
+                        let (code, body) =
+                            answer(&seen.lock().unwrap().last().cloned().unwrap_or_default());
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {code} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
                 }
             }
         });
@@ -363,7 +392,7 @@ impl FaultServer {
 }
 
 /// Reads one HTTP request (head and a Content-Length body), bounded in size and time.
-fn read_request(stream: &mut TcpStream) -> String {
+pub fn read_request(stream: &mut TcpStream) -> String {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];

@@ -15,7 +15,15 @@ impl Validator<'_> {
             (&raw.last_success_metric, &mut names.last_success),
         ] {
             if let Some(v) = value {
-                if is_metric_name(v.get_ref()) {
+                if crate::metrics::names::FIXED.contains(&v.get_ref().as_str()) {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "metrics: `{}` is a series credwatch (or the Pushgateway) already exports; choose another name",
+                            v.get_ref()
+                        ),
+                    );
+                } else if is_metric_name(v.get_ref()) {
                     *slot = v.get_ref().clone();
                 } else {
                     self.error(

@@ -55,5 +55,12 @@ pub fn check_url(url: &str) -> Result<String, String> {
             "`{url}` has a query or fragment; give the base URL only"
         ));
     }
+    // The HTTP client's own parser, so that nothing accepted here fails to build a request later.
+    let parsed: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    if parsed.host().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` has no host"));
+    }
     Ok(url.trim_end_matches('/').to_string())
 }

@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use jiff::SignedDuration;
-
 use super::Validator;
 use super::names::{check_label_name, check_url};
 use crate::config::Pushgateway;
@@ -21,7 +19,7 @@ impl Validator<'_> {
         };
         let job = self
             .non_empty(raw.job.as_ref(), "pushgateway", "job")
-            .unwrap_or_else(|| "credwatch".into());
+            .unwrap_or_else(|| Pushgateway::DEFAULT_JOB.into());
         let mut grouping = BTreeMap::new();
         if let Some(g) = raw.grouping {
             let span = g.span();
@@ -43,9 +41,15 @@ impl Validator<'_> {
             &raw.timeout,
             "pushgateway",
             "timeout",
-            SignedDuration::from_secs(30),
+            Pushgateway::DEFAULT_TIMEOUT,
         );
-        let retries = self.bounded(&raw.retries, "pushgateway", "retries", 0..=10, 3) as u32;
+        let retries = self.bounded(
+            &raw.retries,
+            "pushgateway",
+            "retries",
+            0..=10,
+            Pushgateway::DEFAULT_RETRIES.into(),
+        ) as u32;
         Pushgateway {
             url,
             job,
