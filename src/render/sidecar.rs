@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::config::{Config, ValueFrom};
 use crate::env::{FINGERPRINT_KEY, POD_NAME};
-use crate::render::k8s::{CONFIG_KEY, check_yaml11, is_dns_label, is_dns_subdomain};
+use crate::render::k8s::{CONFIG_KEY, check_common};
 
 /// Where the sidecar's config is mounted (apart from the workload's own files).
 pub const SIDECAR_CONFIG_DIR: &str = "/etc/credwatch-consumer";
@@ -45,45 +45,16 @@ pub struct Options {
 }
 
 fn check(config: &Config, opts: &Options) -> Result<(), String> {
-    for (flag, value) in [
-        ("--name", Some(&opts.name)),
-        ("--namespace", Some(&opts.namespace)),
-        ("--image", Some(&opts.image)),
-        ("--env-from-secret", Some(&opts.env_from_secret)),
-        ("--fingerprint-secret", opts.fingerprint_secret.as_ref()),
-    ] {
-        if let Some(v) = value {
-            check_yaml11(v).map_err(|e| format!("{flag}: {e}"))?;
-        }
-    }
-    if !is_dns_label(&opts.name, 52) {
-        return Err(format!(
-            "--name: `{}` is not a valid name: use at most 52 lowercase letters, digits and `-`, starting and ending with a letter or digit",
-            opts.name
-        ));
-    }
-    if !is_dns_label(&opts.namespace, 63) {
-        return Err(format!(
-            "--namespace: `{}` is not a valid namespace",
-            opts.namespace
-        ));
-    }
-    if opts.image.is_empty() || opts.image.contains(char::is_whitespace) {
-        return Err(format!(
-            "--image: `{}` is not an image reference",
-            opts.image
-        ));
-    }
-    for (flag, secret) in [
-        ("--env-from-secret", Some(&opts.env_from_secret)),
-        ("--fingerprint-secret", opts.fingerprint_secret.as_ref()),
-    ] {
-        if let Some(s) = secret
-            && !is_dns_subdomain(s)
-        {
-            return Err(format!("{flag}: `{s}` is not a valid Secret name"));
-        }
-    }
+    let env_from = Some(&opts.env_from_secret);
+    check_common(
+        (&opts.name, 52, ""),
+        &opts.namespace,
+        &opts.image,
+        &[
+            ("--env-from-secret", env_from),
+            ("--fingerprint-secret", opts.fingerprint_secret.as_ref()),
+        ],
+    )?;
     if config.consumers.is_empty() {
         return Err(format!(
             "`{}` declares no [[consumer]]: the sidecar reports the copies it names, e.g. `[[consumer]] credential = \"primary\", env = \"CLAUDE_CODE_OAUTH_TOKEN\"`",
