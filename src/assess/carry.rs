@@ -452,6 +452,29 @@ mod tests {
         assert_eq!(pool.runway_until, Some(at(NOW + 200 * DAY)));
     }
 
+    #[test]
+    fn recorded_values_are_carried_while_their_store_is_down() {
+        let stored = crate::credential::StoredValue {
+            credential: "primary".into(),
+            fingerprint: "fp-old".into(),
+            replaced_at: Some(at(NOW)),
+            expires_at: Some(at(NOW + DAY)),
+        };
+        let mut before = report(vec![], vec![source("vault", None)], NOW);
+        before.copies.stored = vec![stored.clone()];
+        let down = report(vec![], vec![source("vault", Some("sealed"))], NOW + 60);
+        let merged = merge(&before, down, PoolPolicy::default());
+        assert_eq!(merged.copies.stored, [stored]);
+        // Read again (and nothing recorded any more): what it says now wins.
+        let up = report(vec![], vec![source("vault", None)], NOW + 120);
+        assert!(
+            merge(&merged, up, PoolPolicy::default())
+                .copies
+                .stored
+                .is_empty()
+        );
+    }
+
     /// What push and textfile read back: series, some without a `source` label.
     fn known(name: &str, source: &str, days_left: i64) -> Known {
         Known {

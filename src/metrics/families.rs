@@ -33,7 +33,7 @@ use super::names;
 use crate::assess::Report;
 use crate::assess::carry::Known;
 use crate::config::MetricNames;
-use crate::credential::{Basis, Credential, Thresholds};
+use crate::credential::{Basis, Credential, StoredValue, Thresholds};
 use crate::metrics::text::{Family, Series};
 
 /// Facts about the run itself, measured by the caller.
@@ -306,6 +306,35 @@ fn copy_families(report: &Report, l_cred: &Arc<str>, l_fp: &Arc<str>) -> [Family
     [fp, ok, expiry, replaced]
 }
 
+/// The values a store recorded, read back from their series (the inverse of the stored-value
+/// families), so a run that cannot read the store carries them like the expiry. Pure.
+pub fn stored_from_series(series: &[Series], names: &MetricNames) -> Vec<StoredValue> {
+    let cred = names.credential_label.as_str();
+    let seconds = |v: f64| Timestamp::from_second(v as i64).ok();
+    series
+        .iter()
+        .filter(|s| s.metric == names::STORED_VALUE_EXPIRY)
+        .filter_map(|s| {
+            let credential = s.labels.get(cred)?.clone();
+            let fingerprint = s.labels.get(names::FINGERPRINT_LABEL)?.clone();
+            let replaced_at = series
+                .iter()
+                .find(|r| {
+                    r.metric == names::STORED_VALUE_REPLACED
+                        && r.labels.get(cred) == Some(&credential)
+                        && r.labels.get(names::FINGERPRINT_LABEL) == Some(&fingerprint)
+                })
+                .and_then(|r| seconds(r.value));
+            Some(StoredValue {
+                credential,
+                fingerprint,
+                replaced_at,
+                expires_at: seconds(s.value),
+            })
+        })
+        .collect()
+}
+
 /// The inverse of [`families`] for what a partial run needs: the last known expiry of each
 /// credential, with the labels it was delivered with. Thresholds come from the delivered
 /// threshold series, else `defaults`. Pure.
@@ -384,6 +413,54 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             value,
         }
+    }
+
+    #[test]
+    fn recorded_values_read_back_with_their_replacement_time() {
+        let names = MetricNames::default();
+        let held = vec![
+            series(
+                names::STORED_VALUE_EXPIRY,
+                &[
+                    ("credential", "primary"),
+                    ("fingerprint", "fp-new"),
+                    ("state", "current"),
+                ],
+                1.9e9,
+            ),
+            series(
+                names::STORED_VALUE_EXPIRY,
+                &[
+                    ("credential", "primary"),
+                    ("fingerprint", "fp-old"),
+                    ("state", "replaced"),
+                ],
+                1.8e9,
+            ),
+            series(
+                names::STORED_VALUE_REPLACED,
+                &[("credential", "primary"), ("fingerprint", "fp-old")],
+                1.7e9,
+            ),
+        ];
+        let stored = stored_from_series(&held, &names);
+        let got: Vec<(&str, Option<i64>, Option<i64>)> = stored
+            .iter()
+            .map(|s| {
+                (
+                    s.fingerprint.as_str(),
+                    s.replaced_at.map(|t| t.as_second()),
+                    s.expires_at.map(|t| t.as_second()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("fp-new", None, Some(1_900_000_000)),
+                ("fp-old", Some(1_700_000_000), Some(1_800_000_000))
+            ]
+        );
     }
 
     #[test]
