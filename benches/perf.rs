@@ -370,6 +370,7 @@ fn synthetic(n: usize, pools: bool) -> Collection {
             reason: None,
         }],
         problems: vec![],
+        copies: Default::default(),
     }
 }
 

@@ -35,6 +35,13 @@ CONFIGURATION (credwatch.toml; found via --config, $CREDWATCH_CONFIG, then ./cre
                     retries)
   [[source]]        kind = \"vault-token\": tokens by accessor, accessors = { name = \"accessor\" },
                     and the same connection keys
+  [[credential]]    vault = { path, field, source } for a value stored in Vault (a vault
+                    source may then give only the connection: no prefix, no paths)
+  [[consumer]]      credential, env or file, name (default $POD_NAME, else $HOSTNAME): a copy
+                    of a stored credential where a workload uses it (run it as a sidecar)
+  [alerts]          propagation_grace = \"90m\": how long a consumer may hold a replaced value
+  [prometheus]      url: where `rotate --wait` asks what the consumers hold
+                    (else CREDWATCH_PROMETHEUS_URL)
 Times are RFC 3339 with an offset or unix seconds; durations look like 365d, 12h, 90m.
 Relative paths are resolved against the config file's folder.";
 
@@ -123,14 +130,31 @@ For a credential stored in Vault (`vault = { path, field }`), the new value is r
 (not echoed on a terminal; never from argv or the environment), checked against the
 credential's `format` (a truncated token is refused before anything is written), written with
 check-and-set on the current version keeping the secret's other fields, and its mint time is
-recorded in custom_metadata (`minted_at`, `rotated_by`, `promoted_from` with --from), keeping
-the other keys:
+recorded in custom_metadata (`minted_at`, `rotated_by`, `promoted_from` with --from), with
+the new value's fingerprint (`fingerprint`), the version written (`recorded_version`) and the
+replaced value's version, fingerprint, mint time and expiry pushed onto a short history
+(`previous_1` … `previous_5`), keeping the other keys:
   credwatch rotate primary < new-token.txt
   credwatch rotate primary --from spare-1
 Then it pushes at once (unless --no-push), so the expiring alert clears within the next
-Prometheus evaluations instead of at the next CronJob run. Credentials whose expiry is read
+Prometheus evaluations instead of at the next CronJob run. That clears the store's alert only:
+workloads that read the value at start (environment variables from a Secret) keep the old one
+until they restart. `[[consumer]]` sidecars report what each pod holds, and
+  credwatch rotate primary --wait 30m < new-token.txt
+polls Prometheus every 10s (progress on stderr) until every consumer reports the new value. Credentials whose expiry is read
 from their value (a JWT, a certificate) need no record: replace the value and push.
-EXIT CODES: as `push` after a successful record; 3 when nothing could be recorded.";
+EXIT CODES: as `push` after a successful record; 3 when nothing could be recorded; with --wait,
+1 when some consumer still holds another value at the deadline (they are named), 3 when no
+consumer reported.";
+
+const RECORD_HELP: &str = "\
+Records, in the secret's custom_metadata, the mint time of the version stored now
+(`minted_at`), that version (`recorded_version`), the value's fingerprint where the value is
+readable (keyed HMAC when a fingerprint key is configured; never the value) and `recorded_by`.
+It is a merge patch: every other key is kept. Use it to import mint times known from elsewhere
+(the map of mint epochs an older setup kept), or to confirm a value changed outside credwatch:
+  credwatch record primary --minted-at 2026-04-18T16:07:09Z
+EXIT CODES: 0 recorded, 3 nothing could be recorded.";
 
 const LINT_HELP: &str = "\
 Reads the value from stdin (never from the command line), checks it and prints what is wrong
@@ -202,6 +226,9 @@ pub enum Command {
     /// Record a rotated credential (its new mint time), then push at once so alerts clear
     #[command(after_long_help = ROTATE_HELP)]
     Rotate(RotateArgs),
+    /// Record the mint time of the value stored in Vault now, without writing a value
+    #[command(after_long_help = RECORD_HELP)]
+    Record(RecordArgs),
     /// Check a value from stdin against a format before storing it (e.g. a new token)
     #[command(after_long_help = LINT_HELP)]
     LintValue(LintValueArgs),
@@ -237,6 +264,31 @@ pub struct RotateArgs {
     /// before writing)
     #[arg(long, value_name = "VERSION")]
     pub expect_version: Option<u64>,
+
+    /// Who rotated it, recorded as `rotated_by` [default: the OS user ($USER)]
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+
+    /// Vault: after writing, wait (e.g. `30m`) until every consumer of the credential reports
+    /// the new value to Prometheus (`[prometheus] url` or CREDWATCH_PROMETHEUS_URL); exit 1
+    /// naming the consumers still behind when the time is up
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The credential stored in Vault (a `[[credential]]` with `vault = { path, field }`)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// When the value stored now was minted (RFC 3339 or unix seconds)
+    #[arg(long, value_name = "TIME")]
+    pub minted_at: String,
+
+    /// Who recorded it, recorded as `recorded_by` [default: the OS user ($USER)]
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -440,9 +492,20 @@ pub struct K8sArgs {
     #[arg(long)]
     pub service_monitor: bool,
 
-    /// Label on the ServiceMonitor, e.g. `release=kube-prometheus-stack` (repeatable)
+    /// Label on the ServiceMonitor, e.g. `release=kube-prometheus-stack` (repeatable); with
+    /// --mode sidecar, on the PodMonitor
     #[arg(long = "service-monitor-label", value_name = "KEY=VALUE")]
     pub service_monitor_labels: Vec<String>,
+
+    /// With --mode sidecar/sidecar-patch: the Secret the workload reads with `envFrom`, which the
+    /// sidecar reads too
+    #[arg(long, value_name = "SECRET")]
+    pub env_from_secret: Option<String>,
+
+    /// With --mode sidecar-patch: the Secret whose key `key` is the fingerprint key
+    /// (CREDWATCH_FINGERPRINT_KEY), the same as the store side's
+    #[arg(long, value_name = "SECRET")]
+    pub fingerprint_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -451,6 +514,11 @@ pub enum K8sMode {
     Cronjob,
     /// ServiceAccount, ConfigMap, a Deployment running `credwatch serve` and its Service
     Exporter,
+    /// A consumer sidecar's ConfigMap and PodMonitor, to `kubectl apply` ([[consumer]] entries)
+    Sidecar,
+    /// The patch adding the consumer sidecar to an existing Deployment, for `kubectl patch
+    /// deployment NAME --patch-file`
+    SidecarPatch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,10 +50,13 @@ pub enum Basis {
     ProbeIssuer,
     /// A Vault token's `expire_time`, looked up by accessor (`issue_time` as mint time).
     VaultTokenExpireTime,
+    /// The value was changed outside credwatch (a version newer than the one credwatch
+    /// recorded): its mint time is assumed to be that version's `created_time`.
+    AssumedFromChange,
 }
 
 impl Basis {
-    const ALL: [Basis; 9] = [
+    const ALL: [Basis; 10] = [
         Basis::ExpiresAt,
         Basis::MintedAtPlusTtl,
         Basis::JwtExp,
@@ -63,6 +66,7 @@ impl Basis {
         Basis::ApproleExpiration,
         Basis::ProbeIssuer,
         Basis::VaultTokenExpireTime,
+        Basis::AssumedFromChange,
     ];
 
     /// The inverse of [`Basis::label`].
@@ -81,6 +85,7 @@ impl Basis {
             Basis::ApproleExpiration => "approle_expiration_time",
             Basis::ProbeIssuer => "probe_issuer",
             Basis::VaultTokenExpireTime => "vault_token_expire_time",
+            Basis::AssumedFromChange => "assumed_changed_out_of_band",
         }
     }
 }
@@ -262,6 +267,36 @@ pub struct Collection {
     pub sources: Vec<SourceStatus>,
     /// Problems that belong to no single credential (such as a name defined twice).
     pub problems: Vec<String>,
+    /// Consumers' copies and the values the store recorded, for the consumer series.
+    pub copies: Copies,
+}
+
+/// What tells whether the workloads hold the value the store holds: the copies this run saw
+/// where they are used, and the values a store recorded (current and earlier, by fingerprint).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copies {
+    pub consumers: Vec<ConsumerCopy>,
+    pub stored: Vec<StoredValue>,
+}
+
+/// One consumer's copy of a stored credential (`[[consumer]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerCopy {
+    pub credential: String,
+    /// Who holds the copy (a pod name, a host name).
+    pub consumer: String,
+    /// The copy's fingerprint, or why it could not be read.
+    pub fingerprint: Result<String, String>,
+}
+
+/// A value a store holds or held, as credwatch recorded it in the store's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredValue {
+    pub credential: String,
+    pub fingerprint: String,
+    /// `None` for the value stored now; when the store moved on otherwise.
+    pub replaced_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// `text` with every run of at least [`REDACT_RUN`] bytes that also occurs in `secret` replaced

@@ -29,6 +29,11 @@ pub const VAULT_NAMESPACE: [&str; 2] = ["BAO_NAMESPACE", "VAULT_NAMESPACE"];
 pub const VAULT_CACERT: [&str; 2] = ["BAO_CACERT", "VAULT_CACERT"];
 /// Who rotated a credential (recorded as `rotated_by`).
 pub const USER: &str = "USER";
+/// A consumer's default name: the pod's (from the downward API), else the host's.
+pub const POD_NAME: &str = "POD_NAME";
+pub const HOSTNAME: &str = "HOSTNAME";
+/// Prometheus's base URL for `rotate --wait` when `[prometheus] url` is not set.
+pub const PROMETHEUS_URL: &str = "CREDWATCH_PROMETHEUS_URL";
 /// A test hook (debug builds only, not in `--help`): milliseconds `textfile` waits between
 /// writing its temporary file and renaming it, so a test can kill it in that window.
 pub const TEST_PAUSE_BEFORE_RENAME_MS: &str = "CREDWATCH_TEST_PAUSE_BEFORE_RENAME_MS";

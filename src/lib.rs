@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod probe;
+pub mod recorded;
 pub mod render;
 pub mod rotate;
 pub mod run;

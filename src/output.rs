@@ -124,7 +124,17 @@ fn credential_notes(report: &Report) -> String {
 fn pool_notes(report: &Report) -> String {
     let mut out = String::new();
     for p in &report.pools {
+        // Members that could not be read (a sealed Vault) may well be usable: the runway is
+        // unknown, not over.
+        let unread = report
+            .assessments
+            .iter()
+            .filter(|a| p.members.contains(&a.credential.name) && a.status == Status::Unknown)
+            .count();
         let runway = match (p.runway_until, p.runway(report.now)) {
+            (None, _) if unread > 0 => {
+                format!("runway unknown ({unread} member(s) could not be read)")
+            }
             (None, _) => "no usable member".to_string(),
             (Some(_), None) => "a member never expires".to_string(),
             (Some(t), Some(r)) => {
@@ -135,7 +145,11 @@ fn pool_notes(report: &Report) -> String {
                 )
             }
         };
-        let low = if p.low(report.now) { " LOW" } else { "" };
+        let low = if p.low(report.now) && !(p.runway_until.is_none() && unread > 0) {
+            " LOW"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "  {}: {} member{}{}, {runway}{low}",
@@ -424,6 +438,39 @@ mod tests {
         assert_eq!(days_left(0), "0.0");
         assert_eq!(days_left(-1), "-0.1");
         assert_eq!(days_left(-3 * day), "-3.0");
+    }
+
+    #[test]
+    fn a_pool_whose_members_cannot_be_read_has_an_unknown_runway_not_a_low_one() {
+        use crate::credential::{Collection, Credential, Observation, PoolPolicy, Thresholds};
+        let member = |name: &str| Observation {
+            credential: Credential {
+                name: name.into(),
+                pool: Some("agent".into()),
+                source: "vault".into(),
+                labels: Default::default(),
+                runbook: None,
+                thresholds: Thresholds {
+                    warn_before: jiff::SignedDuration::from_hours(720),
+                    critical_before: jiff::SignedDuration::from_hours(168),
+                },
+            },
+            evidence: Err("the server is sealed".into()),
+        };
+        let report = crate::assess::assess(
+            Collection {
+                observations: vec![member("a"), member("b"), member("c")],
+                ..Collection::default()
+            },
+            "2026-12-01T00:00:00Z".parse().unwrap(),
+            PoolPolicy::default(),
+        );
+        let notes = pool_notes(&report);
+        assert!(
+            notes.contains("agent: 3 members, runway unknown (3 member(s) could not be read)\n"),
+            "{notes}"
+        );
+        assert!(!notes.contains("LOW"), "{notes}");
     }
 
     #[test]

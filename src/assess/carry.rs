@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 
 use crate::assess::{self, Assessment, Report, Status};
-use crate::credential::Collection;
 use crate::credential::{Basis, Credential, Evidence, Observation, PoolPolicy};
+use crate::credential::{Collection, Copies};
 
 /// What an earlier run delivered about a credential, read back from where it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct Known {
     pub minted_at: Option<Timestamp>,
     /// How the expiry was known then; kept so the series keeps its `kind` label.
     pub basis: Basis,
+    /// The value's fingerprint then, so the info series keeps its `fingerprint` label.
+    pub fingerprint: Option<String>,
 }
 
 /// The report an earlier run delivered, rebuilt from what was read back, for [`merge`].
@@ -32,7 +34,10 @@ pub fn previous_report(known: Vec<Known>, now: Timestamp) -> Report {
         assessments: known
             .into_iter()
             .map(|k| Assessment {
-                evidence: Some(Evidence::declared(k.minted_at, k.expires_at, k.basis)),
+                evidence: Some(Evidence {
+                    fingerprint: k.fingerprint,
+                    ..Evidence::declared(k.minted_at, k.expires_at, k.basis)
+                }),
                 remaining: Some(k.expires_at.duration_since(now)),
                 credential: k.credential,
                 error: None,
@@ -43,7 +48,31 @@ pub fn previous_report(known: Vec<Known>, now: Timestamp) -> Report {
         pools: Vec::new(),
         sources: Vec::new(),
         problems: Vec::new(),
+        copies: Default::default(),
     }
+}
+
+/// The copies of this refresh, with the recorded values of a credential this refresh did not
+/// read carried from `previous` while a source is failing (its store is down): otherwise every
+/// consumer of it would turn unknown during a store outage.
+fn carried_copies(previous: &Report, mut current: Copies, failing: bool) -> Copies {
+    if !failing {
+        return current;
+    }
+    let read: std::collections::HashSet<String> = current
+        .stored
+        .iter()
+        .map(|s| s.credential.clone())
+        .collect();
+    current.stored.extend(
+        previous
+            .copies
+            .stored
+            .iter()
+            .filter(|s| !read.contains(&s.credential))
+            .cloned(),
+    );
+    current
 }
 
 /// Merges this refresh's report (`current`) with the merged report of the refresh before it.
@@ -75,6 +104,7 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
         .iter()
         .filter_map(|s| Some((s.name.as_str(), s.error.as_deref()?)))
         .collect();
+    let any_failed = !failed.is_empty();
     let present: HashSet<&str> = current
         .assessments
         .iter()
@@ -139,6 +169,7 @@ pub fn merge(previous: &Report, current: Report, policy: PoolPolicy) -> Report {
             observations,
             sources: current.sources,
             problems: current.problems,
+            copies: carried_copies(previous, current.copies, any_failed),
         },
         current.now,
         policy,
@@ -218,6 +249,7 @@ mod tests {
                 observations,
                 sources,
                 problems: vec![],
+                copies: Default::default(),
             },
             at(now),
             PoolPolicy::default(),
@@ -420,6 +452,29 @@ mod tests {
         assert_eq!(pool.runway_until, Some(at(NOW + 200 * DAY)));
     }
 
+    #[test]
+    fn recorded_values_are_carried_while_their_store_is_down() {
+        let stored = crate::credential::StoredValue {
+            credential: "primary".into(),
+            fingerprint: "fp-old".into(),
+            replaced_at: Some(at(NOW)),
+            expires_at: Some(at(NOW + DAY)),
+        };
+        let mut before = report(vec![], vec![source("vault", None)], NOW);
+        before.copies.stored = vec![stored.clone()];
+        let down = report(vec![], vec![source("vault", Some("sealed"))], NOW + 60);
+        let merged = merge(&before, down, PoolPolicy::default());
+        assert_eq!(merged.copies.stored, [stored]);
+        // Read again (and nothing recorded any more): what it says now wins.
+        let up = report(vec![], vec![source("vault", None)], NOW + 120);
+        assert!(
+            merge(&merged, up, PoolPolicy::default())
+                .copies
+                .stored
+                .is_empty()
+        );
+    }
+
     /// What push and textfile read back: series, some without a `source` label.
     fn known(name: &str, source: &str, days_left: i64) -> Known {
         Known {
@@ -427,6 +482,7 @@ mod tests {
             expires_at: at(NOW + days_left * DAY),
             minted_at: None,
             basis: Basis::JwtExp,
+            fingerprint: None,
         }
     }
 

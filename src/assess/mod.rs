@@ -1,6 +1,7 @@
 //! Pure assessment: (observations, now) → a status per credential and for the whole run.
 
 pub mod carry;
+pub mod consumer;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -113,6 +114,8 @@ pub struct Report {
     pub pools: Vec<Pool>,
     pub sources: Vec<SourceStatus>,
     pub problems: Vec<String>,
+    /// Consumers' copies and the values stores recorded, passed through for the metrics.
+    pub copies: crate::credential::Copies,
 }
 
 impl Report {
@@ -359,6 +362,7 @@ pub fn assess(collection: Collection, now: Timestamp, policy: PoolPolicy) -> Rep
         pools,
         sources: collection.sources,
         problems: collection.problems,
+        copies: collection.copies,
     }
 }
 
@@ -445,6 +449,7 @@ mod tests {
             ],
             sources: vec![],
             problems: vec![],
+            copies: Default::default(),
         };
         let report = assess(collection, now, PoolPolicy::default());
         let names: Vec<_> = report

@@ -45,6 +45,21 @@ pub struct Config {
     pub fingerprint_key_file: Option<PathBuf>,
     /// Custom `[[format]]` profiles by name.
     pub formats: BTreeMap<String, FormatProfile>,
+    /// `[[consumer]]`: copies of stored credentials where they are used.
+    pub consumers: Vec<Consumer>,
+    /// `[prometheus] url`: where `rotate --wait` asks what the consumers report.
+    pub prometheus_url: Option<String>,
+}
+
+/// A copy of a stored credential as a workload sees it (`[[consumer]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    /// The stored credential it is a copy of (the `credential` label of the store's series).
+    pub credential: String,
+    /// Where the copy is: an environment variable or a file (never Vault).
+    pub from: ValueFrom,
+    /// Who holds it; `None`: `$POD_NAME`, else `$HOSTNAME`, at run time.
+    pub name: Option<String>,
 }
 
 impl Config {
@@ -458,6 +473,9 @@ pub struct Alerts {
     pub stale_for: SignedDuration,
     pub never_ran_for: SignedDuration,
     pub push_failing_for: SignedDuration,
+    /// How long a consumer may hold a replaced value before `ConsumerStale` fires: long enough
+    /// for the new value to reach it (an ExternalSecret refreshes hourly by default).
+    pub propagation_grace: SignedDuration,
     /// `runbook_url` for credentials without a runbook of their own.
     pub runbook: Option<String>,
     /// Extra labels on every alert.

@@ -29,6 +29,9 @@ pub(super) struct RawConfig {
     pub fingerprint: Option<RawFingerprint>,
     #[serde(default)]
     pub probes: RawProbes,
+    #[serde(default, rename = "consumer")]
+    pub consumers: Vec<RawConsumer>,
+    pub prometheus: Option<RawPrometheus>,
 }
 
 #[derive(Deserialize, Default)]
@@ -54,6 +57,21 @@ pub(super) struct RawProbe {
     pub expiry_format: Option<String>,
     pub ca_file: Option<String>,
     pub timeout: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPrometheus {
+    pub url: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsumer {
+    pub credential: Spanned<String>,
+    pub env: Option<String>,
+    pub file: Option<String>,
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +127,7 @@ pub(super) struct RawAlerts {
     pub stale_for: Option<Spanned<toml::Value>>,
     pub never_ran_for: Option<Spanned<toml::Value>>,
     pub push_failing_for: Option<Spanned<toml::Value>>,
+    pub propagation_grace: Option<Spanned<toml::Value>>,
     pub runbook: Option<String>,
     pub labels: Option<Spanned<BTreeMap<String, String>>>,
 }

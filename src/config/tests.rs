@@ -383,7 +383,7 @@ fn each_error_names_its_line_column_key_and_expectation() {
         ),
         (
             "[[source]]\nkind = \"vault\"\n",
-            "2:8: source `vault`: a `vault` source needs `paths` (secrets to watch) and/or `prefix`",
+            "2:8: source `vault`: a `vault` source needs `paths` (secrets to watch), `prefix` (a folder to scan), or a `[[credential]]`",
         ),
         (
             "[[source]]\nkind = \"vault\"\nprefix = \"a\"\nauth = { method = \"approle\", role_id = \"r\" }\n",
@@ -735,4 +735,57 @@ proptest::proptest! {
         let text = format!("[[credential]]\nname = \"a\"\n{key} = {value}\n\n[[source]]\nkind = \"{pool_kind}\"\npath = \"x\"\n");
         let _ = parse(&text);
     }
+}
+
+#[test]
+fn consumers_name_their_copy_and_its_credential() {
+    let config = parse(
+        "[alerts]\npropagation_grace = \"2h\"\n\
+         [[consumer]]\ncredential = \"primary\"\nenv = \"CLAUDE_CODE_OAUTH_TOKEN\"\n\
+         [[consumer]]\ncredential = \"primary\"\nfile = \"secrets/token\"\nname = \"batch\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.alerts.propagation_grace,
+        SignedDuration::from_hours(2)
+    );
+    assert_eq!(
+        config.consumers,
+        [
+            Consumer {
+                credential: "primary".into(),
+                from: ValueFrom::Env("CLAUDE_CODE_OAUTH_TOKEN".into()),
+                name: None,
+            },
+            Consumer {
+                credential: "primary".into(),
+                from: ValueFrom::File(PathBuf::from("/etc/credwatch/secrets/token")),
+                name: Some("batch".into()),
+            },
+        ]
+    );
+    assert_eq!(
+        parse("").unwrap().alerts.propagation_grace,
+        SignedDuration::from_mins(90),
+        "the default covers an ExternalSecret's hourly refresh and a margin"
+    );
+    assert_eq!(
+        only_error("[[consumer]]\ncredential = \"primary\"\n"),
+        "2:14: consumer of `primary`: expected `env = \"VARIABLE\"` or `file = \"path\"`: where the workload sees its copy"
+    );
+    assert_eq!(
+        only_error("[[consumer]]\ncredential = \"primary\"\nenv = \"A\"\nfile = \"b\"\n"),
+        "2:14: consumer of `primary`: give `env` or `file`, not both (one copy per `[[consumer]]`)"
+    );
+}
+
+#[test]
+fn a_vault_source_may_only_connect_its_credentials() {
+    let config = parse(
+        "[[source]]\nkind = \"vault\"\n\
+         [[credential]]\nname = \"primary\"\nvault = { path = \"agent\", field = \"token\" }\n",
+    )
+    .unwrap();
+    let vault = config.sources[0].kind.as_vault().unwrap();
+    assert!(vault.paths.is_empty() && vault.prefix.is_none());
 }

@@ -38,8 +38,11 @@ impl Held {
             .iter()
             .find(|s| s.metric == names.last_success && s.labels.is_empty())
             .and_then(|s| Timestamp::from_second(s.value as i64).ok());
+        let mut report = carry::previous_report(known, now);
+        // What the store recorded, so consumers stay matched through a store outage.
+        report.copies.stored = super::families::stored_from_series(series, names);
         Held {
-            report: Some(carry::previous_report(known, now)),
+            report: Some(report),
             last_success,
         }
     }
@@ -112,6 +115,7 @@ mod tests {
                 reason: source_error.then_some("unreadable"),
             }],
             problems: Vec::new(),
+            copies: Default::default(),
         };
         crate::assess::assess(collection, now, PoolPolicy::default())
     }

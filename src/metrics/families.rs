@@ -15,6 +15,10 @@
 //! | `credwatch_pool_members{pool}`, `credwatch_pool_distinct_credentials{pool}` | members and distinct values |
 //! | `credwatch_pool_runway_expiry_timestamp_seconds{pool}` | when the last usable distinct member expires |
 //! | `credwatch_pool_runway_warn_before_seconds{pool}` | the pool's runway threshold |
+//! | `credwatch_consumer_fingerprint_info{credential,consumer,fingerprint}` | 1 per `[[consumer]]` copy read |
+//! | `credwatch_consumer_read_ok{credential,consumer}` | 1 the copy was read, 0 not |
+//! | `credwatch_stored_value_expiry_timestamp_seconds{credential,fingerprint,state}` | expiry of a value the store holds (`current`) or held (`replaced`) |
+//! | `credwatch_stored_value_replaced_timestamp_seconds{credential,fingerprint}` | when the store moved on from a value |
 //! | `credwatch_source_up{source}` | 1/0 per source |
 //! | `credwatch_source_error{source,reason}` | 1 for a failed source, with why |
 //! | `<last_success>` | only when every source and credential was read (see [`super::delivery`]) |
@@ -32,7 +36,7 @@ use super::names;
 use crate::assess::Report;
 use crate::assess::carry::Known;
 use crate::config::MetricNames;
-use crate::credential::{Basis, Credential, ProbeVerdict, Thresholds};
+use crate::credential::{Basis, Credential, ProbeVerdict, StoredValue, Thresholds};
 use crate::metrics::text::{Family, Series};
 
 /// Facts about the run itself, measured by the caller.
@@ -243,6 +247,8 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         1.0,
     );
 
+    let [consumer_fp, consumer_ok, stored_expiry, stored_replaced] =
+        copy_families(report, &l_cred, &l_fingerprint);
     vec![
         expiry,
         minted,
@@ -261,11 +267,100 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         pool_warn,
         source_up,
         source_error,
+        consumer_fp,
+        consumer_ok,
+        stored_expiry,
+        stored_replaced,
         last_success,
         last_run,
         duration,
         build,
     ]
+}
+
+/// The consumers' copies and the values stores recorded (see the table above).
+fn copy_families(report: &Report, l_cred: &Arc<str>, l_fp: &Arc<str>) -> [Family; 4] {
+    let mut fp = Family::gauge(
+        names::CONSUMER_FINGERPRINT,
+        "A consumer's copy of a stored credential, by fingerprint; always 1.",
+    );
+    let mut ok = Family::gauge(
+        names::CONSUMER_READ_OK,
+        "1 if the consumer's copy was read, 0 if not.",
+    );
+    let mut expiry = Family::gauge(
+        names::STORED_VALUE_EXPIRY,
+        "When a value the store holds (current) or held (replaced) expires, as unix seconds.",
+    );
+    let mut replaced = Family::gauge(
+        names::STORED_VALUE_REPLACED,
+        "When the store stopped holding a value, as unix seconds.",
+    );
+    let l_consumer: Arc<str> = names::CONSUMER_LABEL.into();
+    let l_state: Arc<str> = names::STATE_LABEL.into();
+    for c in &report.copies.consumers {
+        let labels = vec![
+            (l_cred.clone(), Arc::from(c.credential.as_str())),
+            (l_consumer.clone(), Arc::from(c.consumer.as_str())),
+        ];
+        ok.push(
+            labels.clone(),
+            if c.fingerprint.is_ok() { 1.0 } else { 0.0 },
+        );
+        if let Ok(f) = &c.fingerprint {
+            let mut labels = labels;
+            labels.push((l_fp.clone(), Arc::from(f.as_str())));
+            fp.push(labels, 1.0);
+        }
+    }
+    for s in &report.copies.stored {
+        let labels = vec![
+            (l_cred.clone(), Arc::from(s.credential.as_str())),
+            (l_fp.clone(), Arc::from(s.fingerprint.as_str())),
+        ];
+        if let Some(at) = s.expires_at {
+            let state = match s.replaced_at {
+                None => names::STATE_CURRENT,
+                Some(_) => names::STATE_REPLACED,
+            };
+            let mut labels = labels.clone();
+            labels.push((l_state.clone(), state.into()));
+            expiry.push(labels, at.as_second() as f64);
+        }
+        if let Some(at) = s.replaced_at {
+            replaced.push(labels, at.as_second() as f64);
+        }
+    }
+    [fp, ok, expiry, replaced]
+}
+
+/// The values a store recorded, read back from their series (the inverse of the stored-value
+/// families), so a run that cannot read the store carries them like the expiry. Pure.
+pub fn stored_from_series(series: &[Series], names: &MetricNames) -> Vec<StoredValue> {
+    let cred = names.credential_label.as_str();
+    let seconds = |v: f64| Timestamp::from_second(v as i64).ok();
+    series
+        .iter()
+        .filter(|s| s.metric == names::STORED_VALUE_EXPIRY)
+        .filter_map(|s| {
+            let credential = s.labels.get(cred)?.clone();
+            let fingerprint = s.labels.get(names::FINGERPRINT_LABEL)?.clone();
+            let replaced_at = series
+                .iter()
+                .find(|r| {
+                    r.metric == names::STORED_VALUE_REPLACED
+                        && r.labels.get(cred) == Some(&credential)
+                        && r.labels.get(names::FINGERPRINT_LABEL) == Some(&fingerprint)
+                })
+                .and_then(|r| seconds(r.value));
+            Some(StoredValue {
+                credential,
+                fingerprint,
+                replaced_at,
+                expires_at: seconds(s.value),
+            })
+        })
+        .collect()
 }
 
 /// The inverse of [`families`] for what a partial run needs: the last known expiry of each
@@ -308,7 +403,14 @@ pub fn known_from_series(
                         SignedDuration::from_secs(v as i64)
                     }),
             };
+            let fingerprint = series
+                .iter()
+                .find(|i| {
+                    i.metric == names::INFO && i.labels.get(cred).map(String::as_str) == Some(&name)
+                })
+                .and_then(|i| i.labels.get(names::FINGERPRINT_LABEL).cloned());
             Some(Known {
+                fingerprint,
                 basis,
                 minted_at: value_of(names::MINTED, &name).and_then(seconds),
                 expires_at,
@@ -342,6 +444,54 @@ mod tests {
     }
 
     #[test]
+    fn recorded_values_read_back_with_their_replacement_time() {
+        let names = MetricNames::default();
+        let held = vec![
+            series(
+                names::STORED_VALUE_EXPIRY,
+                &[
+                    ("credential", "primary"),
+                    ("fingerprint", "fp-new"),
+                    ("state", "current"),
+                ],
+                1.9e9,
+            ),
+            series(
+                names::STORED_VALUE_EXPIRY,
+                &[
+                    ("credential", "primary"),
+                    ("fingerprint", "fp-old"),
+                    ("state", "replaced"),
+                ],
+                1.8e9,
+            ),
+            series(
+                names::STORED_VALUE_REPLACED,
+                &[("credential", "primary"), ("fingerprint", "fp-old")],
+                1.7e9,
+            ),
+        ];
+        let stored = stored_from_series(&held, &names);
+        let got: Vec<(&str, Option<i64>, Option<i64>)> = stored
+            .iter()
+            .map(|s| {
+                (
+                    s.fingerprint.as_str(),
+                    s.replaced_at.map(|t| t.as_second()),
+                    s.expires_at.map(|t| t.as_second()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("fp-new", None, Some(1_900_000_000)),
+                ("fp-old", Some(1_700_000_000), Some(1_800_000_000))
+            ]
+        );
+    }
+
+    #[test]
     fn what_was_delivered_reads_back_with_its_labels_kind_and_thresholds() {
         let names = MetricNames::default();
         let held = vec![
@@ -372,6 +522,14 @@ mod tests {
                 1.0,
             ),
             series(
+                "credwatch_credential_info",
+                &[
+                    ("credential", "primary"),
+                    ("fingerprint", "hmac-sha256:0123"),
+                ],
+                1.0,
+            ),
+            series(
                 "credwatch_credential_expiry_timestamp_seconds",
                 &[("credential", "zero")],
                 0.0,
@@ -392,6 +550,8 @@ mod tests {
             BTreeMap::from([("team".to_string(), "platform".to_string())])
         );
         assert_eq!(k.basis, Basis::MintedAtPlusTtl);
+        // Carried through an outage, the info series keeps its fingerprint.
+        assert_eq!(k.fingerprint.as_deref(), Some("hmac-sha256:0123"));
         assert_eq!(k.expires_at.as_second(), 1_808_064_429);
         assert_eq!(k.minted_at.map(|m| m.as_second()), Some(1_776_528_429));
         assert_eq!(k.credential.thresholds.warn_before.as_secs(), 3_888_000);

@@ -29,6 +29,17 @@ pub const POOL_DISTINCT: &str = "credwatch_pool_distinct_credentials";
 pub const POOL_RUNWAY_EXPIRY: &str = "credwatch_pool_runway_expiry_timestamp_seconds";
 pub const POOL_RUNWAY_WARN_BEFORE: &str = "credwatch_pool_runway_warn_before_seconds";
 
+// Consumers (copies of a stored credential where they are used) and what the store recorded.
+/// 1 per consumer whose copy was read, with the copy's fingerprint (no Vault access needed).
+pub const CONSUMER_FINGERPRINT: &str = "credwatch_consumer_fingerprint_info";
+/// 1 if the consumer's copy was read, 0 if not (unset, unreadable, empty).
+pub const CONSUMER_READ_OK: &str = "credwatch_consumer_read_ok";
+/// The expiry of each value a store holds (`state="current"`) or held (`state="replaced"`), by
+/// fingerprint, as credwatch recorded it.
+pub const STORED_VALUE_EXPIRY: &str = "credwatch_stored_value_expiry_timestamp_seconds";
+/// When the store stopped holding a value (a replaced one's fingerprint).
+pub const STORED_VALUE_REPLACED: &str = "credwatch_stored_value_replaced_timestamp_seconds";
+
 // Per source and per run.
 pub const SOURCE_UP: &str = "credwatch_source_up";
 pub const SOURCE_ERROR: &str = "credwatch_source_error";
@@ -79,6 +90,11 @@ pub const VERSION_LABEL: &str = "version";
 pub const PROBE_LABEL: &str = "probe";
 /// `2xx`, `4xx`, `5xx`, … or `none` (no answer) on `credwatch_credential_probe_ok`.
 pub const STATUS_CLASS_LABEL: &str = "status_class";
+pub const CONSUMER_LABEL: &str = "consumer";
+pub const STATE_LABEL: &str = "state";
+/// Values of [`STATE_LABEL`] on [`STORED_VALUE_EXPIRY`].
+pub const STATE_CURRENT: &str = "current";
+pub const STATE_REPLACED: &str = "replaced";
 /// Labels Prometheus attaches to every scraped series; the rules join on them.
 pub const JOB_LABEL: &str = "job";
 pub const INSTANCE_LABEL: &str = "instance";

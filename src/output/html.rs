@@ -494,6 +494,7 @@ mod tests {
             pools: Vec::new(),
             sources: Vec::new(),
             problems: Vec::new(),
+            copies: Default::default(),
         };
         let page = render_html(&report);
         assert!(!page.contains("<script>"), "{page}");

@@ -330,37 +330,64 @@ pub fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> 
     Ok(out)
 }
 
-fn check_options(opts: &Options) -> Result<(), String> {
+/// The flags every `render k8s` mode shares: values safe in YAML 1.1, a name of at most `max_name`
+/// characters (`why_max` says why), a namespace, an image reference, and Secret names.
+pub fn check_common(
+    (name, max_name, why_max): (&str, usize, &str),
+    namespace: &str,
+    image: &str,
+    secrets: &[(&str, Option<&String>)],
+) -> Result<(), String> {
     let values = [
-        ("--name", Some(&opts.name)),
-        ("--namespace", Some(&opts.namespace)),
-        ("--image", Some(&opts.image)),
-        ("--pushgateway-secret", opts.pushgateway_secret.as_ref()),
-        ("--vault-secret", opts.vault_secret.as_ref()),
+        ("--name", name),
+        ("--namespace", namespace),
+        ("--image", image),
     ];
-    for (flag, value) in values {
-        if let Some(value) = value {
-            check_yaml11(value).map_err(|e| format!("{flag}: {e}"))?;
+    let secret_values = secrets
+        .iter()
+        .filter_map(|(flag, s)| Some((*flag, s.map(String::as_str)?)));
+    for (flag, value) in values.into_iter().chain(secret_values.clone()) {
+        check_yaml11(value).map_err(|e| format!("{flag}: {e}"))?;
+    }
+    if !is_dns_label(name, max_name) {
+        return Err(format!(
+            "--name: `{name}` is not a valid name: use at most {max_name} lowercase letters, digits and `-`, starting and ending with a letter or digit{why_max}"
+        ));
+    }
+    if !is_dns_label(namespace, 63) {
+        return Err(format!(
+            "--namespace: `{namespace}` is not a valid namespace: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+        ));
+    }
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        return Err(format!(
+            "--image: `{image}` is not an image reference (empty or containing whitespace)"
+        ));
+    }
+    for (flag, secret) in secret_values {
+        if !is_dns_subdomain(secret) {
+            return Err(format!(
+                "{flag}: `{secret}` is not a valid Secret name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
+            ));
         }
     }
-    if !is_dns_label(&opts.name, MAX_NAME) {
-        return Err(format!(
-            "--name: `{}` is not a valid name: use at most {MAX_NAME} lowercase letters, digits and `-`, starting and ending with a letter or digit (Kubernetes appends a suffix for each Job)",
-            opts.name
-        ));
-    }
-    if !is_dns_label(&opts.namespace, 63) {
-        return Err(format!(
-            "--namespace: `{}` is not a valid namespace: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
-            opts.namespace
-        ));
-    }
-    if opts.image.is_empty() || opts.image.contains(char::is_whitespace) {
-        return Err(format!(
-            "--image: `{}` is not an image reference (empty or containing whitespace)",
-            opts.image
-        ));
-    }
+    Ok(())
+}
+
+fn check_options(opts: &Options) -> Result<(), String> {
+    check_common(
+        (
+            &opts.name,
+            MAX_NAME,
+            " (Kubernetes appends a suffix for each Job)",
+        ),
+        &opts.namespace,
+        &opts.image,
+        &[
+            ("--pushgateway-secret", opts.pushgateway_secret.as_ref()),
+            ("--vault-secret", opts.vault_secret.as_ref()),
+        ],
+    )?;
     check_schedule(&opts.schedule).map_err(|e| format!("--schedule: {e}"))?;
     let ca = opts.vault_ca.as_ref().map(|c| c.name().to_string());
     let ca_flag = opts
@@ -370,18 +397,12 @@ fn check_options(opts: &Options) -> Result<(), String> {
     if let Some(name) = &ca {
         check_yaml11(name).map_err(|e| format!("{ca_flag}: {e}"))?;
     }
-    for (flag, secret) in [
-        ("--pushgateway-secret", &opts.pushgateway_secret),
-        ("--vault-secret", &opts.vault_secret),
-        (ca_flag, &ca),
-    ] {
-        if let Some(secret) = secret
-            && !is_dns_subdomain(secret)
-        {
-            return Err(format!(
-                "{flag}: `{secret}` is not a valid Secret name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
-            ));
-        }
+    if let Some(secret) = &ca
+        && !is_dns_subdomain(secret)
+    {
+        return Err(format!(
+            "{ca_flag}: `{secret}` is not a valid Secret name (lowercase letters, digits, `-` and `.`, at most 253 characters)"
+        ));
     }
     Ok(())
 }

@@ -4,5 +4,6 @@ pub mod dashboard;
 pub mod k8s;
 pub mod rule_tests;
 pub mod rules;
+pub mod sidecar;
 pub mod vault_k8s_role;
 pub mod vault_policy;

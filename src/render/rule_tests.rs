@@ -144,6 +144,8 @@ impl Builder<'_> {
             } else {
                 String::new()
             },
+            consumer: String::new(),
+            who: String::new(),
         };
         let (summary, description) = rules::texts(self.config, kind, &vars);
         let mut out = BTreeMap::from([
@@ -715,6 +717,245 @@ impl Builder<'_> {
     }
 }
 
+/// The consumers' side of the rules (see `rules::covers_consumers`): a store-side job reports
+/// the values it recorded, two consumer sidecars (another job) report their copies.
+impl Builder<'_> {
+    const CONSUMER_JOB: &'static str = "agent-sidecar";
+
+    fn consumer_labels<'b>(
+        &'b self,
+        cred: &'b str,
+        pod: &'b str,
+        fp: &'b str,
+    ) -> Vec<(&'b str, &'b str)> {
+        vec![
+            (self.config.metrics.credential_label.as_str(), cred),
+            (names::CONSUMER_LABEL, pod),
+            (names::FINGERPRINT_LABEL, fp),
+            (names::JOB_LABEL, Self::CONSUMER_JOB),
+        ]
+    }
+
+    fn consumer_annotations(
+        &self,
+        kind: AlertKind,
+        cred: &str,
+        pod: &str,
+        value: i64,
+    ) -> BTreeMap<String, String> {
+        let expiry_kind = matches!(
+            kind,
+            AlertKind::ExpiringSoon | AlertKind::Critical | AlertKind::Expired
+        );
+        let vars = rules::Vars {
+            cred: cred.to_string(),
+            left: humanize_duration(value),
+            value: value.to_string(),
+            job: Self::CONSUMER_JOB.to_string(),
+            pool: String::new(),
+            replacement: String::new(),
+            consumer: if expiry_kind {
+                rules::consumer_sentence(pod)
+            } else {
+                String::new()
+            },
+            who: pod.to_string(),
+        };
+        let (summary, description) = rules::texts(self.config, kind, &vars);
+        let mut out = BTreeMap::from([
+            ("summary".to_string(), summary),
+            ("description".to_string(), description),
+        ]);
+        // Consumer series carry no `source` label.
+        if let Some(url) = rules::runbook_for(self.config, cred, "") {
+            out.insert("runbook_url".into(), url);
+        }
+        out
+    }
+
+    /// The store's series for `cred`: the current value (far from expiry) and the replaced one
+    /// (`old_expiry`, replaced at 0), with thresholds `t`.
+    fn stored_series(
+        &self,
+        cred: &str,
+        old_expiry: i64,
+        t: Thresholds,
+        minutes: i64,
+    ) -> Vec<InputSeries> {
+        let c = self.config.metrics.credential_label.as_str();
+        let job = self.job.as_str();
+        let value = |fp: &'static str, state: &'static str| {
+            series(
+                names::STORED_VALUE_EXPIRY,
+                &[
+                    (c, cred),
+                    (names::FINGERPRINT_LABEL, fp),
+                    (names::STATE_LABEL, state),
+                    (names::JOB_LABEL, job),
+                ],
+            )
+        };
+        let mut out = self.credential_series(cred, "vault", 400 * 86_400, t, minutes);
+        out.extend([
+            InputSeries {
+                series: value("fp-new", names::STATE_CURRENT),
+                values: constant(400 * 86_400, minutes),
+            },
+            InputSeries {
+                series: value("fp-old", names::STATE_REPLACED),
+                values: constant(old_expiry, minutes),
+            },
+            InputSeries {
+                series: series(
+                    names::STORED_VALUE_REPLACED,
+                    &[
+                        (c, cred),
+                        (names::FINGERPRINT_LABEL, "fp-old"),
+                        (names::JOB_LABEL, job),
+                    ],
+                ),
+                values: constant(0, minutes),
+            },
+        ]);
+        out
+    }
+
+    /// Two consumers: `pod-a` still holds the replaced value, `pod-b` the current one.
+    fn consumer_series(&self, cred: &str, minutes: i64) -> Vec<InputSeries> {
+        [("pod-a", "fp-old"), ("pod-b", "fp-new")]
+            .into_iter()
+            .map(|(pod, fp)| InputSeries {
+                series: series(
+                    names::CONSUMER_FINGERPRINT,
+                    &self.consumer_labels(cred, pod, fp),
+                ),
+                values: constant(1, minutes),
+            })
+            .collect()
+    }
+
+    /// After a rotation the store's value is far from expiry, but `pod-a` still holds the old one:
+    /// the expiry alert fires for `pod-a` alone, at the old value's threshold.
+    fn consumer_expiry_case(&self, kind: AlertKind, cred: &str, t: Thresholds) -> TestGroup {
+        let threshold = match kind {
+            AlertKind::ExpiringSoon => t.warn_before.as_secs(),
+            AlertKind::Critical => t.critical_before.as_secs(),
+            _ => 0,
+        };
+        let for_s = rules::rule(self.config, kind).for_seconds(self.config);
+        let cross = 2 * 3_600;
+        let old_expiry = threshold + cross;
+        let fire_at = cross + STEP + for_s;
+        let minutes = fire_at / STEP + 5;
+        let mut input = self.stored_series(cred, old_expiry, t, minutes);
+        input.extend(self.consumer_series(cred, minutes));
+        let silent: Vec<i64> = if for_s > 0 {
+            vec![cross, cross + for_s]
+        } else {
+            vec![cross - STEP]
+        };
+        let fire_at = if for_s > 0 { fire_at } else { cross };
+        TestGroup {
+            name: format!(
+                "{}: a consumer still holding the replaced value fires at that value's expiry; one holding the new value stays silent",
+                self.name(kind)
+            ),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: self.timeline(
+                kind,
+                &silent,
+                fire_at,
+                vec![ExpectedAlert {
+                    exp_labels: self
+                        .alert_labels(kind, &self.consumer_labels(cred, "pod-a", "fp-old")),
+                    exp_annotations: self.consumer_annotations(
+                        kind,
+                        cred,
+                        "pod-a",
+                        old_expiry - fire_at,
+                    ),
+                }],
+            ),
+        }
+    }
+
+    fn consumer_stale_case(&self, cred: &str, t: Thresholds) -> TestGroup {
+        let kind = AlertKind::ConsumerStale;
+        let grace = self.config.alerts.propagation_grace.as_secs();
+        let fire_at = grace + STEP;
+        let minutes = fire_at / STEP + 5;
+        let mut input = self.stored_series(cred, 300 * 86_400, t, minutes);
+        input.extend(self.consumer_series(cred, minutes));
+        TestGroup {
+            name: format!(
+                "{}: a consumer holding the replaced value fires once {} have passed; the current one stays silent",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(grace))
+            ),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: self.timeline(
+                kind,
+                &[grace],
+                fire_at,
+                vec![ExpectedAlert {
+                    exp_labels: self
+                        .alert_labels(kind, &self.consumer_labels(cred, "pod-a", "fp-old")),
+                    exp_annotations: self.consumer_annotations(kind, cred, "pod-a", fire_at),
+                }],
+            ),
+        }
+    }
+
+    fn consumer_unknown_case(&self, cred: &str, t: Thresholds) -> TestGroup {
+        let kind = AlertKind::ConsumerUnknownValue;
+        let for_s = self.config.alerts.unknown_for.as_secs();
+        let minutes = for_s / STEP + 5;
+        let c = self.config.metrics.credential_label.as_str();
+        let mut input = self.stored_series(cred, 300 * 86_400, t, minutes);
+        input.extend(self.consumer_series(cred, minutes));
+        let stranger = self.consumer_labels(cred, "pod-c", "fp-unrelated");
+        let unreadable = [
+            (c, cred),
+            (names::CONSUMER_LABEL, "pod-d"),
+            (names::JOB_LABEL, Self::CONSUMER_JOB),
+        ];
+        input.push(InputSeries {
+            series: series(names::CONSUMER_FINGERPRINT, &stranger),
+            values: constant(1, minutes),
+        });
+        input.push(InputSeries {
+            series: series(names::CONSUMER_READ_OK, &unreadable),
+            values: constant(0, minutes),
+        });
+        TestGroup {
+            name: format!(
+                "{}: a copy matching nothing recorded, or unreadable, fires after {}; current and stale copies do not",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: self.timeline(
+                kind,
+                &[for_s - STEP],
+                for_s,
+                vec![
+                    ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &stranger),
+                        exp_annotations: self.consumer_annotations(kind, cred, "pod-c", 1),
+                    },
+                    ExpectedAlert {
+                        exp_labels: self.alert_labels(kind, &unreadable),
+                        exp_annotations: self.consumer_annotations(kind, cred, "pod-d", 0),
+                    },
+                ],
+            ),
+        }
+    }
+}
+
 /// Credentials whose thresholds get a case each: the first of every distinct threshold pair, and
 /// the defaults (as `example` when no credential uses them).
 fn threshold_subjects(config: &Config) -> Vec<(String, String, Thresholds)> {
@@ -784,6 +1025,17 @@ pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
     }
     if kinds.contains(&AlertKind::ProbeFailing) {
         tests.push(b.probe_failing_case(&cred));
+    }
+    if rules::covers_consumers(config) {
+        for kind in [
+            AlertKind::ExpiringSoon,
+            AlertKind::Critical,
+            AlertKind::Expired,
+        ] {
+            tests.push(b.consumer_expiry_case(kind, &cred, t));
+        }
+        tests.push(b.consumer_stale_case(&cred, t));
+        tests.push(b.consumer_unknown_case(&cred, t));
     }
     let file = TestFile {
         rule_files: vec![rule_file.to_string()],

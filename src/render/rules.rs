@@ -30,6 +30,10 @@ pub enum AlertKind {
     PoolRunwayLow,
     CredentialRejected,
     ProbeFailing,
+    /// A consumer holds a value the store replaced longer than `propagation_grace`.
+    ConsumerStale,
+    /// A consumer holds a value the store never recorded, or its copy cannot be read.
+    ConsumerUnknownValue,
 }
 
 impl AlertKind {
@@ -47,6 +51,8 @@ impl AlertKind {
             AlertKind::PoolRunwayLow => "PoolRunwayLow",
             AlertKind::CredentialRejected => "CredentialRejected",
             AlertKind::ProbeFailing => "ProbeFailing",
+            AlertKind::ConsumerStale => "ConsumerStale",
+            AlertKind::ConsumerUnknownValue => "ConsumerUnknownValue",
         }
     }
 
@@ -58,6 +64,8 @@ impl AlertKind {
                 | AlertKind::Critical
                 | AlertKind::Expired
                 | AlertKind::ExpiryUnknown
+                | AlertKind::ConsumerStale
+                | AlertKind::ConsumerUnknownValue
         )
     }
 }
@@ -107,6 +115,9 @@ fn for_duration(kind: AlertKind, config: &Config) -> Option<SignedDuration> {
         // The issuer said no: nothing to wait for.
         AlertKind::CredentialRejected => None,
         AlertKind::ProbeFailing => Some(a.unknown_for),
+        // The grace is in the expression.
+        AlertKind::ConsumerStale => None,
+        AlertKind::ConsumerUnknownValue => Some(a.unknown_for),
     }
 }
 
@@ -144,7 +155,48 @@ pub fn kinds(config: &Config) -> Vec<AlertKind> {
     if asks_issuers {
         kinds.extend([AlertKind::CredentialRejected, AlertKind::ProbeFailing]);
     }
+    if covers_consumers(config) {
+        kinds.extend([AlertKind::ConsumerStale, AlertKind::ConsumerUnknownValue]);
+    }
     kinds
+}
+
+/// Whether the rules cover consumers: with the full contract, for a config whose stores can
+/// record values (a vault source) or that declares consumers.
+pub fn covers_consumers(config: &Config) -> bool {
+    config.metrics.extra_series
+        && (!config.consumers.is_empty()
+            || config.sources.iter().any(|s| s.kind.as_vault().is_some()))
+}
+
+/// The expiry of the value each consumer holds, where the store replaced it (a consumer holding
+/// the current value is covered by the store's own series): the consumer's fingerprint joined
+/// with the store's recorded values on credential and fingerprint. The store side is reduced to
+/// one series per value, so any number of store-side jobs may report it.
+fn consumer_replaced_expiry(config: &Config) -> String {
+    let c = &config.metrics.credential_label;
+    let f = names::FINGERPRINT_LABEL;
+    format!(
+        "({fp} * on({c}, {f}) group_left() max by ({c}, {f}) ({x}{{{state}=\"{replaced}\"}}))",
+        fp = names::CONSUMER_FINGERPRINT,
+        x = names::STORED_VALUE_EXPIRY,
+        state = names::STATE_LABEL,
+        replaced = names::STATE_REPLACED,
+    )
+}
+
+/// `or` the consumers' side of an expiry alert, when the rules cover consumers.
+fn or_consumers(config: &Config, store: String, threshold: Option<&str>) -> String {
+    if !covers_consumers(config) {
+        return store;
+    }
+    let c = &config.metrics.credential_label;
+    let left = format!("({} - time())", consumer_replaced_expiry(config));
+    let consumers = match threshold {
+        Some(t) => format!("{left} < on({c}) group_left() max by ({c}) ({t})"),
+        None => format!("{left} <= 0"),
+    };
+    format!("{store} or {consumers}")
 }
 
 pub fn alert_name(config: &Config, kind: AlertKind) -> String {
@@ -191,15 +243,19 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
     let join = format!("on({c}, {scope}) group_left()");
     let full = config.metrics.extra_series;
     match kind {
-        AlertKind::ExpiringSoon if full => {
-            format!("({e} - time()) < {join} {}", names::WARN_BEFORE)
-        }
+        AlertKind::ExpiringSoon if full => or_consumers(
+            config,
+            format!("({e} - time()) < {join} {}", names::WARN_BEFORE),
+            Some(names::WARN_BEFORE),
+        ),
         AlertKind::ExpiringSoon => format!("({e} - time()) < {}", seconds_expr(t.warn_before)),
-        AlertKind::Critical if full => {
-            format!("({e} - time()) < {join} {}", names::CRITICAL_BEFORE)
-        }
+        AlertKind::Critical if full => or_consumers(
+            config,
+            format!("({e} - time()) < {join} {}", names::CRITICAL_BEFORE),
+            Some(names::CRITICAL_BEFORE),
+        ),
         AlertKind::Critical => format!("({e} - time()) < {}", seconds_expr(t.critical_before)),
-        AlertKind::Expired => format!("({e} - time()) <= 0"),
+        AlertKind::Expired => or_consumers(config, format!("({e} - time()) <= 0"), None),
         AlertKind::ExpiryUnknown => format!("{} == 0", names::READ_OK),
         AlertKind::MonitorStale => {
             format!("time() - {l} > {}", seconds_expr(config.alerts.stale_after))
@@ -241,6 +297,20 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
             pool = names::POOL_LABEL,
             warn = names::POOL_RUNWAY_WARN_BEFORE,
         ),
+        AlertKind::ConsumerStale => format!(
+            "time() - ({fp} * on({c}, {f}) group_left() max by ({c}, {f}) ({replaced})) > {grace}",
+            fp = names::CONSUMER_FINGERPRINT,
+            f = names::FINGERPRINT_LABEL,
+            replaced = names::STORED_VALUE_REPLACED,
+            grace = seconds_expr(config.alerts.propagation_grace),
+        ),
+        AlertKind::ConsumerUnknownValue => format!(
+            "({fp} unless on({c}, {f}) {x}) or {ok} == 0",
+            fp = names::CONSUMER_FINGERPRINT,
+            f = names::FINGERPRINT_LABEL,
+            x = names::STORED_VALUE_EXPIRY,
+            ok = names::CONSUMER_READ_OK,
+        ),
     }
 }
 
@@ -256,6 +326,18 @@ pub struct Vars {
     /// The sentence added when a pool member can take over (a template for rules, the sentence
     /// or nothing for tests).
     pub replacement: String,
+    /// The sentence added when the alert is about a consumer's copy (a template for rules, the
+    /// sentence or nothing for tests).
+    pub consumer: String,
+    /// The consumer an alert is about.
+    pub who: String,
+}
+
+/// The sentence an expiry alert's description gains when it is about a consumer's copy.
+pub fn consumer_sentence(consumer: &str) -> String {
+    format!(
+        " Consumer {consumer} still holds a value the store replaced: restart it so that it reads the new one (environment variables from a Secret change only when the pod restarts)."
+    )
 }
 
 /// The sentence an expiring credential's description gains when its pool has a replacement.
@@ -273,6 +355,15 @@ impl Vars {
         } else {
             String::new()
         };
+        let consumer = if covers_consumers(config) {
+            format!(
+                "{{{{ with $labels.{l} }}}}{}{{{{ end }}}}",
+                consumer_sentence("{{ . }}"),
+                l = names::CONSUMER_LABEL
+            )
+        } else {
+            String::new()
+        };
         Vars {
             cred: format!("{{{{ $labels.{c} }}}}"),
             left: "{{ $value | humanizeDuration }}".into(),
@@ -280,6 +371,8 @@ impl Vars {
             job: "{{ $labels.job }}".into(),
             pool: "{{ $labels.pool }}".into(),
             replacement,
+            consumer,
+            who: format!("{{{{ $labels.{} }}}}", names::CONSUMER_LABEL),
         }
     }
 }
@@ -293,6 +386,8 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
         job,
         pool,
         replacement,
+        consumer,
+        who,
     } = v;
     let stale = format_duration(config.alerts.stale_after);
     let last = &config.metrics.last_success;
@@ -300,19 +395,19 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
         AlertKind::ExpiringSoon => (
             format!("Credential {cred} expires in {left}"),
             format!(
-                "Credential {cred} expires in {left}, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential.{replacement}"
+                "Credential {cred} expires in {left}, inside its warning window. Rotate it and record the new mint time; `credwatch check` lists every credential.{replacement}{consumer}"
             ),
         ),
         AlertKind::Critical => (
             format!("Credential {cred} expires in {left}"),
             format!(
-                "Credential {cred} expires in {left}, inside its critical window. Rotate it now: anything using it fails to authenticate once it expires.{replacement}"
+                "Credential {cred} expires in {left}, inside its critical window. Rotate it now: anything using it fails to authenticate once it expires.{replacement}{consumer}"
             ),
         ),
         AlertKind::Expired => (
             format!("Credential {cred} has expired"),
             format!(
-                "Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it.{replacement}"
+                "Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it.{replacement}{consumer}"
             ),
         ),
         AlertKind::ExpiryUnknown => (
@@ -367,6 +462,19 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
             format!("Pool {pool} runs out of usable credentials in {left}"),
             format!(
                 "The last usable distinct credential of pool {pool} expires in {left}. Mint a new spare before then."
+            ),
+        ),
+        AlertKind::ConsumerStale => (
+            format!("Consumer {who} still holds a replaced value of {cred}"),
+            format!(
+                "Consumer {who} has held a value of credential {cred} that the store replaced {left} ago, longer than the propagation grace of {grace}. Environment variables from a Secret change only when the pod restarts: restart it (`kubectl rollout restart`), after checking that its Secret has the new value.",
+                grace = format_duration(config.alerts.propagation_grace)
+            ),
+        ),
+        AlertKind::ConsumerUnknownValue => (
+            format!("Consumer {who} holds a value of {cred} that nothing recorded"),
+            format!(
+                "The copy of credential {cred} that consumer {who} holds matches no value the store recorded, or cannot be read; it is not known to be valid. Check where the workload gets it, and that both sides use the same fingerprint key; `credwatch record` records the value stored now."
             ),
         ),
     }

@@ -3,7 +3,9 @@
 //! pure); for a credential stored in Vault, [`vault`] runs the check-and-set workflow. The command
 //! in `run.rs` reads, writes and pushes.
 
+pub mod prometheus;
 pub mod vault;
+pub mod wait;
 
 use jiff::Timestamp;
 use toml_edit::{DocumentMut, Item, Value};

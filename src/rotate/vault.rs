@@ -1,7 +1,9 @@
 //! `rotate` for a credential stored in Vault/OpenBao KV v2: the new value (a spare's, or one read
 //! from stdin) is checked against the credential's format, written with check-and-set on the
-//! current version (the secret's other fields kept), and its mint time recorded in
-//! custom_metadata (the other keys kept). The Vault calls go through [`Store`], so the workflow is
+//! current version (the secret's other fields kept), and its mint time, fingerprint and version
+//! recorded in custom_metadata with the replaced value pushed onto a short history (the other
+//! keys kept; see [`crate::recorded`]). [`record`] records the mint time of what is stored now
+//! without writing a value. The Vault calls go through [`Store`], so the workflow is
 //! tested without a server; `run.rs` connects, prints the [`Outcome`] and pushes.
 
 use std::collections::BTreeMap;
@@ -10,7 +12,10 @@ use jiff::Timestamp;
 
 use crate::config::{Config, InventoryEntry, SourceCommon, ValueFrom, VaultSource};
 use crate::credential::Secret;
+use crate::decode::fingerprint::fingerprint;
 use crate::decode::format::{self, FormatProfile};
+use crate::recorded;
+use crate::sources::vault::metadata::recorded_before_change;
 use crate::sources::vault::{MetadataKeys, from_metadata};
 use crate::vault::{Client, Metadata, VaultError};
 
@@ -91,6 +96,8 @@ pub struct Request<'a> {
     pub keys: MetadataKeys<'a>,
     /// Who rotated it, recorded as `rotated_by`.
     pub rotated_by: String,
+    /// The key of keyed (HMAC) fingerprints, when one is configured.
+    pub fingerprint_key: Option<&'a [u8]>,
     pub now: Timestamp,
 }
 
@@ -194,6 +201,7 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
         expect_version,
         keys,
         rotated_by,
+        fingerprint_key,
         now,
     } = request;
     let (value, spare_minted_at, promoted_from) = match value {
@@ -227,11 +235,28 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
     let minted_at = minted_at.or(spare_minted_at).unwrap_or(now);
     let minted_at = Timestamp::from_second(minted_at.as_second()).unwrap_or(minted_at);
 
-    let current = store
-        .read_metadata(path)
-        .map_err(|e| e.to_string())?
-        .current_version;
-    let cas = expect_version.unwrap_or(current);
+    let meta = store.read_metadata(path).map_err(|e| e.to_string())?;
+    let cas = expect_version.unwrap_or(meta.current_version);
+    let replaced = replaced_entries(store, path, field, &meta, &keys, fingerprint_key, now);
+    let new_fingerprint = fingerprint(value.expose_bytes().trim_ascii(), fingerprint_key);
+    let mut fixed = BTreeMap::from([
+        (keys.minted_at.to_string(), minted_at.to_string()),
+        (recorded::ROTATED_BY_KEY.to_string(), rotated_by),
+        (recorded::FINGERPRINT_KEY.to_string(), new_fingerprint),
+        // The version this write creates if check-and-set lets it through.
+        (recorded::VERSION_KEY.to_string(), (cas + 1).to_string()),
+    ]);
+    if let Some(spare) = &promoted_from {
+        fixed.insert(recorded::PROMOTED_FROM_KEY.into(), spare.clone());
+    }
+    let mut custom = match recorded::patch(&meta.custom_metadata, fixed, replaced) {
+        Ok(custom) => custom,
+        Err(e) => {
+            return Ok(Outcome::Refused(format!(
+                "cannot record the rotation of `{mount}/{path}`: {e}; nothing was written"
+            )));
+        }
+    };
     let fields = BTreeMap::from([(field.to_string(), value)]);
     let version = match store.write_cas(path, &fields, cas) {
         Ok(v) => v,
@@ -242,13 +267,7 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
         }
         Err(e) => return Ok(Outcome::Refused(format!("{e}; nothing was written"))),
     };
-    let mut custom = BTreeMap::from([
-        (keys.minted_at.to_string(), minted_at.to_string()),
-        ("rotated_by".to_string(), rotated_by),
-    ]);
-    if let Some(spare) = &promoted_from {
-        custom.insert("promoted_from".into(), spare.clone());
-    }
+    custom.insert(recorded::VERSION_KEY.to_string(), version.to_string());
     if let Err(e) = store.patch_custom_metadata(path, &custom) {
         return Ok(Outcome::Incomplete(format!(
             "version {version} of `{mount}/{path}` was written, but recording its mint time failed: {e}; \
@@ -261,6 +280,134 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
         minted_at,
         promoted_from,
     })
+}
+
+/// `credwatch record`: the mint time of the value stored now, as a patch of custom_metadata.
+pub struct RecordRequest<'a> {
+    pub mount: &'a str,
+    pub path: &'a str,
+    /// The field holding the value, to fingerprint it where it is readable.
+    pub field: Option<&'a str>,
+    pub minted_at: Timestamp,
+    pub minted_at_key: &'a str,
+    pub recorded_by: String,
+    pub fingerprint_key: Option<&'a [u8]>,
+}
+
+/// What `record` recorded.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub version: u64,
+    /// `None` when the value could not be read; the reason is in `unread`.
+    pub fingerprint: Option<String>,
+    pub unread: Option<String>,
+}
+
+/// Records the mint time (and, where the value is readable, the fingerprint) of the version
+/// stored now, as a merge patch that keeps every other key. An unreadable value is recorded as
+/// an empty fingerprint, so an older one is never taken for the current value's.
+pub fn record(store: &dyn Store, request: RecordRequest<'_>) -> Result<Recorded, String> {
+    let RecordRequest {
+        mount,
+        path,
+        field,
+        minted_at,
+        minted_at_key,
+        recorded_by,
+        fingerprint_key,
+    } = request;
+    let meta = store.read_metadata(path).map_err(|e| e.to_string())?;
+    if meta.current_version == 0 {
+        return Err(format!(
+            "`{mount}/{path}` holds no version yet: store a value with `credwatch rotate`"
+        ));
+    }
+    let (fingerprint_now, unread) = match field {
+        None => (
+            None,
+            Some("the credential names no `vault.field`".to_string()),
+        ),
+        Some(field) => match store.read_field(path, field) {
+            Ok(value) => (
+                Some(fingerprint(
+                    value.expose_bytes().trim_ascii(),
+                    fingerprint_key,
+                )),
+                None,
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    };
+    let minted_at = Timestamp::from_second(minted_at.as_second()).unwrap_or(minted_at);
+    let fixed = BTreeMap::from([
+        (minted_at_key.to_string(), minted_at.to_string()),
+        (recorded::RECORDED_BY_KEY.to_string(), recorded_by),
+        (
+            recorded::FINGERPRINT_KEY.to_string(),
+            fingerprint_now.clone().unwrap_or_default(),
+        ),
+        (
+            recorded::VERSION_KEY.to_string(),
+            meta.current_version.to_string(),
+        ),
+    ]);
+    let custom = recorded::patch(&meta.custom_metadata, fixed, Vec::new())
+        .map_err(|e| format!("cannot record `{mount}/{path}`: {e}"))?;
+    store
+        .patch_custom_metadata(path, &custom)
+        .map_err(|e| e.to_string())?;
+    Ok(Recorded {
+        version: meta.current_version,
+        fingerprint: fingerprint_now,
+        unread,
+    })
+}
+
+/// The values the store held before a rotation, as history entries, the newest first. The
+/// current value: its recorded fingerprint when credwatch recorded this very version, else the
+/// value's fingerprint if it can be read (a value changed by hand, or never recorded); its
+/// lifetime as the metadata states it (a version newer than the recorded one counts from its
+/// `created_time`). When the value was changed outside credwatch, the value credwatch recorded
+/// before that change comes next (consumers may still hold it), replaced when the newer version
+/// was created. Empty when the secret has no version yet.
+fn replaced_entries(
+    store: &dyn Store,
+    path: &str,
+    field: &str,
+    meta: &Metadata,
+    keys: &MetadataKeys<'_>,
+    fingerprint_key: Option<&[u8]>,
+    now: Timestamp,
+) -> Vec<recorded::Entry> {
+    if meta.current_version == 0 {
+        return Vec::new();
+    }
+    let was = recorded::parse(&meta.custom_metadata);
+    let fingerprint_of_current = match (was.version, was.fingerprint) {
+        (Some(v), Some(fp)) if v == meta.current_version => Some(fp),
+        _ => match store.read_field(path, field) {
+            Ok(value) => Some(fingerprint(
+                value.expose_bytes().trim_ascii(),
+                fingerprint_key,
+            )),
+            Err(e) => {
+                log::warn!(
+                    "cannot read the value being replaced to fingerprint it ({e}); its history entry has no fingerprint"
+                );
+                None
+            }
+        },
+    };
+    let lifetime = from_metadata(meta, keys, now).ok();
+    let current = recorded::Entry {
+        version: meta.current_version,
+        fingerprint: fingerprint_of_current,
+        minted_at: lifetime.as_ref().and_then(|e| e.minted_at),
+        expires_at: lifetime.and_then(|e| e.expires_at),
+        replaced_at: Some(Timestamp::from_second(now.as_second()).unwrap_or(now)),
+    };
+    let before = recorded_before_change(meta, keys).filter(|e| e.fingerprint.is_some());
+    std::iter::once(current).chain(before).collect()
 }
 
 /// `rotated_by`: the operator's login name when known.
@@ -381,6 +528,11 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A token of the same shape as [`TOKEN`], of another letter.
+    fn claude_like(c: char) -> String {
+        TOKEN.replace('A', &c.to_string())
+    }
+
     fn request<'a>(value: NewValue<'a>, format: Option<&'a FormatProfile>) -> Request<'a> {
         Request {
             name: "primary",
@@ -397,6 +549,7 @@ mod tests {
                 ttl: jiff::SignedDuration::from_hours(24 * 365),
             },
             rotated_by: rotated_by(Some("ops".into())),
+            fingerprint_key: None,
             now: at("2026-12-01T10:00:00.5Z"),
         }
     }
@@ -424,7 +577,138 @@ mod tests {
         assert_eq!(custom["rotated_by"], "ops via credwatch");
         assert_eq!(
             *fake.calls.borrow(),
-            ["metadata agent", "write agent cas=3", "patch agent"]
+            // The replaced value is read once, to fingerprint it for the history.
+            [
+                "metadata agent",
+                "read agent",
+                "write agent cas=3",
+                "patch agent"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rotation_records_the_fingerprint_and_version_and_keeps_the_replaced_one_in_history() {
+        let key: &[u8] = b"a long random fingerprint key";
+        let fp = |v: &str| fingerprint(v.as_bytes(), Some(key));
+        let fake = Fake::with("agent", "oauth_token", "old", 3);
+        fake.custom.borrow_mut().insert(
+            "agent".into(),
+            BTreeMap::from([
+                ("minted_at".into(), "2026-01-01T00:00:00Z".into()),
+                ("owner".into(), "platform".into()),
+            ]),
+        );
+        let second = claude_like('B');
+        for (value, now) in [
+            (TOKEN, "2026-12-01T10:00:00Z"),
+            (second.as_str(), "2026-12-02T10:00:00Z"),
+        ] {
+            let mut req = request(given(value), None);
+            req.fingerprint_key = Some(key);
+            req.now = at(now);
+            assert!(matches!(
+                rotate(&fake, req).unwrap(),
+                Outcome::Written { .. }
+            ));
+        }
+        let custom = fake.custom.borrow()["agent"].clone();
+        assert_eq!(custom["owner"], "platform");
+        assert_eq!(custom["fingerprint"], fp(&second));
+        assert_eq!(custom["recorded_version"], "5");
+        let history = recorded::parse(&custom).history;
+        assert_eq!(
+            history,
+            [
+                recorded::Entry {
+                    version: 4,
+                    fingerprint: Some(fp(TOKEN)),
+                    minted_at: Some(at("2026-12-01T10:00:00Z")),
+                    expires_at: Some(at("2027-12-01T10:00:00Z")),
+                    replaced_at: Some(at("2026-12-02T10:00:00Z")),
+                },
+                recorded::Entry {
+                    version: 3,
+                    fingerprint: Some(fp("old")),
+                    minted_at: Some(at("2026-01-01T00:00:00Z")),
+                    expires_at: Some(at("2027-01-01T00:00:00Z")),
+                    replaced_at: Some(at("2026-12-01T10:00:00Z")),
+                },
+            ]
+        );
+        // The second rotation knew version 4's fingerprint: it did not read the value again.
+        let reads = fake
+            .calls
+            .borrow()
+            .iter()
+            .filter(|c| c.starts_with("read"))
+            .count();
+        assert_eq!(reads, 1);
+        for value in custom.values() {
+            for secret in [TOKEN, second.as_str()] {
+                assert!(!value.contains(&secret[13..40]), "{value}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_changed_by_hand_is_fingerprinted_from_the_store_and_dated_by_its_version() {
+        let fake = Fake::with("agent", "oauth_token", "old", 1);
+        rotate(&fake, request(given(TOKEN), None)).unwrap();
+        // Someone patches the value by hand: version 3, not recorded.
+        fake.put("agent", "oauth_token", "by-hand", 3);
+        let mut req = request(given(&claude_like('C')), None);
+        req.now = at("2026-12-05T00:00:00Z");
+        rotate(&fake, req).unwrap();
+        let history = recorded::parse(&fake.custom.borrow()["agent"]).history;
+        assert_eq!(history[0].version, 3);
+        assert_eq!(history[0].fingerprint, Some(fingerprint(b"by-hand", None)));
+        // The fake's versions were created 2026-01-01: the assumed mint time.
+        assert_eq!(history[0].minted_at, Some(at("2026-01-01T00:00:00Z")));
+        // Version 2, which credwatch wrote and the hand change replaced, is kept too: a consumer
+        // may still hold it.
+        assert_eq!(history[1].version, 2);
+        assert_eq!(
+            history[1].fingerprint,
+            Some(fingerprint(TOKEN.as_bytes(), None))
+        );
+        assert_eq!(history[1].replaced_at, Some(at("2026-01-01T00:00:00Z")));
+        assert_eq!(history[1].expires_at, Some(at("2027-12-01T10:00:00Z")));
+        assert_eq!(history[2].version, 1);
+    }
+
+    #[test]
+    fn record_keeps_the_other_keys_and_fingerprints_what_is_stored() {
+        let fake = Fake::with("agent", "oauth_token", TOKEN, 4);
+        fake.custom.borrow_mut().insert(
+            "agent".into(),
+            BTreeMap::from([("owner".into(), "platform".into())]),
+        );
+        let request = |field| RecordRequest {
+            mount: "secret",
+            path: "agent",
+            field,
+            minted_at: at("2026-04-18T16:07:09.9Z"),
+            minted_at_key: "minted_at",
+            recorded_by: rotated_by(Some("ops".into())),
+            fingerprint_key: None,
+        };
+        let done = record(&fake, request(Some("oauth_token"))).unwrap();
+        assert_eq!(done.version, 4);
+        assert_eq!(done.fingerprint, Some(fingerprint(TOKEN.as_bytes(), None)));
+        let custom = fake.custom.borrow()["agent"].clone();
+        assert_eq!(custom["owner"], "platform");
+        assert_eq!(custom["minted_at"], "2026-04-18T16:07:09Z");
+        assert_eq!(custom["recorded_version"], "4");
+        assert_eq!(custom["recorded_by"], "ops via credwatch");
+        // An unreadable value: an empty fingerprint, never a stale one.
+        let done = record(&fake, request(Some("missing"))).unwrap();
+        assert_eq!(done.fingerprint, None);
+        assert!(done.unread.unwrap().contains("no field `missing`"));
+        assert_eq!(fake.custom.borrow()["agent"]["fingerprint"], "");
+        assert_eq!(
+            recorded::parse(&fake.custom.borrow()["agent"]).fingerprint,
+            None
         );
     }
 
@@ -502,7 +786,7 @@ mod tests {
             "{message}"
         );
         // --expect-version is the check-and-set version, whatever is current.
-        assert_eq!(fake.calls.borrow()[1], "write agent cas=1");
+        assert_eq!(fake.calls.borrow()[2], "write agent cas=1");
     }
 
     #[test]

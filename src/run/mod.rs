@@ -100,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(what) => render::render(cx, what),
         Command::LintValue(args) => lint_value(cx, args),
         Command::Rotate(args) => rotate::rotate(cx, args),
+        Command::Record(args) => rotate::record(cx, args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -24,6 +24,28 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
             rules::render(&config, format, &args.labels, args.namespace.as_deref())
         }
         RenderCommand::RuleTests(args) => rule_tests::render(&config, &args.rule_file),
+        RenderCommand::K8s(args) if matches!(args.mode, K8sMode::Sidecar | K8sMode::SidecarPatch) => {
+            use render::sidecar;
+            let opts = sidecar::Options {
+                image: args.image.clone(),
+                namespace: args.namespace.clone(),
+                name: args.name.clone(),
+                env_from_secret: args.env_from_secret.clone().ok_or_else(|| {
+                    anyhow!("--env-from-secret: name the Secret the workload reads with `envFrom`; the sidecar reads the same one")
+                })?,
+                fingerprint_secret: args.fingerprint_secret.clone(),
+                pod_monitor_labels: k8s::parse_labels(&args.service_monitor_labels)
+                    .map_err(|e| anyhow!(e))?,
+            };
+            for warning in sidecar::warnings(&config) {
+                eprintln!("warning: {warning}");
+            }
+            if args.mode == K8sMode::Sidecar {
+                sidecar::render_objects(&config, &text, &opts)
+            } else {
+                sidecar::render_patch(&config, &opts)
+            }
+        }
         RenderCommand::K8s(args) => {
             let opts = k8s::Options {
                 image: args.image.clone(),
@@ -43,6 +65,9 @@ pub(super) fn render(cx: &Context, what: &RenderCommand) -> anyhow::Result<ExitC
                 mode: match args.mode {
                     K8sMode::Cronjob => k8s::Mode::Cronjob,
                     K8sMode::Exporter => k8s::Mode::Exporter,
+                    K8sMode::Sidecar | K8sMode::SidecarPatch => {
+                        return Err(anyhow!("internal: the sidecar modes render above"));
+                    }
                 },
                 service_monitor: args.service_monitor,
                 service_monitor_labels: k8s::parse_labels(&args.service_monitor_labels)

@@ -267,6 +267,7 @@ mod tests {
                     reason: source_error.map(|_| "unreadable"),
                 }],
                 problems: vec![],
+                copies: Default::default(),
             },
             at(now),
             PoolPolicy::default(),

@@ -4,6 +4,7 @@
 //! sources both name is kept once and the clash is reported.
 
 pub mod approle;
+pub mod consumer;
 pub mod deadline;
 pub mod directory;
 pub mod evidence;
@@ -104,6 +105,7 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
                     key.as_ref(),
                     env.lookup(),
                 );
+                collection.copies.stored.extend(read.stored);
                 (read.observations, read.error)
             }
             SourceKind::Approle(a) => {
@@ -128,8 +130,9 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
         });
         add(&mut collection, observations);
     }
+    collection.copies.consumers = consumer::read_copies(&config.consumers, key.as_ref(), env);
     // A monitor that watches nothing is broken, not fine.
-    if collection.observations.is_empty() {
+    if collection.observations.is_empty() && config.consumers.is_empty() {
         collection.problems.push(
             "no credentials: the config lists none and its sources found none; check the paths and prefixes".into(),
         );

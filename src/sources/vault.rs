@@ -15,13 +15,15 @@ use crate::credential::{Credential, Observation, Secret};
 use crate::net;
 use crate::sources::evidence;
 use crate::vault::{self, Client, Explicit, VaultError};
-pub use metadata::{MetadataKeys, from_metadata};
+pub use metadata::{MetadataKeys, changed_out_of_band, from_metadata, stored_values};
 
 /// What one vault source delivered: an observation per secret, and the source's own failure.
 pub struct VaultRead {
     pub observations: Vec<Observation>,
     /// Why the source as a whole failed (login, discovery, or a server-wide error).
     pub error: Option<(String, &'static str)>,
+    /// The values credwatch recorded for the secrets read (see [`stored_values`]).
+    pub stored: Vec<crate::credential::StoredValue>,
 }
 
 /// `*` matches any run of characters (slashes included), `?` exactly one. Pure.
@@ -123,6 +125,7 @@ pub fn read_source(
         VaultRead {
             observations,
             error: Some((reason, label)),
+            stored: Vec::new(),
         }
     };
     let client = match connect(source, env) {
@@ -187,6 +190,22 @@ pub fn read_source(
         }
     };
 
+    // A value changed outside credwatch is said once per run, under the credential's name.
+    let said = |path: &str, name: &str| {
+        if let Some(Ok(m)) = by_path.get(path)
+            && let Some(finding) = changed_out_of_band(m, name)
+        {
+            log::warn!("`{}/{path}`: {finding}", source.mount);
+        }
+    };
+    for p in &paths {
+        said(p, p);
+    }
+    for e in entries {
+        if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from) {
+            said(path, &e.credential.name);
+        }
+    }
     let metadata_evidence: Vec<_> = paths.iter().map(|p| meta_of(p)).collect();
     let evidence: Vec<Result<crate::credential::Evidence, String>> = match &source.value {
         None => metadata_evidence,
@@ -248,9 +267,33 @@ pub fn read_source(
             evidence,
         });
     }
+    // What credwatch recorded, for the consumers' series: by credential name, with the
+    // expiry this run established.
+    let mut stored = Vec::new();
+    for o in &observations {
+        let path = match entries
+            .iter()
+            .find(|e| e.credential.name == o.credential.name)
+        {
+            Some(e) => match e.value.as_ref().map(|v| &v.from) {
+                Some(ValueFrom::Vault { path, .. }) => path.as_str(),
+                _ => continue,
+            },
+            None => o.credential.name.as_str(),
+        };
+        if let Some(Ok(m)) = by_path.get(path) {
+            stored.extend(stored_values(
+                &o.credential.name,
+                m,
+                o.evidence.as_ref().ok(),
+                &keys,
+            ));
+        }
+    }
     VaultRead {
         observations,
         error,
+        stored,
     }
 }
 

@@ -31,10 +31,21 @@ const EMITTED_WHEN_USED: &[&str] = &[
     "credwatch_credential_probe_ok",
     "credwatch_credential_probe_rejected",
     "credwatch_credential_probe_timestamp_seconds",
+    "credwatch_consumer_fingerprint_info",
+    "credwatch_consumer_read_ok",
+    "credwatch_stored_value_expiry_timestamp_seconds",
+    "credwatch_stored_value_replaced_timestamp_seconds",
 ];
 
 /// Labels only those families carry.
-const LABELS_WHEN_USED: &[&str] = &["pool", "format", "probe", "status_class"];
+const LABELS_WHEN_USED: &[&str] = &[
+    "pool",
+    "format",
+    "probe",
+    "status_class",
+    "consumer",
+    "state",
+];
 
 /// Series the Pushgateway adds to every group (documented by the Pushgateway, not by us).
 const PUSHGATEWAY_OWN: &[&str] = &["push_time_seconds", "push_failure_time_seconds"];
@@ -56,6 +67,7 @@ const PROMQL_WORDS: &[&str] = &[
     "offset",
     "time",
     "absent",
+    "max",
     "inf",
     "nan",
 ];
@@ -280,8 +292,48 @@ struct Contract {
     referenced: Vec<(&'static str, BTreeSet<String>, BTreeSet<String>)>,
 }
 
+/// The consumer families need what a store recorded: a config with a vault source, a
+/// credential rotated twice (so a replaced value exists) and a consumer's copy, against a real
+/// OpenBao. Its dry run emits every consumer family.
+fn consumer_contract() -> Contract {
+    use crate::cases::values::claude_token;
+    use crate::support::openbao::OpenBao;
+    let bao = OpenBao::start();
+    let s = crate::support::Scratch::new();
+    s.write("copy", &claude_token(51, 108));
+    let config = s.write(
+        "credwatch.toml",
+        "[pushgateway]\nurl = \"http://127.0.0.1:9\"\n[[source]]\nkind = \"vault\"\npaths = []\nprefix = \"\"\n\
+         [[credential]]\nname = \"primary\"\nvault = { path = \"agent\", field = \"token\" }\n\
+         [[consumer]]\ncredential = \"primary\"\nfile = \"copy\"\nname = \"pod-a\"\n",
+    );
+    bao.write_secret(
+        "agent",
+        serde_json::json!({ "token": claude_token(50, 108) }),
+    );
+    let cw = |args: &[&str], stdin: &str| {
+        Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+            .env("VAULT_ADDR", &bao.url)
+            .env("VAULT_TOKEN", &bao.root_token)
+            .args(args)
+            .run_with_stdin(stdin)
+    };
+    cw(&["rotate", "primary", "--no-push"], &claude_token(51, 108)).assert_code(0);
+    let dry = cw(&["push", "--dry-run"], "").stdout;
+    let (emitted_metrics, emitted_labels) = emitted(&dry);
+    let (rm, rl) = rule_references(&cw(&["render", "rules"], "").stdout);
+    let (tm, tl) = rule_test_references(&cw(&["render", "rule-tests"], "").stdout);
+    Contract {
+        config: "a vault credential with a consumer",
+        emitted_metrics,
+        emitted_labels,
+        referenced: vec![("render rules", rm, rl), ("render rule-tests", tm, tl)],
+    }
+}
+
 fn contracts() -> Vec<Contract> {
-    CONFIGS
+    let mut all: Vec<Contract> = CONFIGS
         .iter()
         .map(|config| {
             let dry = stdout(config, &["push", "--dry-run"]);
@@ -300,7 +352,9 @@ fn contracts() -> Vec<Contract> {
                 ],
             }
         })
-        .collect()
+        .collect();
+    all.push(consumer_contract());
+    all
 }
 
 /// The names referenced that neither this config's dry run, the Pushgateway nor (for families

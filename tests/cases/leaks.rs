@@ -77,6 +77,19 @@ name = "wrong-format"
 minted_at = "2026-05-01T00:00:00Z"
 file = "secrets/primary"
 format = "github-fine-grained-pat"
+
+# Copies as consumers see them: fingerprints only, and an unreadable one.
+[[consumer]]
+credential = "primary"
+env = "AGENT_TOKEN"
+[[consumer]]
+credential = "primary"
+file = "secrets/primary"
+name = "from-file"
+[[consumer]]
+credential = "primary"
+env = "NOT_SET"
+name = "unreadable"
 "#,
             pg.url
         ),
@@ -123,7 +136,8 @@ format = "github-fine-grained-pat"
 
     let (_, landed) = http_get_auth(&format!("{}/api/v1/metrics", pg.url));
     assert!(
-        landed.contains("credwatch_credential_expiry_timestamp_seconds"),
+        landed.contains("credwatch_credential_expiry_timestamp_seconds")
+            && landed.contains("credwatch_consumer_fingerprint_info"),
         "{landed}"
     );
     // The requests the failing server saw hold the password only as the Authorization header.

@@ -42,12 +42,26 @@ impl Exporter {
     /// Starts `credwatch --config CONFIG serve --listen 127.0.0.1:0 EXTRA…` with a clean
     /// environment and waits (at most 20 s) for the address it prints.
     pub fn start(config: &Path, extra: &[&str]) -> Exporter {
+        Exporter::start_with(config, "127.0.0.1:0", extra, &[])
+    }
+
+    /// [`Exporter::start`] on `listen` (a loopback address) with `env` added to its clean
+    /// environment, as a sidecar sees the workload's variables.
+    pub fn start_with(
+        config: &Path,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Exporter {
         let dir = tempfile::tempdir().unwrap();
         let mut command = super::clean_command();
+        for (k, v) in env {
+            command.env(k, v);
+        }
         let mut child = command
             .arg("--config")
             .arg(config)
-            .args(["-v", "serve", "--listen", "127.0.0.1:0"])
+            .args(["-v", "serve", "--listen", listen])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -75,6 +75,12 @@ impl Validator<'_> {
                 "never_ran_for",
                 hours(2),
             ),
+            propagation_grace: self.duration_or(
+                &raw.propagation_grace,
+                "alerts",
+                "propagation_grace",
+                mins(90),
+            ),
             push_failing_for: self.duration_or(
                 &raw.push_failing_for,
                 "alerts",

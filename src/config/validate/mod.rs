@@ -15,6 +15,7 @@
 mod alerts;
 mod approle;
 mod common;
+mod consumer;
 mod defaults;
 mod directory;
 mod format;
@@ -100,6 +101,7 @@ impl Validator<'_> {
         let mut source_names: BTreeMap<String, Range<usize>> = BTreeMap::new();
         source_names.insert(INVENTORY_SOURCE.into(), 0..0);
         let mut sources = Vec::new();
+        let mut connection_only: Vec<(String, Range<usize>)> = Vec::new();
         for s in raw.sources {
             let span = s.name.as_ref().map_or(s.kind.span(), Spanned::span);
             if let Some(source) = self.source(&s, &settings) {
@@ -113,7 +115,13 @@ impl Validator<'_> {
                     );
                     continue;
                 }
-                source_names.insert(source.name().to_string(), span);
+                source_names.insert(source.name().to_string(), span.clone());
+                if let Some(v) = source.kind.as_vault()
+                    && v.paths.is_empty()
+                    && v.prefix.is_none()
+                {
+                    connection_only.push((source.name().to_string(), span));
+                }
                 sources.push(source);
             }
         }
@@ -141,8 +149,40 @@ impl Validator<'_> {
             }
         }
 
+        // A vault source without `paths` or `prefix` only connects `[[credential]]` entries: it
+        // needs one at least.
+        for (name, span) in connection_only {
+            let used = inventory.iter().any(|e: &crate::config::InventoryEntry| {
+                matches!(e.value.as_ref().map(|v| &v.from),
+                    Some(crate::config::ValueFrom::Vault { source, .. }) if *source == name)
+            });
+            if !used {
+                self.error(
+                    span,
+                    format!("source `{name}`: a `vault` source needs `paths` (secrets to watch), `prefix` (a folder to scan), or a `[[credential]]` with `vault = {{ path = …, field = … }}` that it connects"),
+                );
+            }
+        }
+        let consumers = raw
+            .consumers
+            .into_iter()
+            .filter_map(|c| self.consumer(c, base))
+            .collect();
+
+        let prometheus_url = raw
+            .prometheus
+            .and_then(|p| match names::check_url(p.url.get_ref()) {
+                Ok(url) => Some(url),
+                Err(e) => {
+                    self.error(p.url.span(), format!("prometheus: `url`: {e}"));
+                    None
+                }
+            });
+
         Config {
             path: path.to_path_buf(),
+            consumers,
+            prometheus_url,
             defaults,
             pushgateway,
             metrics,

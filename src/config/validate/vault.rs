@@ -116,12 +116,8 @@ fn vault(v: &mut Validator<'_>, s: &RawSource, context: &str, base: &Path) -> Op
             format!("{t}/")
         }
     });
-    if paths.is_empty() && prefix.is_none() {
-        v.error(
-            s.kind.span(),
-            format!("{context}: a `vault` source needs `paths` (secrets to watch) and/or `prefix` (a folder to scan)"),
-        );
-    }
+    // Neither `paths` nor `prefix`: a connection for `[[credential]] vault = { … }` entries,
+    // which the config's validator checks once every credential is known.
     let VaultConnection {
         address,
         namespace,

@@ -3,10 +3,11 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::credential::{Basis, Evidence};
+use crate::credential::{Basis, Evidence, StoredValue};
 use crate::vault::{Metadata, VersionState};
 
 /// Where a Vault secret's metadata says its lifetime comes from.
+#[derive(Clone, Copy)]
 pub struct MetadataKeys<'a> {
     pub expires_at: &'a str,
     pub minted_at: &'a str,
@@ -14,7 +15,10 @@ pub struct MetadataKeys<'a> {
 }
 
 /// A Vault secret's lifetime from its metadata alone: custom_metadata `expires_at`, else
-/// `minted_at` + ttl, else the current version's `created_time` + ttl. A current version that is
+/// `minted_at` + ttl, else the current version's `created_time` + ttl. When the current version
+/// is newer than the one credwatch recorded (`recorded_version`), the value was changed outside
+/// credwatch and the recorded times belong to an older value: the mint time is assumed to be the
+/// current version's `created_time` ([`Basis::AssumedFromChange`]; see [`changed_out_of_band`]). A current version that is
 /// deleted (at or before `now`), destroyed or missing is an error: nothing usable is stored.
 pub fn from_metadata(
     meta: &Metadata,
@@ -45,6 +49,17 @@ pub fn from_metadata(
                 .map_err(|e| format!("custom_metadata `{key}`: {e}")),
         }
     };
+    let created = meta
+        .current()
+        .map(|v| v.created_time)
+        .unwrap_or(meta.updated_time);
+    if changed_out_of_band(meta, "").is_some() {
+        return Ok(Evidence::declared(
+            Some(created),
+            crate::time::add(created, keys.ttl)?,
+            Basis::AssumedFromChange,
+        ));
+    }
     if let Some(expires_at) = custom(keys.expires_at)? {
         return Ok(Evidence::declared(
             custom(keys.minted_at)?,
@@ -59,15 +74,101 @@ pub fn from_metadata(
             Basis::MintedAtPlusTtl,
         ));
     }
-    let created = meta
-        .current()
-        .map(|v| v.created_time)
-        .unwrap_or(meta.updated_time);
     Ok(Evidence::declared(
         Some(created),
         crate::time::add(created, keys.ttl)?,
         Basis::VersionCreatedPlusTtl,
     ))
+}
+
+/// The finding for a secret changed outside credwatch: its current version is newer than the
+/// version credwatch recorded. `None` when credwatch recorded no version (nothing to compare)
+/// or the recorded one is current.
+pub fn changed_out_of_band(meta: &Metadata, name: &str) -> Option<String> {
+    let recorded = crate::recorded::parse(&meta.custom_metadata).version?;
+    if meta.current_version <= recorded {
+        return None;
+    }
+    let at = meta.current().map_or(meta.updated_time, |v| v.created_time);
+    Some(format!(
+        "changed outside credwatch at {at} (version {} after the recorded version {recorded}); its mint time is assumed to be that time; run `credwatch record {name} --minted-at TIME` to confirm",
+        meta.current_version
+    ))
+}
+
+/// The values a secret holds and held, by fingerprint, as credwatch recorded them: the current
+/// one (its fingerprint from the value when it was read this run, else the recorded one when it
+/// belongs to the current version) with the expiry `current` states, and every history entry
+/// with a fingerprint. A value recorded before an out-of-band change counts as replaced when
+/// the newer version was created. One value per fingerprint, the current one first. Pure.
+pub fn stored_values(
+    name: &str,
+    meta: &Metadata,
+    current: Option<&Evidence>,
+    keys: &MetadataKeys,
+) -> Vec<StoredValue> {
+    let recorded = crate::recorded::parse(&meta.custom_metadata);
+    let current_version = meta.current_version;
+    let mut out: Vec<StoredValue> = Vec::new();
+    let mut add = |fingerprint: String, replaced_at, expires_at| {
+        if !out.iter().any(|v| v.fingerprint == fingerprint) {
+            out.push(StoredValue {
+                credential: name.to_string(),
+                fingerprint,
+                replaced_at,
+                expires_at,
+            });
+        }
+    };
+    let recorded_is_current = recorded.version == Some(current_version);
+    let now_fingerprint = current
+        .and_then(|e| e.fingerprint.clone())
+        .or_else(|| recorded.fingerprint.clone().filter(|_| recorded_is_current));
+    if let Some(fp) = now_fingerprint {
+        add(fp, None, current.and_then(|e| e.expires_at));
+    }
+    if let Some(before) = recorded_before_change(meta, keys)
+        && let Some(fp) = before.fingerprint
+    {
+        add(fp, before.replaced_at, before.expires_at);
+    }
+    for entry in recorded.history {
+        if let Some(fp) = entry.fingerprint {
+            add(
+                fp,
+                entry.replaced_at.or(Some(meta.updated_time)),
+                entry.expires_at,
+            );
+        }
+    }
+    out
+}
+
+/// After a change outside credwatch, the value credwatch had recorded before it, as a history
+/// entry: its version, fingerprint and lifetime from the recorded keys, replaced when the newer
+/// version was created. `None` when nothing was recorded or the recorded version is current.
+/// Pure.
+pub fn recorded_before_change(
+    meta: &Metadata,
+    keys: &MetadataKeys,
+) -> Option<crate::recorded::Entry> {
+    let recorded = crate::recorded::parse(&meta.custom_metadata);
+    let version = recorded.version.filter(|v| *v < meta.current_version)?;
+    let custom = |key: &str| {
+        meta.custom_metadata
+            .get(key)
+            .and_then(|t| crate::time::parse_timestamp(t).ok())
+    };
+    let minted_at = custom(keys.minted_at);
+    let expires_at = custom(keys.expires_at)
+        .or_else(|| minted_at.and_then(|m| crate::time::add(m, keys.ttl).ok()));
+    Some(crate::recorded::Entry {
+        version,
+        fingerprint: recorded.fingerprint,
+        minted_at,
+        expires_at,
+        replaced_at: meta.current().map(|v| v.created_time),
+    })
 }
 
 #[cfg(test)]
@@ -142,6 +243,107 @@ mod tests {
         assert_eq!(e.minted_at, Some(ts("2026-04-18T16:07:09Z")));
         assert_eq!(e.expires_at, Some(ts("2027-04-18T16:07:09Z")));
         assert_eq!(e.basis, Basis::VersionCreatedPlusTtl);
+    }
+
+    #[test]
+    fn a_version_newer_than_the_recorded_one_counts_from_its_creation() {
+        let now = ts("2026-11-30T00:00:00Z");
+        // credwatch recorded version 1; version 2 was written by hand.
+        let m = meta(
+            &[
+                ("minted_at", "2026-01-01T00:00:00Z"),
+                ("recorded_version", "1"),
+            ],
+            None,
+            false,
+        );
+        let e = from_metadata(&m, &KEYS, now).unwrap();
+        assert_eq!(e.basis, Basis::AssumedFromChange);
+        assert_eq!(e.minted_at, Some(ts("2026-04-18T16:07:09Z")));
+        assert_eq!(e.expires_at, Some(ts("2027-04-18T16:07:09Z")));
+        let finding = changed_out_of_band(&m, "primary").unwrap();
+        assert!(
+            finding.starts_with("changed outside credwatch at 2026-04-18T16:07:09Z (version 2 after the recorded version 1)")
+                && finding.ends_with("run `credwatch record primary --minted-at TIME` to confirm"),
+            "{finding}"
+        );
+        // Recorded as current, or never recorded: the recorded mint time holds.
+        for version in ["2", ""] {
+            let mut custom = vec![("minted_at", "2026-01-01T00:00:00Z")];
+            if !version.is_empty() {
+                custom.push(("recorded_version", version));
+            }
+            let m = meta(&custom, None, false);
+            assert_eq!(changed_out_of_band(&m, "primary"), None);
+            assert_eq!(
+                from_metadata(&m, &KEYS, now).unwrap().basis,
+                Basis::MintedAtPlusTtl
+            );
+        }
+    }
+
+    #[test]
+    fn stored_values_are_the_current_one_and_the_history_one_per_fingerprint() {
+        let now = ts("2026-11-30T00:00:00Z");
+        let old = crate::recorded::Entry {
+            version: 1,
+            fingerprint: Some("sha256:01".into()),
+            minted_at: Some(ts("2025-06-01T00:00:00Z")),
+            expires_at: Some(ts("2026-06-01T00:00:00Z")),
+            replaced_at: Some(ts("2026-04-18T16:07:09Z")),
+        };
+        let history = old.encode();
+        let m = meta(
+            &[
+                ("minted_at", "2026-04-18T16:07:09Z"),
+                ("recorded_version", "2"),
+                ("fingerprint", "sha256:02"),
+                ("previous_1", &history),
+            ],
+            None,
+            false,
+        );
+        let e = from_metadata(&m, &KEYS, now).unwrap();
+        let values = stored_values("primary", &m, Some(&e), &KEYS);
+        assert_eq!(
+            values,
+            [
+                StoredValue {
+                    credential: "primary".into(),
+                    fingerprint: "sha256:02".into(),
+                    replaced_at: None,
+                    expires_at: Some(ts("2027-04-18T16:07:09Z")),
+                },
+                StoredValue {
+                    credential: "primary".into(),
+                    fingerprint: "sha256:01".into(),
+                    replaced_at: Some(ts("2026-04-18T16:07:09Z")),
+                    expires_at: Some(ts("2026-06-01T00:00:00Z")),
+                },
+            ]
+        );
+        // Changed by hand after version 1 was recorded: version 1's value is replaced, and the
+        // current value is known only if it was read.
+        let m = meta(
+            &[
+                ("minted_at", "2025-06-01T00:00:00Z"),
+                ("recorded_version", "1"),
+                ("fingerprint", "sha256:01"),
+            ],
+            None,
+            false,
+        );
+        let values = stored_values("primary", &m, None, &KEYS);
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].replaced_at, Some(ts("2026-04-18T16:07:09Z")));
+        assert_eq!(values[0].expires_at, Some(ts("2026-06-01T00:00:00Z")));
+        let mut read = from_metadata(&m, &KEYS, now).unwrap();
+        read.fingerprint = Some("sha256:03".into());
+        let values = stored_values("primary", &m, Some(&read), &KEYS);
+        assert_eq!(values[0].fingerprint, "sha256:03");
+        assert_eq!(values[0].replaced_at, None);
+        // Nothing recorded: nothing to compare with.
+        assert!(stored_values("primary", &meta(&[], None, false), None, &KEYS).is_empty());
     }
 
     #[test]
