@@ -372,6 +372,28 @@ fn panels(config: &Config) -> Vec<Spec> {
             &[("green", None), ("red", Some(1.0))],
         ));
         out.push(Spec::stat(
+            "Rejected by their issuer",
+            "Credentials a probe found revoked or expired at their issuer, whatever their recorded expiry says.",
+            format!("count({}{} == 1) or vector(0)", names::PROBE_REJECTED, s.run),
+            "credentials",
+            &[("green", None), ("red", Some(1.0))],
+        ));
+        out.push(Spec::stat(
+            "Consumers holding a replaced value",
+            "Workload copies (consumer sidecars, any job) whose fingerprint is a value this job's store has replaced: restart them to pick up the new one.",
+            format!(
+                "count({fp} * on({c}, {f}) group_left() max by ({c}, {f}) ({replaced}{sel})) or vector(0)",
+                fp = names::CONSUMER_FINGERPRINT,
+                c = config.metrics.credential_label,
+                f = names::FINGERPRINT_LABEL,
+                replaced = names::STORED_VALUE_REPLACED,
+                // The store's job; the sidecars report under jobs of their own.
+                sel = s.run,
+            ),
+            "consumers",
+            &[("green", None), ("orange", Some(1.0))],
+        ));
+        out.push(Spec::stat(
             "Credentials not read",
             "Credentials whose value or metadata could not be read in the last run (their last known expiry is kept).",
             format!("count({}{} == 0) or vector(0)", names::READ_OK, s.run),

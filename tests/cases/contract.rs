@@ -40,6 +40,7 @@ const EMITTED_WHEN_USED: &[&str] = &[
 /// Labels only those families carry.
 const LABELS_WHEN_USED: &[&str] = &[
     "pool",
+    "fingerprint",
     "format",
     "probe",
     "status_class",

@@ -168,6 +168,48 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     assert_eq!(runway.len(), 1);
     assert!((value(&runway[0]) - 150.0).abs() < 0.1, "{runway:#?}");
     assert_eq!(value(&by_title["Pool distinct credentials"][0]), 1.0);
+    assert_eq!(single("Rejected by their issuer"), 0.0);
+    assert_eq!(single("Consumers holding a replaced value"), 0.0);
+
+    // A probe rejection in the job's group, and a sidecar (its own job) whose copy is a value
+    // the store replaced: both panels count them.
+    let panel_expr = |title: &str| {
+        substitute(
+            panels.iter().find(|p| p["title"] == title).unwrap()["targets"][0]["expr"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        post(
+            &format!("{}/metrics/job/{JOB}", pushgateway.url),
+            "credwatch_credential_probe_rejected{credential=\"ok-token\",probe=\"github\"} 1\ncredwatch_stored_value_replaced_timestamp_seconds{credential=\"ok-token\",fingerprint=\"sha256:0ld\"} 1800000000\n",
+        ),
+        200
+    );
+    assert_eq!(
+        post(
+            &format!("{}/metrics/job/sidecar", pushgateway.url),
+            "credwatch_consumer_fingerprint_info{credential=\"ok-token\",consumer=\"pod-a\",fingerprint=\"sha256:0ld\"} 1\n",
+        ),
+        200
+    );
+    for title in [
+        "Rejected by their issuer",
+        "Consumers holding a replaced value",
+    ] {
+        let expr = panel_expr(title);
+        let counted = poll::until(Duration::from_secs(30), Duration::from_millis(200), || {
+            query(&prometheus, &expr)
+                .first()
+                .is_some_and(|s| value(s) == 1.0)
+                .then_some(())
+        });
+        assert!(
+            counted.is_some(),
+            "panel `{title}` never counted 1: `{expr}`"
+        );
+    }
 
     // A push the Pushgateway refuses (a TYPE that contradicts another group's) turns the
     // push-failure panel to 1.
