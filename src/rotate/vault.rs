@@ -239,6 +239,7 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
     let cas = expect_version.unwrap_or(meta.current_version);
     let replaced = replaced_entries(store, path, field, &meta, &keys, fingerprint_key, now);
     let new_fingerprint = fingerprint(value.expose_bytes().trim_ascii(), fingerprint_key);
+    let new_fp = new_fingerprint.clone();
     let mut fixed = BTreeMap::from([
         (keys.minted_at.to_string(), minted_at.to_string()),
         (recorded::ROTATED_BY_KEY.to_string(), rotated_by),
@@ -265,6 +266,13 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
                 "{e}; nothing was written. Check who rotated it (`credwatch check`) and retry."
             )));
         }
+        // The request may have reached Vault and only its answer been lost: look before saying
+        // that nothing was written.
+        Err(e @ (VaultError::Unreachable { .. } | VaultError::Timeout { .. })) => {
+            return Ok(after_lost_answer(
+                store, path, cas, &e, name, mount, minted_at, &new_fp,
+            ));
+        }
         Err(e) => return Ok(Outcome::Refused(format!("{e}; nothing was written"))),
     };
     custom.insert(recorded::VERSION_KEY.to_string(), version.to_string());
@@ -280,6 +288,34 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
         minted_at,
         promoted_from,
     })
+}
+
+/// What to tell the operator when a write's answer was lost (`error`): read the metadata back;
+/// if the version did not move, nothing was written; if it did, the write most likely landed and
+/// only the mint time is missing, which `credwatch record` completes.
+#[allow(clippy::too_many_arguments)]
+fn after_lost_answer(
+    store: &dyn Store,
+    path: &str,
+    cas: u64,
+    error: &VaultError,
+    name: &str,
+    mount: &str,
+    minted_at: Timestamp,
+    new_fingerprint: &str,
+) -> Outcome {
+    match store.read_metadata(path) {
+        Ok(meta) if meta.current_version == cas => Outcome::Refused(format!(
+            "{error}; Vault is still at version {cas} of `{mount}/{path}`: nothing was written. Retry."
+        )),
+        Ok(meta) => Outcome::Incomplete(format!(
+            "{error}, but the request reached Vault: `{mount}/{path}` moved from version {cas} to {},              most likely this write (the new value's fingerprint is {new_fingerprint}); its mint time              is not recorded yet: run `credwatch record {name} --minted-at {minted_at}`",
+            meta.current_version
+        )),
+        Err(read) => Outcome::Incomplete(format!(
+            "{error}; whether the write landed is unknown (reading the metadata back failed: {read}):              check `credwatch check`; if `{mount}/{path}` moved past version {cas}, run              `credwatch record {name} --minted-at {minted_at}`"
+        )),
+    }
 }
 
 /// `credwatch record`: the mint time of the value stored now, as a patch of custom_metadata.
@@ -430,6 +466,8 @@ mod tests {
         /// A concurrent writer bumps the version between our read and our write.
         race: bool,
         metadata_fails: bool,
+        /// The write lands (or, with `lands: false`, does not), then the connection breaks.
+        lost_answer: Option<bool>,
         calls: RefCell<Vec<String>>,
     }
 
@@ -498,9 +536,17 @@ mod tests {
                     cas,
                 });
             }
-            for (k, v) in fields {
-                let text = String::from_utf8(v.expose_bytes().to_vec()).unwrap();
-                self.put(path, k, &text, current + 1);
+            if self.lost_answer != Some(false) {
+                for (k, v) in fields {
+                    let text = String::from_utf8(v.expose_bytes().to_vec()).unwrap();
+                    self.put(path, k, &text, current + 1);
+                }
+            }
+            if self.lost_answer.is_some() {
+                return Err(VaultError::Unreachable {
+                    op: format!("write `{path}`"),
+                    detail: "connection reset by peer".into(),
+                });
             }
             Ok(current + 1)
         }
@@ -767,6 +813,38 @@ mod tests {
         };
         assert!(message.contains("retry"), "{message}");
         assert!(!fake.calls.borrow().iter().any(|c| c.starts_with("patch")));
+    }
+
+    #[test]
+    fn a_lost_answer_is_checked_against_the_version_before_saying_anything() {
+        // The write landed, the answer did not: the operator is told, with the command.
+        let landed = Fake {
+            lost_answer: Some(true),
+            ..Fake::with("agent", "oauth_token", "old", 1)
+        };
+        let Outcome::Incomplete(message) = rotate(&landed, request(given(TOKEN), None)).unwrap()
+        else {
+            panic!()
+        };
+        assert!(message.contains("moved from version 1 to 2"), "{message}");
+        assert!(
+            message.contains("run `credwatch record primary --minted-at 2026-12-01T10:00:00Z`"),
+            "{message}"
+        );
+        assert!(!message.contains("nothing was written"), "{message}");
+        assert!(!message.contains(&TOKEN[13..40]), "{message}");
+
+        // Nothing landed: said so, after looking.
+        let lost = Fake {
+            lost_answer: Some(false),
+            ..Fake::with("agent", "oauth_token", "old", 1)
+        };
+        let Outcome::Refused(message) = rotate(&lost, request(given(TOKEN), None)).unwrap() else {
+            panic!()
+        };
+        assert!(message.contains("still at version 1"), "{message}");
+        assert!(message.contains("nothing was written"), "{message}");
+        assert_eq!(lost.fields.borrow()["agent"]["oauth_token"], "old");
     }
 
     #[test]
