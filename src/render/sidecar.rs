@@ -17,6 +17,12 @@ use serde::Serialize;
 
 use crate::config::{Config, ValueFrom};
 use crate::env::{FINGERPRINT_KEY, POD_NAME};
+use crate::render::k8s::objects::{
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, ContainerSecurityContext,
+    EnvFromSource, EnvVar, EnvVarSource, LabelSelector, Labels, MetricsEndpoint, Object,
+    ObjectMeta, Probe, Resources, SecretEnvSource, TERMINATION_MESSAGE_POLICY, TemplateMeta,
+    Volume, VolumeMount, yaml,
+};
 use crate::render::k8s::{CONFIG_KEY, check_common};
 
 /// Where the sidecar's config is mounted (apart from the workload's own files).
@@ -27,7 +33,6 @@ const PORT: u16 = 9819;
 const PORT_NAME: &str = "cw-metrics";
 /// The pod label the PodMonitor selects.
 const POD_LABEL: &str = "credwatch.io/consumer";
-const NONROOT: u32 = 65532;
 
 /// What to render, from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +107,7 @@ pub fn render_objects(
         api_version: "v1",
         kind: "ConfigMap",
         metadata: metadata(config_map_name(opts), opts, &labels),
-        body: ConfigMapBody {
+        body: ConfigMap {
             data: BTreeMap::from([(CONFIG_KEY, config_text)]),
         },
     };
@@ -114,10 +119,10 @@ pub fn render_objects(
         metadata: metadata(opts.name.clone(), opts, &monitor_labels),
         body: PodMonitorBody {
             spec: PodMonitorSpec {
-                selector: Selector {
+                selector: LabelSelector {
                     match_labels: BTreeMap::from([(POD_LABEL.to_string(), opts.name.clone())]),
                 },
-                pod_metrics_endpoints: vec![PodMetricsEndpoint {
+                pod_metrics_endpoints: vec![MetricsEndpoint {
                     port: PORT_NAME,
                     path: "/metrics",
                     interval: "1m",
@@ -134,35 +139,15 @@ pub fn render_patch(config: &Config, opts: &Options) -> Result<String, String> {
     let config_file = format!("{SIDECAR_CONFIG_DIR}/{CONFIG_KEY}");
     let mut env = vec![EnvVar {
         name: POD_NAME,
-        value_from: EnvSource {
-            field_ref: Some(FieldRef {
-                field_path: "metadata.name",
-            }),
-            secret_key_ref: None,
-        },
+        value_from: EnvVarSource::field("metadata.name"),
     }];
     if let Some(secret) = &opts.fingerprint_secret {
         env.push(EnvVar {
             name: FINGERPRINT_KEY,
-            value_from: EnvSource {
-                field_ref: None,
-                secret_key_ref: Some(SecretKeyRef {
-                    name: secret.clone(),
-                    key: "key",
-                }),
-            },
+            value_from: EnvVarSource::secret(secret.clone(), "key", None),
         });
     }
     let volume = "credwatch-consumer-config";
-    let probe = |path: &'static str, period_seconds: u32| Probe {
-        http_get: HttpGet {
-            path,
-            port: PORT_NAME,
-        },
-        period_seconds,
-        timeout_seconds: 5,
-        failure_threshold: 3,
-    };
     let container = Container {
         name: CONTAINER,
         image: opts.image.clone(),
@@ -173,53 +158,48 @@ pub fn render_patch(config: &Config, opts: &Options) -> Result<String, String> {
             "--listen".into(),
             format!("0.0.0.0:{PORT}"),
         ],
-        env_from: vec![EnvFrom {
-            secret_ref: SecretRef {
-                name: opts.env_from_secret.clone(),
-            },
-        }],
-        env,
-        ports: vec![Port {
+        ports: vec![ContainerPort {
             name: PORT_NAME,
             container_port: PORT,
             protocol: "TCP",
         }],
+        env_from: vec![EnvFromSource {
+            secret_ref: SecretEnvSource {
+                name: opts.env_from_secret.clone(),
+            },
+        }],
+        env,
         resources: Resources {
             requests: BTreeMap::from([("cpu", "5m"), ("memory", "16Mi")]),
             limits: BTreeMap::from([("memory", "32Mi")]),
         },
-        readiness_probe: probe("/-/ready", 10),
-        liveness_probe: probe("/healthz", 30),
-        security_context: SecurityContext {
-            allow_privilege_escalation: false,
-            read_only_root_filesystem: true,
-            run_as_non_root: true,
-            run_as_user: NONROOT,
-            run_as_group: NONROOT,
-            capabilities: Capabilities { drop: ["ALL"] },
-            seccomp_profile: Seccomp {
-                kind: "RuntimeDefault",
-            },
-        },
+        readiness_probe: Some(Probe::http("/-/ready", PORT_NAME, 10)),
+        liveness_probe: Some(Probe::http("/healthz", PORT_NAME, 30)),
+        // A patch must not change the workload's pod-level security context, so the container
+        // carries the user and seccomp profile itself.
+        security_context: ContainerSecurityContext::hardened_standalone(),
+        termination_message_policy: TERMINATION_MESSAGE_POLICY,
         volume_mounts: vec![VolumeMount {
-            name: volume,
-            mount_path: SIDECAR_CONFIG_DIR,
+            name: volume.into(),
+            mount_path: SIDECAR_CONFIG_DIR.into(),
             read_only: true,
         }],
     };
     let patch = Patch {
         spec: PatchSpec {
             template: PatchTemplate {
-                metadata: PatchMeta {
+                metadata: TemplateMeta {
                     labels: BTreeMap::from([(POD_LABEL.to_string(), opts.name.clone())]),
                 },
                 spec: PatchPodSpec {
                     containers: vec![container],
                     volumes: vec![Volume {
-                        name: volume,
-                        config_map: ConfigMapRef {
+                        name: volume.into(),
+                        config_map: Some(ConfigMapVolumeSource {
                             name: config_map_name(opts),
-                        },
+                            items: Vec::new(),
+                        }),
+                        secret: None,
                     }],
                 },
             },
@@ -227,8 +207,6 @@ pub fn render_patch(config: &Config, opts: &Options) -> Result<String, String> {
     };
     yaml(&patch)
 }
-
-type Labels = BTreeMap<String, String>;
 
 fn labels(opts: &Options) -> Labels {
     BTreeMap::from([
@@ -248,41 +226,15 @@ fn config_map_name(opts: &Options) -> String {
     format!("{}-consumer-config", opts.name)
 }
 
-fn metadata(name: String, opts: &Options, labels: &Labels) -> Meta {
-    Meta {
+fn metadata(name: String, opts: &Options, labels: &Labels) -> ObjectMeta {
+    ObjectMeta {
         name,
         namespace: opts.namespace.clone(),
         labels: labels.clone(),
     }
 }
 
-fn yaml(object: &impl Serialize) -> Result<String, String> {
-    serde_norway::to_string(object).map_err(|e| format!("cannot write YAML: {e}"))
-}
-
-// The subset of the Kubernetes API the sidecar uses, in the field order `kubectl` prints.
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Object<T: Serialize> {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: Meta,
-    #[serde(flatten)]
-    body: T,
-}
-
-#[derive(Serialize)]
-struct Meta {
-    name: String,
-    namespace: String,
-    labels: Labels,
-}
-
-#[derive(Serialize)]
-struct ConfigMapBody<'a> {
-    data: BTreeMap<&'static str, &'a str>,
-}
+// The objects only the sidecar uses; the shared ones are in `k8s::objects`.
 
 #[derive(Serialize)]
 struct PodMonitorBody {
@@ -292,21 +244,8 @@ struct PodMonitorBody {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PodMonitorSpec {
-    selector: Selector,
-    pod_metrics_endpoints: Vec<PodMetricsEndpoint>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Selector {
-    match_labels: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct PodMetricsEndpoint {
-    port: &'static str,
-    path: &'static str,
-    interval: &'static str,
+    selector: LabelSelector,
+    pod_metrics_endpoints: Vec<MetricsEndpoint>,
 }
 
 #[derive(Serialize)]
@@ -321,144 +260,12 @@ struct PatchSpec {
 
 #[derive(Serialize)]
 struct PatchTemplate {
-    metadata: PatchMeta,
+    metadata: TemplateMeta,
     spec: PatchPodSpec,
-}
-
-#[derive(Serialize)]
-struct PatchMeta {
-    labels: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
 struct PatchPodSpec {
     containers: Vec<Container>,
     volumes: Vec<Volume>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Container {
-    name: &'static str,
-    image: String,
-    args: Vec<String>,
-    env_from: Vec<EnvFrom>,
-    env: Vec<EnvVar>,
-    ports: Vec<Port>,
-    resources: Resources,
-    readiness_probe: Probe,
-    liveness_probe: Probe,
-    security_context: SecurityContext,
-    volume_mounts: Vec<VolumeMount>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvFrom {
-    secret_ref: SecretRef,
-}
-
-#[derive(Serialize)]
-struct SecretRef {
-    name: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvVar {
-    name: &'static str,
-    value_from: EnvSource,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvSource {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field_ref: Option<FieldRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret_key_ref: Option<SecretKeyRef>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FieldRef {
-    field_path: &'static str,
-}
-
-#[derive(Serialize)]
-struct SecretKeyRef {
-    name: String,
-    key: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Port {
-    name: &'static str,
-    container_port: u16,
-    protocol: &'static str,
-}
-
-#[derive(Serialize)]
-struct Resources {
-    requests: BTreeMap<&'static str, &'static str>,
-    limits: BTreeMap<&'static str, &'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Probe {
-    http_get: HttpGet,
-    period_seconds: u32,
-    timeout_seconds: u32,
-    failure_threshold: u32,
-}
-
-#[derive(Serialize)]
-struct HttpGet {
-    path: &'static str,
-    port: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SecurityContext {
-    allow_privilege_escalation: bool,
-    read_only_root_filesystem: bool,
-    run_as_non_root: bool,
-    run_as_user: u32,
-    run_as_group: u32,
-    capabilities: Capabilities,
-    seccomp_profile: Seccomp,
-}
-
-#[derive(Serialize)]
-struct Capabilities {
-    drop: [&'static str; 1],
-}
-
-#[derive(Serialize)]
-struct Seccomp {
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct VolumeMount {
-    name: &'static str,
-    mount_path: &'static str,
-    read_only: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Volume {
-    name: &'static str,
-    config_map: ConfigMapRef,
-}
-
-#[derive(Serialize)]
-struct ConfigMapRef {
-    name: String,
 }

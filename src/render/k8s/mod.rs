@@ -21,6 +21,15 @@ use crate::config::{Config, ValueFrom, VaultSource};
 use crate::env::{PUSHGATEWAY_PASSWORD, PUSHGATEWAY_TOKEN, PUSHGATEWAY_USERNAME, VAULT_TOKEN};
 use crate::vault::auth::Auth;
 
+pub mod objects;
+
+use objects::{
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, ContainerSecurityContext, EnvVar,
+    EnvVarSource, KeyToPath, LabelSelector, Labels, MetricsEndpoint, Object, ObjectMeta,
+    PodSecurityContext, Probe, Resources, SecretVolumeSource, TERMINATION_MESSAGE_POLICY,
+    TemplateMeta, Volume, VolumeMount, yaml,
+};
+
 /// Where the config ConfigMap is mounted in the pod; relative source paths resolve against it.
 pub const CONFIG_DIR: &str = "/etc/credwatch";
 /// The ConfigMap key holding the config, and its file name in [`CONFIG_DIR`].
@@ -36,7 +45,6 @@ const EXPORTER_LISTEN: &str = "0.0.0.0:9819";
 pub const EXPORTER_PORT: u16 = 9819;
 const EXPORTER_PORT_NAME: &str = "metrics";
 /// The `nonroot` user and group of the distroless image.
-const NONROOT: u32 = 65532;
 const SCHEDULE_MACROS: [&str; 7] = [
     "@yearly",
     "@annually",
@@ -267,10 +275,6 @@ pub fn warnings(config: &Config) -> Vec<String> {
         ));
     }
     warnings
-}
-
-fn yaml(object: &impl Serialize) -> Result<String, String> {
-    serde_norway::to_string(object).map_err(|e| format!("cannot write the manifests as YAML: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -799,24 +803,22 @@ fn overlaps(a: &str, b: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // The objects.
 
-type Labels = BTreeMap<&'static str, String>;
-
 fn labels(name: &str) -> Labels {
-    BTreeMap::from([
-        ("app.kubernetes.io/name", "credwatch".to_string()),
-        ("app.kubernetes.io/instance", name.to_string()),
-        ("app.kubernetes.io/managed-by", "credwatch".to_string()),
-    ])
+    [
+        ("app.kubernetes.io/name", "credwatch"),
+        ("app.kubernetes.io/instance", name),
+        ("app.kubernetes.io/managed-by", "credwatch"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 fn metadata(name: String, opts: &Options, labels: &Labels) -> ObjectMeta {
     ObjectMeta {
         name,
         namespace: opts.namespace.clone(),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
+        labels: labels.clone(),
     }
 }
 
@@ -874,27 +876,15 @@ fn pod_template(
         .into_iter()
         .map(|(var, key)| EnvVar {
             name: var,
-            value_from: EnvVarSource {
-                secret_key_ref: SecretKeySelector {
-                    name: secret.clone(),
-                    key,
-                    // A Secret holds either basic auth or a token.
-                    optional: true,
-                },
-            },
+            // A Secret holds either basic auth or a token.
+            value_from: EnvVarSource::secret(secret.clone(), key, Some(true)),
         })
         .collect(),
     };
     if let Some(secret) = &opts.vault_secret {
         env.push(EnvVar {
             name: VAULT_TOKEN[1],
-            value_from: EnvVarSource {
-                secret_key_ref: SecretKeySelector {
-                    name: secret.clone(),
-                    key: "token",
-                    optional: false,
-                },
-            },
+            value_from: EnvVarSource::secret(secret.clone(), "token", Some(false)),
         });
     }
     let config_volume = "config";
@@ -965,15 +955,6 @@ fn pod_template(
             EXPORTER_LISTEN,
         ],
     };
-    let probe = |path: &'static str, period_seconds: u32| Probe {
-        http_get: HttpGetAction {
-            path,
-            port: EXPORTER_PORT_NAME,
-        },
-        period_seconds,
-        timeout_seconds: 5,
-        failure_threshold: 3,
-    };
     let container = Container {
         name: "credwatch",
         image: opts.image.clone(),
@@ -987,6 +968,7 @@ fn pod_template(
         } else {
             Vec::new()
         },
+        env_from: Vec::new(),
         env,
         resources: Resources {
             requests: BTreeMap::from([("cpu", "10m"), ("memory", "16Mi")]),
@@ -995,16 +977,10 @@ fn pod_template(
         },
         // Ready once the first collection is served; alive while it answers at all (a slow
         // source never makes it unresponsive).
-        readiness_probe: serve.then(|| probe("/-/ready", 10)),
-        liveness_probe: serve.then(|| probe("/healthz", 30)),
-        security_context: ContainerSecurityContext {
-            allow_privilege_escalation: false,
-            read_only_root_filesystem: true,
-            run_as_non_root: true,
-            capabilities: Capabilities { drop: ["ALL"] },
-        },
-        // `kubectl describe` shows the end of the log when the run fails.
-        termination_message_policy: "FallbackToLogsOnError",
+        readiness_probe: serve.then(|| Probe::http("/-/ready", EXPORTER_PORT_NAME, 10)),
+        liveness_probe: serve.then(|| Probe::http("/healthz", EXPORTER_PORT_NAME, 30)),
+        security_context: ContainerSecurityContext::hardened(),
+        termination_message_policy: TERMINATION_MESSAGE_POLICY,
         volume_mounts,
     };
     PodTemplate {
@@ -1015,15 +991,7 @@ fn pod_template(
             service_account_name: opts.name.clone(),
             restart_policy: if serve { "Always" } else { "OnFailure" },
             enable_service_links: false,
-            security_context: PodSecurityContext {
-                run_as_non_root: true,
-                run_as_user: NONROOT,
-                run_as_group: NONROOT,
-                fs_group: NONROOT,
-                seccomp_profile: SeccompProfile {
-                    kind: "RuntimeDefault",
-                },
-            },
+            security_context: PodSecurityContext::hardened(),
             containers: vec![container],
             volumes,
         },
@@ -1062,11 +1030,16 @@ fn cron_job(opts: &Options, labels: &Labels, mounts: &[SourceMount]) -> Object<C
 
 /// Pods of the Deployment carry every label; the selector, which cannot change later, only the
 /// two that identify this instance.
-fn selector(labels: &Labels) -> BTreeMap<&'static str, String> {
+fn selector(labels: &Labels) -> Labels {
     labels
         .iter()
-        .filter(|(k, _)| matches!(**k, "app.kubernetes.io/name" | "app.kubernetes.io/instance"))
-        .map(|(k, v)| (*k, v.clone()))
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "app.kubernetes.io/name" | "app.kubernetes.io/instance"
+            )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
@@ -1121,7 +1094,7 @@ fn service_monitor(opts: &Options, labels: &Labels) -> Object<ServiceMonitor> {
                 selector: LabelSelector {
                     match_labels: selector(labels),
                 },
-                endpoints: vec![Endpoint {
+                endpoints: vec![MetricsEndpoint {
                     port: EXPORTER_PORT_NAME,
                     path: "/metrics",
                     interval: "1m",
@@ -1131,7 +1104,7 @@ fn service_monitor(opts: &Options, labels: &Labels) -> Object<ServiceMonitor> {
     }
 }
 
-// The subset of the Kubernetes API the manifests use, in the field order `kubectl` prints.
+// The objects only these manifests use; the shared ones are in `objects`.
 
 #[derive(Serialize)]
 struct Deployment {
@@ -1148,19 +1121,13 @@ struct DeploymentSpec {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LabelSelector {
-    match_labels: BTreeMap<&'static str, String>,
-}
-
-#[derive(Serialize)]
 struct Service {
     spec: ServiceSpec,
 }
 
 #[derive(Serialize)]
 struct ServiceSpec {
-    selector: BTreeMap<&'static str, String>,
+    selector: Labels,
     ports: Vec<ServicePort>,
 }
 
@@ -1181,70 +1148,13 @@ struct ServiceMonitor {
 #[derive(Serialize)]
 struct ServiceMonitorSpec {
     selector: LabelSelector,
-    endpoints: Vec<Endpoint>,
-}
-
-#[derive(Serialize)]
-struct Endpoint {
-    port: &'static str,
-    path: &'static str,
-    interval: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerPort {
-    name: &'static str,
-    container_port: u16,
-    protocol: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Probe {
-    http_get: HttpGetAction,
-    period_seconds: u32,
-    timeout_seconds: u32,
-    failure_threshold: u32,
-}
-
-#[derive(Serialize)]
-struct HttpGetAction {
-    path: &'static str,
-    port: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Object<T> {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    #[serde(flatten)]
-    body: T,
-}
-
-#[derive(Serialize)]
-struct ObjectMeta {
-    name: String,
-    namespace: String,
-    labels: BTreeMap<String, String>,
-}
-
-#[derive(Serialize, Clone)]
-struct TemplateMeta {
-    labels: Labels,
+    endpoints: Vec<MetricsEndpoint>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ServiceAccount {
     automount_service_account_token: bool,
-}
-
-#[derive(Serialize)]
-struct ConfigMap<'a> {
-    data: BTreeMap<&'static str, &'a str>,
 }
 
 #[derive(Serialize)]
@@ -1293,120 +1203,6 @@ struct PodSpec {
     security_context: PodSecurityContext,
     containers: Vec<Container>,
     volumes: Vec<Volume>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PodSecurityContext {
-    run_as_non_root: bool,
-    run_as_user: u32,
-    run_as_group: u32,
-    fs_group: u32,
-    seccomp_profile: SeccompProfile,
-}
-
-#[derive(Serialize)]
-struct SeccompProfile {
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Container {
-    name: &'static str,
-    image: String,
-    args: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    ports: Vec<ContainerPort>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    env: Vec<EnvVar>,
-    resources: Resources,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    readiness_probe: Option<Probe>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    liveness_probe: Option<Probe>,
-    security_context: ContainerSecurityContext,
-    termination_message_policy: &'static str,
-    volume_mounts: Vec<VolumeMount>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvVar {
-    name: &'static str,
-    value_from: EnvVarSource,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvVarSource {
-    secret_key_ref: SecretKeySelector,
-}
-
-#[derive(Serialize)]
-struct SecretKeySelector {
-    name: String,
-    key: &'static str,
-    optional: bool,
-}
-
-#[derive(Serialize)]
-struct Resources {
-    requests: BTreeMap<&'static str, &'static str>,
-    limits: BTreeMap<&'static str, &'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerSecurityContext {
-    allow_privilege_escalation: bool,
-    read_only_root_filesystem: bool,
-    run_as_non_root: bool,
-    capabilities: Capabilities,
-}
-
-#[derive(Serialize)]
-struct Capabilities {
-    drop: [&'static str; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct VolumeMount {
-    name: String,
-    mount_path: String,
-    read_only: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Volume {
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    config_map: Option<ConfigMapVolumeSource>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<SecretVolumeSource>,
-}
-
-#[derive(Serialize)]
-struct ConfigMapVolumeSource {
-    name: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    items: Vec<KeyToPath>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SecretVolumeSource {
-    secret_name: String,
-    items: Vec<KeyToPath>,
-}
-
-#[derive(Serialize)]
-struct KeyToPath {
-    key: String,
-    path: String,
 }
 
 #[cfg(test)]
