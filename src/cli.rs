@@ -464,13 +464,14 @@ pub struct K8sArgs {
     #[arg(long, value_name = "SECRET")]
     pub pushgateway_secret: Option<String>,
 
-    /// Kubernetes Secret whose key `token` is the Vault token (VAULT_TOKEN), for vault sources
-    /// with token auth
+    /// Kubernetes Secret whose key `token` is the Vault token (VAULT_TOKEN), for sources
+    /// reaching Vault (`vault`, `vault-approle`, `vault-token`) with token auth; required when
+    /// one does, refused when none does
     #[arg(long, value_name = "SECRET")]
     pub vault_secret: Option<String>,
 
     /// Kubernetes Secret holding the Vault CA, one key per `ca_file` name (e.g. `ca.crt`),
-    /// mounted read-only at the folder of each vault source's `ca_file`
+    /// mounted read-only at the folder of each `ca_file` of a source reaching Vault
     #[arg(long, value_name = "SECRET", conflicts_with = "vault_ca_configmap")]
     pub vault_ca_secret: Option<String>,
 

@@ -283,6 +283,37 @@ impl SourceKind {
         }
     }
 
+    /// How the source reaches Vault/OpenBao, for every kind that does (`vault`,
+    /// `vault-approle`, `vault-token`).
+    pub fn vault_reach(&self) -> Option<VaultReach<'_>> {
+        let (address, ca_file, auth) = match self {
+            SourceKind::Directory(_) => return None,
+            SourceKind::Vault(v) => (&v.address, &v.ca_file, &v.auth),
+            SourceKind::Approle(a) => (
+                &a.connection.address,
+                &a.connection.ca_file,
+                &a.connection.auth,
+            ),
+            SourceKind::VaultToken(t) => (
+                &t.connection.address,
+                &t.connection.ca_file,
+                &t.connection.auth,
+            ),
+        };
+        Some(VaultReach {
+            address: address.as_deref(),
+            ca_file: ca_file.as_deref(),
+            auth: auth.as_ref(),
+        })
+    }
+
+    /// The `kind` values of the sources that reach Vault/OpenBao.
+    pub const VAULT_KINDS: [&str; 3] = [
+        VaultSource::KIND,
+        ApproleSource::KIND,
+        VaultTokenSource::KIND,
+    ];
+
     /// True when the source logs in with the pod's service-account token (Kubernetes auth), so
     /// that the pod must have one mounted.
     pub fn uses_service_account_token(&self) -> bool {
@@ -292,6 +323,24 @@ impl SourceKind {
             SourceKind::VaultToken(t) => matches!(t.connection.auth, Some(Auth::Kubernetes { .. })),
             SourceKind::Directory(_) => false,
         }
+    }
+}
+
+/// How a source reaches Vault/OpenBao: what a pod must be given to get there.
+#[derive(Debug, Clone, Copy)]
+pub struct VaultReach<'a> {
+    /// `None`: `VAULT_ADDR` (or `BAO_ADDR`).
+    pub address: Option<&'a str>,
+    pub ca_file: Option<&'a Path>,
+    /// `None`: the token in `BAO_TOKEN`/`VAULT_TOKEN`.
+    pub auth: Option<&'a Auth>,
+}
+
+impl VaultReach<'_> {
+    /// True when the source logs in with the token in `BAO_TOKEN`/`VAULT_TOKEN` (no `auth`, or
+    /// `auth = { method = "token" }`).
+    pub fn uses_env_token(&self) -> bool {
+        matches!(self.auth, None | Some(Auth::Token(_)))
     }
 }
 

@@ -803,7 +803,7 @@ fn the_vault_ca_is_mounted_from_a_secret_or_configmap_at_the_folder_of_ca_file()
         (
             "ca_file = \"/etc/vault-ca/ca.crt\"",
             "",
-            "--vault-ca-secret: no vault source has a `ca_file`, so there is nothing to mount `vault-ca` for",
+            "--vault-ca-secret: no source that reaches Vault has a `ca_file`, so there is nothing to mount `vault-ca` for",
         ),
     ];
     for (from, to, expected) in cases {
@@ -837,4 +837,94 @@ fn the_vault_ca_is_mounted_from_a_secret_or_configmap_at_the_folder_of_ca_file()
         "{}",
         both.stderr
     );
+}
+
+/// AppRole secret-id and token-accessor sources reach Vault exactly as a KV source does: the same
+/// token, the same loopback warning, the same CA mount. A `--vault-secret` nothing reads is
+/// refused.
+#[test]
+fn every_kind_of_source_that_reaches_vault_gets_its_token_ca_and_address_checked() {
+    let s = Scratch::new();
+    let kinds = [
+        ("vault-approle", "roles = [\"ci\"]"),
+        ("vault-token", "accessors = { deploy = \"acc-1\" }"),
+    ];
+    for (kind, keys) in kinds {
+        let text = format!(
+            "[pushgateway]\nurl = \"http://prometheus-pushgateway.monitoring:9091\"\n\n\
+             [[source]]\nkind = \"{kind}\"\nname = \"ids\"\naddress = \"https://127.0.0.1:8200\"\n\
+             ca_file = \"/etc/vault-ca/ca.crt\"\n{keys}\n"
+        );
+        let config = s.write("credwatch.toml", &text);
+
+        let refused = render_k8s(&config, &[]);
+        refused.assert_code(3);
+        assert!(
+            refused
+                .stderr
+                .contains("error: source `ids` logs in with a Vault token")
+                && refused.stderr.contains("--vault-secret vault-token"),
+            "{kind}: {}",
+            refused.stderr
+        );
+
+        let unmounted = render_k8s(&config, &["--vault-secret", "vault-token"]);
+        unmounted.assert_code(0);
+        for expected in [
+            "warning: source `ids`: vault `address` `https://127.0.0.1:8200` is a loopback address",
+            "source `ids`: `ca_file` `/etc/vault-ca/ca.crt` is not in the pod",
+        ] {
+            assert!(
+                unmounted.stderr.contains(expected),
+                "{kind}: {expected}: {}",
+                unmounted.stderr
+            );
+        }
+        let docs = documents(&unmounted.stdout);
+        let env = &container(&docs)["env"];
+        assert_eq!(env[0]["name"], "VAULT_TOKEN", "{kind}");
+        assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "vault-token");
+
+        let mounted = render_k8s(
+            &config,
+            &[
+                "--vault-secret",
+                "vault-token",
+                "--vault-ca-secret",
+                "vault-ca",
+            ],
+        );
+        mounted.assert_code(0);
+        assert_valid(&mounted.stdout);
+        let docs = documents(&mounted.stdout);
+        let ca = container(&docs)["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "vault-ca")
+            .unwrap_or_else(|| panic!("{kind}: no CA mount: {}", mounted.stdout));
+        assert_eq!(ca["mountPath"], "/etc/vault-ca", "{kind}");
+        let volumes = pod_spec(&docs)["volumes"].as_sequence().unwrap();
+        let volume = volumes.iter().find(|v| v["name"] == "vault-ca").unwrap();
+        assert_eq!(volume["secret"]["secretName"], "vault-ca", "{kind}");
+    }
+
+    // A token Secret for a config that logs in with the pod's ServiceAccount is refused.
+    let k8s = s.write(
+        "k8s.toml",
+        "[pushgateway]\nurl = \"http://pg:9091\"\n[[source]]\nkind = \"vault-token\"\n\
+         address = \"https://vault.vault.svc:8200\"\naccessors = { a = \"acc\" }\n\
+         auth = { method = \"kubernetes\", role = \"credwatch\" }\n",
+    );
+    let unused = render_k8s(&k8s, &["--vault-secret", "vault-token"]);
+    unused.assert_code(3);
+    assert!(
+        unused
+            .stderr
+            .contains("--vault-secret `vault-token`: no source logs in to Vault with a token"),
+        "{}",
+        unused.stderr
+    );
+    assert!(unused.stdout.is_empty());
+    render_k8s(&k8s, &[]).assert_code(0);
 }

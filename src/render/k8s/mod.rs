@@ -17,9 +17,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::config::{Config, ValueFrom, VaultSource};
+use crate::config::{Config, DirectorySource, SourceKind, ValueFrom};
 use crate::env::{PUSHGATEWAY_PASSWORD, PUSHGATEWAY_TOKEN, PUSHGATEWAY_USERNAME, VAULT_TOKEN};
-use crate::vault::auth::Auth;
 
 pub mod objects;
 
@@ -200,7 +199,7 @@ pub fn warnings(config: &Config) -> Vec<String> {
         ));
     }
     for source in &config.sources {
-        if let Some(address) = source.kind.as_vault().and_then(|v| v.address.as_ref())
+        if let Some(address) = source.kind.vault_reach().and_then(|v| v.address)
             && is_loopback_url(address)
         {
             warnings.push(format!(
@@ -212,7 +211,11 @@ pub fn warnings(config: &Config) -> Vec<String> {
     // Files and variables the config reads that the manifests do not provide.
     let mut needs: Vec<String> = Vec::new();
     for source in &config.sources {
-        if source.kind.as_vault().is_some_and(|v| v.address.is_none()) {
+        if source
+            .kind
+            .vault_reach()
+            .is_some_and(|v| v.address.is_none())
+        {
             needs.push(format!(
                 "environment variable `{}` or `{}` (source `{}` has no `address`)",
                 crate::env::VAULT_ADDR[0],
@@ -249,7 +252,7 @@ pub fn warnings(config: &Config) -> Vec<String> {
         needs.push(format!("file `{}` (fingerprint `key_file`)", f.display()));
     }
     for source in &config.sources {
-        if let Some(ca) = source.kind.as_vault().and_then(|v| v.ca_file.as_ref()) {
+        if let Some(ca) = source.kind.vault_reach().and_then(|v| v.ca_file) {
             warnings.push(format!(
                 "source `{}`: `ca_file` `{}` is not in the pod, so every TLS connection to Vault fails; put the CA in a Secret or ConfigMap under the key `{}` and render with --vault-ca-secret SECRET or --vault-ca-configmap CONFIGMAP",
                 source.name(),
@@ -494,25 +497,33 @@ fn is_loopback_url(url: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Vault wiring: the token, the CA.
 
-/// The vault sources that log in with the token in `VAULT_TOKEN`/`BAO_TOKEN` (no `auth`, or
-/// `auth = { method = "token" }`), by name.
+/// The sources reaching Vault (any of its kinds) that log in with the token in
+/// `VAULT_TOKEN`/`BAO_TOKEN` (no `auth`, or `auth = { method = "token" }`), by name.
 fn env_token_sources(config: &Config) -> Vec<&str> {
     config
         .sources
         .iter()
-        .filter(|s| {
-            s.kind
-                .as_vault()
-                .is_some_and(|v| matches!(v.auth, None | Some(Auth::Token(_))))
-        })
+        .filter(|s| s.kind.vault_reach().is_some_and(|v| v.uses_env_token()))
         .map(|s| s.name())
         .collect()
 }
 
 /// A vault source with token auth and no `--vault-secret` would run without a token, every
 /// credential UNKNOWN; that is refused, naming the flag and the Secret it needs.
+/// `--vault-secret` where no source would read the token is refused too: a Secret mounted
+/// for nothing hides a config that logs in some other way than the operator thinks.
 fn check_vault_token(config: &Config, opts: &Options) -> Result<(), String> {
     let sources = env_token_sources(config);
+    if let (true, Some(secret)) = (sources.is_empty(), &opts.vault_secret) {
+        return Err(format!(
+            "--vault-secret `{secret}`: no source logs in to Vault with a token (sources of kind {} without `auth`, or with `auth = {{ method = \"token\" }}`), so the pod would be given a token nothing reads; drop the flag, or remove the source's `auth` to log in with that token",
+            SourceKind::VAULT_KINDS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if sources.is_empty() || opts.vault_secret.is_some() {
         return Ok(());
     }
@@ -544,11 +555,15 @@ fn ca_mounts(
     let Some(ca) = &opts.vault_ca else {
         return Ok(Vec::new());
     };
-    let raw = raw_source_field(config_text, VaultSource::KIND, "ca_file")?;
+    let raw = raw_source_field(config_text, &SourceKind::VAULT_KINDS, "ca_file")?;
     // Folder in the pod → file names in it, and the first source that named it.
     let mut folders: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
     for source in &config.sources {
-        if source.kind.as_vault().is_none_or(|v| v.ca_file.is_none()) {
+        if source
+            .kind
+            .vault_reach()
+            .is_none_or(|v| v.ca_file.is_none())
+        {
             continue;
         }
         let name = source.name();
@@ -593,7 +608,7 @@ fn ca_mounts(
     }
     if folders.is_empty() {
         return Err(format!(
-            "{}: no vault source has a `ca_file`, so there is nothing to mount `{}` for; set `ca_file` on the source that needs the CA",
+            "{}: no source that reaches Vault has a `ca_file`, so there is nothing to mount `{}` for; set `ca_file` on the source that needs the CA",
             ca.flag(),
             ca.name()
         ));
@@ -675,7 +690,7 @@ fn source_mounts(
     if config.sources.is_empty() {
         return Ok(Vec::new());
     }
-    let raw_paths = raw_source_field(config_text, "directory", "path")?;
+    let raw_paths = raw_source_field(config_text, &[DirectorySource::KIND], "path")?;
     let mut mounts: Vec<SourceMount> = Vec::new();
     for (index, source) in config.sources.iter().enumerate() {
         if source.kind.mounted_directory().is_none() {
@@ -721,11 +736,11 @@ fn source_mounts(
     Ok(mounts)
 }
 
-/// A file key (`path`, `ca_file`) of each source of `kind` as written, by source name: the
+/// A file key (`path`, `ca_file`) of each source of one of `kinds` as written, by source name: the
 /// validated config holds it resolved against the local folder, which says nothing about the pod.
 fn raw_source_field(
     config_text: &str,
-    kind: &str,
+    kinds: &[&str],
     key: &str,
 ) -> Result<BTreeMap<String, String>, String> {
     let table: toml::Table =
@@ -734,9 +749,9 @@ fn raw_source_field(
     let mut values = BTreeMap::new();
     for source in sources.into_iter().flatten() {
         let field = |key: &str| source.get(key).and_then(toml::Value::as_str);
-        if field("kind") != Some(kind) {
+        let Some(kind) = field("kind").filter(|k| kinds.contains(k)) else {
             continue;
-        }
+        };
         if let Some(value) = field(key) {
             let name = field("name").unwrap_or(kind);
             values.insert(name.to_string(), value.to_string());
