@@ -1,7 +1,8 @@
 //! `render vault-k8s-role`: what Vault/OpenBao needs before credwatch can log in with the pod's
 //! ServiceAccount. Pure.
 //!
-//! For the vault sources with `auth = { method = "kubernetes", role = … }`: the policy
+//! For the sources reaching Vault (`vault`, `vault-approle`, `vault-token`) with
+//! `auth = { method = "kubernetes", role = … }`: the policy
 //! `render vault-policy` prints for them, and their role on the Kubernetes auth method, bound to
 //! the ServiceAccount and namespace `render k8s` renders (same `--name`, same `--namespace`) and
 //! granting that policy. Either as `bao` commands (`vault` takes the same arguments) or as the
@@ -25,7 +26,7 @@ pub struct Options {
     pub namespace: String,
     /// The name of the policy; `None`: the ServiceAccount's name.
     pub policy: Option<String>,
-    /// Only this vault source (and the sources sharing its role).
+    /// Only this source (and the sources sharing its role).
     pub source: Option<String>,
     pub format: Format,
 }
@@ -158,14 +159,14 @@ fn role<'a>(config: &'a Config, only: Option<&str>) -> Result<Role<'a>, String> 
     let mut roles: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     let mut found = false;
     for source in &config.sources {
-        let Some(vault) = source.kind.as_vault() else {
+        let Some(vault) = source.kind.vault_reach() else {
             continue;
         };
         if only.is_some_and(|o| o != source.name()) {
             continue;
         }
         found = true;
-        if let Some(Auth::Kubernetes { mount, role, .. }) = &vault.auth {
+        if let Some(Auth::Kubernetes { mount, role, .. }) = vault.auth {
             roles
                 .entry((mount.as_str(), role.as_str()))
                 .or_default()
@@ -176,7 +177,7 @@ fn role<'a>(config: &'a Config, only: Option<&str>) -> Result<Role<'a>, String> 
         && !found
     {
         return Err(format!(
-            "no `[[source]] kind = \"vault\"` named `{o}` in `{}`",
+            "no source reaching Vault (`kind` `vault`, `vault-approle` or `vault-token`) named `{o}` in `{}`",
             config.path.display()
         ));
     }
@@ -188,8 +189,8 @@ fn role<'a>(config: &'a Config, only: Option<&str>) -> Result<Role<'a>, String> 
             .sources
             .iter()
             .filter(|s| {
-                s.kind.as_vault().is_some_and(|v| {
-                    matches!(&v.auth, Some(Auth::Kubernetes { mount: m, role: r, .. }) if m == mount && r == name)
+                s.kind.vault_reach().is_some_and(|v| {
+                    matches!(v.auth, Some(Auth::Kubernetes { mount: m, role: r, .. }) if m == mount && r == name)
                 })
             })
             .map(|s| s.name())
@@ -204,14 +205,14 @@ fn role<'a>(config: &'a Config, only: Option<&str>) -> Result<Role<'a>, String> 
         return Err(format!(
             "{} in `{}` logs in with Kubernetes auth; give the source `auth = {{ method = \"kubernetes\", role = \"credwatch\" }}` (or render `vault-policy` for a token)",
             only.map_or_else(
-                || "no vault source".to_string(),
-                |o| format!("vault source `{o}` never")
+                || "no source reaching Vault".to_string(),
+                |o| format!("source `{o}` never")
             ),
             config.path.display()
         ));
     }
     Err(format!(
-        "the vault sources log in with {} Kubernetes roles ({}); render one at a time with --source NAME",
+        "the sources reaching Vault log in with {} Kubernetes roles ({}); render one at a time with --source NAME",
         roles.len(),
         roles
             .iter()
@@ -303,6 +304,27 @@ paths = ["legacy/key"]
     }
 
     #[test]
+    fn approle_and_token_sources_log_in_with_the_role_and_get_only_their_grants() {
+        let text = format!(
+            "{CONFIG}\n[[source]]\nkind = \"vault-approle\"\nname = \"ids\"\nroles = [\"ci\"]\n\
+             auth = {{ method = \"kubernetes\", role = \"credwatch\" }}\n\n\
+             [[source]]\nkind = \"vault-token\"\nname = \"tokens\"\naccessors = {{ a = \"acc\" }}\n\n\
+             [[source]]\nkind = \"vault-approle\"\nname = \"other-ids\"\nmount = \"other\"\nroles = [\"x\"]\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&config(&text), &opts(Format::Json)).unwrap()).unwrap();
+        let policy = json[0]["body"]["policy"].as_str().unwrap();
+        assert!(
+            policy.contains("path \"auth/approle/role/ci/secret-id\""),
+            "{policy}"
+        );
+        // Token-auth sources are another login's business, whatever their kind.
+        assert!(!policy.contains("lookup-accessor"), "{policy}");
+        assert!(!policy.contains("auth/other/"), "{policy}");
+        assert!(!policy.contains("legacy"), "{policy}");
+    }
+
+    #[test]
     fn the_script_writes_the_same_policy_and_role() {
         let mut o = opts(Format::Bao);
         o.policy = Some("credwatch-monitor".into());
@@ -327,7 +349,9 @@ paths = ["legacy/key"]
         )
         .unwrap_err();
         assert!(
-            err.starts_with("no vault source in `credwatch.toml` logs in with Kubernetes auth"),
+            err.starts_with(
+                "no source reaching Vault in `credwatch.toml` logs in with Kubernetes auth"
+            ),
             "{err}"
         );
         let two = CONFIG.replacen("role = \"credwatch\" }", "role = \"other\" }", 1);

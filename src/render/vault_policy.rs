@@ -134,7 +134,7 @@ pub fn render(config: &Config, purpose: Purpose, only: Option<&str>) -> Result<S
     render_sources(config, purpose, only, &|_| true)
 }
 
-/// [`render`] for the vault sources `include` accepts (by name), those a role logs in for.
+/// [`render`] for the sources `include` accepts (by name), those a role logs in for.
 pub fn render_sources(
     config: &Config,
     purpose: Purpose,
@@ -152,7 +152,7 @@ pub fn render_sources(
         .iter()
         .filter(|s| matches!(s.kind, crate::config::SourceKind::VaultToken(_)))
         .map(|s| s.name())
-        .filter(|name| only.is_none_or(|o| o == *name))
+        .filter(|name| only.is_none_or(|o| o == *name) && include(name))
         .collect();
     let approles: Vec<(&str, &ApproleSource)> = config
         .sources
@@ -161,7 +161,7 @@ pub fn render_sources(
             crate::config::SourceKind::Approle(a) => Some((s.name(), a.as_ref())),
             _ => None,
         })
-        .filter(|(name, _)| only.is_none_or(|o| o == *name))
+        .filter(|(name, _)| only.is_none_or(|o| o == *name) && include(name))
         .collect();
     if sources.is_empty() && approles.is_empty() && tokens.is_empty() {
         return Err(match only {
