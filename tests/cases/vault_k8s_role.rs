@@ -115,14 +115,21 @@ fn the_rendered_role_lets_the_service_account_in_and_no_one_else() {
     );
     bao.write_secret("other/secret", json!({ "key": "v" }));
 
+    // A token watched by its accessor, through the same login (32 days: the dev server's
+    // maximum TTL, past the 30-day warning from NOW).
+    let (_, accessor) = bao.create_token_with(json!({ "policies": ["default"], "ttl": "768h" }));
+
     let s = Scratch::new();
     let key = JwtKey::generate();
+    let login =
+        "auth = { method = \"kubernetes\", role = \"credwatch\", token_file = \"sa-token\" }";
     let config = s.write(
         "credwatch.toml",
         &format!(
-            "[[source]]\nkind = \"vault\"\naddress = \"{}\"\npaths = [\"ci/deploy-key\"]\nretries = 0\n\
-             auth = {{ method = \"kubernetes\", role = \"credwatch\", token_file = \"sa-token\" }}\n",
-            bao.url
+            "[[source]]\nkind = \"vault\"\naddress = \"{url}\"\npaths = [\"ci/deploy-key\"]\nretries = 0\n{login}\n\n\
+             [[source]]\nkind = \"vault-token\"\nname = \"tokens\"\naddress = \"{url}\"\nretries = 0\n\
+             accessors = {{ deploy-token = \"{accessor}\" }}\n{login}\n",
+            url = bao.url
         ),
     );
 
@@ -165,10 +172,21 @@ fn the_rendered_role_lets_the_service_account_in_and_no_one_else() {
     // The ServiceAccount logs in and reads its source with the policy of `render vault-policy`.
     let (run, doc) = check(&config);
     run.assert_code(0);
+    let credential = |name: &str| {
+        doc["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {doc:#}"))
+            .clone()
+    };
     assert_eq!(
-        doc["credentials"][0]["expires_at"], "2027-06-01T00:00:00Z",
+        credential("ci/deploy-key")["expires_at"],
+        "2027-06-01T00:00:00Z",
         "{doc:#}"
     );
+    assert_eq!(credential("deploy-token")["status"], "OK", "{doc:#}");
     let token = std::fs::read_to_string(s.path("sa-token")).unwrap();
     assert_no_substring(
         &(run.stdout.clone() + &run.stderr),
@@ -208,5 +226,6 @@ fn the_rendered_role_lets_the_service_account_in_and_no_one_else() {
     let policy = bao.api("GET", "sys/policies/acl/credwatch", None);
     let hcl = policy["data"]["policy"].as_str().unwrap();
     assert!(hcl.contains("secret/metadata/ci/deploy-key"), "{hcl}");
+    assert!(hcl.contains("auth/token/lookup-accessor"), "{hcl}");
     assert!(!hcl.contains("other"), "{hcl}");
 }
