@@ -928,3 +928,36 @@ fn every_kind_of_source_that_reaches_vault_gets_its_token_ca_and_address_checked
     assert!(unused.stdout.is_empty());
     render_k8s(&k8s, &[]).assert_code(0);
 }
+
+/// What a probe reads or writes that the pod does not have is said, not left to fail there.
+#[test]
+fn a_probes_ca_file_cache_file_and_loopback_issuer_are_warned() {
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[pushgateway]\nurl = \"http://prometheus-pushgateway.monitoring:9091\"\n\n\
+         [probes]\ncache_file = \"/var/cache/credwatch/probes.json\"\n\n\
+         [[credential]]\nname = \"gh\"\nenv = \"GH_TOKEN\"\n\
+         probe = { preset = \"github\", ca_file = \"/etc/gh-ca/ca.pem\" }\n\n\
+         [[credential]]\nname = \"local\"\nenv = \"LOCAL_TOKEN\"\n\
+         probe = { preset = \"github\", base = \"http://127.0.0.1:8080\" }\n",
+    );
+    let run = render_k8s(&config, &[]);
+    run.assert_code(0);
+    for expected in [
+        "file `/etc/gh-ca/ca.pem` (credential `gh` probe `ca_file`)",
+        "environment variable `GH_TOKEN` (credential `gh`)",
+        "credential `local`: probe `http://127.0.0.1:8080` is a loopback address",
+        "`[probes] cache_file` `/var/cache/credwatch/probes.json`: the pod's root filesystem is read-only",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    // Said once, not once per credential.
+    assert_eq!(
+        run.stderr.matches("`[probes] cache_file`").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_valid(&run.stdout);
+}

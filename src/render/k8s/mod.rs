@@ -238,6 +238,30 @@ pub fn warnings(config: &Config) -> Vec<String> {
             _ => {}
         }
     }
+    let mut cache_files = BTreeSet::new();
+    for e in &config.inventory {
+        let Some(probe) = &e.probe else { continue };
+        if let Some(ca) = &probe.ca_file {
+            needs.push(format!(
+                "file `{}` (credential `{}` probe `ca_file`)",
+                ca.display(),
+                e.credential.name
+            ));
+        }
+        if is_loopback_url(&probe.base) {
+            warnings.push(format!(
+                "credential `{}`: probe `{}` is a loopback address, which in the pod is the pod itself; the probe will fail there",
+                e.credential.name, probe.base
+            ));
+        }
+        cache_files.extend(probe.cache_file.as_ref());
+    }
+    for file in cache_files {
+        warnings.push(format!(
+            "`[probes] cache_file` `{}`: the pod's root filesystem is read-only and nothing writable is mounted there, so probe results are not kept between CronJob runs (each run asks the issuer again; the exporter keeps them in memory); drop `cache_file`, or mount a writable volume at its folder",
+            file.display()
+        ));
+    }
     if let Some(p) = &config.pushgateway {
         for (what, file) in [
             ("password_file", &p.password_file),
