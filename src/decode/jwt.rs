@@ -590,4 +590,22 @@ mod tests {
             prop_assert_eq!(parse_jwt(&token).unwrap().expires_at, at(exp));
         }
     }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Mutated tokens (signed and encrypted shapes): within the time bound, a short error.
+        #[test]
+        fn mutated_tokens_stay_within_bounds(
+            token in prop_oneof![
+                crate::test_bounds::mutated_text(&jwt(r#"{"sub":"agent","iat":1776514029,"exp":1808050029,"nbf":1776514000}"#)),
+                crate::test_bounds::mutated_text(&format!("{}.a2V5.aXY.Y2lwaGVy.dGFn", b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#))),
+                any::<String>(),
+            ],
+        ) {
+            let result = crate::test_bounds::within_time("a JWT", token.len(), || parse_jwt(&token));
+            crate::test_bounds::bounded_error("a JWT", result);
+            crate::test_bounds::within_time("JWT detection", token.len(), || looks_like_jwt(&token));
+        }
+    }
 }

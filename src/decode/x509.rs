@@ -1074,4 +1074,49 @@ mod tests {
             }
         }
     }
+
+    fn bundle_of_three() -> Vec<u8> {
+        format!(
+            "# chain\n{}{}\n{}",
+            chain().leaf.pem(),
+            chain().ca.pem(),
+            chain().leaf.pem()
+        )
+        .into_bytes()
+    }
+
+    /// The bounds of one parse: in time, a short error, at most one certificate per 32 bytes
+    /// (a validity alone takes 32), and no field longer than the input.
+    fn parse_within_bounds(input: &[u8]) {
+        let result = crate::test_bounds::within_time("certificates", input.len(), || {
+            parse_certificates(input)
+        });
+        if let Some(certs) = crate::test_bounds::bounded_error("certificates", result) {
+            assert!(
+                certs.len() * 32 <= input.len(),
+                "{} certificates from {} bytes",
+                certs.len(),
+                input.len()
+            );
+            for c in &certs {
+                assert!(c.subject_cn.as_ref().map_or(0, String::len) <= input.len());
+                assert!(c.serial_hex.len() <= 2 * input.len());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn mutated_der_and_pem_bundles_stay_within_bounds(
+            der in crate::test_bounds::mutated(leaf_der().to_vec()),
+            pem in crate::test_bounds::mutated(bundle_of_three()),
+            noise in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            parse_within_bounds(&der);
+            parse_within_bounds(&pem);
+            parse_within_bounds(&noise);
+        }
+    }
 }
