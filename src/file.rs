@@ -31,7 +31,13 @@ pub enum ReadError {
     NotRegular(&'static str),
     /// Over the limit for this kind of file.
     TooLarge(u64),
-    NotText,
+    /// Not UTF-8: where the first invalid byte is (1-based line, 1-based column in characters,
+    /// 0-based byte offset in the file).
+    NotText {
+        line: usize,
+        column: usize,
+        byte: usize,
+    },
 }
 
 impl std::fmt::Display for ReadError {
@@ -44,7 +50,11 @@ impl std::fmt::Display for ReadError {
                 "it is larger than {}, the most this kind of file may hold",
                 size(*limit)
             ),
-            ReadError::NotText => f.write_str("it is not UTF-8 text"),
+            ReadError::NotText { line, column, byte } => write!(
+                f,
+                "it is not UTF-8 text: the first invalid byte is on line {line}, column {column} \
+                 (byte offset {byte}); save the file as UTF-8"
+            ),
         }
     }
 }
@@ -90,7 +100,18 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 
 /// [`read`] as text.
 pub fn read_to_string(path: &Path, limit: u64) -> Result<String, ReadError> {
-    String::from_utf8(read(path, limit)?).map_err(|_| ReadError::NotText)
+    String::from_utf8(read(path, limit)?).map_err(|e| {
+        let bytes = e.as_bytes();
+        let byte = e.utf8_error().valid_up_to();
+        // Everything before the invalid byte is UTF-8, so columns count characters.
+        let valid = std::str::from_utf8(&bytes[..byte]).unwrap_or_default();
+        let line_start = valid.rfind('\n').map_or(0, |at| at + 1);
+        ReadError::NotText {
+            line: valid.matches('\n').count() + 1,
+            column: valid[line_start..].chars().count() + 1,
+            byte,
+        }
+    })
 }
 
 /// `limit` in KiB or MiB, for messages.
@@ -107,6 +128,39 @@ pub fn size(limit: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_with_the_place_of_the_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credwatch.toml");
+        let mut text =
+            b"# one\n[[credential]]\nname = \"a\"\n# d\xc3\xa9j\xc3\xa0\nlabels = { x = \""
+                .to_vec();
+        text.extend_from_slice(b"\xff\"}\n");
+        std::fs::write(&path, &text).unwrap();
+        let err = read_to_string(&path, 1024).unwrap_err();
+        assert!(
+            matches!(err, ReadError::NotText { line: 5, column: 17, byte } if byte == text.len() - 4),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "it is not UTF-8 text: the first invalid byte is on line 5, column 17 (byte offset {}); save the file as UTF-8",
+                text.len() - 4
+            )
+        );
+        // A truncated multi-byte character at the very start.
+        std::fs::write(&path, b"\xc3").unwrap();
+        assert!(matches!(
+            read_to_string(&path, 1024).unwrap_err(),
+            ReadError::NotText {
+                line: 1,
+                column: 1,
+                byte: 0
+            }
+        ));
+    }
 
     #[test]
     fn a_regular_file_within_its_limit_is_read() {

@@ -31,6 +31,8 @@ pub mod run;
 pub mod serve;
 pub mod sinks;
 pub mod sources;
+#[cfg(test)]
+pub(crate) mod test_bounds;
 pub mod time;
 pub mod vault;
 

@@ -95,15 +95,84 @@ pub fn format_duration(duration: SignedDuration) -> String {
     out
 }
 
-/// Parses a point in time given as text: RFC 3339 with an offset, or unix seconds.
+/// The last second of year 9999 (`9999-12-31T23:59:59Z`) in unix seconds: the latest time an
+/// X.509 certificate can state (RFC 5280's "no well-defined expiration") and the latest an
+/// RFC 3339 time can be written as.
+pub const LAST_SECOND_OF_9999: i64 = 253_402_300_799;
+
+/// The series value of an expiry at or before 1970-01-01T00:00:00Z: one second after it.
+/// The expiry series is never 0 (the metrics contract), so such an expiry is carried as the
+/// earliest non-zero instant: still long past, so the credential is EXPIRED and its alert fires.
+pub const EARLIEST_EXPIRY: Timestamp = Timestamp::constant(1, 0);
+
+/// The times credwatch reads from a credential or from its config, as text for messages.
+pub const SUPPORTED_RANGE: &str = "from 1970-01-01T00:00:01Z through 9999-12-31T23:59:59Z";
+
+/// The one rule for the far end of time: unix seconds up to [`LAST_SECOND_OF_9999`] are a
+/// timestamp, the hours past [`Timestamp::MAX`] (9999-12-30T22:00:00Z, the latest instant the
+/// time library holds) clamped to it; later is `None`. Used by X.509, JWT and the config alike,
+/// so `99991231235959Z` in a certificate, `"exp": 253402300799` and
+/// `expires_at = "9999-12-31T23:59:59Z"` all mean the same instant.
+pub fn clamped_seconds(seconds: i64) -> Option<Timestamp> {
+    if seconds > LAST_SECOND_OF_9999 {
+        return None;
+    }
+    if seconds > Timestamp::MAX.as_second() {
+        return Some(Timestamp::MAX);
+    }
+    Timestamp::from_second(seconds).ok()
+}
+
+/// An expiry as credwatch carries it: at or before 1970-01-01T00:00:00Z becomes
+/// [`EARLIEST_EXPIRY`]; anything later is kept. Applied once, to every observation, whatever
+/// its source (see `sources::collect`).
+pub fn floor_expiry(at: Timestamp) -> Timestamp {
+    if at.as_second() <= 0 {
+        EARLIEST_EXPIRY
+    } else {
+        at
+    }
+}
+
+/// Parses a point in time given as text: RFC 3339 with an offset, or unix seconds. Both forms
+/// take the same range, [`SUPPORTED_RANGE`]: a time at or before 1970 given to credwatch is a
+/// mistake, not a credential.
 pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return parse_unix_seconds(text);
     }
-    text.parse::<Timestamp>().map_err(|_| {
+    let seconds = rfc3339_seconds(text).ok_or_else(|| {
         format!("expected an RFC 3339 time with an offset (e.g. `2026-04-18T12:07:09Z`) or unix seconds, found `{text}`")
+    })?;
+    in_range(seconds).map_err(|()| {
+        format!("`{text}` is outside the times credwatch supports ({SUPPORTED_RANGE})")
     })
+}
+
+/// The unix seconds of an RFC 3339 time with an offset, also past [`Timestamp::MAX`] (to the
+/// end of year 9999, which the time library cannot hold as an instant but can parse).
+fn rfc3339_seconds(text: &str) -> Option<i64> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t.as_second());
+    }
+    let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
+    let offset = match pieces.offset()? {
+        jiff::fmt::temporal::PiecesOffset::Zulu => 0,
+        jiff::fmt::temporal::PiecesOffset::Numeric(n) => i64::from(n.offset().seconds()),
+        _ => return None,
+    };
+    if pieces.time_zone_annotation().is_some() {
+        return None;
+    }
+    let (date, time) = (pieces.date(), pieces.time()?);
+    let days = date
+        .since((jiff::Unit::Day, jiff::civil::date(1970, 1, 1)))
+        .ok()?
+        .get_days();
+    let of_day =
+        i64::from(time.hour()) * 3_600 + i64::from(time.minute()) * 60 + i64::from(time.second());
+    Some(i64::from(days) * 86_400 + of_day - offset)
 }
 
 /// Parses unix seconds (the content of a ConfigMap entry written by the shell CronJob).
@@ -115,15 +184,23 @@ pub fn parse_unix_seconds(text: &str) -> Result<Timestamp, String> {
     unix_seconds(seconds)
 }
 
-/// Converts unix seconds into a timestamp, rejecting values outside the supported range.
+/// Converts unix seconds into a timestamp, rejecting values outside [`SUPPORTED_RANGE`].
 pub fn unix_seconds(seconds: i64) -> Result<Timestamp, String> {
     if seconds <= 0 {
         return Err(format!(
             "expected unix seconds after 1970-01-01, found `{seconds}` (0 or a negative value is not a real time)"
         ));
     }
-    Timestamp::from_second(seconds)
-        .map_err(|_| format!("unix seconds `{seconds}` are out of range"))
+    in_range(seconds)
+        .map_err(|()| format!("unix seconds `{seconds}` are out of range ({SUPPORTED_RANGE})"))
+}
+
+/// [`SUPPORTED_RANGE`] as a rule on unix seconds, with [`clamped_seconds`] at its far end.
+fn in_range(seconds: i64) -> Result<Timestamp, ()> {
+    if seconds <= 0 {
+        return Err(());
+    }
+    clamped_seconds(seconds).ok_or(())
 }
 
 /// Adds a duration to a timestamp, reporting overflow instead of panicking.
@@ -216,5 +293,61 @@ mod tests {
                 .contains("unix seconds")
         );
         assert!(parse_unix_seconds("99999999999999999").is_err());
+    }
+
+    #[test]
+    fn the_end_of_9999_is_clamped_and_later_is_refused_with_the_range() {
+        let max = Timestamp::MAX;
+        for text in [
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T00:00:00Z",
+            "9999-12-31T23:59:59+01:00",
+            "253402300799",
+        ] {
+            assert_eq!(parse_timestamp(text), Ok(max), "{text}");
+        }
+        assert_eq!(
+            parse_timestamp("9999-12-30T21:59:59Z").unwrap().as_second(),
+            max.as_second() - 1
+        );
+        for text in ["9999-12-31T23:59:59-01:00", "253402300800"] {
+            let err = parse_timestamp(text).unwrap_err();
+            assert!(err.contains(SUPPORTED_RANGE), "{text}: {err}");
+        }
+        assert_eq!(clamped_seconds(LAST_SECOND_OF_9999), Some(max));
+        assert_eq!(clamped_seconds(LAST_SECOND_OF_9999 + 1), None);
+        assert_eq!(
+            clamped_seconds(-631_152_000).map(|t| t.as_second()),
+            Some(-631_152_000)
+        );
+    }
+
+    #[test]
+    fn times_at_or_before_1970_are_refused_in_both_forms() {
+        for text in [
+            "1950-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "1970-01-01T01:00:00+01:00",
+            "0",
+        ] {
+            let err = parse_timestamp(text).unwrap_err();
+            assert!(
+                err.contains(SUPPORTED_RANGE) || err.contains("after 1970-01-01"),
+                "{text}: {err}"
+            );
+        }
+        assert!(unix_seconds(-1).is_err());
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Ok(EARLIEST_EXPIRY));
+    }
+
+    #[test]
+    fn an_expiry_at_or_before_1970_is_floored_to_one_second_after_it() {
+        let at = |s: i64| Timestamp::from_second(s).unwrap();
+        assert_eq!(floor_expiry(at(0)), EARLIEST_EXPIRY);
+        assert_eq!(floor_expiry(at(-631_152_000)), EARLIEST_EXPIRY);
+        assert_eq!(floor_expiry(Timestamp::MIN), EARLIEST_EXPIRY);
+        assert_eq!(floor_expiry(at(1)), at(1));
+        assert_eq!(floor_expiry(at(1_808_050_029)), at(1_808_050_029));
+        assert_ne!(EARLIEST_EXPIRY.as_second(), 0);
     }
 }

@@ -150,6 +150,32 @@ content = "minted_at"
 }
 
 #[test]
+fn the_last_second_of_9999_is_accepted_in_every_spelling_and_clamped_as_certificates_are() {
+    for value in [
+        "\"9999-12-31T23:59:59Z\"",
+        "9999-12-31T23:59:59Z",
+        "253402300799",
+        "\"253402300799\"",
+    ] {
+        let text = format!("[[credential]]\nname = \"a\"\nexpires_at = {value}\n");
+        let config = parse(&text).unwrap_or_else(|e| panic!("{value}: {e}"));
+        let declared = config.inventory[0].declared.clone().unwrap();
+        assert_eq!(declared.expires_at, Some(jiff::Timestamp::MAX), "{value}");
+    }
+    // The earliest time the config takes, in both forms.
+    for value in ["\"1970-01-01T00:00:01Z\"", "1"] {
+        let text = format!("[[credential]]\nname = \"a\"\nexpires_at = {value}\n");
+        let config = parse(&text).unwrap_or_else(|e| panic!("{value}: {e}"));
+        let declared = config.inventory[0].declared.clone().unwrap();
+        assert_eq!(
+            declared.expires_at.map(|t| t.as_second()),
+            Some(1),
+            "{value}"
+        );
+    }
+}
+
+#[test]
 fn defaults_are_a_year_thirty_days_and_seven_days() {
     let config = parse("").unwrap();
     assert_eq!(config.defaults.ttl.as_secs(), 365 * 86_400);
@@ -220,6 +246,22 @@ fn each_error_names_its_line_column_key_and_expectation() {
         (
             "[[credential]]\nname = \"a\"\nexpires_at = -5\n",
             "3:14: credential `a`: `expires_at`: expected unix seconds after 1970-01-01",
+        ),
+        (
+            "[[credential]]\nname = \"a\"\nexpires_at = \"1969-12-31T23:59:59Z\"\n",
+            "3:14: credential `a`: `expires_at`: `1969-12-31T23:59:59Z` is outside the times credwatch supports (from 1970-01-01T00:00:01Z through 9999-12-31T23:59:59Z)",
+        ),
+        (
+            "[[credential]]\nname = \"a\"\nminted_at = 1950-01-01T00:00:00Z\n",
+            "3:13: credential `a`: `minted_at`: `1950-01-01T00:00:00Z` is outside the times credwatch supports (from 1970-01-01T00:00:01Z through 9999-12-31T23:59:59Z)",
+        ),
+        (
+            "[[credential]]\nname = \"a\"\nexpires_at = \"9999-12-31T23:59:59-00:01\"\n",
+            "3:14: credential `a`: `expires_at`: `9999-12-31T23:59:59-00:01` is outside the times credwatch supports (from 1970-01-01T00:00:01Z through 9999-12-31T23:59:59Z)",
+        ),
+        (
+            "[[credential]]\nname = \"a\"\nexpires_at = 253402300800\n",
+            "3:14: credential `a`: `expires_at`: unix seconds `253402300800` are out of range (from 1970-01-01T00:00:01Z through 9999-12-31T23:59:59Z)",
         ),
         (
             "[[credential]]\nname = \"a\"\nexpires_at = 1808064429\nttl = \"30d\"\n",

@@ -960,4 +960,26 @@ mod tests {
             (false, "invalid: the value is not text")
         );
     }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every built-in profile's lint on mutated values of each kind: within the time bound,
+        /// a short error.
+        #[test]
+        fn lints_of_mutated_values_stay_within_bounds(
+            value in prop_oneof![
+                crate::test_bounds::mutated_text(&format!("sk-ant-oat01-{}", "x".repeat(95))),
+                crate::test_bounds::mutated_text(&format!("github_pat_{}", "A".repeat(82))),
+                crate::test_bounds::mutated_text(&certificate_pem()),
+                "[A-Za-z0-9_.=-]{0,300}",
+            ],
+        ) {
+            for name in builtin_names() {
+                let profile = builtin(name).unwrap();
+                let result = crate::test_bounds::within_time("a format lint", value.len(), || check(&profile, &value));
+                crate::test_bounds::bounded_error("a format lint", result);
+            }
+        }
+    }
 }

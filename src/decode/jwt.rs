@@ -59,12 +59,31 @@ pub fn parse_jwt(token: &str) -> Result<JwtClaims, String> {
     })
 }
 
+/// Whether a value is shaped like a JWT, for telling it from a certificate: 3 dot-separated
+/// parts (a JWS) or 5 (a JWE) whose first part is base64url of a JSON object (`{}` included;
+/// no header field is required).
+pub fn looks_like_jwt(text: &str) -> bool {
+    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let mut parts = text.split('.');
+    let header = parts.next().unwrap_or_default();
+    if !matches!(parts.count(), 2 | 4) {
+        return false;
+    }
+    URL_SAFE_NO_PAD_INDIFFERENT
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|v| v.is_object())
+}
+
 fn wrong_part_count(found: usize) -> String {
     let hint = match found {
         1 => " (no `.` at all: not a JWT?)",
-        5 => " (5 parts is an encrypted JWE, whose claims cannot be read without its key)",
         _ => "",
     };
+    if found == 5 {
+        return "this is an encrypted JWT (JWE); its claims cannot be read (a signed JWT has 3 dot-separated parts, this has 5)".into();
+    }
     format!("expected 3 dot-separated parts (header.payload.signature), found {found}{hint}")
 }
 
@@ -145,6 +164,9 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// Reads a NumericDate claim: seconds since 1970 as a JSON number, floored when fractional.
+/// Zero and negative values are real (long past) times; the far end follows
+/// [`crate::time::clamped_seconds`], the rule X.509 shares, so only times after the end of year
+/// 9999 are out of range (where milliseconds land: they are refused, not read as "never").
 fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<Timestamp>, String> {
     let Some(value) = claims.get(name) else {
         return Ok(None);
@@ -155,45 +177,38 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<Timest
             json_kind(value)
         ));
     };
-    let max = Timestamp::MAX.as_second();
+    let last = crate::time::LAST_SECOND_OF_9999;
     // Milliseconds of any date since 2001 are at least 10^12, a date after 33658 in seconds.
-    let looks_like_millis = |seconds: f64| seconds >= 1e12 && seconds / 1000.0 <= max as f64;
-    let out_of_range = |looks_like_millis: bool| {
-        let hint = if looks_like_millis {
-            " (it looks like milliseconds; NumericDate is seconds)"
+    let looks_like_millis = |seconds: f64| seconds >= 1e12 && seconds / 1000.0 <= last as f64;
+    let out_of_range = |seconds: f64| {
+        let (side, hint) = if seconds < 0.0 {
+            ("before year -9999", "")
+        } else if looks_like_millis(seconds) {
+            (
+                "after 9999-12-31",
+                " (it looks like milliseconds; NumericDate is seconds)",
+            )
         } else {
-            ""
+            ("after 9999-12-31", "")
         };
-        format!("`{name}` is out of range (after 9999-12-31), expected seconds since 1970{hint}")
+        format!("`{name}` is out of range ({side}), expected seconds since 1970{hint}")
     };
     let seconds = if let Some(seconds) = number.as_i64() {
         seconds
     } else if let Some(seconds) = number.as_u64() {
         // Only values above i64::MAX land here.
-        return Err(out_of_range(looks_like_millis(seconds as f64)));
+        return Err(out_of_range(seconds as f64));
     } else {
         let seconds = number.as_f64().unwrap_or(f64::NAN).floor();
-        if !seconds.is_finite() {
-            return Err(out_of_range(false));
+        if !seconds.is_finite() || seconds.abs() > last as f64 {
+            return Err(out_of_range(seconds));
         }
-        if seconds > max as f64 {
-            return Err(out_of_range(looks_like_millis(seconds)));
-        }
-        // In range of i64 now (or below it, which saturates to a negative value and is rejected
-        // next), so the cast loses nothing.
+        // Within ±year 9999 now, so the cast loses nothing.
         seconds as i64
     };
-    if seconds <= 0 {
-        return Err(format!(
-            "`{name}` is 0 or negative, expected seconds after 1970-01-01T00:00:00Z"
-        ));
-    }
-    if seconds > max {
-        return Err(out_of_range(looks_like_millis(seconds as f64)));
-    }
-    Timestamp::from_second(seconds)
+    crate::time::clamped_seconds(seconds)
         .map(Some)
-        .map_err(|_| out_of_range(false))
+        .ok_or_else(|| out_of_range(seconds as f64))
 }
 
 #[cfg(test)]
@@ -337,7 +352,7 @@ mod tests {
             ),
             (
                 format!("{good_header}.{good_payload}.{SIGNATURE}.{SIGNATURE}.{SIGNATURE}"),
-                "expected 3 dot-separated parts (header.payload.signature), found 5 (5 parts is an encrypted JWE, whose claims cannot be read without its key)",
+                "this is an encrypted JWT (JWE); its claims cannot be read (a signed JWT has 3 dot-separated parts, this has 5)",
             ),
             (
                 format!(".{good_payload}.{SIGNATURE}"),
@@ -421,22 +436,6 @@ mod tests {
                 "`exp` is an object, expected a number of seconds",
             ),
             (
-                r#"{"exp":-5}"#,
-                "`exp` is 0 or negative, expected seconds after 1970-01-01T00:00:00Z",
-            ),
-            (
-                r#"{"exp":0}"#,
-                "`exp` is 0 or negative, expected seconds after 1970-01-01T00:00:00Z",
-            ),
-            (
-                r#"{"exp":0.5}"#,
-                "`exp` is 0 or negative, expected seconds after 1970-01-01T00:00:00Z",
-            ),
-            (
-                r#"{"exp":-1e300}"#,
-                "`exp` is 0 or negative, expected seconds after 1970-01-01T00:00:00Z",
-            ),
-            (
                 r#"{"exp":1808050029000}"#,
                 "`exp` is out of range (after 9999-12-31), expected seconds since 1970 (it looks like milliseconds; NumericDate is seconds)",
             ),
@@ -445,8 +444,12 @@ mod tests {
                 "`exp` is out of range (after 9999-12-31), expected seconds since 1970 (it looks like milliseconds; NumericDate is seconds)",
             ),
             (
-                r#"{"exp":253402207201}"#,
+                r#"{"exp":253402300800}"#,
                 "`exp` is out of range (after 9999-12-31), expected seconds since 1970",
+            ),
+            (
+                r#"{"exp":-1e300}"#,
+                "`exp` is out of range (before year -9999), expected seconds since 1970",
             ),
             (
                 r#"{"exp":18446744073709551615}"#,
@@ -462,6 +465,66 @@ mod tests {
             let err = parse_jwt(&token).unwrap_err();
             assert_eq!(err, want, "{payload}");
             assert_no_leak(&err, &token, &[]);
+        }
+    }
+
+    #[test]
+    fn times_at_both_ends_follow_the_rule_x509_follows() {
+        let max = Some(Timestamp::MAX);
+        let cases: [(&str, Option<Timestamp>); 8] = [
+            // At or before 1970: a real, long past time (EXPIRED), not an unreadable one.
+            (r#"{"exp":0}"#, at(0)),
+            (r#"{"exp":-5}"#, at(-5)),
+            (r#"{"exp":0.5}"#, at(0)),
+            (r#"{"exp":-0.5}"#, at(-1)),
+            (r#"{"exp":-631152000}"#, at(-631_152_000)),
+            // Between the latest instant the time library holds and the end of 9999: clamped,
+            // as a certificate's `99991231235959Z` is.
+            (r#"{"exp":253402207201}"#, max),
+            (r#"{"exp":253402300799}"#, max),
+            (r#"{"exp":253402300799.9}"#, max),
+        ];
+        for (payload, want) in cases {
+            assert_eq!(
+                parse_jwt(&jwt(payload)).map(|c| c.expires_at),
+                Ok(want),
+                "{payload}"
+            );
+        }
+        assert_eq!(
+            crate::time::clamped_seconds(253_402_300_799),
+            max,
+            "the same instant as X.509 clamps"
+        );
+    }
+
+    #[test]
+    fn jwts_are_recognised_by_their_shape_whatever_the_header_holds() {
+        let payload = b64(r#"{"exp":1808050029}"#);
+        let yes = [
+            format!("{}.{payload}.{SIGNATURE}", b64("{}")),
+            format!("{}.{payload}.", b64(r#"{"alg":"none"}"#)),
+            format!("{}.{payload}.{SIGNATURE}\n", b64(HEADER)),
+            format!("{}.a.b.c.d", b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#)),
+        ];
+        for token in &yes {
+            assert!(looks_like_jwt(token), "{token}");
+        }
+        assert_eq!(
+            parse_jwt(&yes[0]).unwrap().expires_at,
+            at(1_808_050_029),
+            "a `{{}}` header is a JWT"
+        );
+        let no = [
+            String::new(),
+            "MIIBkTCB+wIJAK".into(),
+            format!("{}.{payload}", b64("{}")),
+            format!("{}.{payload}.{SIGNATURE}", b64("[]")),
+            format!("not-base64!.{payload}.{SIGNATURE}"),
+            "a.b.c".into(),
+        ];
+        for token in &no {
+            assert!(!looks_like_jwt(token), "{token}");
         }
     }
 
@@ -522,9 +585,27 @@ mod tests {
         }
 
         #[test]
-        fn numeric_claims_are_read_exactly(exp in 1i64..=253_402_207_200) {
+        fn numeric_claims_are_read_exactly(exp in -300_000_000_000i64..=253_402_207_200) {
             let token = jwt(&format!(r#"{{"exp":{exp}}}"#));
             prop_assert_eq!(parse_jwt(&token).unwrap().expires_at, at(exp));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Mutated tokens (signed and encrypted shapes): within the time bound, a short error.
+        #[test]
+        fn mutated_tokens_stay_within_bounds(
+            token in prop_oneof![
+                crate::test_bounds::mutated_text(&jwt(r#"{"sub":"agent","iat":1776514029,"exp":1808050029,"nbf":1776514000}"#)),
+                crate::test_bounds::mutated_text(&format!("{}.a2V5.aXY.Y2lwaGVy.dGFn", b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#))),
+                any::<String>(),
+            ],
+        ) {
+            let result = crate::test_bounds::within_time("a JWT", token.len(), || parse_jwt(&token));
+            crate::test_bounds::bounded_error("a JWT", result);
+            crate::test_bounds::within_time("JWT detection", token.len(), || looks_like_jwt(&token));
         }
     }
 }

@@ -8,9 +8,11 @@
 //! and no error ever repeats any of the input: messages give line numbers, byte offsets and the
 //! kind of damage.
 //!
-//! Both encodings of a validity time are read: UTCTime (used through 2049) and GeneralizedTime
-//! (2050 on). A `notAfter` beyond what [`jiff::Timestamp`] can hold (RFC 5280's "no well-defined
-//! expiration", `99991231235959Z`) is clamped to [`jiff::Timestamp::MAX`].
+//! Both encodings of a validity time are read: UTCTime (1950 through 2049) and GeneralizedTime
+//! (the rest). A time beyond what [`jiff::Timestamp`] can hold (RFC 5280's "no well-defined
+//! expiration", `99991231235959Z`) is clamped by [`crate::time::clamped_seconds`], the rule JWTs
+//! share. Times before 1970, which the DER library refuses, are read from the validity bytes
+//! here and reported as they are (a `notAfter` before 1970 is simply long past).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
@@ -97,12 +99,46 @@ fn line_of(input: &[u8], offset: usize) -> usize {
     input[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
+/// Line numbers of increasing offsets, counting each byte once: a bundle of N certificates
+/// costs N blocks of counting, not N scans from the start.
+struct Lines<'a> {
+    input: &'a [u8],
+    counted_to: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Lines {
+            input,
+            counted_to: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the byte at `offset`; offsets must not decrease between calls
+    /// (an earlier one is counted from the start).
+    fn at(&mut self, offset: usize) -> usize {
+        let end = offset.min(self.input.len());
+        if end < self.counted_to {
+            return line_of(self.input, end);
+        }
+        self.line += self.input[self.counted_to..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.counted_to = end;
+        self.line
+    }
+}
+
 fn parse_pem(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
     let mut certs = Vec::new();
     let mut key_line: Option<usize> = None;
     let mut other_labels: Vec<&str> = Vec::new();
     let mut unknown_blocks = 0usize;
     let mut pos = 0;
+    let mut lines = Lines::new(input);
     while let Some(begin) = find(input, PEM_BEGIN, pos) {
         let label_start = begin + PEM_BEGIN.len();
         // The closing dashes must follow on the same line, within a label's length: otherwise
@@ -117,7 +153,7 @@ fn parse_pem(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
             continue;
         };
         let label = &input[label_start..label_end];
-        let line = line_of(input, begin);
+        let line = lines.at(begin);
         if is_private_key_label(label) {
             // A certificate bundled with its key (HAProxy, nginx) is a certificate file: the
             // key is skipped unread. A key alone is refused below.
@@ -158,11 +194,11 @@ fn parse_pem(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
         }
         let der = decode_pem_body(input, body_start, end, line)?;
         let trailing_allowed = label == "TRUSTED CERTIFICATE";
-        let cert = decode_one(&der, trailing_allowed).map_err(|problem| {
+        let decoded = decode_one(&der, trailing_allowed).map_err(|problem| {
             format!("the certificate starting on line {line} is not a valid certificate: {problem}")
         })?;
         certs.push(
-            info(&cert)
+            info(&decoded)
                 .map_err(|problem| format!("the certificate starting on line {line} {problem}"))?,
         );
     }
@@ -226,44 +262,188 @@ fn decode_pem_body(input: &[u8], start: usize, end: usize, line: usize) -> Resul
 }
 
 fn parse_der(input: &[u8]) -> Result<Vec<CertificateInfo>, String> {
-    let mut reader = SliceReader::new(input)
-        .map_err(|_| "the DER input is too large to be a certificate".to_string())?;
     let mut certs = Vec::new();
-    while !reader.is_finished() {
+    let mut pos = 0;
+    while let Some(rest) = input.get(pos..).filter(|rest| !rest.is_empty()) {
         let number = certs.len() + 1;
-        let start = usize::try_from(reader.position()).unwrap_or(0);
-        let cert = Certificate::decode(&mut reader).map_err(|e| {
-            let rest = input.get(start..).unwrap_or_default();
+        let decoded = decode_at(rest).map_err(|e| {
             if looks_like_private_key(rest) {
                 "found a private key where a certificate was expected (DER input)".to_string()
             } else {
                 format!(
                     "certificate {number} of the DER input is not a valid certificate: {}",
-                    describe_der_error(&e)
+                    describe_der_error(&e, pos)
                 )
             }
         })?;
+        pos += decoded.len.max(1);
         certs.push(
-            info(&cert)
+            info(&decoded)
                 .map_err(|problem| format!("certificate {number} of the DER input {problem}"))?,
         );
     }
     Ok(certs)
 }
 
-/// Decodes one certificate from a PEM body; `trailing_allowed` ignores bytes after it.
-fn decode_one(der: &[u8], trailing_allowed: bool) -> Result<Certificate, String> {
-    let result = if trailing_allowed {
-        SliceReader::new(der).and_then(|mut reader| Certificate::decode(&mut reader))
-    } else {
-        Certificate::from_der(der)
+/// A certificate decoded from the start of some bytes.
+struct Decoded {
+    cert: Certificate,
+    /// How many bytes it took.
+    len: usize,
+    /// `notBefore` and `notAfter` in unix seconds when they were read here rather than by the
+    /// DER library (a time before 1970).
+    early_validity: Option<(i64, i64)>,
+}
+
+/// Decodes the certificate at the start of `der`, ignoring what follows it. A certificate whose
+/// validity holds a time before 1970 is decoded with those times replaced by a placeholder of
+/// the same length, and its real times are kept aside.
+fn decode_at(der: &[u8]) -> Result<Decoded, x509_cert::der::Error> {
+    let decode = |bytes: &[u8]| {
+        let mut reader = SliceReader::new(bytes)?;
+        let cert = Certificate::decode(&mut reader)?;
+        Ok::<_, x509_cert::der::Error>((cert, usize::try_from(reader.position()).unwrap_or(0)))
     };
-    result.map_err(|e| {
+    match decode(der) {
+        Ok((cert, len)) => Ok(Decoded {
+            cert,
+            len,
+            early_validity: None,
+        }),
+        Err(e) => {
+            let Some((patched, early_validity)) = with_placeholder_validity(der) else {
+                return Err(e);
+            };
+            let (cert, len) = decode(&patched).map_err(|_| e)?;
+            Ok(Decoded {
+                cert,
+                len,
+                early_validity: Some(early_validity),
+            })
+        }
+    }
+}
+
+/// Decodes one certificate from a PEM body; `trailing_allowed` ignores bytes after it.
+fn decode_one(der: &[u8], trailing_allowed: bool) -> Result<Decoded, String> {
+    let decoded = decode_at(der).map_err(|e| {
         if looks_like_private_key(der) {
             "it holds a private key".to_string()
         } else {
-            describe_der_error(&e)
+            describe_der_error(&e, 0)
         }
+    })?;
+    let remaining = der.len().saturating_sub(decoded.len);
+    if !trailing_allowed && remaining > 0 {
+        return Err(format!(
+            "{remaining} unexpected bytes follow the certificate (at byte {})",
+            decoded.len
+        ));
+    }
+    Ok(decoded)
+}
+
+/// One DER tag-length-value: its tag, where its content starts and where it ends. Only what a
+/// certificate's outer structure uses: one-byte tags, definite lengths of up to 4 bytes.
+fn tlv(der: &[u8], at: usize) -> Option<(u8, usize, usize)> {
+    let tag = *der.get(at)?;
+    let first = *der.get(at + 1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let bytes = der.get(at + 2..at + 2 + count)?;
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, 2 + count)
+    };
+    let start = at + header;
+    let end = start.checked_add(len).filter(|&end| end <= der.len())?;
+    Some((tag, start, end))
+}
+
+/// UTCTime and GeneralizedTime.
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
+
+/// Finds the two validity times of the certificate at the start of `der` by walking its TBS
+/// (`[0] version`, serial, signature algorithm, issuer, validity). When they parse and one of
+/// them lies before 1970, returns a copy of the certificate with both replaced by
+/// `1970-01-01T00:00:00Z` in the same encoding (so every length stays), and their real times.
+fn with_placeholder_validity(der: &[u8]) -> Option<(Vec<u8>, (i64, i64))> {
+    let (SEQUENCE, cert_start, cert_end) = tlv(der, 0)? else {
+        return None;
+    };
+    let (SEQUENCE, tbs_start, _) = tlv(der, cert_start)? else {
+        return None;
+    };
+    let mut at = tbs_start;
+    if der.get(at) == Some(&0xA0) {
+        at = tlv(der, at)?.2;
+    }
+    for _ in 0..3 {
+        at = tlv(der, at)?.2; // serial, signature algorithm, issuer
+    }
+    let (SEQUENCE, validity_start, _) = tlv(der, at)? else {
+        return None;
+    };
+    let before = tlv(der, validity_start)?;
+    let after = tlv(der, before.2)?;
+    let not_before = raw_time(before.0, der.get(before.1..before.2)?)?;
+    let not_after = raw_time(after.0, der.get(after.1..after.2)?)?;
+    if not_before >= 0 && not_after >= 0 {
+        return None;
+    }
+    let mut patched = der.get(..cert_end)?.to_vec();
+    for (tag, start, end) in [before, after] {
+        let placeholder: &[u8] = if tag == UTC_TIME {
+            b"700101000000Z"
+        } else {
+            b"19700101000000Z"
+        };
+        patched.get_mut(start..end)?.copy_from_slice(placeholder);
+    }
+    Some((patched, (not_before, not_after)))
+}
+
+/// The unix seconds of a DER validity time: `YYMMDDHHMMSSZ` (UTCTime; `YY` ≥ 50 is 19YY) or
+/// `YYYYMMDDHHMMSSZ` (GeneralizedTime), the only forms DER allows.
+fn raw_time(tag: u8, text: &[u8]) -> Option<i64> {
+    let (year, rest) = match (tag, text.len()) {
+        (UTC_TIME, 13) => {
+            let yy = digits(&text[..2])?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &text[2..])
+        }
+        (GENERALIZED_TIME, 15) => (digits(&text[..4])?, &text[4..]),
+        _ => return None,
+    };
+    if rest.last() != Some(&b'Z') {
+        return None;
+    }
+    let field = |i: usize| digits(rest.get(i * 2..i * 2 + 2)?);
+    let at = jiff::civil::DateTime::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(field(0)?).ok()?,
+        i8::try_from(field(1)?).ok()?,
+        i8::try_from(field(2)?).ok()?,
+        i8::try_from(field(3)?).ok()?,
+        i8::try_from(field(4)?).ok()?,
+        0,
+    )
+    .ok()?;
+    jiff::tz::Offset::UTC
+        .to_timestamp(at)
+        .ok()
+        .map(|t| t.as_second())
+}
+
+fn digits(text: &[u8]) -> Option<i32> {
+    text.iter().try_fold(0i32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + i32::from(b - b'0'))
     })
 }
 
@@ -286,7 +466,8 @@ fn looks_like_private_key(der: &[u8]) -> bool {
 
 /// Describes a DER error by its kind and byte offset. The kind's own `Display` is not used: some
 /// kinds print values taken from the input (an unknown OID).
-fn describe_der_error(e: &x509_cert::der::Error) -> String {
+/// `offset` is where the certificate starts in the input, added to the error's own position.
+fn describe_der_error(e: &x509_cert::der::Error, offset: usize) -> String {
     use x509_cert::der::ErrorKind;
     let what = match e.kind() {
         ErrorKind::Incomplete {
@@ -298,7 +479,7 @@ fn describe_der_error(e: &x509_cert::der::Error) -> String {
         ErrorKind::TrailingData { remaining, .. } => {
             format!("{remaining} unexpected bytes follow the certificate")
         }
-        ErrorKind::DateTime => "a validity time is malformed or before 1970".to_string(),
+        ErrorKind::DateTime => "a validity time is malformed".to_string(),
         ErrorKind::TagUnexpected {
             expected: Some(expected),
             actual,
@@ -316,29 +497,36 @@ fn describe_der_error(e: &x509_cert::der::Error) -> String {
         }
         _ => "the DER structure is malformed".to_string(),
     };
-    match e.position() {
-        Some(at) => format!("{what} (at byte {at})"),
+    match e.position().and_then(|at| usize::try_from(at).ok()) {
+        Some(at) => format!("{what} (at byte {})", at + offset),
         None => what,
     }
 }
 
-fn info(cert: &Certificate) -> Result<CertificateInfo, String> {
-    let tbs = cert.tbs_certificate();
+fn info(decoded: &Decoded) -> Result<CertificateInfo, String> {
+    let tbs = decoded.cert.tbs_certificate();
     let validity = tbs.validity();
+    let (not_before, not_after) = match decoded.early_validity {
+        Some((not_before, not_after)) => (
+            crate::time::clamped_seconds(not_before),
+            crate::time::clamped_seconds(not_after),
+        ),
+        None => (
+            timestamp(validity.not_before),
+            timestamp(validity.not_after),
+        ),
+    };
     Ok(CertificateInfo {
         subject_cn: common_name(tbs.subject()),
         serial_hex: serial_hex(tbs.serial_number().as_bytes()),
-        not_before: timestamp(validity.not_before).ok_or("has a notBefore that is out of range")?,
-        not_after: timestamp(validity.not_after).ok_or("has a notAfter that is out of range")?,
+        not_before: not_before.ok_or("has a notBefore that is out of range")?,
+        not_after: not_after.ok_or("has a notAfter that is out of range")?,
     })
 }
 
 fn timestamp(time: Time) -> Option<Timestamp> {
     let seconds = i64::try_from(time.to_unix_duration().as_secs()).ok()?;
-    if seconds > Timestamp::MAX.as_second() {
-        return Some(Timestamp::MAX);
-    }
-    Timestamp::from_second(seconds).ok()
+    crate::time::clamped_seconds(seconds)
 }
 
 /// The first CN of a name, whichever string type it is encoded in.
@@ -546,6 +734,90 @@ mod tests {
         let cert = self_signed("forever", (2026, 1, 1), (9999, 12, 31));
         let info = &parse_certificates(cert.der()).unwrap()[0];
         assert_eq!(info.not_after, Timestamp::MAX);
+    }
+
+    #[test]
+    fn times_before_1970_are_read_as_they_are() {
+        let second = |s: i64| Timestamp::from_second(s).unwrap();
+        let cases = [
+            // PKITS `Validpre2000UTCnotBeforeDateTest3EE`: notBefore 1950 as UTCTime.
+            ((1950, 1, 1), (2030, 1, 1), -631_152_000, 1_893_456_000),
+            // Both before 1970: long expired, not unreadable.
+            ((1955, 6, 1), (1960, 1, 1), -460_339_200, -315_619_200),
+            // Before 1950: GeneralizedTime.
+            ((1949, 12, 31), (2030, 1, 1), -631_238_400, 1_893_456_000),
+            // notBefore before 1970, notAfter exactly at it (the floor is applied later, once
+            // for every source, by `sources::collect`).
+            ((1969, 1, 1), (1970, 1, 1), -31_536_000, 0),
+        ];
+        for (from, until, want_before, want_after) in cases {
+            let cert = self_signed("early", from, until);
+            for input in [cert.der().to_vec(), cert.pem().into_bytes()] {
+                let info = &parse_certificates(&input).unwrap()[0];
+                assert_eq!(info.not_before, second(want_before), "{from:?}");
+                assert_eq!(info.not_after, second(want_after), "{until:?}");
+                assert_eq!(info.subject_cn.as_deref(), Some("early"));
+            }
+        }
+        // In a bundle and in concatenated DER, the certificates after an early one are read.
+        let early = self_signed("early", (1950, 1, 1), (2030, 1, 1));
+        let der = [&early.der()[..], leaf_der()].concat();
+        let certs = parse_certificates(&der).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[1], leaf_info());
+        let pem = format!("{}{}", early.pem(), chain().leaf.pem());
+        assert_eq!(parse_certificates(pem.as_bytes()).unwrap()[1], leaf_info());
+    }
+
+    #[test]
+    fn line_numbers_are_counted_once_and_agree_with_a_count_from_the_start() {
+        let input = b"a\nb\n\nccc\nd";
+        let mut lines = Lines::new(input);
+        for offset in [0, 1, 2, 3, 4, 5, 9, 10, 11, 50] {
+            assert_eq!(lines.at(offset), line_of(input, offset), "{offset}");
+        }
+        assert_eq!(lines.at(2), line_of(input, 2), "an earlier offset");
+    }
+
+    /// A bundle of N certificates is read in time linear in N: the cost per certificate of a
+    /// bundle 8 times larger stays within 3 times the small one's (a quadratic step gives 8).
+    #[test]
+    fn a_large_bundle_costs_about_the_same_per_certificate_as_a_small_one() {
+        let pem = chain().leaf.pem();
+        let bundle = |n: usize| -> String { (0..n).map(|i| format!("# {i}\n{pem}")).collect() };
+        let per_cert = |n: usize| {
+            let text = bundle(n);
+            (0..3)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    assert_eq!(parse_certificates(text.as_bytes()).unwrap().len(), n);
+                    start.elapsed().as_secs_f64() / n as f64
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let (small, large) = (per_cert(250), per_cert(2_000));
+        assert!(
+            large <= small * 3.0,
+            "{:.1} µs per certificate at 2000, {:.1} at 250",
+            large * 1e6,
+            small * 1e6
+        );
+    }
+
+    #[test]
+    fn malformed_early_times_are_still_refused() {
+        let cert = self_signed("early", (1950, 1, 1), (2030, 1, 1));
+        let mut der = cert.der().to_vec();
+        let at = find(&der, b"500101000000Z", 0).unwrap();
+        der[at + 4] = b'x'; // not a digit in the day
+        let err = parse_certificates(&der).unwrap_err();
+        assert!(
+            err.starts_with("certificate 1 of the DER input is not a valid certificate: "),
+            "{err}"
+        );
+        let mut der = cert.der().to_vec();
+        der[at + 2..at + 4].copy_from_slice(b"13"); // month 13
+        assert!(parse_certificates(&der).is_err());
     }
 
     #[test]
@@ -800,6 +1072,51 @@ mod tests {
             if let Err(err) = parse_certificates(pem.as_bytes()) {
                 assert_no_leak(&err, &encoded, &[]);
             }
+        }
+    }
+
+    fn bundle_of_three() -> Vec<u8> {
+        format!(
+            "# chain\n{}{}\n{}",
+            chain().leaf.pem(),
+            chain().ca.pem(),
+            chain().leaf.pem()
+        )
+        .into_bytes()
+    }
+
+    /// The bounds of one parse: in time, a short error, at most one certificate per 32 bytes
+    /// (a validity alone takes 32), and no field longer than the input.
+    fn parse_within_bounds(input: &[u8]) {
+        let result = crate::test_bounds::within_time("certificates", input.len(), || {
+            parse_certificates(input)
+        });
+        if let Some(certs) = crate::test_bounds::bounded_error("certificates", result) {
+            assert!(
+                certs.len() * 32 <= input.len(),
+                "{} certificates from {} bytes",
+                certs.len(),
+                input.len()
+            );
+            for c in &certs {
+                assert!(c.subject_cn.as_ref().map_or(0, String::len) <= input.len());
+                assert!(c.serial_hex.len() <= 2 * input.len());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn mutated_der_and_pem_bundles_stay_within_bounds(
+            der in crate::test_bounds::mutated(leaf_der().to_vec()),
+            pem in crate::test_bounds::mutated(bundle_of_three()),
+            noise in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            parse_within_bounds(&der);
+            parse_within_bounds(&pem);
+            parse_within_bounds(&noise);
         }
     }
 }

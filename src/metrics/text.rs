@@ -275,4 +275,42 @@ mod tests {
         assert_eq!(names, ["x", "z"]);
         assert_eq!(series[1].value, 5.0);
     }
+
+    fn sample_text() -> String {
+        let mut expiry = Family::gauge("x_expiry", "Expiry.");
+        expiry.push(
+            vec![
+                ("credential".into(), "a \"b\" c\\d\ne,f}g=h".into()),
+                ("pool".into(), "p".into()),
+            ],
+            1_808_064_429.0,
+        );
+        expiry.push(vec![("credential".into(), "".into())], 0.25);
+        let mut last = Family::gauge("x_last", "Last.");
+        last.push(vec![], f64::INFINITY);
+        encode(&[expiry, last])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Random and mutated exposition text read back: within the time bound, at most one
+        /// series per line, and never more label text out than came in.
+        #[test]
+        fn read_back_of_mutated_text_stays_within_bounds(
+            text in proptest::prop_oneof![
+                crate::test_bounds::mutated_text(&sample_text()),
+                proptest::prelude::any::<String>(),
+                "[a-z_{}=\",\\ 0-9.\n-]{0,400}",
+            ],
+        ) {
+            let series = crate::test_bounds::within_time("exposition text", text.len(), || parse_series(&text));
+            assert!(series.len() <= text.lines().count());
+            let out: usize = series
+                .iter()
+                .map(|s| s.metric.len() + s.labels.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>())
+                .sum();
+            assert!(out <= text.len(), "{out} bytes of names and labels from {}", text.len());
+        }
+    }
 }

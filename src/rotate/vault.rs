@@ -269,9 +269,18 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
         // The request may have reached Vault and only its answer been lost: look before saying
         // that nothing was written.
         Err(e @ (VaultError::Unreachable { .. } | VaultError::Timeout { .. })) => {
-            return Ok(after_lost_answer(
-                store, path, cas, &e, name, mount, minted_at, &new_fp,
-            ));
+            let lost = LostAnswer {
+                error: &e,
+                name,
+                mount,
+                path,
+                field,
+                cas,
+                minted_at,
+                new_fingerprint: &new_fp,
+                fingerprint_key,
+            };
+            return Ok(after_lost_answer(store, &lost));
         }
         Err(e) => return Ok(Outcome::Refused(format!("{e}; nothing was written"))),
     };
@@ -290,32 +299,74 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
     })
 }
 
-/// What to tell the operator when a write's answer was lost (`error`): read the metadata back;
-/// if the version did not move, nothing was written; if it did, the write most likely landed and
-/// only the mint time is missing, which `credwatch record` completes.
-#[allow(clippy::too_many_arguments)]
-fn after_lost_answer(
-    store: &dyn Store,
-    path: &str,
+/// A write whose answer was lost, and what is needed to find out whether it landed.
+struct LostAnswer<'a> {
+    error: &'a VaultError,
+    name: &'a str,
+    mount: &'a str,
+    path: &'a str,
+    field: &'a str,
+    /// The version the write was checked against.
     cas: u64,
-    error: &VaultError,
-    name: &str,
-    mount: &str,
     minted_at: Timestamp,
-    new_fingerprint: &str,
-) -> Outcome {
-    match store.read_metadata(path) {
-        Ok(meta) if meta.current_version == cas => Outcome::Refused(format!(
+    new_fingerprint: &'a str,
+    fingerprint_key: Option<&'a [u8]>,
+}
+
+/// What to tell the operator when a write's answer was lost: read the metadata back; if the
+/// version did not move, nothing was written; if it did, compare the value stored now with the
+/// new one by fingerprint: the write landed and only the mint time is missing (which
+/// `credwatch record` completes), or another writer got there.
+fn after_lost_answer(store: &dyn Store, lost: &LostAnswer<'_>) -> Outcome {
+    let LostAnswer {
+        error,
+        name,
+        mount,
+        path,
+        field,
+        cas,
+        minted_at,
+        new_fingerprint,
+        fingerprint_key,
+    } = *lost;
+    let record = format!("`credwatch record {name} --minted-at {minted_at}`");
+    let meta = match store.read_metadata(path) {
+        Ok(meta) => meta,
+        Err(read) => {
+            return Outcome::Incomplete(format!(
+                "{error}; whether the write landed is unknown (reading the metadata back failed: {read}): \
+                 check `credwatch check`; if `{mount}/{path}` moved past version {cas} and holds the new \
+                 value (fingerprint {new_fingerprint}), run {record}"
+            ));
+        }
+    };
+    let now = meta.current_version;
+    if now == cas {
+        return Outcome::Refused(format!(
             "{error}; Vault is still at version {cas} of `{mount}/{path}`: nothing was written. Retry."
-        )),
-        Ok(meta) => Outcome::Incomplete(format!(
-            "{error}, but the request reached Vault: `{mount}/{path}` moved from version {cas} to {},              most likely this write (the new value's fingerprint is {new_fingerprint}); its mint time              is not recorded yet: run `credwatch record {name} --minted-at {minted_at}`",
-            meta.current_version
-        )),
-        Err(read) => Outcome::Incomplete(format!(
-            "{error}; whether the write landed is unknown (reading the metadata back failed: {read}):              check `credwatch check`; if `{mount}/{path}` moved past version {cas}, run              `credwatch record {name} --minted-at {minted_at}`"
-        )),
+        ));
     }
+    let stored = store
+        .read_field(path, field)
+        .map(|v| fingerprint(v.expose_bytes().trim_ascii(), fingerprint_key));
+    Outcome::Incomplete(match stored {
+        Ok(fp) if fp == new_fingerprint => format!(
+            "{error}; the answer was lost, but the write landed: `{mount}/{path}` moved from version \
+             {cas} to {now}, which holds the new value (fingerprint {new_fingerprint}); its mint time \
+             is not recorded yet: run {record}"
+        ),
+        Ok(fp) => format!(
+            "{error}; `{mount}/{path}` moved from version {cas} to {now}, but that version holds \
+             another value (fingerprint {fp}, not the new value's {new_fingerprint}): another writer \
+             changed it. Check who (`credwatch check`) and retry with `--expect-version {now}`"
+        ),
+        Err(read) => format!(
+            "{error}; the answer was lost, but the request reached Vault: `{mount}/{path}` moved from \
+             version {cas} to {now}, most likely this write (reading the value back to compare its \
+             fingerprint with the new value's, {new_fingerprint}, failed: {read}); its mint time is \
+             not recorded yet: run {record}"
+        ),
+    })
 }
 
 /// `credwatch record`: the mint time of the value stored now, as a patch of custom_metadata.
@@ -833,6 +884,46 @@ mod tests {
         );
         assert!(!message.contains("nothing was written"), "{message}");
         assert!(!message.contains(&TOKEN[13..40]), "{message}");
+
+        assert!(message.contains("which holds the new value"), "{message}");
+
+        // Another writer's value at the new version: not called this write.
+        struct AnotherWriter(Fake);
+        impl Store for AnotherWriter {
+            fn read_field(&self, path: &str, field: &str) -> Result<Secret, VaultError> {
+                self.0.read_field(path, field)
+            }
+            fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError> {
+                self.0.read_metadata(path)
+            }
+            fn write_cas(
+                &self,
+                path: &str,
+                _fields: &BTreeMap<String, Secret>,
+                cas: u64,
+            ) -> Result<u64, VaultError> {
+                self.0.put(path, "oauth_token", "someone-elses", cas + 1);
+                Err(VaultError::Unreachable {
+                    op: format!("write `{path}`"),
+                    detail: "connection reset by peer".into(),
+                })
+            }
+            fn patch_custom_metadata(
+                &self,
+                path: &str,
+                entries: &BTreeMap<String, String>,
+            ) -> Result<(), VaultError> {
+                self.0.patch_custom_metadata(path, entries)
+            }
+        }
+        let theirs = AnotherWriter(Fake::with("agent", "oauth_token", "old", 1));
+        let Outcome::Incomplete(message) = rotate(&theirs, request(given(TOKEN), None)).unwrap()
+        else {
+            panic!()
+        };
+        assert!(message.contains("holds another value"), "{message}");
+        assert!(message.contains("--expect-version 2"), "{message}");
+        assert!(!message.contains("someone-elses"), "{message}");
 
         // Nothing landed: said so, after looking.
         let lost = Fake {

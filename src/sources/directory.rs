@@ -178,4 +178,30 @@ mod tests {
         assert!(!is_entry_name("..2026_04_18_12_07_09.123"));
         assert!(!is_entry_name(".hidden"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Random and mutated entries: no panic, within the time bound, a short error that
+        /// never echoes the content.
+        #[test]
+        fn any_entry_is_read_or_refused_quickly_without_echo(
+            content in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                crate::test_bounds::mutated_text("1808064429\n"),
+                "[-+ 0-9\n]{0,40}",
+            ],
+            minted in proptest::prelude::any::<bool>(),
+        ) {
+            let meaning = if minted { DirectoryContent::MintedAt } else { DirectoryContent::ExpiresAt };
+            let result = crate::test_bounds::within_time("a directory entry", content.len(), || {
+                parse_entry(&content, meaning, YEAR)
+            });
+            if let Err(err) = &result {
+                // The message's own example is public, whatever the entry holds.
+                crate::decode::tests::assert_no_leak(err, content.trim(), &["`1808064429`"]);
+            }
+            crate::test_bounds::bounded_error("a directory entry", result);
+        }
+    }
 }

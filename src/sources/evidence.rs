@@ -37,11 +37,6 @@ fn trim_ascii(value: &[u8]) -> &[u8] {
     value.trim_ascii()
 }
 
-fn looks_like_jwt(text: &str) -> bool {
-    let t = text.trim();
-    t.starts_with("eyJ") && t.split('.').count() == 3
-}
-
 fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence, String> {
     let (jwt_wanted, earliest) = match derive {
         Derive::Jwt => (true, false),
@@ -50,7 +45,7 @@ fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence,
         Derive::Detect { .. } if text.is_some_and(ssh::looks_like_certificate) => {
             return ssh_certificate(value);
         }
-        Derive::Detect { earliest } => (text.is_some_and(looks_like_jwt), earliest),
+        Derive::Detect { earliest } => (text.is_some_and(jwt::looks_like_jwt), earliest),
         Derive::VaultMetadata => {
             return Err("the expiry comes from Vault metadata, not from the value".into());
         }

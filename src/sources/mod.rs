@@ -24,7 +24,12 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
     let mut collection = Collection::default();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     let mut add = |collection: &mut Collection, observations: Vec<Observation>| {
-        for o in observations {
+        for mut o in observations {
+            // One rule for every source: an expiry at or before 1970 is carried as the
+            // earliest non-zero instant (EXPIRED; the expiry series is never 0).
+            if let Ok(e) = &mut o.evidence {
+                e.expires_at = e.expires_at.map(crate::time::floor_expiry);
+            }
             if let Some(first) = origin.get(&o.credential.name) {
                 collection.problems.push(format!(
                     "credential `{}` from source `{}` is skipped: source `{first}` already defines that name",

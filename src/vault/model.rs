@@ -773,4 +773,39 @@ mod tests {
         );
         assert!(parse_error_message(&[b'x'; 5000]).chars().count() <= 301);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Mutated LIST and metadata answers: within the time bound, a short error, and never
+        /// more out than came in (keys, custom metadata, versions).
+        #[test]
+        fn mutated_vault_answers_stay_within_bounds(
+            list in crate::test_bounds::mutated(br#"{"request_id":"r","data":{"keys":["a/","k1","k\u00e9","b/c"]},"warnings":null}"#.to_vec()),
+            meta in crate::test_bounds::mutated(METADATA.to_vec()),
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            use crate::test_bounds::{bounded_error, within_time};
+            for body in [&list, &noise] {
+                let keys = bounded_error("a LIST answer", within_time("a LIST answer", body.len(), || parse_list(body)));
+                if let Some(keys) = keys {
+                    let total: usize = keys.iter().map(|k| k.len() + 2).sum();
+                    assert!(total <= body.len() + 2 * keys.len(), "{total} bytes of keys from {}", body.len());
+                    assert!(keys.len() * 3 <= body.len(), "{} keys from {} bytes", keys.len(), body.len());
+                }
+                let limited = within_time("a LIST answer", body.len(), || read_list(body.as_slice(), 2));
+                if let Ok(keys) = limited {
+                    assert!(keys.len() <= 2);
+                }
+            }
+            for body in [&meta, &noise] {
+                let parsed = bounded_error("metadata", within_time("metadata", body.len(), || parse_metadata(body)));
+                if let Some(m) = parsed {
+                    let custom: usize = m.custom_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+                    assert!(custom <= body.len());
+                    assert!(m.versions.len() * 8 <= body.len(), "{} versions from {} bytes", m.versions.len(), body.len());
+                }
+            }
+        }
+    }
 }

@@ -539,3 +539,18 @@ fn a_server_echoing_most_of_the_token_does_not_get_it_printed() {
     }
     assert!(vault.request_count() >= 1);
 }
+
+#[test]
+fn a_config_that_is_not_utf8_names_the_line_of_the_first_bad_byte() {
+    let dir = Scratch::new();
+    let mut text = GOOD.as_bytes().to_vec();
+    text.extend_from_slice(b"\n# caf\xe9 (Latin-1)\n");
+    std::fs::write(dir.path("credwatch.toml"), &text).unwrap();
+    let r = run_watched(&dir, &["check"], &[]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("cannot read config file `credwatch.toml`: it is not UTF-8 text: the first invalid byte is on line 5, column 6"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,7 +1,12 @@
 //! `credwatch rotate` for inventory credentials: the config is edited in place, comments and
 //! all, and the new expiry is pushed at once.
 
-use crate::support::{Credwatch, Pushgateway, Scratch};
+use serde_json::json;
+
+use crate::cases::values::claude_token;
+use crate::support::lossy_proxy::{Loss, LossyProxy};
+use crate::support::openbao::OpenBao;
+use crate::support::{Credwatch, Pushgateway, Run, Scratch};
 
 const CONFIG: &str = r#"# Agent tokens; rotate with `credwatch rotate NAME`.
 [pushgateway]
@@ -166,4 +171,114 @@ fn rotate_through_a_symlinked_config_edits_the_file_it_points_at() {
             .unwrap()
             .contains("minted_at = \"2026-11-30T12:00:00Z\"   # claude")
     );
+}
+
+/// The KV v2 data write of `secret/agent` (a PATCH onto a version, a POST for a first one).
+fn is_the_data_write(method: &str, path: &str) -> bool {
+    matches!(method, "PATCH" | "POST" | "PUT") && path.starts_with("/v1/secret/data/agent")
+}
+
+/// `credwatch rotate primary` of `secret/agent` through `proxy`, the new value on stdin.
+fn rotate_through(proxy: &LossyProxy, bao: &OpenBao, value: &str) -> Run {
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\npaths = []\nprefix = \"\"\n\
+         [[credential]]\nname = \"primary\"\nvault = { path = \"agent\", field = \"oauth_token\" }\nformat = \"claude-oauth\"\n",
+    );
+    Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args([
+            "rotate",
+            "primary",
+            "--minted-at",
+            "2026-11-30T12:00:00Z",
+            "--no-push",
+        ])
+        .env("VAULT_ADDR", &proxy.url)
+        .env("VAULT_TOKEN", &bao.root_token)
+        .run_with_stdin(&format!("{value}\n"))
+}
+
+#[test]
+fn a_write_whose_answer_is_lost_after_openbao_applied_it_is_not_called_unwritten() {
+    let bao = OpenBao::start();
+    let (old, new) = (claude_token(41, 108), claude_token(42, 108));
+    bao.write_secret("agent", json!({ "oauth_token": old, "note": "keep me" }));
+    bao.write_custom_metadata("agent", json!({ "minted_at": "2025-12-10T00:00:00Z" }));
+    let proxy = LossyProxy::start(&bao.url, Loss::AfterForwarding, is_the_data_write);
+
+    let run = rotate_through(&proxy, &bao, &new);
+    assert_eq!(proxy.lost(), 1, "the proxy lost the write's answer");
+    run.assert_code(3);
+    let err = &run.stderr;
+    assert!(!err.contains("nothing was written"), "{err}");
+    assert!(
+        err.contains(
+            "the answer was lost, but the write landed: `secret/agent` moved from version 1 to 2, \
+             which holds the new value"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("run `credwatch record primary --minted-at 2026-11-30T12:00:00Z`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&new[20..40]),
+        "the value is never printed: {err}"
+    );
+
+    // OpenBao really holds the new value at version 2; the mint time is what is missing.
+    let data = bao.api("GET", "secret/data/agent", None)["data"].clone();
+    assert_eq!(data["metadata"]["version"], 2);
+    assert_eq!(
+        data["data"],
+        json!({ "oauth_token": new, "note": "keep me" })
+    );
+    let custom = bao.api("GET", "secret/metadata/agent", None)["data"]["custom_metadata"].clone();
+    assert_eq!(custom["minted_at"], "2025-12-10T00:00:00Z");
+
+    // The command it names completes the rotation (run against OpenBao directly).
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\npaths = []\nprefix = \"\"\n\
+         [[credential]]\nname = \"primary\"\nvault = { path = \"agent\", field = \"oauth_token\" }\n",
+    );
+    Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["record", "primary", "--minted-at", "2026-11-30T12:00:00Z"])
+        .env("VAULT_ADDR", &bao.url)
+        .env("VAULT_TOKEN", &bao.root_token)
+        .run()
+        .assert_code(0);
+    let custom = bao.api("GET", "secret/metadata/agent", None)["data"]["custom_metadata"].clone();
+    assert_eq!(custom["minted_at"], "2026-11-30T12:00:00Z");
+}
+
+#[test]
+fn a_write_reset_before_it_reached_openbao_says_nothing_was_written_and_nothing_was() {
+    let bao = OpenBao::start();
+    let (old, new) = (claude_token(43, 108), claude_token(44, 108));
+    bao.write_secret("agent", json!({ "oauth_token": old }));
+    bao.write_custom_metadata("agent", json!({ "minted_at": "2025-12-10T00:00:00Z" }));
+    let before = bao.api("GET", "secret/metadata/agent", None)["data"].clone();
+    let proxy = LossyProxy::start(&bao.url, Loss::BeforeForwarding, is_the_data_write);
+
+    let run = rotate_through(&proxy, &bao, &new);
+    assert_eq!(proxy.lost(), 1, "the proxy reset the write");
+    run.assert_code(3);
+    assert!(
+        run.stderr
+            .contains("Vault is still at version 1 of `secret/agent`: nothing was written"),
+        "{}",
+        run.stderr
+    );
+    let data = bao.api("GET", "secret/data/agent", None)["data"].clone();
+    assert_eq!(data["metadata"]["version"], 1);
+    assert_eq!(data["data"], json!({ "oauth_token": old }));
+    let after = bao.api("GET", "secret/metadata/agent", None)["data"].clone();
+    assert_eq!(after["custom_metadata"], before["custom_metadata"]);
+    assert_eq!(after["updated_time"], before["updated_time"]);
 }

@@ -536,3 +536,129 @@ expires_at = "2027-06-01T00:00:00Z"
     assert_eq!(credential(&doc, "declared")["status"], "OK");
     assert_eq!(doc["status"], "UNKNOWN");
 }
+
+/// The value of `credwatch_credential_expiry_timestamp_seconds` for `name` in a dry-run push.
+fn expiry_series(pushed: &Run, name: &str) -> Option<String> {
+    let needle = format!("{{credential=\"{name}\",");
+    pushed
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("credwatch_credential_expiry_timestamp_seconds{"))
+        .find(|l| l.contains(&needle))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(str::to_string)
+}
+
+#[test]
+fn times_at_the_edges_are_reported_as_their_parsers_read_them() {
+    let s = Scratch::new();
+    let self_signed = |cn: &str, from, until| {
+        let key = KeyPair::generate().unwrap();
+        cert_params(cn, 0x01, from, until)
+            .self_signed(&key)
+            .unwrap()
+    };
+    // PKITS `Validpre2000UTCnotBeforeDateTest3EE`: notBefore 1950 (UTCTime), notAfter 2030.
+    s.write(
+        "pre1970-before.pem",
+        &self_signed("pre", (1950, 1, 1), (2030, 1, 1)).pem(),
+    );
+    s.write(
+        "pre1970-after.pem",
+        &self_signed("gone", (1950, 1, 1), (1960, 1, 1)).pem(),
+    );
+    s.write(
+        "epoch-after.pem",
+        &self_signed("epoch", (1969, 1, 1), (1970, 1, 1)).pem(),
+    );
+    s.write(
+        "forever.pem",
+        &self_signed("forever", (2026, 1, 1), (9999, 12, 31)).pem(),
+    );
+    s.write("exp-zero.jwt", &jwt(r#"{"exp":0}"#));
+    s.write("exp-negative.jwt", &jwt(r#"{"exp":-631152000}"#));
+    // The last second of 9999, the same instant as the certificate's `99991231235959Z`.
+    s.write("exp-9999.jwt", &jwt(r#"{"exp":253402300799}"#));
+    s.write(
+        "empty-header.jwt",
+        &format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode("{}"),
+            URL_SAFE_NO_PAD.encode(r#"{"exp":1800000000}"#)
+        ),
+    );
+    let jwe_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#);
+    s.write(
+        "encrypted.jwe",
+        &format!("{jwe_header}.a2V5.aXY.Y2lwaGVydGV4dA.dGFn"),
+    );
+    let mut config = String::new();
+    for (name, file) in [
+        ("pre-before", "pre1970-before.pem"),
+        ("pre-after", "pre1970-after.pem"),
+        ("epoch-after", "epoch-after.pem"),
+        ("forever-cert", "forever.pem"),
+        ("exp-zero", "exp-zero.jwt"),
+        ("exp-negative", "exp-negative.jwt"),
+        ("exp-9999", "exp-9999.jwt"),
+        ("empty-header", "empty-header.jwt"),
+        ("encrypted", "encrypted.jwe"),
+    ] {
+        config.push_str(&format!(
+            "[[credential]]\nname = \"{name}\"\nfile = \"{file}\"\n\n"
+        ));
+    }
+    let config = s.write("credwatch.toml", &config);
+    let run = run(&config, &["check", "--now", NOW, "-o", "json"]);
+    let doc = json(&run);
+    run.assert_code(2);
+    let status = |name: &str| credential(&doc, name)["status"].clone();
+
+    let pre = credential(&doc, "pre-before");
+    assert_eq!(pre["status"], "OK", "{pre}");
+    assert_eq!(pre["minted_at"], "1950-01-01T00:00:00Z");
+    assert_eq!(pre["expires_at"], "2030-01-01T00:00:00Z");
+    for name in ["pre-after", "epoch-after", "exp-zero", "exp-negative"] {
+        assert_eq!(
+            status(name),
+            "EXPIRED",
+            "{name}: {}",
+            credential(&doc, name)
+        );
+        // At or before 1970: carried as one second after it, never as 0.
+        assert_eq!(credential(&doc, name)["expires_at_unix"], 1, "{name}");
+    }
+    assert_eq!(
+        credential(&doc, "exp-9999")["expires_at_unix"],
+        credential(&doc, "forever-cert")["expires_at_unix"],
+        "a JWT and a certificate ending in the last second of 9999 agree"
+    );
+    assert_eq!(status("exp-9999"), "OK");
+    let empty = credential(&doc, "empty-header");
+    assert_eq!(empty["kind"], "jwt_exp", "{empty}");
+    assert_eq!(empty["expires_at_unix"], 1_800_000_000);
+    let jwe = credential(&doc, "encrypted");
+    assert_eq!(jwe["status"], "UNKNOWN");
+    let reason = jwe["error"].as_str().unwrap();
+    assert!(
+        reason.contains("this is an encrypted JWT (JWE); its claims cannot be read"),
+        "{reason}"
+    );
+    assert!(!reason.contains("certificate"), "{reason}");
+
+    let pushed = run_push_dry(&config);
+    for name in ["pre-after", "epoch-after", "exp-zero", "exp-negative"] {
+        assert_eq!(expiry_series(&pushed, name).as_deref(), Some("1"), "{name}");
+    }
+    assert_eq!(
+        expiry_series(&pushed, "pre-before").as_deref(),
+        Some("1893456000")
+    );
+    let every_expiry = pushed
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("credwatch_credential_expiry_timestamp_seconds{"));
+    for line in every_expiry {
+        assert!(!line.ends_with(" 0"), "{line}");
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod chromium;
 pub mod exporter;
+pub mod lossy_proxy;
 pub mod openbao;
 pub mod podman;
 pub mod poll;
