@@ -779,31 +779,6 @@ mod tests {
         assert_eq!(lines.at(2), line_of(input, 2), "an earlier offset");
     }
 
-    /// A bundle of N certificates is read in time linear in N: the cost per certificate of a
-    /// bundle 8 times larger stays within 3 times the small one's (a quadratic step gives 8).
-    #[test]
-    fn a_large_bundle_costs_about_the_same_per_certificate_as_a_small_one() {
-        let pem = chain().leaf.pem();
-        let bundle = |n: usize| -> String { (0..n).map(|i| format!("# {i}\n{pem}")).collect() };
-        let per_cert = |n: usize| {
-            let text = bundle(n);
-            (0..3)
-                .map(|_| {
-                    let start = std::time::Instant::now();
-                    assert_eq!(parse_certificates(text.as_bytes()).unwrap().len(), n);
-                    start.elapsed().as_secs_f64() / n as f64
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
-        let (small, large) = (per_cert(250), per_cert(2_000));
-        assert!(
-            large <= small * 3.0,
-            "{:.1} µs per certificate at 2000, {:.1} at 250",
-            large * 1e6,
-            small * 1e6
-        );
-    }
-
     #[test]
     fn malformed_early_times_are_still_refused() {
         let cert = self_signed("early", (1950, 1, 1), (2030, 1, 1));
