@@ -176,6 +176,16 @@ impl Evidence {
             probe: None,
         }
     }
+
+    /// When the value itself says its validity starts: a certificate's `notBefore` (X.509) or
+    /// `valid after` (OpenSSH), which these bases record as the mint time. `None` for the rest,
+    /// whose mint time is not a start of validity.
+    pub fn not_before(&self) -> Option<Timestamp> {
+        match self.basis {
+            Basis::X509NotAfter | Basis::SshValidBefore => self.minted_at,
+            _ => None,
+        }
+    }
 }
 
 /// Whether a value has the shape its format profile requires.
