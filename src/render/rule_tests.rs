@@ -669,7 +669,7 @@ impl Builder<'_> {
 
     /// The labels of this deployment's MonitorNeverRun: those `absent()` is scoped by.
     fn absent_labels(&self) -> Vec<(&str, &str)> {
-        if self.config.pushgateway.is_some() {
+        if self.full() && self.config.pushgateway.is_some() {
             self.own()
         } else {
             Vec::new()

@@ -318,7 +318,11 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
             format!("time() - {l} > {}", seconds_expr(config.alerts.stale_after))
         }
         // Scoped to this deployment: another one's series must not hide this one's absence.
-        AlertKind::MonitorNeverRun => format!("absent({l}{})", deployment_selector(config)),
+        AlertKind::MonitorNeverRun if full => {
+            format!("absent({l}{})", deployment_selector(config))
+        }
+        // The shell CronJob's own rule, unchanged (its alert carries no job label).
+        AlertKind::MonitorNeverRun => format!("absent({l})"),
         AlertKind::PushFailing => {
             let job = quote(
                 config
