@@ -230,16 +230,13 @@ impl Builder<'_> {
         minutes: i64,
     ) -> Vec<InputSeries> {
         let c = self.config.metrics.credential_label.as_str();
-        let mut labels = vec![(c, cred), (names::JOB_LABEL, self.job.as_str())];
-        if self.full() {
-            labels.push((names::SOURCE_LABEL, source));
-        }
+        let labels = self.expiry_labels(cred, source);
         let mut out = vec![InputSeries {
             series: series(&self.config.metrics.expiry, &labels),
             values: constant(expiry, minutes),
         }];
         if self.full() {
-            let keys = [(c, cred), (names::JOB_LABEL, self.job.as_str())];
+            let keys = scoped(&[(c, cred)], &self.own());
             out.push(InputSeries {
                 series: series(names::WARN_BEFORE, &keys),
                 values: constant(t.warn_before.as_secs(), minutes),
@@ -254,10 +251,10 @@ impl Builder<'_> {
     }
 
     fn expiry_labels<'b>(&'b self, cred: &'b str, source: &'b str) -> Vec<(&'b str, &'b str)> {
-        let mut labels = vec![
-            (self.config.metrics.credential_label.as_str(), cred),
-            (names::JOB_LABEL, self.job.as_str()),
-        ];
+        let mut labels = scoped(
+            &[(self.config.metrics.credential_label.as_str(), cred)],
+            &self.own(),
+        );
         if self.full() {
             labels.push((names::SOURCE_LABEL, source));
         }
@@ -720,7 +717,6 @@ impl Builder<'_> {
     fn replacement_case(&self, t: Thresholds) -> TestGroup {
         let kind = AlertKind::ExpiringSoon;
         let c = self.config.metrics.credential_label.as_str();
-        let job = self.job.as_str();
         let for_s = self.config.alerts.expiring_for.as_secs();
         let expiry = t.warn_before.as_secs() - STEP;
         let fire_at = for_s;
@@ -737,11 +733,7 @@ impl Builder<'_> {
             input.push(InputSeries {
                 series: series(
                     names::REPLACEMENT_AVAILABLE,
-                    &[
-                        (c, cred),
-                        (names::JOB_LABEL, job),
-                        (names::POOL_LABEL, "agent"),
-                    ],
+                    &scoped(&[(c, cred), (names::POOL_LABEL, "agent")], &self.own()),
                 ),
                 values: constant(available, minutes),
             });

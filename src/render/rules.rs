@@ -259,15 +259,18 @@ pub fn deployment_selector(config: &Config) -> String {
     format!("{{{}}}", matchers.join(", "))
 }
 
-/// A `query` template for `metric` scoped like the alert it annotates: `key` matches the alert's
-/// own `key` label, then (with `job`) its job, then its grouping labels. The alert's labels, not
-/// literals, so that the rules of two deployments loaded side by side annotate an alert alike.
-fn lookup(config: &Config, metric: &str, key: &str, job: bool, tail: &str) -> String {
-    let mut keys = vec![key.to_string()];
-    if job {
-        keys.push(names::JOB_LABEL.to_string());
-    }
+/// The labels a look-up from an alert's annotation matches on, after its own key: the job and
+/// the grouping labels, so that one deployment's series do not answer for another's.
+fn lookup_scope(config: &Config) -> Vec<String> {
+    let mut keys = vec![names::JOB_LABEL.to_string()];
     keys.extend(grouping_keys(config));
+    keys
+}
+
+/// A `query` template for `metric` whose labels `keys` equal the alert's own. The alert's labels,
+/// not literals, so that the rules of two deployments loaded side by side annotate an alert
+/// alike.
+fn lookup(metric: &str, keys: &[String], tail: &str) -> String {
     let matchers: Vec<String> = keys.iter().map(|k| format!("{k}=%q")).collect();
     let args: Vec<String> = keys.iter().map(|k| format!("$labels.{k}")).collect();
     format!(
@@ -275,6 +278,13 @@ fn lookup(config: &Config, metric: &str, key: &str, job: bool, tail: &str) -> St
         matchers.join(", "),
         args.join(" ")
     )
+}
+
+/// [`lookup`] on `key` and the deployment's scope.
+fn scoped_lookup(config: &Config, metric: &str, key: &str, tail: &str) -> String {
+    let mut keys = vec![key.to_string()];
+    keys.extend(lookup_scope(config));
+    lookup(metric, &keys, tail)
 }
 
 pub fn expr(config: &Config, kind: AlertKind) -> String {
@@ -416,7 +426,7 @@ impl Vars {
         let replacement = if config.metrics.extra_series {
             format!(
                 "{{{{ with {} }}}}{REPLACEMENT_SENTENCE}{{{{ end }}}}",
-                lookup(config, names::REPLACEMENT_AVAILABLE, c, true, " == 1"),
+                scoped_lookup(config, names::REPLACEMENT_AVAILABLE, c, " == 1"),
             )
         } else {
             String::new()
@@ -442,7 +452,7 @@ impl Vars {
             source: format!("{{{{ $labels.{} }}}}", names::SOURCE_LABEL),
             reason: format!(
                 "{{{{ with {} }}}} ({{{{ . | first | label \"{}\" }}}}){{{{ end }}}}",
-                lookup(config, names::SOURCE_ERROR, names::SOURCE_LABEL, true, ""),
+                scoped_lookup(config, names::SOURCE_ERROR, names::SOURCE_LABEL, ""),
                 names::REASON_LABEL
             ),
         }
@@ -610,13 +620,18 @@ fn runbook_template(config: &Config) -> Option<String> {
     }
     let c = &config.metrics.credential_label;
     let label = format!("label {}", quote(names::RUNBOOK_LABEL));
-    let q = lookup(config, names::INFO, c, false, "");
-    Some(match r.fallback.as_deref().map(literal) {
-        Some(f) => format!(
-            "{{{{ with {q} }}}}{{{{ with . | first | {label} }}}}{{{{ . }}}}{{{{ else }}}}{f}{{{{ end }}}}{{{{ else }}}}{f}{{{{ end }}}}"
-        ),
-        None => format!("{{{{ with {q} }}}}{{{{ . | first | {label} }}}}{{{{ end }}}}"),
-    })
+    // The credential's info series in the alert's own deployment; else, for an alert about a
+    // consumer's copy (another job, maybe without the grouping labels), any by that name.
+    let exact = scoped_lookup(config, names::INFO, c, "");
+    let by_name = lookup(names::INFO, std::slice::from_ref(c), "");
+    let otherwise = r
+        .fallback
+        .as_deref()
+        .map_or_else(String::new, |f| format!("{{{{ else }}}}{}", literal(f)));
+    let found = format!("{{{{ with . | first | {label} }}}}{{{{ . }}}}{otherwise}{{{{ end }}}}");
+    Some(format!(
+        "{{{{ with {exact} }}}}{found}{{{{ else }}}}{{{{ with {by_name} }}}}{found}{otherwise}{{{{ end }}}}{{{{ end }}}}"
+    ))
 }
 
 /// A template choosing the credential's runbook by name (credentials sharing a runbook share a
