@@ -372,6 +372,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_certificates_state_a_start_of_validity() {
+        let from = Timestamp::from_second(1_900_000_000).unwrap();
+        let until = Timestamp::from_second(1_930_000_000).unwrap();
+        for (basis, want) in [
+            (Basis::X509NotAfter, Some(from)),
+            (Basis::SshValidBefore, Some(from)),
+            (Basis::MintedAtPlusTtl, None),
+            (Basis::JwtExp, None),
+            (Basis::VersionCreatedPlusTtl, None),
+        ] {
+            let e = Evidence::declared(Some(from), until, basis);
+            assert_eq!(e.not_before(), want, "{basis:?}");
+        }
+        assert_eq!(
+            Evidence::declared(None, until, Basis::X509NotAfter).not_before(),
+            None
+        );
+    }
+
+    #[test]
     fn secrets_redact_themselves() {
         let s = Secret::new("hunter2-very-secret".into());
         assert_eq!(format!("{s}"), "<redacted>");

@@ -537,6 +537,7 @@ mod tests {
                 &[
                     ("credential", "primary"),
                     ("fingerprint", "hmac-sha256:0123"),
+                    ("runbook", "https://runbooks.example/rotate"),
                 ],
                 1.0,
             ),
@@ -563,6 +564,11 @@ mod tests {
         assert_eq!(k.basis, Basis::MintedAtPlusTtl);
         // Carried through an outage, the info series keeps its fingerprint.
         assert_eq!(k.fingerprint.as_deref(), Some("hmac-sha256:0123"));
+        // And its runbook, which the alerts' runbook_url looks up there.
+        assert_eq!(
+            k.credential.runbook.as_deref(),
+            Some("https://runbooks.example/rotate")
+        );
         assert_eq!(k.expires_at.as_second(), 1_808_064_429);
         assert_eq!(k.minted_at.map(|m| m.as_second()), Some(1_776_528_429));
         assert_eq!(k.credential.thresholds.warn_before.as_secs(), 3_888_000);

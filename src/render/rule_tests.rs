@@ -2,7 +2,9 @@
 //!
 //! Each alert is driven just up to its threshold (silent), across it (pending for `for:`), and
 //! past `for:` (firing, with the exact labels and annotations a receiver would get). Per-credential
-//! thresholds get a case each. Time in promtool starts at 0, so expiry timestamps are small.
+//! thresholds get a case each; the edges between alerts (critical until the expiry instant, expired
+//! from it; a source down standing in for its credentials; two deployments side by side) get
+//! theirs. Time in promtool starts at 0, so expiry timestamps are small.
 
 use std::collections::BTreeMap;
 

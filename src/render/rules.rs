@@ -2,7 +2,11 @@
 //! metric names, label names, the job and thresholds cannot drift apart. Pure.
 //!
 //! With the full metrics contract, thresholds come from each credential's
-//! `credwatch_credential_{warn,critical}_before_seconds` series, joined on the credential label.
+//! `credwatch_credential_{warn,critical}_before_seconds` series, joined on the credential label,
+//! and per-credential runbooks from the `runbook` label of its info series, so the rules do not
+//! grow with the number of credentials. Every join and annotation look-up matches on the job and
+//! the Pushgateway grouping labels, and `absent()` names this deployment's job and grouping
+//! values, so deployments sharing a Prometheus do not mask each other.
 //! With `[metrics] extra_series = false` (the shell-CronJob drop-in) only the four alerts of that
 //! setup are rendered, with the `[defaults]` thresholds written into the expressions.
 
