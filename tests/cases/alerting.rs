@@ -1,6 +1,7 @@
 //! End to end on real servers: credwatch push → Pushgateway → Prometheus (rendered rules) →
-//! Alertmanager → a webhook receiver on loopback. Expiring, rotating, removing a credential and
-//! a monitor that stops pushing, each observed where an operator would see it.
+//! Alertmanager → a webhook receiver on loopback. Expiring, rotating, removing a credential, a
+//! monitor that stops pushing, an expired credential (one alert) and a source outage (one
+//! SourceDown, no ExpiryUnknown per credential), each observed where an operator would see it.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
