@@ -70,8 +70,9 @@ EXIT CODES: 0 pushed, every credential read; 3 config error or something unread;
 const RULES_HELP: &str = "\
 ALERTS ([alerts] in credwatch.toml):
   prefix            alert name prefix (default Credwatch): <prefix>ExpiringSoon, <prefix>Critical,
-                    <prefix>Expired, <prefix>ExpiryUnknown, <prefix>MonitorStale,
-                    <prefix>MonitorNeverRun, <prefix>PushFailing
+                    <prefix>Expired, <prefix>NotYetValid, <prefix>ExpiryUnknown,
+                    <prefix>SourceDown, <prefix>MonitorStale, <prefix>MonitorNeverRun,
+                    <prefix>PushFailing, and more for formats, pools, probes, consumers
   warning_severity, critical_severity
                     values of the `severity` label (default warning / critical)
   expiring_for, critical_for, unknown_for, stale_for, never_ran_for
@@ -80,8 +81,14 @@ ALERTS ([alerts] in credwatch.toml):
   runbook           runbook_url for credentials without their own `runbook`
   labels            extra labels on every alert
 Thresholds come from each credential's warn_before/critical_before (joined on the
-credential label), so rules and data cannot drift apart. With [metrics] extra_series = false only
-the four alerts of the shell CronJob setup are rendered, with [defaults] thresholds.";
+credential label), so rules and data cannot drift apart. An expired credential raises Expired
+alone; a source that is down raises one SourceDown instead of an ExpiryUnknown per credential.
+Joins and annotation look-ups match on job and the [pushgateway] grouping labels, and
+MonitorNeverRun selects this config's job and grouping values, so deployments sharing a
+Prometheus do not mask each other. Per-credential runbooks are looked up on the info series'
+`runbook` label: the output does not grow with the number of credentials. With [metrics]
+extra_series = false only the four alerts of the shell CronJob setup are rendered, with
+[defaults] thresholds.";
 
 const RULE_TESTS_HELP: &str = "\
 Writes a promtool unit-test file: each alert fires just past its threshold and stays silent just

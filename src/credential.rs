@@ -176,6 +176,16 @@ impl Evidence {
             probe: None,
         }
     }
+
+    /// When the value itself says its validity starts: a certificate's `notBefore` (X.509) or
+    /// `valid after` (OpenSSH), which these bases record as the mint time. `None` for the rest,
+    /// whose mint time is not a start of validity.
+    pub fn not_before(&self) -> Option<Timestamp> {
+        match self.basis {
+            Basis::X509NotAfter | Basis::SshValidBefore => self.minted_at,
+            _ => None,
+        }
+    }
 }
 
 /// Whether a value has the shape its format profile requires.
@@ -360,6 +370,26 @@ pub const REDACT_RUN: usize = 8;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_certificates_state_a_start_of_validity() {
+        let from = Timestamp::from_second(1_900_000_000).unwrap();
+        let until = Timestamp::from_second(1_930_000_000).unwrap();
+        for (basis, want) in [
+            (Basis::X509NotAfter, Some(from)),
+            (Basis::SshValidBefore, Some(from)),
+            (Basis::MintedAtPlusTtl, None),
+            (Basis::JwtExp, None),
+            (Basis::VersionCreatedPlusTtl, None),
+        ] {
+            let e = Evidence::declared(Some(from), until, basis);
+            assert_eq!(e.not_before(), want, "{basis:?}");
+        }
+        assert_eq!(
+            Evidence::declared(None, until, Basis::X509NotAfter).not_before(),
+            None
+        );
+    }
 
     #[test]
     fn secrets_redact_themselves() {

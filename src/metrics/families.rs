@@ -4,10 +4,11 @@
 //! |---|---|
 //! | `<expiry>{credential,pool,source,kind,…labels}` | expiry, only when known |
 //! | `credwatch_credential_minted_timestamp_seconds{…}` | mint time, when known |
+//! | `credwatch_credential_not_before_timestamp_seconds{…}` | start of validity, where the value states it (X.509, SSH certificate) |
 //! | `credwatch_credential_warn_before_seconds` / `…_critical_before_seconds{credential}` | thresholds |
 //! | `credwatch_credential_read_ok{credential}` | 1 read this run, 0 failed |
 //! | `credwatch_credential_format_ok{credential,format}` | 1 the value fits its format, 0 not |
-//! | `credwatch_credential_info{credential,source,kind,pool,fingerprint}` | 1; fingerprint only where the value was read |
+//! | `credwatch_credential_info{credential,source,kind,pool,fingerprint,runbook}` | 1; fingerprint only where the value was read, runbook where one is configured |
 //! | `credwatch_credential_replacement_available{credential,pool}` | 1 another healthy, distinct pool member exists |
 //! | `credwatch_credential_probe_ok{credential,probe,status_class}` | 1 the issuer accepted it when last probed, 0 not |
 //! | `credwatch_credential_probe_rejected{credential,probe}` | 1 the issuer rejected it, 0 otherwise |
@@ -57,6 +58,10 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
     let mut minted = Family::gauge(
         names::MINTED,
         "When the credential was minted or issued, as unix seconds.",
+    );
+    let mut not_before = Family::gauge(
+        names::NOT_BEFORE,
+        "When the credential's validity starts, as the value states it, as unix seconds.",
     );
     let mut warn = Family::gauge(
         names::WARN_BEFORE,
@@ -152,6 +157,9 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
             if let Some(m) = e.minted_at {
                 minted.push(full.clone(), m.as_second() as f64);
             }
+            if let Some(n) = e.not_before() {
+                not_before.push(full.clone(), n.as_second() as f64);
+            }
             if let Some(f) = &e.format {
                 let mut labels = name();
                 labels.push((l_format.clone(), f.profile.as_str().into()));
@@ -184,6 +192,9 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
         }
         if let Some(fp) = a.evidence.as_ref().and_then(|e| e.fingerprint.as_deref()) {
             info_labels.push((l_fingerprint.clone(), fp.into()));
+        }
+        if let Some(r) = &c.runbook {
+            info_labels.push((names::RUNBOOK_LABEL.into(), r.as_str().into()));
         }
         info.push(info_labels, 1.0);
     }
@@ -252,6 +263,7 @@ pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Famil
     vec![
         expiry,
         minted,
+        not_before,
         warn,
         critical,
         read_ok,
@@ -403,12 +415,11 @@ pub fn known_from_series(
                         SignedDuration::from_secs(v as i64)
                     }),
             };
-            let fingerprint = series
-                .iter()
-                .find(|i| {
-                    i.metric == names::INFO && i.labels.get(cred).map(String::as_str) == Some(&name)
-                })
-                .and_then(|i| i.labels.get(names::FINGERPRINT_LABEL).cloned());
+            let info = series.iter().find(|i| {
+                i.metric == names::INFO && i.labels.get(cred).map(String::as_str) == Some(&name)
+            });
+            let info_label = |label: &str| info.and_then(|i| i.labels.get(label).cloned());
+            let fingerprint = info_label(names::FINGERPRINT_LABEL);
             Some(Known {
                 fingerprint,
                 basis,
@@ -419,7 +430,7 @@ pub fn known_from_series(
                     pool,
                     source,
                     labels,
-                    runbook: None,
+                    runbook: info_label(names::RUNBOOK_LABEL),
                     thresholds,
                 },
             })
@@ -526,6 +537,7 @@ mod tests {
                 &[
                     ("credential", "primary"),
                     ("fingerprint", "hmac-sha256:0123"),
+                    ("runbook", "https://runbooks.example/rotate"),
                 ],
                 1.0,
             ),
@@ -552,6 +564,11 @@ mod tests {
         assert_eq!(k.basis, Basis::MintedAtPlusTtl);
         // Carried through an outage, the info series keeps its fingerprint.
         assert_eq!(k.fingerprint.as_deref(), Some("hmac-sha256:0123"));
+        // And its runbook, which the alerts' runbook_url looks up there.
+        assert_eq!(
+            k.credential.runbook.as_deref(),
+            Some("https://runbooks.example/rotate")
+        );
         assert_eq!(k.expires_at.as_second(), 1_808_064_429);
         assert_eq!(k.minted_at.map(|m| m.as_second()), Some(1_776_528_429));
         assert_eq!(k.credential.thresholds.warn_before.as_secs(), 3_888_000);

@@ -10,6 +10,9 @@
 /// Default name of the expiry series (`[metrics] expiry_metric` renames it).
 pub const EXPIRY: &str = "credwatch_credential_expiry_timestamp_seconds";
 pub const MINTED: &str = "credwatch_credential_minted_timestamp_seconds";
+/// When the credential's validity starts, where the value states it (an X.509 `notBefore`, an
+/// OpenSSH certificate's `valid after`), past or future.
+pub const NOT_BEFORE: &str = "credwatch_credential_not_before_timestamp_seconds";
 pub const WARN_BEFORE: &str = "credwatch_credential_warn_before_seconds";
 pub const CRITICAL_BEFORE: &str = "credwatch_credential_critical_before_seconds";
 pub const READ_OK: &str = "credwatch_credential_read_ok";
@@ -53,6 +56,7 @@ pub const BUILD_INFO: &str = "credwatch_build_info";
 /// series must not take (a second family of the same name breaks the exposition).
 pub const FIXED: &[&str] = &[
     MINTED,
+    NOT_BEFORE,
     WARN_BEFORE,
     CRITICAL_BEFORE,
     READ_OK,
@@ -85,6 +89,8 @@ pub const KIND_LABEL: &str = "kind";
 pub const FORMAT_LABEL: &str = "format";
 pub const FINGERPRINT_LABEL: &str = "fingerprint";
 pub const REASON_LABEL: &str = "reason";
+/// The credential's own runbook (else its source's) on [`INFO`], for the alerts' `runbook_url`.
+pub const RUNBOOK_LABEL: &str = "runbook";
 pub const VERSION_LABEL: &str = "version";
 /// The probe preset (`github`, …) on the probe series.
 pub const PROBE_LABEL: &str = "probe";

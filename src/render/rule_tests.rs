@@ -2,7 +2,9 @@
 //!
 //! Each alert is driven just up to its threshold (silent), across it (pending for `for:`), and
 //! past `for:` (firing, with the exact labels and annotations a receiver would get). Per-credential
-//! thresholds get a case each. Time in promtool starts at 0, so expiry timestamps are small.
+//! thresholds get a case each; the edges between alerts (critical until the expiry instant, expired
+//! from it; a source down standing in for its credentials; two deployments side by side) get
+//! theirs. Time in promtool starts at 0, so expiry timestamps are small.
 
 use std::collections::BTreeMap;
 
@@ -70,6 +72,16 @@ pub fn humanize_duration(seconds: i64) -> String {
     }
 }
 
+/// `pairs` followed by `scope`.
+fn scoped<'s>(
+    pairs: &[(&'s str, &'s str)],
+    scope: &[(&'s str, &'s str)],
+) -> Vec<(&'s str, &'s str)> {
+    let mut labels = pairs.to_vec();
+    labels.extend_from_slice(scope);
+    labels
+}
+
 fn series(name: &str, labels: &[(&str, &str)]) -> String {
     let inner: Vec<String> = labels
         .iter()
@@ -90,6 +102,8 @@ fn at(seconds: i64) -> String {
 struct Builder<'a> {
     config: &'a Config,
     job: String,
+    /// The Pushgateway grouping labels this deployment pushes under.
+    grouping: Vec<(String, String)>,
 }
 
 impl Builder<'_> {
@@ -114,6 +128,22 @@ impl Builder<'_> {
         labels
     }
 
+    /// What the texts of an alert about `cred` with value `value` are made of; the rest empty.
+    fn vars(&self, cred: &str, value: i64) -> rules::Vars {
+        rules::Vars {
+            cred: cred.to_string(),
+            left: humanize_duration(value),
+            value: value.to_string(),
+            job: self.job.clone(),
+            pool: String::new(),
+            replacement: String::new(),
+            consumer: String::new(),
+            who: String::new(),
+            source: String::new(),
+            reason: String::new(),
+        }
+    }
+
     fn annotations(
         &self,
         kind: AlertKind,
@@ -121,7 +151,7 @@ impl Builder<'_> {
         source: &str,
         value: i64,
     ) -> BTreeMap<String, String> {
-        self.annotations_with(kind, cred, source, value, "", false)
+        self.annotations_of(kind, cred, source, &self.vars(cred, value))
     }
 
     fn annotations_with(
@@ -133,21 +163,24 @@ impl Builder<'_> {
         pool: &str,
         replacement: bool,
     ) -> BTreeMap<String, String> {
-        let vars = rules::Vars {
-            cred: cred.to_string(),
-            left: humanize_duration(value),
-            value: value.to_string(),
-            job: self.job.clone(),
-            pool: pool.to_string(),
-            replacement: if replacement {
-                rules::REPLACEMENT_SENTENCE.to_string()
-            } else {
-                String::new()
-            },
-            consumer: String::new(),
-            who: String::new(),
-        };
-        let (summary, description) = rules::texts(self.config, kind, &vars);
+        let mut vars = self.vars(cred, value);
+        vars.pool = pool.to_string();
+        if replacement {
+            vars.replacement = rules::REPLACEMENT_SENTENCE.to_string();
+        }
+        self.annotations_of(kind, cred, source, &vars)
+    }
+
+    /// The annotations an alert gets; a per-credential alert's runbook is the one the
+    /// credential's info series carries (see [`Self::info_series`]), else `[alerts] runbook`.
+    fn annotations_of(
+        &self,
+        kind: AlertKind,
+        cred: &str,
+        source: &str,
+        vars: &rules::Vars,
+    ) -> BTreeMap<String, String> {
+        let (summary, description) = rules::texts(self.config, kind, vars);
         let mut out = BTreeMap::from([
             ("summary".to_string(), summary),
             ("description".to_string(), description),
@@ -163,6 +196,32 @@ impl Builder<'_> {
         out
     }
 
+    /// This deployment's job and grouping labels, which every series it pushes carries.
+    fn own(&self) -> Vec<(&str, &str)> {
+        let mut labels = vec![(names::JOB_LABEL, self.job.as_str())];
+        labels.extend(self.grouping.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        labels
+    }
+
+    /// The info series of a credential (full contract only): its source and the runbook
+    /// `push` puts on it.
+    fn info_series(&self, cred: &str, source: &str, minutes: i64) -> Vec<InputSeries> {
+        if !self.full() {
+            return Vec::new();
+        }
+        let c = self.config.metrics.credential_label.as_str();
+        let runbook = rules::own_runbook(self.config, cred, source);
+        let mut labels = vec![(c, cred), (names::SOURCE_LABEL, source)];
+        labels.extend(self.own());
+        if let Some(r) = &runbook {
+            labels.push((names::RUNBOOK_LABEL, r.as_str()));
+        }
+        vec![InputSeries {
+            series: series(names::INFO, &labels),
+            values: constant(1, minutes),
+        }]
+    }
+
     /// Series describing one credential: its expiry and, with the full contract, its thresholds.
     fn credential_series(
         &self,
@@ -173,16 +232,13 @@ impl Builder<'_> {
         minutes: i64,
     ) -> Vec<InputSeries> {
         let c = self.config.metrics.credential_label.as_str();
-        let mut labels = vec![(c, cred), (names::JOB_LABEL, self.job.as_str())];
-        if self.full() {
-            labels.push((names::SOURCE_LABEL, source));
-        }
+        let labels = self.expiry_labels(cred, source);
         let mut out = vec![InputSeries {
             series: series(&self.config.metrics.expiry, &labels),
             values: constant(expiry, minutes),
         }];
         if self.full() {
-            let keys = [(c, cred), (names::JOB_LABEL, self.job.as_str())];
+            let keys = scoped(&[(c, cred)], &self.own());
             out.push(InputSeries {
                 series: series(names::WARN_BEFORE, &keys),
                 values: constant(t.warn_before.as_secs(), minutes),
@@ -192,14 +248,15 @@ impl Builder<'_> {
                 values: constant(t.critical_before.as_secs(), minutes),
             });
         }
+        out.extend(self.info_series(cred, source, minutes));
         out
     }
 
     fn expiry_labels<'b>(&'b self, cred: &'b str, source: &'b str) -> Vec<(&'b str, &'b str)> {
-        let mut labels = vec![
-            (self.config.metrics.credential_label.as_str(), cred),
-            (names::JOB_LABEL, self.job.as_str()),
-        ];
+        let mut labels = scoped(
+            &[(self.config.metrics.credential_label.as_str(), cred)],
+            &self.own(),
+        );
         if self.full() {
             labels.push((names::SOURCE_LABEL, source));
         }
@@ -242,22 +299,94 @@ impl Builder<'_> {
         }
     }
 
+    /// A credential expiring one hour in: Critical fires until the expiry instant and stops
+    /// there; from that instant Expired alone fires, saying how long ago it expired.
     fn expired_case(&self, cred: &str, source: &str, t: Thresholds) -> TestGroup {
         let kind = AlertKind::Expired;
         let expiry = 3_600;
-        TestGroup {
-            name: format!("{}: fires at the expiry instant", self.name(kind)),
-            interval: "1m".into(),
-            input_series: self.credential_series(cred, source, expiry, t, 70),
-            alert_rule_test: self.timeline(
-                kind,
-                &[expiry - STEP],
-                expiry,
-                vec![ExpectedAlert {
-                    exp_labels: self.alert_labels(kind, &self.expiry_labels(cred, source)),
-                    exp_annotations: self.annotations(kind, cred, source, 0),
+        let later = expiry + 2 * 3_600;
+        let labels = self.alert_labels(kind, &self.expiry_labels(cred, source));
+        let expired = |at: i64| AlertTest {
+            eval_time: self::at(at),
+            alertname: self.name(kind),
+            exp_alerts: vec![ExpectedAlert {
+                exp_labels: labels.clone(),
+                exp_annotations: self.annotations(kind, cred, source, at - expiry),
+            }],
+        };
+        let silent = |kind: AlertKind, at: i64| AlertTest {
+            eval_time: self::at(at),
+            alertname: self.name(kind),
+            exp_alerts: vec![],
+        };
+        let critical = AlertKind::Critical;
+        let mut tests = vec![
+            silent(kind, expiry - STEP),
+            AlertTest {
+                eval_time: self::at(expiry - STEP),
+                alertname: self.name(critical),
+                exp_alerts: vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(critical, &self.expiry_labels(cred, source)),
+                    exp_annotations: self.annotations(critical, cred, source, STEP),
                 }],
+            },
+            expired(expiry),
+            expired(later),
+        ];
+        for at in [expiry, later] {
+            tests.push(silent(AlertKind::ExpiringSoon, at));
+            tests.push(silent(critical, at));
+        }
+        TestGroup {
+            name: format!(
+                "{}: fires from the expiry instant, saying how long ago; ExpiringSoon and Critical stop there",
+                self.name(kind)
             ),
+            interval: "1m".into(),
+            input_series: self.credential_series(cred, source, expiry, t, later / STEP + 5),
+            alert_rule_test: tests,
+        }
+    }
+
+    /// A certificate valid from two hours in: pending at once, firing after `for:` with the
+    /// time left until it becomes valid, silent from that instant; one valid already never fires.
+    fn not_yet_valid_case(&self, cred: &str, source: &str) -> TestGroup {
+        let kind = AlertKind::NotYetValid;
+        let for_s = rules::rule(self.config, kind).for_seconds(self.config);
+        let starts = 2 * 3_600;
+        let minutes = starts / STEP + 5;
+        let c = self.config.metrics.credential_label.as_str();
+        let mut input = Vec::new();
+        for (name, from) in [(cred, starts), ("valid-already", 0)] {
+            let mut labels = vec![(c, name), (names::SOURCE_LABEL, source)];
+            labels.extend(self.own());
+            input.push(InputSeries {
+                series: series(names::NOT_BEFORE, &labels),
+                values: constant(from, minutes),
+            });
+            input.extend(self.info_series(name, source, minutes));
+        }
+        let mut labels = vec![(c, cred), (names::SOURCE_LABEL, source)];
+        labels.extend(self.own());
+        let mut tests = self.timeline(
+            kind,
+            &[for_s - STEP],
+            for_s,
+            vec![ExpectedAlert {
+                exp_labels: self.alert_labels(kind, &labels),
+                exp_annotations: self.annotations(kind, cred, source, starts - for_s),
+            }],
+        );
+        tests.extend(self.timeline(kind, &[starts], starts + STEP, vec![]));
+        TestGroup {
+            name: format!(
+                "{}: a credential valid only from 2h on fires after {} and stops when it becomes valid",
+                self.name(kind),
+                format_duration(SignedDuration::from_secs(for_s))
+            ),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: tests,
         }
     }
 
@@ -267,6 +396,17 @@ impl Builder<'_> {
         let for_s = self.config.alerts.unknown_for.as_secs();
         let minutes = for_s / STEP + 5;
         let job = self.job.as_str();
+        let mut input = vec![
+            InputSeries {
+                series: series(names::READ_OK, &[(c, cred), (names::JOB_LABEL, job)]),
+                values: constant(0, minutes),
+            },
+            InputSeries {
+                series: series(names::READ_OK, &[(c, "readable"), (names::JOB_LABEL, job)]),
+                values: constant(1, minutes),
+            },
+        ];
+        input.extend(self.info_series(cred, INVENTORY_SOURCE, minutes));
         TestGroup {
             name: format!(
                 "{}: an unreadable credential fires after {}",
@@ -274,16 +414,7 @@ impl Builder<'_> {
                 format_duration(SignedDuration::from_secs(for_s))
             ),
             interval: "1m".into(),
-            input_series: vec![
-                InputSeries {
-                    series: series(names::READ_OK, &[(c, cred), (names::JOB_LABEL, job)]),
-                    values: constant(0, minutes),
-                },
-                InputSeries {
-                    series: series(names::READ_OK, &[(c, "readable"), (names::JOB_LABEL, job)]),
-                    values: constant(1, minutes),
-                },
-            ],
+            input_series: input,
             alert_rule_test: self.timeline(
                 kind,
                 &[for_s - STEP],
@@ -293,6 +424,209 @@ impl Builder<'_> {
                     exp_annotations: self.annotations(kind, cred, INVENTORY_SOURCE, 0),
                 }],
             ),
+        }
+    }
+
+    /// The series of a deployment (`scope`: its job and grouping labels) whose source `vault`
+    /// holds `creds`, all unreadable for the first `down` minutes and readable for `up` more
+    /// (with `source_down`, the source is down while they are unreadable), and whose inventory
+    /// credential `stuck` is unreadable throughout while the inventory reads fine.
+    fn outage_series<'s>(
+        &'s self,
+        scope: &[(&'s str, &'s str)],
+        creds: &[&'s str],
+        stuck: &'s str,
+        down: i64,
+        up: i64,
+        source_down: bool,
+    ) -> Vec<InputSeries> {
+        let c = self.config.metrics.credential_label.as_str();
+        let runbook = |cred: &str, source: &str| rules::own_runbook(self.config, cred, source);
+        let mut out = Vec::new();
+        let mut credential = |cred: &str, source: &str, read_ok: String| {
+            out.push(InputSeries {
+                series: series(names::READ_OK, &scoped(&[(c, cred)], scope)),
+                values: read_ok,
+            });
+            let rb = runbook(cred, source);
+            let mut info = scoped(&[(c, cred), (names::SOURCE_LABEL, source)], scope);
+            if let Some(r) = &rb {
+                info.push((names::RUNBOOK_LABEL, r.as_str()));
+            }
+            out.push(InputSeries {
+                series: series(names::INFO, &info),
+                values: constant(1, down + up),
+            });
+        };
+        for cred in creds {
+            credential(cred, Self::OUTAGE_SOURCE, format!("0x{down} 1x{up}"));
+        }
+        credential(stuck, INVENTORY_SOURCE, constant(0, down + up));
+        let source = |name| scoped(&[(names::SOURCE_LABEL, name)], scope);
+        out.push(InputSeries {
+            series: series(names::SOURCE_UP, &source(Self::OUTAGE_SOURCE)),
+            values: if source_down {
+                format!("0x{down} 1x{up}")
+            } else {
+                constant(1, down + up)
+            },
+        });
+        if source_down {
+            let mut error = source(Self::OUTAGE_SOURCE);
+            error.push((names::REASON_LABEL, Self::OUTAGE_REASON));
+            out.push(InputSeries {
+                series: series(names::SOURCE_ERROR, &error),
+                values: format!("1x{down} _x{up}"),
+            });
+        }
+        out.push(InputSeries {
+            series: series(names::SOURCE_UP, &source(INVENTORY_SOURCE)),
+            values: constant(1, down + up),
+        });
+        out
+    }
+
+    const OUTAGE_SOURCE: &'static str = "vault";
+    const OUTAGE_REASON: &'static str = "sealed";
+
+    /// The SourceDown alert of deployment `scope` (job `job`).
+    fn source_down_alert(&self, scope: &[(&str, &str)], job: &str) -> ExpectedAlert {
+        let kind = AlertKind::SourceDown;
+        let mut labels = vec![(names::SOURCE_LABEL, Self::OUTAGE_SOURCE)];
+        labels.extend_from_slice(scope);
+        let mut vars = self.vars("", 0);
+        vars.job = job.to_string();
+        vars.source = Self::OUTAGE_SOURCE.to_string();
+        vars.reason = format!(" ({})", Self::OUTAGE_REASON);
+        ExpectedAlert {
+            exp_labels: self.alert_labels(kind, &labels),
+            exp_annotations: self.annotations_of(kind, "", "", &vars),
+        }
+    }
+
+    /// The ExpiryUnknown alert of credential `cred` (of `source`) of deployment `scope`.
+    fn unknown_alert(&self, scope: &[(&str, &str)], cred: &str, source: &str) -> ExpectedAlert {
+        let kind = AlertKind::ExpiryUnknown;
+        let c = self.config.metrics.credential_label.as_str();
+        let mut labels = vec![(c, cred)];
+        labels.extend_from_slice(scope);
+        ExpectedAlert {
+            exp_labels: self.alert_labels(kind, &labels),
+            exp_annotations: self.annotations(kind, cred, source, 0),
+        }
+    }
+
+    /// A source holding three credentials goes down: one SourceDown after `for:`, no
+    /// ExpiryUnknown for its credentials (an unreadable credential of a healthy source still
+    /// raises its own); the source comes back and SourceDown resolves.
+    fn source_down_case(&self) -> TestGroup {
+        let for_s = self.config.alerts.unknown_for.as_secs();
+        let down = for_s / STEP + 10;
+        let own = self.own();
+        let input = self.outage_series(&own, &["db-a", "db-b", "db-c"], "stuck", down, 10, true);
+        let (sd, eu) = (AlertKind::SourceDown, AlertKind::ExpiryUnknown);
+        let mut tests = self.timeline(
+            sd,
+            &[for_s - STEP],
+            for_s,
+            vec![self.source_down_alert(&own, &self.job)],
+        );
+        tests.extend(self.timeline(
+            eu,
+            &[],
+            for_s,
+            vec![self.unknown_alert(&own, "stuck", INVENTORY_SOURCE)],
+        ));
+        let back = (down + 1) * STEP;
+        tests.extend(self.timeline(sd, &[], back, vec![]));
+        tests.extend(self.timeline(
+            eu,
+            &[],
+            back,
+            vec![self.unknown_alert(&own, "stuck", INVENTORY_SOURCE)],
+        ));
+        TestGroup {
+            name: format!(
+                "{}: a source down for {} fires once, its three credentials raise no {}; it resolves when the source is back",
+                self.name(sd),
+                format_duration(SignedDuration::from_secs(for_s)),
+                self.name(eu)
+            ),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: tests,
+        }
+    }
+
+    /// Another credwatch deployment in the same Prometheus: another value of the first grouping
+    /// label, or another job when there is no grouping label.
+    fn other(&self) -> Vec<(String, String)> {
+        let mut scope: Vec<(String, String)> = self
+            .own()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let i = usize::from(!self.grouping.is_empty());
+        scope[i].1 = format!("{}-other", scope[i].1);
+        scope
+    }
+
+    /// Two deployments side by side: the other one's source is down and only the other one
+    /// has reported. This one's unreadable credential of the same source name still fires, the
+    /// other one's SourceDown names the other deployment, and (where the rules know this
+    /// deployment's job, with `[pushgateway]`) this one's MonitorNeverRun is not hidden by the
+    /// other one's last-success series.
+    fn two_deployments_case(&self) -> TestGroup {
+        let for_s = self.config.alerts.unknown_for.as_secs();
+        let never_for = self.config.alerts.never_ran_for.as_secs();
+        let minutes = for_s.max(never_for) / STEP + 5;
+        let own = self.own();
+        let other_owned = self.other();
+        let other: Vec<(&str, &str)> = other_owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let other_job = other[0].1;
+        let mut input = self.outage_series(&own, &["db-a"], "stuck", minutes, 1, false);
+        input.extend(self.outage_series(&other, &["db-a", "db-b"], "stuck", minutes, 1, true));
+        input.push(InputSeries {
+            series: series(&self.config.metrics.last_success, &other),
+            values: format!("0+60x{minutes}"),
+        });
+        let (sd, eu) = (AlertKind::SourceDown, AlertKind::ExpiryUnknown);
+        let mut tests = self.timeline(
+            sd,
+            &[for_s - STEP],
+            for_s,
+            vec![self.source_down_alert(&other, other_job)],
+        );
+        tests.extend(self.timeline(
+            eu,
+            &[],
+            for_s,
+            vec![
+                self.unknown_alert(&own, "db-a", Self::OUTAGE_SOURCE),
+                self.unknown_alert(&own, "stuck", INVENTORY_SOURCE),
+                self.unknown_alert(&other, "stuck", INVENTORY_SOURCE),
+            ],
+        ));
+        if self.config.pushgateway.is_some() {
+            let kind = AlertKind::MonitorNeverRun;
+            tests.extend(self.timeline(
+                kind,
+                &[never_for - STEP],
+                never_for,
+                vec![ExpectedAlert {
+                    exp_labels: self.alert_labels(kind, &own),
+                    exp_annotations: self.annotations(kind, "", "", 0),
+                }],
+            ));
+        }
+        TestGroup {
+            name: "two deployments side by side: one's outage and one's reports neither hide nor raise the other's alerts".into(),
+            interval: "1m".into(),
+            input_series: input,
+            alert_rule_test: tests,
         }
     }
 
@@ -332,6 +666,15 @@ impl Builder<'_> {
         }
     }
 
+    /// The labels of this deployment's MonitorNeverRun: those `absent()` is scoped by.
+    fn absent_labels(&self) -> Vec<(&str, &str)> {
+        if self.full() && self.config.pushgateway.is_some() {
+            self.own()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn never_ran_cases(&self) -> Vec<TestGroup> {
         let kind = AlertKind::MonitorNeverRun;
         let for_s = self.config.alerts.never_ran_for.as_secs();
@@ -355,7 +698,7 @@ impl Builder<'_> {
                     &[for_s - STEP],
                     for_s,
                     vec![ExpectedAlert {
-                        exp_labels: self.alert_labels(kind, &[]),
+                        exp_labels: self.alert_labels(kind, &self.absent_labels()),
                         exp_annotations: self.annotations(kind, "", "", 0),
                     }],
                 ),
@@ -364,7 +707,7 @@ impl Builder<'_> {
                 name: format!("{}: silent once credwatch has reported", self.name(kind)),
                 interval: "1m".into(),
                 input_series: vec![InputSeries {
-                    series: series(last, &[(names::JOB_LABEL, &self.job)]),
+                    series: series(last, &self.own()),
                     values: format!("0+60x{minutes}"),
                 }],
                 alert_rule_test: self.timeline(kind, &[], for_s + STEP, vec![]),
@@ -376,7 +719,6 @@ impl Builder<'_> {
     fn replacement_case(&self, t: Thresholds) -> TestGroup {
         let kind = AlertKind::ExpiringSoon;
         let c = self.config.metrics.credential_label.as_str();
-        let job = self.job.as_str();
         let for_s = self.config.alerts.expiring_for.as_secs();
         let expiry = t.warn_before.as_secs() - STEP;
         let fire_at = for_s;
@@ -393,11 +735,7 @@ impl Builder<'_> {
             input.push(InputSeries {
                 series: series(
                     names::REPLACEMENT_AVAILABLE,
-                    &[
-                        (c, cred),
-                        (names::JOB_LABEL, job),
-                        (names::POOL_LABEL, "agent"),
-                    ],
+                    &scoped(&[(c, cred), (names::POOL_LABEL, "agent")], &self.own()),
                 ),
                 values: constant(available, minutes),
             });
@@ -721,6 +1059,8 @@ impl Builder<'_> {
 /// the values it recorded, two consumer sidecars (another job) report their copies.
 impl Builder<'_> {
     const CONSUMER_JOB: &'static str = "agent-sidecar";
+    /// The source of the store-side credential the consumers copy.
+    const STORE_SOURCE: &'static str = "vault";
 
     fn consumer_labels<'b>(
         &'b self,
@@ -747,30 +1087,14 @@ impl Builder<'_> {
             kind,
             AlertKind::ExpiringSoon | AlertKind::Critical | AlertKind::Expired
         );
-        let vars = rules::Vars {
-            cred: cred.to_string(),
-            left: humanize_duration(value),
-            value: value.to_string(),
-            job: Self::CONSUMER_JOB.to_string(),
-            pool: String::new(),
-            replacement: String::new(),
-            consumer: if expiry_kind {
-                rules::consumer_sentence(pod)
-            } else {
-                String::new()
-            },
-            who: pod.to_string(),
-        };
-        let (summary, description) = rules::texts(self.config, kind, &vars);
-        let mut out = BTreeMap::from([
-            ("summary".to_string(), summary),
-            ("description".to_string(), description),
-        ]);
-        // Consumer series carry no `source` label.
-        if let Some(url) = rules::runbook_for(self.config, cred, "") {
-            out.insert("runbook_url".into(), url);
+        let mut vars = self.vars(cred, value);
+        vars.job = Self::CONSUMER_JOB.to_string();
+        if expiry_kind {
+            vars.consumer = rules::consumer_sentence(pod);
         }
-        out
+        vars.who = pod.to_string();
+        // The runbook comes from the store's info series (see `stored_series`).
+        self.annotations_of(kind, cred, Self::STORE_SOURCE, &vars)
     }
 
     /// The store's series for `cred`: the current value (far from expiry) and the replaced one
@@ -795,7 +1119,7 @@ impl Builder<'_> {
                 ],
             )
         };
-        let mut out = self.credential_series(cred, "vault", 400 * 86_400, t, minutes);
+        let mut out = self.credential_series(cred, Self::STORE_SOURCE, 400 * 86_400, t, minutes);
         out.extend([
             InputSeries {
                 series: value("fp-new", names::STATE_CURRENT),
@@ -989,7 +1313,16 @@ pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
         .as_ref()
         .map_or("credwatch", |p| p.job.as_str())
         .to_string();
-    let b = Builder { config, job };
+    let grouping = config
+        .pushgateway
+        .as_ref()
+        .map(|p| p.grouping.clone().into_iter().collect())
+        .unwrap_or_default();
+    let b = Builder {
+        config,
+        job,
+        grouping,
+    };
     let kinds = rules::kinds(config);
     let subjects = threshold_subjects(config);
     let mut tests = Vec::new();
@@ -1002,8 +1335,15 @@ pub fn render(config: &Config, rule_file: &str) -> Result<String, String> {
     if kinds.contains(&AlertKind::Expired) {
         tests.push(b.expired_case(&cred, &source, t));
     }
+    if kinds.contains(&AlertKind::NotYetValid) {
+        tests.push(b.not_yet_valid_case(&cred, &source));
+    }
     if kinds.contains(&AlertKind::ExpiryUnknown) {
         tests.push(b.unknown_case(&cred));
+    }
+    if kinds.contains(&AlertKind::SourceDown) {
+        tests.push(b.source_down_case());
+        tests.push(b.two_deployments_case());
     }
     tests.push(b.stale_case());
     tests.extend(b.never_ran_cases());

@@ -2,7 +2,11 @@
 //! metric names, label names, the job and thresholds cannot drift apart. Pure.
 //!
 //! With the full metrics contract, thresholds come from each credential's
-//! `credwatch_credential_{warn,critical}_before_seconds` series, joined on the credential label.
+//! `credwatch_credential_{warn,critical}_before_seconds` series, joined on the credential label,
+//! and per-credential runbooks from the `runbook` label of its info series, so the rules do not
+//! grow with the number of credentials. Every join and annotation look-up matches on the job and
+//! the Pushgateway grouping labels, and `absent()` names this deployment's job and grouping
+//! values, so deployments sharing a Prometheus do not mask each other.
 //! With `[metrics] extra_series = false` (the shell-CronJob drop-in) only the four alerts of that
 //! setup are rendered, with the `[defaults]` thresholds written into the expressions.
 
@@ -21,7 +25,11 @@ pub enum AlertKind {
     ExpiringSoon,
     Critical,
     Expired,
+    /// The credential's validity starts in the future (X.509 `notBefore`, SSH `valid after`).
+    NotYetValid,
     ExpiryUnknown,
+    /// A source could not be read; stands in for the ExpiryUnknown of each of its credentials.
+    SourceDown,
     MonitorStale,
     MonitorNeverRun,
     PushFailing,
@@ -42,7 +50,9 @@ impl AlertKind {
             AlertKind::ExpiringSoon => "ExpiringSoon",
             AlertKind::Critical => "Critical",
             AlertKind::Expired => "Expired",
+            AlertKind::NotYetValid => "NotYetValid",
             AlertKind::ExpiryUnknown => "ExpiryUnknown",
+            AlertKind::SourceDown => "SourceDown",
             AlertKind::MonitorStale => "MonitorStale",
             AlertKind::MonitorNeverRun => "MonitorNeverRun",
             AlertKind::PushFailing => "PushFailing",
@@ -63,6 +73,7 @@ impl AlertKind {
             AlertKind::ExpiringSoon
                 | AlertKind::Critical
                 | AlertKind::Expired
+                | AlertKind::NotYetValid
                 | AlertKind::ExpiryUnknown
                 | AlertKind::ConsumerStale
                 | AlertKind::ConsumerUnknownValue
@@ -106,7 +117,8 @@ fn for_duration(kind: AlertKind, config: &Config) -> Option<SignedDuration> {
         AlertKind::ExpiringSoon => Some(a.expiring_for),
         AlertKind::Critical => Some(a.critical_for),
         AlertKind::Expired => None,
-        AlertKind::ExpiryUnknown => Some(a.unknown_for),
+        AlertKind::NotYetValid => Some(a.critical_for),
+        AlertKind::ExpiryUnknown | AlertKind::SourceDown => Some(a.unknown_for),
         AlertKind::MonitorStale => Some(a.stale_for),
         AlertKind::MonitorNeverRun => Some(a.never_ran_for),
         AlertKind::PushFailing => Some(a.push_failing_for),
@@ -135,7 +147,9 @@ pub fn kinds(config: &Config) -> Vec<AlertKind> {
         AlertKind::ExpiringSoon,
         AlertKind::Critical,
         AlertKind::Expired,
+        AlertKind::NotYetValid,
         AlertKind::ExpiryUnknown,
+        AlertKind::SourceDown,
         AlertKind::MonitorStale,
         AlertKind::MonitorNeverRun,
     ];
@@ -185,18 +199,17 @@ fn consumer_replaced_expiry(config: &Config) -> String {
     )
 }
 
-/// `or` the consumers' side of an expiry alert, when the rules cover consumers.
-fn or_consumers(config: &Config, store: String, threshold: Option<&str>) -> String {
+/// `or` the consumers' side of an expiry alert, when the rules cover consumers: `consumers`
+/// turns the expression of a replaced value's expiry into the alert's condition.
+fn or_consumers(
+    config: &Config,
+    store: String,
+    consumers: impl FnOnce(String) -> String,
+) -> String {
     if !covers_consumers(config) {
         return store;
     }
-    let c = &config.metrics.credential_label;
-    let left = format!("({} - time())", consumer_replaced_expiry(config));
-    let consumers = match threshold {
-        Some(t) => format!("{left} < on({c}) group_left() max by ({c}) ({t})"),
-        None => format!("{left} <= 0"),
-    };
-    format!("{store} or {consumers}")
+    format!("{store} or {}", consumers(consumer_replaced_expiry(config)))
 }
 
 pub fn alert_name(config: &Config, kind: AlertKind) -> String {
@@ -226,10 +239,56 @@ fn scope_labels(config: &Config) -> String {
         names::JOB_LABEL.to_string(),
         names::INSTANCE_LABEL.to_string(),
     ];
-    if let Some(p) = &config.pushgateway {
-        labels.extend(p.grouping.keys().cloned());
-    }
+    labels.extend(grouping_keys(config));
     labels.join(", ")
+}
+
+fn grouping_keys(config: &Config) -> Vec<String> {
+    config
+        .pushgateway
+        .as_ref()
+        .map(|p| p.grouping.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The matchers naming this deployment's own series: the job and grouping labels it pushes
+/// under (`{job="credwatch", cluster="eu-1"}`). Empty without `[pushgateway]`: the scrape
+/// config names the job of `serve` and `textfile`, so the rules cannot know it.
+pub fn deployment_selector(config: &Config) -> String {
+    let Some(p) = &config.pushgateway else {
+        return String::new();
+    };
+    let mut matchers = vec![format!("{}={}", names::JOB_LABEL, quote(&p.job))];
+    matchers.extend(p.grouping.iter().map(|(k, v)| format!("{k}={}", quote(v))));
+    format!("{{{}}}", matchers.join(", "))
+}
+
+/// The labels a look-up from an alert's annotation matches on, after its own key: the job and
+/// the grouping labels, so that one deployment's series do not answer for another's.
+fn lookup_scope(config: &Config) -> Vec<String> {
+    let mut keys = vec![names::JOB_LABEL.to_string()];
+    keys.extend(grouping_keys(config));
+    keys
+}
+
+/// A `query` template for `metric` whose labels `keys` equal the alert's own. The alert's labels,
+/// not literals, so that the rules of two deployments loaded side by side annotate an alert
+/// alike.
+fn lookup(metric: &str, keys: &[String], tail: &str) -> String {
+    let matchers: Vec<String> = keys.iter().map(|k| format!("{k}=%q")).collect();
+    let args: Vec<String> = keys.iter().map(|k| format!("$labels.{k}")).collect();
+    format!(
+        "printf \"{metric}{{{}}}{tail}\" {} | query",
+        matchers.join(", "),
+        args.join(" ")
+    )
+}
+
+/// [`lookup`] on `key` and the deployment's scope.
+fn scoped_lookup(config: &Config, metric: &str, key: &str, tail: &str) -> String {
+    let mut keys = vec![key.to_string()];
+    keys.extend(lookup_scope(config));
+    lookup(metric, &keys, tail)
 }
 
 pub fn expr(config: &Config, kind: AlertKind) -> String {
@@ -237,29 +296,46 @@ pub fn expr(config: &Config, kind: AlertKind) -> String {
     let c = &config.metrics.credential_label;
     let l = &config.metrics.last_success;
     let t = &config.defaults.thresholds;
+    let s = names::SOURCE_LABEL;
     // Series match on what identifies them: the credential (or pool), the job, the instance and
     // the Pushgateway grouping labels (one credwatch per cluster pushes the same names).
     let scope = scope_labels(config);
     let join = format!("on({c}, {scope}) group_left()");
     let full = config.metrics.extra_series;
+    // With the full contract an expired credential raises Expired alone: the expiring and
+    // critical alerts cover only what has time left.
+    let expiring = |threshold: &str| {
+        or_consumers(
+            config,
+            format!("({e} - time() > 0) < {join} {threshold}"),
+            |x| format!("({x} - time() > 0) < on({c}) group_left() max by ({c}) ({threshold})"),
+        )
+    };
     match kind {
-        AlertKind::ExpiringSoon if full => or_consumers(
-            config,
-            format!("({e} - time()) < {join} {}", names::WARN_BEFORE),
-            Some(names::WARN_BEFORE),
-        ),
+        AlertKind::ExpiringSoon if full => expiring(names::WARN_BEFORE),
         AlertKind::ExpiringSoon => format!("({e} - time()) < {}", seconds_expr(t.warn_before)),
-        AlertKind::Critical if full => or_consumers(
-            config,
-            format!("({e} - time()) < {join} {}", names::CRITICAL_BEFORE),
-            Some(names::CRITICAL_BEFORE),
-        ),
+        AlertKind::Critical if full => expiring(names::CRITICAL_BEFORE),
         AlertKind::Critical => format!("({e} - time()) < {}", seconds_expr(t.critical_before)),
-        AlertKind::Expired => or_consumers(config, format!("({e} - time()) <= 0"), None),
-        AlertKind::ExpiryUnknown => format!("{} == 0", names::READ_OK),
+        AlertKind::Expired => or_consumers(config, format!("time() - {e} >= 0"), |x| {
+            format!("time() - {x} >= 0")
+        }),
+        AlertKind::NotYetValid => format!("{} - time() > 0", names::NOT_BEFORE),
+        // A credential of a source that is down is covered by that source's one SourceDown.
+        AlertKind::ExpiryUnknown => format!(
+            "{ok} == 0 unless on({c}, {scope}) ({info} and on({s}, {scope}) {up} == 0)",
+            ok = names::READ_OK,
+            info = names::INFO,
+            up = names::SOURCE_UP,
+        ),
+        AlertKind::SourceDown => format!("{} == 0", names::SOURCE_UP),
         AlertKind::MonitorStale => {
             format!("time() - {l} > {}", seconds_expr(config.alerts.stale_after))
         }
+        // Scoped to this deployment: another one's series must not hide this one's absence.
+        AlertKind::MonitorNeverRun if full => {
+            format!("absent({l}{})", deployment_selector(config))
+        }
+        // The shell CronJob's own rule, unchanged (its alert carries no job label).
         AlertKind::MonitorNeverRun => format!("absent({l})"),
         AlertKind::PushFailing => {
             let job = quote(
@@ -331,6 +407,10 @@ pub struct Vars {
     pub consumer: String,
     /// The consumer an alert is about.
     pub who: String,
+    /// The source an alert is about.
+    pub source: String,
+    /// ` (reason)` of a failed source (a template for rules, the text or nothing for tests).
+    pub reason: String,
 }
 
 /// The sentence an expiry alert's description gains when it is about a consumer's copy.
@@ -349,8 +429,8 @@ impl Vars {
         let c = &config.metrics.credential_label;
         let replacement = if config.metrics.extra_series {
             format!(
-                "{{{{ with printf \"{replacement}{{{c}=%q}} == 1\" $labels.{c} | query }}}}{REPLACEMENT_SENTENCE}{{{{ end }}}}",
-                replacement = names::REPLACEMENT_AVAILABLE,
+                "{{{{ with {} }}}}{REPLACEMENT_SENTENCE}{{{{ end }}}}",
+                scoped_lookup(config, names::REPLACEMENT_AVAILABLE, c, " == 1"),
             )
         } else {
             String::new()
@@ -373,6 +453,12 @@ impl Vars {
             replacement,
             consumer,
             who: format!("{{{{ $labels.{} }}}}", names::CONSUMER_LABEL),
+            source: format!("{{{{ $labels.{} }}}}", names::SOURCE_LABEL),
+            reason: format!(
+                "{{{{ with {} }}}} ({{{{ . | first | label \"{}\" }}}}){{{{ end }}}}",
+                scoped_lookup(config, names::SOURCE_ERROR, names::SOURCE_LABEL, ""),
+                names::REASON_LABEL
+            ),
         }
     }
 }
@@ -388,6 +474,8 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
         replacement,
         consumer,
         who,
+        source,
+        reason,
     } = v;
     let stale = format_duration(config.alerts.stale_after);
     let last = &config.metrics.last_success;
@@ -405,15 +493,27 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
             ),
         ),
         AlertKind::Expired => (
-            format!("Credential {cred} has expired"),
+            format!("Credential {cred} expired {left} ago"),
             format!(
-                "Credential {cred} is past its expiry; anything using it fails to authenticate. Rotate it.{replacement}{consumer}"
+                "Credential {cred} expired {left} ago; anything using it fails to authenticate. Rotate it.{replacement}{consumer}"
+            ),
+        ),
+        AlertKind::NotYetValid => (
+            format!("Credential {cred} becomes valid only in {left}"),
+            format!(
+                "The validity of credential {cred} starts in {left} (its notBefore or valid-after lies in the future), so whatever uses it now is refused. If it was deployed early, keep the previous one in place until then; if it should be valid already, check the issuer's clock and the time it was issued for."
             ),
         ),
         AlertKind::ExpiryUnknown => (
             format!("credwatch cannot read credential {cred}"),
             format!(
                 "credwatch could not read the expiry of credential {cred} in its recent runs. Run `credwatch check` or read the job's log for the reason."
+            ),
+        ),
+        AlertKind::SourceDown => (
+            format!("credwatch cannot read source {source}{reason}"),
+            format!(
+                "credwatch could not read source {source}{reason} in its recent runs (job {job}). Its credentials keep their last known expiry and raise no ExpiryUnknown of their own while it is down. Run `credwatch check` or read the job's log for the error."
             ),
         ),
         AlertKind::MonitorStale => (
@@ -509,17 +609,41 @@ pub fn literal(text: &str) -> String {
     text.replace("{{", "{{ \"{{\" }}")
 }
 
-/// The `runbook_url` annotation of a per-credential alert: a template choosing the credential's
-/// own runbook, else its source's, else `[alerts] runbook`. Credentials sharing a runbook share a
-/// branch (`eq` takes several values).
+/// The `runbook_url` annotation of a per-credential alert. With the full contract the
+/// credential's own runbook (else its source's) rides on its info series' `runbook` label and the
+/// template looks it up, falling back to `[alerts] runbook`: the rules stay the same size however
+/// many credentials there are. The minimal contract has no info series, so there the template
+/// lists the credentials by runbook.
 fn runbook_template(config: &Config) -> Option<String> {
     let r = runbooks(config);
-    let c = &config.metrics.credential_label;
     if r.by_credential.is_empty() && r.by_source.is_empty() {
         return r.fallback.as_deref().map(literal);
     }
+    if !config.metrics.extra_series {
+        return Some(runbook_branches(config, &r));
+    }
+    let c = &config.metrics.credential_label;
+    let label = format!("label {}", quote(names::RUNBOOK_LABEL));
+    // The credential's info series in the alert's own deployment; else, for an alert about a
+    // consumer's copy (another job, maybe without the grouping labels), any by that name.
+    let exact = scoped_lookup(config, names::INFO, c, "");
+    let by_name = lookup(names::INFO, std::slice::from_ref(c), "");
+    let otherwise = r
+        .fallback
+        .as_deref()
+        .map_or_else(String::new, |f| format!("{{{{ else }}}}{}", literal(f)));
+    let found = format!("{{{{ with . | first | {label} }}}}{{{{ . }}}}{otherwise}{{{{ end }}}}");
+    Some(format!(
+        "{{{{ with {exact} }}}}{found}{{{{ else }}}}{{{{ with {by_name} }}}}{found}{otherwise}{{{{ end }}}}{{{{ end }}}}"
+    ))
+}
+
+/// A template choosing the credential's runbook by name (credentials sharing a runbook share a
+/// branch: `eq` takes several values), else `[alerts] runbook`.
+fn runbook_branches(config: &Config, r: &Runbooks) -> String {
+    let c = &config.metrics.credential_label;
     let mut urls: Vec<&String> = Vec::new();
-    for (_, url) in r.by_credential.iter().chain(&r.by_source) {
+    for (_, url) in &r.by_credential {
         if !urls.contains(&url) {
             urls.push(url);
         }
@@ -532,45 +656,36 @@ fn runbook_template(config: &Config) -> Option<String> {
             .filter(|(_, u)| u == *url)
             .map(|(n, _)| quote(n))
             .collect();
-        let sources: Vec<String> = r
-            .by_source
-            .iter()
-            .filter(|(_, u)| u == *url)
-            .map(|(n, _)| quote(n))
-            .collect();
-        let mut conds = Vec::new();
-        if !names.is_empty() {
-            conds.push(format!("eq $labels.{c} {}", names.join(" ")));
-        }
-        if !sources.is_empty() {
-            conds.push(format!("eq $labels.source {}", sources.join(" ")));
-        }
-        let cond = if conds.len() == 1 {
-            conds.remove(0)
-        } else {
-            format!("or ({}) ({})", conds[0], conds[1])
-        };
         let keyword = if i == 0 { "if" } else { "else if" };
-        out.push_str(&format!("{{{{ {keyword} {cond} }}}}{}", literal(url)));
+        out.push_str(&format!(
+            "{{{{ {keyword} eq $labels.{c} {} }}}}{}",
+            names.join(" "),
+            literal(url)
+        ));
     }
-    if let Some(fallback) = r.fallback {
-        out.push_str(&format!("{{{{ else }}}}{}", literal(&fallback)));
+    if let Some(fallback) = &r.fallback {
+        out.push_str(&format!("{{{{ else }}}}{}", literal(fallback)));
     }
     out.push_str("{{ end }}");
-    Some(out)
+    out
 }
 
-/// What the runbook template evaluates to for a credential (for the rule tests).
-pub fn runbook_for(config: &Config, credential: &str, source: &str) -> Option<String> {
+/// The runbook a credential's info series carries: its own, else its source's.
+pub fn own_runbook(config: &Config, credential: &str, source: &str) -> Option<String> {
     let r = runbooks(config);
-    let templated = !r.by_credential.is_empty() || !r.by_source.is_empty();
-    let found = r
-        .by_credential
+    r.by_credential
         .iter()
         .find(|(n, _)| n == credential)
         .or_else(|| r.by_source.iter().find(|(n, _)| n == source))
-        .map(|(_, u)| u.clone());
-    match (found, r.fallback) {
+        .map(|(_, u)| u.clone())
+}
+
+/// What the runbook annotation evaluates to for a credential (for the rule tests), given that its
+/// info series carries [`own_runbook`].
+pub fn runbook_for(config: &Config, credential: &str, source: &str) -> Option<String> {
+    let r = runbooks(config);
+    let templated = !r.by_credential.is_empty() || !r.by_source.is_empty();
+    match (own_runbook(config, credential, source), r.fallback) {
         (Some(u), _) => Some(u),
         (None, Some(f)) => Some(f),
         (None, None) if templated => Some(String::new()),

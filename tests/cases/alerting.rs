@@ -1,6 +1,7 @@
 //! End to end on real servers: credwatch push → Pushgateway → Prometheus (rendered rules) →
-//! Alertmanager → a webhook receiver on loopback. Expiring, rotating, removing a credential and
-//! a monitor that stops pushing, each observed where an operator would see it.
+//! Alertmanager → a webhook receiver on loopback. Expiring, rotating, removing a credential, a
+//! monitor that stops pushing, an expired credential (one alert) and a source outage (one
+//! SourceDown, no ExpiryUnknown per credential), each observed where an operator would see it.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -209,4 +210,198 @@ fn alerts_fire_resolve_on_rotation_vanish_on_removal_and_go_stale() {
     );
     assert!(!has(&hook, "firing", "CredwatchMonitorNeverRun", None));
     assert!(!has(&hook, "firing", "CredwatchPushFailing", None));
+}
+
+const OUTAGE_JOB: &str = "credwatch-e2e-outage";
+
+/// The alerts Prometheus holds (pending or firing) named `alertname`.
+fn prometheus_alerts(prom: &Prometheus, alertname: &str) -> Vec<serde_json::Value> {
+    let (_, body) = http_get(&format!("{}/api/v1/alerts", prom.url));
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    doc["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a["labels"]["alertname"] == alertname)
+        .collect()
+}
+
+/// How many series an instant query returns.
+fn series_count(prom: &Prometheus, query: &str) -> usize {
+    let url = format!(
+        "{}/api/v1/query?query={}",
+        prom.url,
+        query
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    );
+    let (_, body) = http_get(&url);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    doc["data"]["result"].as_array().map_or(0, Vec::len)
+}
+
+/// The distinct label sets of the firing notifications named `alertname`.
+fn firing(hook: &Webhook, alertname: &str) -> Vec<serde_json::Value> {
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    for (status, a) in hook.alerts() {
+        if status == "firing"
+            && a["labels"]["alertname"] == alertname
+            && !seen.contains(&a["labels"])
+        {
+            seen.push(a["labels"].clone());
+        }
+    }
+    seen
+}
+
+fn push_code(config: &Path) -> i32 {
+    Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["push"])
+        .run()
+        .code
+}
+
+#[test]
+fn a_source_outage_raises_one_source_down_and_an_expired_credential_one_alert() {
+    let pg = Pushgateway::start();
+    let hook = Webhook::start();
+    let am = Alertmanager::start(&format!(
+        "route:\n  receiver: hook\n  group_by: [alertname, credential, source]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+         receivers:\n- name: hook\n  webhook_configs:\n  - url: {}\n    send_resolved: true\n",
+        hook.url
+    ));
+    let s = Scratch::new();
+    for name in ["db-a", "db-b", "db-c"] {
+        s.write(
+            &format!("configmap/{name}"),
+            &(unix_now() + 100 * DAY).to_string(),
+        );
+    }
+    // Every `for:` is 1s: an alert that should not fire would fire within a few evaluations.
+    let config = s.write(
+        "credwatch.toml",
+        &format!(
+            r#"
+[pushgateway]
+url = "{url}"
+job = "{OUTAGE_JOB}"
+
+[alerts]
+expiring_for = "1s"
+critical_for = "1s"
+unknown_for = "1s"
+
+[[credential]]
+name = "expired-key"
+expires_at = {expired}
+
+[[source]]
+kind = "directory"
+name = "databases"
+path = "configmap"
+content = "expires_at"
+"#,
+            url = pg.url,
+            expired = unix_now() - 2 * DAY,
+        ),
+    );
+    let rules = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "rules"])
+        .run();
+    rules.assert_code(0);
+    let prom = Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
+             scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n",
+            am = am.url.trim_start_matches("http://"),
+            pg = pg.url.trim_start_matches("http://"),
+        ),
+        &rules.stdout,
+    );
+    prom.wait_targets_up(Duration::from_secs(30));
+
+    // An expired credential: Expired alone, saying how long ago.
+    assert_eq!(push_code(&config), 0, "the push landed");
+    wait_for(Duration::from_secs(60), None, || {
+        has(&hook, "firing", "CredwatchExpired", Some("expired-key"))
+    })
+    .expect("the expired alert never reached the webhook");
+    // The group is evaluated as a whole: where Expired is active, ExpiringSoon and Critical
+    // were evaluated on the same samples, and would be pending at least.
+    for other in ["CredwatchExpiringSoon", "CredwatchCritical"] {
+        let held = prometheus_alerts(&prom, other);
+        assert!(
+            held.is_empty(),
+            "{other} for an expired credential: {held:?}"
+        );
+    }
+    let about_it: Vec<_> = hook
+        .alerts()
+        .into_iter()
+        .filter(|(_, a)| a["labels"]["credential"] == "expired-key")
+        .collect();
+    assert!(
+        about_it
+            .iter()
+            .all(|(_, a)| a["labels"]["alertname"] == "CredwatchExpired"),
+        "{about_it:?}"
+    );
+    let summary = about_it[0].1["annotations"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("Credential expired-key expired 2d 0h"),
+        "{summary}"
+    );
+
+    // The source's directory disappears: its three credentials are carried, unread.
+    std::fs::rename(s.path("configmap"), s.path("configmap.gone")).unwrap();
+    assert_ne!(push_code(&config), 0, "a failed source fails the push");
+    wait_for(Duration::from_secs(60), None, || {
+        !firing(&hook, "CredwatchSourceDown").is_empty()
+    })
+    .expect("the source-down alert never reached the webhook");
+    assert_eq!(
+        series_count(
+            &prom,
+            &format!("credwatch_credential_read_ok{{job=\"{OUTAGE_JOB}\"}} == 0")
+        ),
+        3,
+        "the outage's credentials are reported unread"
+    );
+    let held = prometheus_alerts(&prom, "CredwatchExpiryUnknown");
+    assert!(
+        held.is_empty(),
+        "ExpiryUnknown during a source outage: {held:?}"
+    );
+    let down = firing(&hook, "CredwatchSourceDown");
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(down[0]["source"], "databases");
+    assert_eq!(down[0]["job"], OUTAGE_JOB);
+    let (_, alert) = hook
+        .alerts()
+        .into_iter()
+        .find(|(st, a)| st == "firing" && a["labels"]["alertname"] == "CredwatchSourceDown")
+        .unwrap();
+    assert_eq!(
+        alert["annotations"]["summary"],
+        "credwatch cannot read source databases (unreadable)"
+    );
+
+    // The source is back: SourceDown resolves, and no ExpiryUnknown ever reached the receiver.
+    std::fs::rename(s.path("configmap.gone"), s.path("configmap")).unwrap();
+    assert_eq!(push_code(&config), 0);
+    wait_for(Duration::from_secs(60), None, || {
+        has(&hook, "resolved", "CredwatchSourceDown", None)
+    })
+    .expect("the source-down alert never resolved");
+    assert!(firing(&hook, "CredwatchExpiryUnknown").is_empty());
 }

@@ -35,6 +35,8 @@ const EMITTED_WHEN_USED: &[&str] = &[
     "credwatch_consumer_read_ok",
     "credwatch_stored_value_expiry_timestamp_seconds",
     "credwatch_stored_value_replaced_timestamp_seconds",
+    "credwatch_credential_not_before_timestamp_seconds",
+    "credwatch_source_error",
 ];
 
 /// Labels only those families carry.
@@ -46,6 +48,8 @@ const LABELS_WHEN_USED: &[&str] = &[
     "status_class",
     "consumer",
     "state",
+    "reason",
+    "runbook",
 ];
 
 /// Series the Pushgateway adds to every group (documented by the Pushgateway, not by us).
@@ -211,7 +215,8 @@ fn referenced(expr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     (metrics, labels)
 }
 
-/// Every `expr` of a rules file, and the metric names in `query` templates of its annotations.
+/// Every `expr` of a rules file, the metric names in `query` templates of its annotations, and
+/// the labels those templates read (`label "runbook"`).
 fn rule_references(rules: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let doc: serde_norway::Value = serde_norway::from_str(rules).expect("rules are YAML");
     let mut metrics = BTreeSet::new();
@@ -229,6 +234,9 @@ fn rule_references(rules: &str) -> (BTreeSet<String>, BTreeSet<String>) {
                         let (m, l) = referenced(&query.replace("%q", "\"x\""));
                         metrics.extend(m);
                         labels.extend(l);
+                    }
+                    for part in text.split("label \"").skip(1) {
+                        labels.insert(part.split('"').next().unwrap_or_default().to_string());
                     }
                 }
             }
@@ -333,6 +341,46 @@ fn consumer_contract() -> Contract {
     }
 }
 
+/// A source that cannot be read (its directory is missing) and a certificate whose validity
+/// starts in the future: the dry run emits the source error with its reason and the not-before
+/// series. It only emits: the run is incomplete, so it lacks the last-success series the
+/// rules of every config reference (the configs above check those).
+fn outage_contract() -> Contract {
+    let s = crate::support::Scratch::new();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = crate::cases::values::cert_params("later.example", 7, (2030, 1, 1), (2031, 1, 1))
+        .self_signed(&key)
+        .unwrap();
+    s.write("later.pem", &cert.pem());
+    let config = s.write(
+        "credwatch.toml",
+        "[pushgateway]\nurl = \"http://127.0.0.1:9\"\ngrouping = { cluster = \"eu-1\" }\n\
+         [alerts]\nrunbook = \"https://runbooks.example/all\"\n\
+         [[credential]]\nname = \"later\"\nfile = \"later.pem\"\nrunbook = \"https://runbooks.example/tls\"\n\
+         [[source]]\nkind = \"directory\"\nname = \"gone\"\npath = \"missing\"\n",
+    );
+    let cw = |args: &[&str]| {
+        Credwatch::new()
+            .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+            .args(args)
+            .run()
+    };
+    let dry = cw(&["push", "--dry-run"]).stdout;
+    for name in [
+        "credwatch_source_error{",
+        "credwatch_credential_not_before_timestamp_seconds{",
+    ] {
+        assert!(dry.contains(name), "{name} missing:\n{dry}");
+    }
+    let (emitted_metrics, emitted_labels) = emitted(&dry);
+    Contract {
+        config: "a source that is down and a certificate not yet valid",
+        emitted_metrics,
+        emitted_labels,
+        referenced: vec![],
+    }
+}
+
 fn contracts() -> Vec<Contract> {
     let mut all: Vec<Contract> = CONFIGS
         .iter()
@@ -355,6 +403,7 @@ fn contracts() -> Vec<Contract> {
         })
         .collect();
     all.push(consumer_contract());
+    all.push(outage_contract());
     all
 }
 

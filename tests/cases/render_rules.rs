@@ -50,6 +50,8 @@ fn rendered_rules_load_and_their_generated_tests_pass_and_can_fail() {
         "CredwatchMonitorStale",
         "CredwatchMonitorNeverRun",
         "CredwatchPushFailing",
+        "CredwatchNotYetValid",
+        "CredwatchSourceDown",
     ] {
         assert!(
             rules.contains(&format!("alert: {name}\n")),
@@ -436,4 +438,162 @@ fn probe_rules_fire_at_their_edges_in_promtool_and_a_wrong_expression_fails_them
         !ok,
         "a ProbeFailing rule that fires on rejections must fail its test"
     );
+}
+
+/// A config of `n` credentials, each with a runbook of its own, and a source with one.
+fn many_credentials(s: &Scratch, n: usize) -> std::path::PathBuf {
+    let mut text = String::from(
+        "[pushgateway]\nurl = \"http://pg:9091\"\ngrouping = { cluster = \"eu-1\" }\n\
+         [alerts]\nrunbook = \"https://runbooks.example/credentials\"\n\
+         [[source]]\nkind = \"directory\"\nname = \"legacy\"\npath = \"configmap\"\n\
+         runbook = \"https://runbooks.example/legacy\"\n",
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[credential]]\nname = \"token-{i:05}\"\nexpires_at = {}\nrunbook = \"https://runbooks.example/rotate/token-{i:05}\"\n",
+            1_808_064_429 + i
+        ));
+    }
+    s.write(&format!("credwatch-{n}.toml"), &text)
+}
+
+/// Validates a PrometheusRule against the CRD's openAPIV3Schema (jsonschema, which
+/// kubernetes-validate brings) and refuses fields the schema does not name.
+const CRD_CHECK: &str = r#"
+import sys, yaml, jsonschema
+crd = yaml.safe_load(open(sys.argv[1]))
+schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+# Go's RE2 takes a flag group after `^` (`^(?i)…`); Python's re wants flags first.
+def python_patterns(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "pattern" and isinstance(v, str) and v.startswith("^(?i)"):
+                node[k] = "(?i)^" + v[len("^(?i)"):]
+            else:
+                python_patterns(v)
+    elif isinstance(node, list):
+        for v in node:
+            python_patterns(v)
+python_patterns(schema)
+doc = yaml.safe_load(open(sys.argv[2]))
+jsonschema.validate(doc, schema)
+def strict(value, schema, path):
+    if isinstance(value, dict) and "properties" in schema:
+        for k, v in value.items():
+            if k not in schema["properties"]:
+                sys.exit(f"unknown field {path}.{k}")
+            strict(v, schema["properties"][k], f"{path}.{k}")
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            strict(v, schema["items"], f"{path}[{i}]")
+strict(doc, schema, "")
+print("valid")
+"#;
+
+/// `kubernetes-validate --strict` (which has no schema for a CRD and only warns about it) and the
+/// PrometheusRule CRD schema in `../shared/schemas/`, where the workplace provides it.
+fn assert_valid_prometheusrule(yaml: &str) {
+    let (ok, said) = crate::cases::render_k8s::kubernetes_validate(yaml);
+    assert!(ok, "kubernetes-validate --strict failed:\n{said}");
+    let schema = repo_root().join("../shared/schemas/monitoring.coreos.com_prometheusrules.yaml");
+    if !schema.exists() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED the PrometheusRule CRD schema check: the schema is absent at {}",
+            schema.display()
+        );
+        return;
+    }
+    let s = Scratch::new();
+    let doc = s.write("rule.yaml", yaml);
+    let out = std::process::Command::new("python3")
+        .args(["-c", CRD_CHECK])
+        .arg(&schema)
+        .arg(&doc)
+        .output()
+        .expect("python3 runs");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.contains("valid"),
+        "the PrometheusRule fails its CRD schema: {said}"
+    );
+}
+
+/// Per-credential runbooks ride on the info series, so the PrometheusRule is as large for
+/// 10 000 credentials as for 10 (it used to grow ~290 bytes per credential, past kubectl's
+/// 256 KiB client-side-apply annotation at ~900). Both validate.
+#[test]
+fn the_prometheusrule_does_not_grow_with_the_number_of_credentials() {
+    let s = Scratch::new();
+    let args = [
+        "rules",
+        "--format",
+        "prometheusrule",
+        "--namespace",
+        "monitoring",
+    ];
+    let small = render(&many_credentials(&s, 10), &args).stdout;
+    let large = render(&many_credentials(&s, 10_000), &args).stdout;
+    // Only the config's file name in the header line differs.
+    let body = |yaml: &str| yaml.split_once('\n').map(|(_, b)| b.to_string()).unwrap();
+    assert_eq!(body(&small), body(&large));
+    assert!(large.len() < 32 * 1024, "{} bytes", large.len());
+    assert!(!large.contains("token-00003"), "{large}");
+    assert_valid_prometheusrule(&large);
+    let plain = render(&many_credentials(&s, 10), &["rules"]).stdout;
+    std::fs::write(s.path("credwatch-rules.yml"), &plain).unwrap();
+    let tests = render(
+        &many_credentials(&s, 10),
+        &["rule-tests", "--rule-file", "credwatch-rules.yml"],
+    )
+    .stdout;
+    std::fs::write(s.path("credwatch-rules.test.yml"), &tests).unwrap();
+    assert!(
+        tests.contains("https://runbooks.example/rotate/token-00000"),
+        "{tests}"
+    );
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "{out}");
+}
+
+/// The generated tests for the new and changed rules fail against the rules they replace: an
+/// expiring alert that still covers expired credentials, an ExpiryUnknown that fires for each
+/// credential of a source that is down, and a MonitorNeverRun that another deployment hides.
+#[test]
+fn the_generated_tests_catch_the_old_rules() {
+    let s = Scratch::new();
+    let config = repo_root().join("tests/golden/configs/pools.toml");
+    let (rules, _) = render_both(&config, s.dir.path());
+    let (ok, out) = check_and_test(s.dir.path());
+    assert!(ok, "{out}");
+    for (old, new) in [
+        (
+            "(credwatch_credential_expiry_timestamp_seconds - time() > 0) < on(credential, job, instance, cluster) group_left() credwatch_credential_critical_before_seconds",
+            "(credwatch_credential_expiry_timestamp_seconds - time()) < on(credential, job, instance, cluster) group_left() credwatch_credential_critical_before_seconds",
+        ),
+        (
+            "credwatch_credential_read_ok == 0 unless on(credential, job, instance, cluster) (credwatch_credential_info and on(source, job, instance, cluster) credwatch_source_up == 0)",
+            "credwatch_credential_read_ok == 0",
+        ),
+        (
+            "credwatch_credential_read_ok == 0 unless on(credential, job, instance, cluster) (credwatch_credential_info and on(source, job, instance, cluster) credwatch_source_up == 0)",
+            "credwatch_credential_read_ok == 0 unless on(credential) (credwatch_credential_info and on(source) credwatch_source_up == 0)",
+        ),
+        (
+            "absent(credwatch_last_success_timestamp_seconds{job=\"credwatch\", cluster=\"eu-1\"})",
+            "absent(credwatch_last_success_timestamp_seconds)",
+        ),
+        (
+            "time() - credwatch_credential_expiry_timestamp_seconds >= 0",
+            "credwatch_credential_expiry_timestamp_seconds - time() <= 0",
+        ),
+    ] {
+        let broken = rules.replace(old, new);
+        assert_ne!(broken, rules, "`{old}` is not in the rules:\n{rules}");
+        std::fs::write(s.path("credwatch-rules.yml"), &broken).unwrap();
+        let (ok, out) = check_and_test(s.dir.path());
+        assert!(!ok, "the tests pass with `{new}`:\n{out}");
+    }
 }

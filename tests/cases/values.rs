@@ -56,7 +56,7 @@ pub fn jwt(payload: &str) -> String {
     )
 }
 
-fn cert_params(
+pub fn cert_params(
     cn: &str,
     serial: u8,
     from: (i32, u8, u8),
