@@ -105,6 +105,8 @@ pub struct Evidence {
     pub subject: Option<String>,
     /// What the issuer said when the value was last probed (opt-in per credential).
     pub probe: Option<ProbeOutcome>,
+    /// A start of validity the value states apart from its mint time: a JWT's `nbf`.
+    pub valid_after: Option<Timestamp>,
 }
 
 /// What a probe of the issuer found.
@@ -174,16 +176,17 @@ impl Evidence {
             format: None,
             subject: None,
             probe: None,
+            valid_after: None,
         }
     }
 
     /// When the value itself says its validity starts: a certificate's `notBefore` (X.509) or
-    /// `valid after` (OpenSSH), which these bases record as the mint time. `None` for the rest,
-    /// whose mint time is not a start of validity.
+    /// `valid after` (OpenSSH), which these bases record as the mint time, or a JWT's `nbf`.
+    /// `None` for the rest, whose mint time is not a start of validity.
     pub fn not_before(&self) -> Option<Timestamp> {
         match self.basis {
             Basis::X509NotAfter | Basis::SshValidBefore => self.minted_at,
-            _ => None,
+            _ => self.valid_after,
         }
     }
 }

@@ -25,7 +25,8 @@ pub enum AlertKind {
     ExpiringSoon,
     Critical,
     Expired,
-    /// The credential's validity starts in the future (X.509 `notBefore`, SSH `valid after`).
+    /// The credential's validity starts in the future (X.509 `notBefore`, SSH `valid after`,
+    /// JWT `nbf`).
     NotYetValid,
     ExpiryUnknown,
     /// A source could not be read; stands in for the ExpiryUnknown of each of its credentials.
@@ -501,7 +502,7 @@ pub fn texts(config: &Config, kind: AlertKind, v: &Vars) -> (String, String) {
         AlertKind::NotYetValid => (
             format!("Credential {cred} becomes valid only in {left}"),
             format!(
-                "The validity of credential {cred} starts in {left} (its notBefore or valid-after lies in the future), so whatever uses it now is refused. If it was deployed early, keep the previous one in place until then; if it should be valid already, check the issuer's clock and the time it was issued for."
+                "The validity of credential {cred} starts in {left} (its notBefore, valid-after or nbf lies in the future), so whatever uses it now is refused. If it was deployed early, keep the previous one in place until then; if it should be valid already, check the issuer's clock and the time it was issued for."
             ),
         ),
         AlertKind::ExpiryUnknown => (

@@ -48,6 +48,7 @@ pub fn evidence_of(role: &str, info: &SecretIdInfo) -> Evidence {
         format: None,
         subject: Some(format!("approle secret-id of role `{role}`{uses}")),
         probe: None,
+        valid_after: None,
     }
 }
 

@@ -61,6 +61,7 @@ fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence,
             format: None,
             subject: None,
             probe: None,
+            valid_after: claims.not_before,
         });
     }
     let certs = x509::parse_certificates(value).map_err(|e| match derive {
@@ -89,6 +90,7 @@ fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence,
         format: None,
         subject: Some(format!("certificate {cn}, serial {}{of}", cert.serial_hex)),
         probe: None,
+        valid_after: None,
     })
 }
 
@@ -118,5 +120,6 @@ fn ssh_certificate(value: &[u8]) -> Result<Evidence, String> {
             cert.serial
         )),
         probe: None,
+        valid_after: None,
     })
 }

@@ -662,3 +662,31 @@ fn times_at_the_edges_are_reported_as_their_parsers_read_them() {
         assert!(!line.ends_with(" 0"), "{line}");
     }
 }
+
+/// A JWT's `nbf` is its start of validity, as a certificate's `notBefore` is: the not-before
+/// series carries it (and `NotYetValid` fires from it), whatever the token's mint time.
+#[test]
+fn a_jwts_nbf_is_exported_as_its_start_of_validity() {
+    let s = Scratch::new();
+    s.write(
+        "later.jwt",
+        &jwt(r#"{"iat":1767225600,"nbf":1893456000,"exp":1924992000}"#),
+    );
+    s.write("plain.jwt", &jwt(r#"{"iat":1767225600,"exp":1924992000}"#));
+    let config = s.write(
+        "credwatch.toml",
+        "[pushgateway]\nurl = \"http://127.0.0.1:9\"\n\n\
+         [[credential]]\nname = \"later\"\nfile = \"later.jwt\"\n\n\
+         [[credential]]\nname = \"plain\"\nfile = \"plain.jwt\"\n",
+    );
+    let run = run(&config, &["push", "--dry-run", "--now", NOW]);
+    run.assert_code(0);
+    let series: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("credwatch_credential_not_before_timestamp_seconds{"))
+        .collect();
+    assert_eq!(series.len(), 1, "{}", run.stdout);
+    assert!(series[0].contains("credential=\"later\""), "{series:?}");
+    assert!(series[0].ends_with(" 1893456000"), "{series:?}");
+}
