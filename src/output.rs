@@ -1,6 +1,7 @@
 //! Human and machine views of a [`Report`]: the `check` table and its JSON here, the status page
 //! in [`html`], the expiry calendar in [`calendar`]. Pure.
 
+use std::collections::HashSet;
 use std::fmt::Write;
 
 use crate::assess::{Assessment, Report, Status};
@@ -121,13 +122,19 @@ fn credential_notes(report: &Report) -> String {
 
 fn pool_notes(report: &Report) -> String {
     let mut out = String::new();
+    let unknown: HashSet<&str> = report
+        .assessments
+        .iter()
+        .filter(|a| a.status == Status::Unknown)
+        .map(|a| a.credential.name.as_str())
+        .collect();
     for p in &report.pools {
         // Members that could not be read (a sealed Vault) may well be usable: the runway is
         // unknown, not over.
-        let unread = report
-            .assessments
+        let unread = p
+            .members
             .iter()
-            .filter(|a| p.members.contains(&a.credential.name) && a.status == Status::Unknown)
+            .filter(|m| unknown.contains(m.as_str()))
             .count();
         let runway = match (p.runway_until, p.runway(report.now)) {
             (None, _) if unread > 0 => {
