@@ -4,6 +4,7 @@
 //! points. The stage inside, in the order data flows:
 //!
 //! - [`raw`]: serde types that mirror the file and keep the byte span of every value;
+//!   [`split`] parses a large inventory one `[[credential]]` section at a time;
 //! - `validate/`: raw → validated, one file per table or kind (`validate/mod.rs` lists them);
 //!   every problem found is reported at once, not just the first;
 //! - [`diagnostics`]: [`ConfigError`], each problem with its file, line, column and key.
@@ -14,6 +15,7 @@
 
 mod diagnostics;
 mod raw;
+mod split;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -520,9 +522,16 @@ pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
 
 /// Validates the text of a config file. `path` is used in messages and to resolve relative paths.
 pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let raw: raw::RawConfig =
-        toml::from_str(text).map_err(|e| diagnostics::syntax_error(text, path, &e))?;
-    validate::config(raw, text, path)
+    // A large inventory is parsed one `[[credential]]` at a time; anything unusual, and every
+    // error, goes through the whole-file parse.
+    let (raw, offsets) = match split::parse(text) {
+        Some(parsed) => parsed,
+        None => (
+            toml::from_str(text).map_err(|e| diagnostics::syntax_error(text, path, &e))?,
+            Vec::new(),
+        ),
+    };
+    validate::config(raw, &offsets, text, path)
 }
 
 #[cfg(test)]

@@ -43,13 +43,19 @@ use crate::decode::format::FormatProfile;
 const RESERVED_LABELS: [&str; 6] = ["pool", "source", "kind", "fingerprint", "job", "instance"];
 
 /// Validates a parsed file; `path` names it in messages and anchors its relative paths.
-pub(super) fn config(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigError> {
+/// `offsets[i]`, when given, is where the spans of `raw.credentials[i]` start in `text`.
+pub(super) fn config(
+    raw: RawConfig,
+    offsets: &[usize],
+    text: &str,
+    path: &Path,
+) -> Result<Config, ConfigError> {
     let mut v = Validator {
         diagnostics: Diagnostics::new(text),
         formats: BTreeMap::new(),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let config = v.config(raw, path, &base);
+    let config = v.config(raw, offsets, path, &base);
     v.diagnostics.finish(path, config)
 }
 
@@ -75,7 +81,7 @@ impl Validator<'_> {
         self.diagnostics.error(span, message);
     }
 
-    fn config(&mut self, raw: RawConfig, path: &Path, base: &Path) -> Config {
+    fn config(&mut self, raw: RawConfig, offsets: &[usize], path: &Path, base: &Path) -> Config {
         let defaults = self.defaults(&raw.defaults);
         let metrics = self.metrics(&raw.metrics);
         let alerts = self.alerts(raw.alerts);
@@ -133,7 +139,10 @@ impl Validator<'_> {
             .collect();
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut inventory = Vec::new();
-        for c in raw.credentials {
+        inventory.reserve_exact(raw.credentials.len());
+        for (i, c) in raw.credentials.into_iter().enumerate() {
+            self.diagnostics
+                .set_base(offsets.get(i).copied().unwrap_or_default());
             let name = c.name.get_ref().clone();
             if let Some(first) = seen.get(&name) {
                 let line = self.diagnostics.line_of(first.clone());
@@ -143,11 +152,12 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            seen.insert(name.clone(), c.name.span());
+            seen.insert(name, self.diagnostics.absolute(c.name.span()));
             if let Some(entry) = self.credential(c, &settings, &vault_sources) {
                 inventory.push(entry);
             }
         }
+        self.diagnostics.set_base(0);
 
         // A vault source without `paths` or `prefix` only connects `[[credential]]` entries: it
         // needs one at least.
