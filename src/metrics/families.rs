@@ -33,8 +33,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::names;
 use super::text::{self, Samples};
-use crate::assess::{Assessment, Report};
 use crate::assess::carry::Known;
+use crate::assess::{Assessment, Report};
 use crate::config::MetricNames;
 use crate::credential::{Basis, Credential, ProbeVerdict, StoredValue, Thresholds};
 use crate::metrics::text::{Family, Series};
@@ -195,7 +195,10 @@ fn emit(
     for a in &report.assessments {
         if let Some(f) = a.evidence.as_ref().and_then(|e| e.format.as_ref()) {
             out.sample(
-                &[(cred, &a.credential.name), (names::FORMAT_LABEL, &f.profile)],
+                &[
+                    (cred, &a.credential.name),
+                    (names::FORMAT_LABEL, &f.profile),
+                ],
                 flag(f.problem.is_none()),
             );
         }

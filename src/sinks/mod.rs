@@ -12,8 +12,8 @@ use jiff::Timestamp;
 
 use crate::assess::Report;
 use crate::config::Config;
-use crate::metrics::delivery::{self, Delivery, Held};
 use crate::metrics::RunInfo;
+use crate::metrics::delivery::{self, Delivery, Held};
 
 /// A place a run's exposition text goes.
 pub trait Destination {
