@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn a_header_inside_a_multi_line_string_is_not_one() {
         let text = "[[credential]]\nname = \"\"\"\n[[credential]]\n\"\"\"\n";
-        assert_eq!(sections(text).unwrap(), [0..text.len()]);
+        assert_eq!(sections(text).unwrap(), vec![(0..text.len())]);
     }
 
     /// The validated config and its errors, by way of the sections and of the whole file.
