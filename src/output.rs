@@ -425,7 +425,7 @@ mod json {
                 minted_at_unix: minted_at.map(Timestamp::as_second),
                 name: &c.name,
                 pool: c.pool.as_deref(),
-                probe: e.and_then(|e| e.probe.as_ref()).map(Probe::of),
+                probe: e.and_then(|e| e.probe.as_deref()).map(Probe::of),
                 remaining_days: a.remaining.map(|r| r.as_secs() as f64 / 86_400.0),
                 remaining_seconds: a.remaining.map(|r| r.as_secs()),
                 replacement: a.replacement.as_deref(),

@@ -90,9 +90,10 @@ pub struct InventoryEntry {
     /// The lifetime the config states (`minted_at`/`expires_at`), if it states one.
     pub declared: Option<Evidence>,
     /// Where the value lives and what to learn from it, if credwatch should read it.
-    pub value: Option<ValueSpec>,
+    /// Boxed, as `probe`: an entry that only declares its expiry keeps a pointer, not the room.
+    pub value: Option<Box<ValueSpec>>,
     /// Ask the issuer whether the value works (and when it expires), if configured.
-    pub probe: Option<crate::probe::ProbeSpec>,
+    pub probe: Option<Box<crate::probe::ProbeSpec>>,
 }
 
 /// A credential's value: where it lives, its format, and whether its expiry comes from it.

@@ -234,7 +234,7 @@ fn emit(
     }
     let probed = || {
         report.assessments.iter().filter_map(|a| {
-            let p = a.evidence.as_ref().and_then(|e| e.probe.as_ref())?;
+            let p = a.evidence.as_ref().and_then(|e| e.probe.as_deref())?;
             Some((a.credential.name.as_str(), p))
         })
     };
