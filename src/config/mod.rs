@@ -524,15 +524,20 @@ pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
 /// Validates the text of a config file. `path` is used in messages and to resolve relative paths.
 pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
     // A large inventory is parsed one `[[credential]]` at a time; anything unusual, and every
-    // error, goes through the whole-file parse.
-    let (raw, offsets) = match split::parse(text) {
-        Some(parsed) => parsed,
-        None => (
-            toml::from_str(text).map_err(|e| diagnostics::syntax_error(text, path, &e))?,
-            Vec::new(),
-        ),
-    };
-    validate::config(raw, &offsets, text, path)
+    // text that does not parse, goes through the whole-file parse.
+    if let Some(validated) =
+        split::parse(text).and_then(|(raw, sections)| validate::config(raw, &sections, text, path))
+    {
+        return validated;
+    }
+    let raw = toml::from_str(text).map_err(|e| diagnostics::syntax_error(text, path, &e))?;
+    // Without sections every credential is already parsed: the validator always answers.
+    validate::config(raw, &[], text, path).unwrap_or_else(|| {
+        Err(ConfigError {
+            path: path.to_path_buf(),
+            problems: Vec::new(),
+        })
+    })
 }
 
 #[cfg(test)]

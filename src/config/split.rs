@@ -1,7 +1,7 @@
 //! A config text cut into its `[[credential]]` sections and the rest, so that each section is
 //! parsed on its own: toml parses a document into a token list, an event list and a spanned
 //! tree of the whole file before serde sees it, about 4 KiB per entry, where one section at a
-//! time costs only its [`RawCredential`].
+//! time costs only its [`RawCredential`], validated before the next section is parsed.
 //!
 //! Only the plain shape is cut: `[[credential]]` headers, each followed by its keys and its
 //! `[credential.<key>]` sub-tables. Anything else about `credential` (a quoted header, an inline
@@ -121,10 +121,11 @@ struct Section {
     credential: Vec<RawCredential>,
 }
 
-/// The file parsed section by section: every table but the credentials from the rest of the
-/// text, and each credential with the offset of its section (its spans start there). `None`
-/// when the text is not in the plain shape or anything fails to parse (see the module doc).
-pub(super) fn parse(text: &str) -> Option<(RawConfig, Vec<usize>)> {
+/// Every table but the credentials, parsed from the rest of the text, and the byte ranges of
+/// the `[[credential]]` sections, each to be parsed with [`section`] when its turn comes (so
+/// that only one raw entry is alive at a time). `None` when the text is not in the plain shape
+/// or the rest does not parse (see the module doc).
+pub(super) fn parse(text: &str) -> Option<(RawConfig, Vec<Range<usize>>)> {
     let sections = sections(text)?;
     if sections.is_empty() {
         return None;
@@ -141,23 +142,20 @@ pub(super) fn parse(text: &str) -> Option<(RawConfig, Vec<usize>)> {
     }
     // Whole characters were replaced by spaces: still UTF-8.
     let rest = String::from_utf8(rest).ok()?;
-    let mut raw: RawConfig = toml::from_str(&rest).ok()?;
+    let raw: RawConfig = toml::from_str(&rest).ok()?;
     drop(rest);
     if !raw.credentials.is_empty() {
         return None;
     }
-    let mut offsets = Vec::with_capacity(sections.len());
-    raw.credentials.reserve_exact(sections.len());
-    for range in sections {
-        let mut section: Section = toml::from_str(&text[range.clone()]).ok()?;
-        let credential = section.credential.pop()?;
-        if !section.credential.is_empty() {
-            return None;
-        }
-        raw.credentials.push(credential);
-        offsets.push(range.start);
-    }
-    Some((raw, offsets))
+    Some((raw, sections))
+}
+
+/// The credential of one section `range` of `text` (as [`parse`] found them), its spans
+/// counting from the section's start; `None` when it does not parse as exactly one entry.
+pub(super) fn section(text: &str, range: Range<usize>) -> Option<RawCredential> {
+    let mut section: Section = toml::from_str(text.get(range)?).ok()?;
+    let credential = section.credential.pop()?;
+    section.credential.is_empty().then_some(credential)
 }
 
 #[cfg(test)]
@@ -208,7 +206,9 @@ mod tests {
         let path = std::path::Path::new("/etc/credwatch.toml");
         let whole = toml::from_str(text)
             .map_err(|e| super::super::diagnostics::syntax_error(text, path, &e))
-            .and_then(|raw| super::super::validate::config(raw, &[], text, path));
+            .and_then(|raw| {
+                super::super::validate::config(raw, &[], text, path).expect("no sections")
+            });
         (
             format!("{:?}", super::super::parse_config(text, path)),
             format!("{whole:?}"),
@@ -243,6 +243,21 @@ mod tests {
         assert!(message.contains("c.toml:10:"), "{message}");
         assert!(message.contains("c.toml:13:"), "{message}");
         assert!(message.contains("first defined on line 5"), "{message}");
+    }
+
+    #[test]
+    fn a_section_that_does_not_parse_gives_the_whole_file_error() {
+        let good = "[[credential]]\nname = \"a\"\nexpires_at = \"2027-01-01T00:00:00Z\"\n";
+        for bad in [
+            "[[credential]]\nname = \"b\"\nexpires_at = \n",
+            "[[credential]]\nname = \"b\"\nexpire_at = \"2027-01-01T00:00:00Z\"\n",
+            "[[credential]]\nname = \"b\"\nlabels = { team = 1 }\n",
+        ] {
+            let text = format!("{good}{bad}{good}");
+            let (split, whole) = both_ways(&text);
+            assert_eq!(split, whole);
+            assert!(split.starts_with("Err"), "{split}");
+        }
     }
 
     #[test]

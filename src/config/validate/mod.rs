@@ -43,20 +43,21 @@ use crate::decode::format::FormatProfile;
 const RESERVED_LABELS: [&str; 6] = ["pool", "source", "kind", "fingerprint", "job", "instance"];
 
 /// Validates a parsed file; `path` names it in messages and anchors its relative paths.
-/// `offsets[i]`, when given, is where the spans of `raw.credentials[i]` start in `text`.
+/// Without `sections` the credentials are those of `raw`; with them, each section of `text` is
+/// parsed in its turn (see `split`), and `None` says one did not parse.
 pub(super) fn config(
     raw: RawConfig,
-    offsets: &[usize],
+    sections: &[Range<usize>],
     text: &str,
     path: &Path,
-) -> Result<Config, ConfigError> {
+) -> Option<Result<Config, ConfigError>> {
     let mut v = Validator {
         diagnostics: Diagnostics::new(text),
         formats: BTreeMap::new(),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let config = v.config(raw, offsets, path, &base);
-    v.diagnostics.finish(path, config)
+    let config = v.config(raw, sections, text, path, &base)?;
+    Some(v.diagnostics.finish(path, config))
 }
 
 struct Validator<'a> {
@@ -81,7 +82,14 @@ impl Validator<'_> {
         self.diagnostics.error(span, message);
     }
 
-    fn config(&mut self, raw: RawConfig, offsets: &[usize], path: &Path, base: &Path) -> Config {
+    fn config(
+        &mut self,
+        raw: RawConfig,
+        sections: &[Range<usize>],
+        text: &str,
+        path: &Path,
+        base: &Path,
+    ) -> Option<Config> {
         let defaults = self.defaults(&raw.defaults);
         let metrics = self.metrics(&raw.metrics);
         let alerts = self.alerts(raw.alerts);
@@ -139,10 +147,19 @@ impl Validator<'_> {
             .collect();
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut inventory = Vec::new();
-        inventory.reserve_exact(raw.credentials.len());
-        for (i, c) in raw.credentials.into_iter().enumerate() {
-            self.diagnostics
-                .set_base(offsets.get(i).copied().unwrap_or_default());
+        let mut parsed = raw.credentials.into_iter();
+        let count = if sections.is_empty() {
+            parsed.len()
+        } else {
+            sections.len()
+        };
+        inventory.reserve_exact(count);
+        for i in 0..count {
+            let (c, offset) = match sections.get(i) {
+                Some(range) => (super::split::section(text, range.clone())?, range.start),
+                None => (parsed.next()?, 0),
+            };
+            self.diagnostics.set_base(offset);
             let name = c.name.get_ref().clone();
             if let Some(first) = seen.get(&name) {
                 let line = self.diagnostics.line_of(first.clone());
@@ -189,7 +206,7 @@ impl Validator<'_> {
                 }
             });
 
-        Config {
+        Some(Config {
             path: path.to_path_buf(),
             consumers,
             prometheus_url,
@@ -204,6 +221,6 @@ impl Validator<'_> {
                 .and_then(|f| f.key_file)
                 .map(|p| base.join(p)),
             formats: std::mem::take(&mut self.formats),
-        }
+        })
     }
 }
