@@ -183,6 +183,8 @@ fn check(cx: &Context, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let config = load(cx)?;
     let now = now(&args.now)?;
     let report = collect_and_assess(cx, &config, now);
+    // The report holds all that is shown: a large inventory need not stay alive beside it.
+    drop(config);
     match args.output {
         OutputFormat::Table => out!("{}", output::render_table(&report)),
         // Streamed: the document of a large inventory is never held whole.
