@@ -83,49 +83,58 @@ pub fn read_directory(
         if !is_entry_name(name) {
             continue;
         }
-        // `metadata` follows symlinks, as a mounted ConfigMap needs.
-        match std::fs::metadata(entry.path()) {
-            Ok(m) if m.is_dir() => continue,
-            _ => names.push(name.to_string()),
+        // The listing's own file type (no system call): a folder is skipped here, a symlink
+        // (a mounted ConfigMap's keys) is followed when the entry is opened.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
         }
+        names.push(name.to_string());
     }
     names.sort();
     let mut observations: Vec<Observation> = names
         .into_iter()
-        .map(|name| observe(common, source, &dir.join(&name), name))
+        .filter_map(|name| observe(common, source, &dir.join(&name), name))
         .collect();
     observations.extend(unreadable);
     Ok(observations)
 }
 
+/// The observation of one entry, read with one open, one `fstat` and (usually) one `read`;
+/// `None` for an entry that turns out to be a folder (a symlink to one).
 fn observe(
     common: &SourceCommon,
     source: &DirectorySource,
     path: &Path,
     name: String,
-) -> Observation {
+) -> Option<Observation> {
     // Only regular files are read (a FIFO or a device would block or never end), and only as
     // much as unix seconds can take.
-    let evidence = crate::file::read(path, crate::file::DIRECTORY_ENTRY)
-        .map_err(|e| match e {
-            crate::file::ReadError::NotRegular(_) => format!(
-                "`{}` is not a regular file; expected a file holding unix seconds",
-                path.display()
-            ),
-            e => format!("cannot read `{}`: {e}", path.display()),
-        })
-        .and_then(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
-        })
-        .and_then(|text| {
-            parse_entry(&text, source.content, common.ttl)
-                .map_err(|e| format!("`{}`: {e}", path.display()))
-        });
-    Observation {
+    let evidence = match crate::file::read(path, crate::file::DIRECTORY_ENTRY) {
+        Err(crate::file::ReadError::NotRegular("a directory")) => return None,
+        // A folder that cannot be opened is still a folder (`metadata` follows symlinks); this
+        // look costs a call only on the way to an error.
+        Err(crate::file::ReadError::Io(_)) if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) => {
+            return None;
+        }
+        Err(crate::file::ReadError::NotRegular(_)) => Err(format!(
+            "`{}` is not a regular file; expected a file holding unix seconds",
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+        Ok(bytes) => Ok(bytes),
+    }
+    .and_then(|bytes| {
+        String::from_utf8(bytes)
+            .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
+    })
+    .and_then(|text| {
+        parse_entry(&text, source.content, common.ttl)
+            .map_err(|e| format!("`{}`: {e}", path.display()))
+    });
+    Some(Observation {
         credential: common.credential(name),
         evidence,
-    }
+    })
 }
 
 #[cfg(test)]
