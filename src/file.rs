@@ -34,6 +34,16 @@ pub enum ReadError {
     NotText,
 }
 
+impl ReadError {
+    /// The path is a folder (or a symlink to one), not a file.
+    pub fn is_directory(&self) -> bool {
+        matches!(self, ReadError::NotRegular(what) if *what == DIRECTORY)
+    }
+}
+
+/// What [`ReadError::NotRegular`] says of a folder.
+const DIRECTORY: &str = "a directory";
+
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -65,7 +75,7 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::NotRegular(if kind.is_fifo() {
             "a FIFO"
         } else if kind.is_dir() {
-            "a directory"
+            DIRECTORY
         } else if kind.is_socket() {
             "a socket"
         } else if kind.is_block_device() || kind.is_char_device() {
@@ -173,6 +183,8 @@ mod tests {
             "it is a device, not a regular file"
         );
         assert_eq!(err(dir.path()), "it is a directory, not a regular file");
+        assert!(read(dir.path(), VALUE).unwrap_err().is_directory());
+        assert!(!read(&fifo, VALUE).unwrap_err().is_directory());
         assert!(err(&dir.path().join("missing")).starts_with("No such file"));
     }
 
