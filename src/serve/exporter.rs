@@ -483,8 +483,8 @@ impl Body {
             Body::Static(s) => s.as_bytes(),
             Body::Text(page) => page.text.as_bytes(),
             Body::Gzip(page) => &page.gzip,
-            Body::Html(views) => views.html.as_bytes(),
-            Body::Calendar(views) => views.calendar.as_bytes(),
+            Body::Html(views) => views.html().as_bytes(),
+            Body::Calendar(views) => views.calendar().as_bytes(),
         }
     }
 }
@@ -755,11 +755,11 @@ mod tests {
 
     #[test]
     fn the_status_page_and_calendar_once_published() {
-        let views = Arc::new(Views {
-            html: "<!DOCTYPE html>".into(),
-            csp: "default-src 'none'".into(),
-            calendar: "BEGIN:VCALENDAR".into(),
-        });
+        let views = Arc::new(Views::fixed(
+            "<!DOCTYPE html>",
+            "default-src 'none'",
+            "BEGIN:VCALENDAR",
+        ));
         let page = respond_view("GET", "/", Some(views.clone())).unwrap();
         assert_eq!(
             (page.status, page.content_type),

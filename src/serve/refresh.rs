@@ -1,7 +1,7 @@
 //! The background refresh of `credwatch serve`: on an interval (with jitter), re-read the config
 //! file, read every source, keep the last known values of what could not be read, encode, and
 //! publish the text that `/metrics` serves into [`Latest`] (which gzips it on this thread), with
-//! the status page and calendar of the same report ([`Refresher::views`]). A
+//! the status page and calendar of the same report ([`Refresher::views`], rendered when first asked for). A
 //! refresh, however slow, never blocks a scrape: the exporter keeps serving the text published
 //! before it.
 //!
@@ -11,6 +11,7 @@
 //! with the system time as the seed of its jitter.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -22,7 +23,7 @@ use crate::env::Env;
 use crate::metrics::RunInfo;
 use crate::metrics::delivery::{self, Delivery, Held};
 use crate::serve::state::{Latest, Shutdown, Views};
-use crate::{output, sources};
+use crate::sources;
 
 /// Each wait between refreshes is the interval ± this fraction, drawn anew each time, so that
 /// replicas (and the sources they all read) do not move in lockstep.
@@ -101,7 +102,8 @@ pub struct Refresher {
     config_path: PathBuf,
     config: Config,
     env: Env,
-    previous: Option<Report>,
+    /// Shared with the views published from it.
+    previous: Option<Arc<Report>>,
     last_success: Option<Timestamp>,
 }
 
@@ -149,7 +151,7 @@ impl Refresher {
             duration_seconds: started.elapsed().as_secs_f64(),
         };
         let published = publish(
-            self.previous.as_ref(),
+            self.previous.as_deref(),
             fresh,
             self.last_success,
             &self.config.metrics,
@@ -166,19 +168,15 @@ impl Refresher {
                 "; something could not be read, last known values kept"
             }
         );
-        self.previous = Some(published.report);
+        self.previous = Some(Arc::new(published.report));
         self.last_success = published.last_success;
         published.text
     }
 
     /// The status page and calendar of the last refresh (its report, last known values carried
-    /// over); `None` before the first.
+    /// over), rendered when first asked for; `None` before the first refresh.
     pub fn views(&self) -> Option<Views> {
-        self.previous.as_ref().map(|report| Views {
-            html: output::html::render_html(report),
-            csp: output::html::content_security_policy(),
-            calendar: output::calendar::render_calendar(report),
-        })
+        self.previous.clone().map(Views::of)
     }
 }
 

@@ -2,14 +2,20 @@
 //! [`Views`] (written by [`super::refresh`], read by [`super::exporter`]) and the [`Shutdown`] signal (triggered by the
 //! signal handler, waited on by both). Neither half imports the other; both import this.
 //!
-//! A [`Page`] is gzipped once, when it is published, so that a scrape compresses nothing.
+//! A [`Page`] is gzipped once, when it is published, so that a scrape compresses nothing. The
+//! [`Views`] are rendered from their report when first asked for, not by every refresh: the
+//! status page and calendar of 10k credentials cost more than the refresh itself, and most
+//! refreshes are scraped but never looked at.
 
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+
+use crate::assess::Report;
+use crate::output;
 
 /// One published exposition text, plain and gzipped.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,15 +32,68 @@ impl Page {
     }
 }
 
-/// What people look at, rendered by the refresh that published them: the status page (`/`) with
-/// the policy it needs, and the expiry calendar (`/calendar.ics`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What people look at, of the report of one refresh: the status page (`/`) with the policy it
+/// needs, and the expiry calendar (`/calendar.ics`). Each is rendered once, by the first request
+/// that needs it; the requests after it share that text.
+#[derive(Debug)]
 pub struct Views {
-    pub html: String,
-    /// The `Content-Security-Policy` header sent with `html`.
+    report: Option<Arc<Report>>,
+    html: OnceLock<String>,
+    calendar: OnceLock<String>,
+    /// The `Content-Security-Policy` header sent with the status page.
     pub csp: String,
-    pub calendar: String,
 }
+
+impl Views {
+    /// The views of `report`, rendered when first asked for.
+    pub fn of(report: Arc<Report>) -> Self {
+        Views {
+            report: Some(report),
+            html: OnceLock::new(),
+            calendar: OnceLock::new(),
+            csp: output::html::content_security_policy(),
+        }
+    }
+
+    /// Views whose texts are given (tests of the answers).
+    #[cfg(test)]
+    pub fn fixed(html: &str, csp: &str, calendar: &str) -> Self {
+        Views {
+            report: None,
+            html: OnceLock::from(html.to_string()),
+            calendar: OnceLock::from(calendar.to_string()),
+            csp: csp.to_string(),
+        }
+    }
+
+    /// The status page.
+    pub fn html(&self) -> &str {
+        self.html.get_or_init(|| {
+            self.report
+                .as_deref()
+                .map(output::html::render_html)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The expiry calendar.
+    pub fn calendar(&self) -> &str {
+        self.calendar.get_or_init(|| {
+            self.report
+                .as_deref()
+                .map(output::calendar::render_calendar)
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl PartialEq for Views {
+    fn eq(&self, other: &Self) -> bool {
+        self.csp == other.csp && self.html() == other.html() && self.calendar() == other.calendar()
+    }
+}
+
+impl Eq for Views {}
 
 /// The page that `/metrics` serves: replaced as a whole by each refresh, read without waiting
 /// for one.
