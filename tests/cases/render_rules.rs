@@ -457,68 +457,17 @@ fn many_credentials(s: &Scratch, n: usize) -> std::path::PathBuf {
     s.write(&format!("credwatch-{n}.toml"), &text)
 }
 
-/// Validates a PrometheusRule against the CRD's openAPIV3Schema (jsonschema, which
-/// kubernetes-validate brings) and refuses fields the schema does not name.
-const CRD_CHECK: &str = r#"
-import sys, yaml, jsonschema
-crd = yaml.safe_load(open(sys.argv[1]))
-schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-# Go's RE2 takes a flag group after `^` (`^(?i)…`); Python's re wants flags first.
-def python_patterns(node):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "pattern" and isinstance(v, str) and v.startswith("^(?i)"):
-                node[k] = "(?i)^" + v[len("^(?i)"):]
-            else:
-                python_patterns(v)
-    elif isinstance(node, list):
-        for v in node:
-            python_patterns(v)
-python_patterns(schema)
-doc = yaml.safe_load(open(sys.argv[2]))
-jsonschema.validate(doc, schema)
-def strict(value, schema, path):
-    if isinstance(value, dict) and "properties" in schema:
-        for k, v in value.items():
-            if k not in schema["properties"]:
-                sys.exit(f"unknown field {path}.{k}")
-            strict(v, schema["properties"][k], f"{path}.{k}")
-    if isinstance(value, list) and "items" in schema:
-        for i, v in enumerate(value):
-            strict(v, schema["items"], f"{path}[{i}]")
-strict(doc, schema, "")
-print("valid")
-"#;
-
 /// `kubernetes-validate --strict` (which has no schema for a CRD and only warns about it) and the
 /// PrometheusRule CRD schema in `../shared/schemas/`, where the workplace provides it.
 fn assert_valid_prometheusrule(yaml: &str) {
     let (ok, said) = crate::cases::render_k8s::kubernetes_validate(yaml);
     assert!(ok, "kubernetes-validate --strict failed:\n{said}");
-    let schema = repo_root().join("../shared/schemas/monitoring.coreos.com_prometheusrules.yaml");
-    if !schema.exists() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED the PrometheusRule CRD schema check: the schema is absent at {}",
-            schema.display()
-        );
+    let Some(schema) = crate::support::crd::schema("monitoring.coreos.com_prometheusrules.yaml")
+    else {
         return;
-    }
-    let s = Scratch::new();
-    let doc = s.write("rule.yaml", yaml);
-    let out = std::process::Command::new("python3")
-        .args(["-c", CRD_CHECK])
-        .arg(&schema)
-        .arg(&doc)
-        .output()
-        .expect("python3 runs");
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && said.contains("valid"),
-        "the PrometheusRule fails its CRD schema: {said}"
-    );
+    };
+    let (ok, said) = crate::support::crd::check(&schema, yaml);
+    assert!(ok, "the PrometheusRule fails its CRD schema: {said}");
 }
 
 /// Per-credential runbooks ride on the info series, so the PrometheusRule is as large for

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_norway::Value;
 
-use crate::support::{Credwatch, Run, Scratch};
+use crate::support::{Credwatch, Run, Scratch, crd};
 
 const CONFIG: &str = "[[consumer]]\ncredential = \"primary\"\nenv = \"CLAUDE_CODE_OAUTH_TOKEN\"\n";
 
@@ -69,49 +69,6 @@ fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String) {
     )
 }
 
-/// Validates a PodMonitor against the CRD's openAPIV3Schema (jsonschema, which
-/// kubernetes-validate brings) and refuses fields the schema does not name.
-const CRD_CHECK: &str = r#"
-import sys, yaml, jsonschema
-crd = yaml.safe_load(open(sys.argv[1]))
-schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-doc = yaml.safe_load(sys.stdin)
-jsonschema.validate(doc, schema)
-def strict(value, schema, path):
-    if isinstance(value, dict) and "properties" in schema:
-        for k, v in value.items():
-            if k not in schema["properties"]:
-                sys.exit(f"unknown field {path}.{k}")
-            strict(v, schema["properties"][k], f"{path}.{k}")
-    if isinstance(value, list) and "items" in schema:
-        for i, v in enumerate(value):
-            strict(v, schema["items"], f"{path}[{i}]")
-strict(doc, schema, "")
-print("valid")
-"#;
-
-/// The PodMonitor CRD schema, where the workplace provides it (`../shared/schemas/`, test data
-/// kept outside the repository). `None`, said on stderr, when it is absent.
-fn crd_schema() -> Option<std::path::PathBuf> {
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/schemas/monitoring.coreos.com_podmonitors.yaml");
-    if schema.exists() {
-        return Some(schema);
-    }
-    // Written to stderr directly, past the harness's capture, so that it shows in every run.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED the PodMonitor CRD schema check: the schema is absent at {}",
-        schema.display()
-    );
-    None
-}
-
-fn crd_valid(schema: &Path, doc: &str) -> (bool, String) {
-    run_with_stdin("python3", &["-c", CRD_CHECK, schema.to_str().unwrap()], doc)
-}
-
 #[test]
 fn the_sidecar_shares_the_workloads_secret_and_its_monitor_selects_the_patched_pods() {
     let s = Scratch::new();
@@ -129,15 +86,15 @@ fn the_sidecar_shares_the_workloads_secret_and_its_monitor_selects_the_patched_p
         ok && said.contains("passed for resource configmap/agent-consumer-config"),
         "{said}"
     );
-    if let Some(schema) = crd_schema() {
-        let (ok, said) = crd_valid(&schema, docs[1]);
+    if let Some(schema) = crd::schema("monitoring.coreos.com_podmonitors.yaml") {
+        let (ok, said) = crd::check(&schema, docs[1]);
         assert!(
             ok,
             "the PodMonitor fails its CRD schema: {said}\n{}",
             docs[1]
         );
         // A field the CRD does not know is caught: the check can fail.
-        let (ok, _) = crd_valid(
+        let (ok, _) = crd::check(
             &schema,
             &docs[1].replace("  podMetricsEndpoints:", "  podMetricEndpoints:"),
         );

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod crd;
 pub mod exporter;
 pub mod lossy_proxy;
 pub mod openbao;
