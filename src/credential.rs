@@ -104,7 +104,8 @@ pub struct Evidence {
     /// What identifies the value to a human (a certificate's subject and serial).
     pub subject: Option<String>,
     /// What the issuer said when the value was last probed (opt-in per credential).
-    pub probe: Option<ProbeOutcome>,
+    /// Boxed: most credentials are never probed, and every evidence would carry its room.
+    pub probe: Option<Box<ProbeOutcome>>,
 }
 
 /// What a probe of the issuer found.

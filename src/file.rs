@@ -34,6 +34,16 @@ pub enum ReadError {
     NotText,
 }
 
+impl ReadError {
+    /// The path is a folder (or a symlink to one), not a file.
+    pub fn is_directory(&self) -> bool {
+        matches!(self, ReadError::NotRegular(what) if *what == DIRECTORY)
+    }
+}
+
+/// What [`ReadError::NotRegular`] says of a folder.
+const DIRECTORY: &str = "a directory";
+
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -65,7 +75,7 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::NotRegular(if kind.is_fifo() {
             "a FIFO"
         } else if kind.is_dir() {
-            "a directory"
+            DIRECTORY
         } else if kind.is_socket() {
             "a socket"
         } else if kind.is_block_device() || kind.is_char_device() {
@@ -74,17 +84,44 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
             "something else"
         }));
     }
-    if meta.len() > limit {
+    let announced = meta.len();
+    if announced > limit {
         return Err(ReadError::TooLarge(limit));
     }
-    let mut bytes = Vec::new();
-    // One byte more than allowed tells a file that grew past the limit since `metadata`.
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(ReadError::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(ReadError::TooLarge(limit));
+    read_bounded(file, announced, limit)
+}
+
+/// Reads `file` to its end, `announced` being its size when it was opened: room for that and one
+/// byte more, so that a usual file takes one `read` (a short read of a regular file that has
+/// delivered its announced size is its end) and a file that grew past `limit` since is caught
+/// after reading at most one byte beyond it.
+fn read_bounded(mut file: std::fs::File, announced: u64, limit: u64) -> Result<Vec<u8>, ReadError> {
+    // `limit` is at most 64 MiB for every kind of file: it fits in memory and in `usize`.
+    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut bytes = vec![0u8; usize::try_from(announced).unwrap_or(most).min(most - 1) + 1];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            if filled >= most {
+                return Err(ReadError::TooLarge(limit));
+            }
+            // The file grew since it was opened: read on, up to one byte past the limit.
+            let grown = bytes.len().saturating_mul(2).min(most);
+            bytes.resize(grown, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled < bytes.len() && filled as u64 >= announced {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
     }
+    bytes.truncate(filled);
     Ok(bytes)
 }
 
@@ -146,6 +183,31 @@ mod tests {
             "it is a device, not a regular file"
         );
         assert_eq!(err(dir.path()), "it is a directory, not a regular file");
+        assert!(read(dir.path(), VALUE).unwrap_err().is_directory());
+        assert!(!read(&fifo, VALUE).unwrap_err().is_directory());
         assert!(err(&dir.path().join("missing")).starts_with("No such file"));
+    }
+
+    #[test]
+    fn a_file_that_grew_or_shrank_since_it_was_opened_is_read_whole_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        std::fs::write(&path, "x".repeat(100)).unwrap();
+        let open = || std::fs::File::open(&path).unwrap();
+        // Announced smaller than it is: read on past the announced size, up to the limit.
+        assert_eq!(read_bounded(open(), 10, 1000).unwrap().len(), 100);
+        assert_eq!(read_bounded(open(), 10, 100).unwrap().len(), 100);
+        assert!(matches!(
+            read_bounded(open(), 10, 99),
+            Err(ReadError::TooLarge(99))
+        ));
+        assert!(matches!(
+            read_bounded(open(), 0, 0),
+            Err(ReadError::TooLarge(0))
+        ));
+        // Announced larger than it is: its end is where reading stops.
+        assert_eq!(read_bounded(open(), 4000, 4096).unwrap().len(), 100);
+        std::fs::write(&path, "").unwrap();
+        assert!(read(&path, 10).unwrap().is_empty());
     }
 }

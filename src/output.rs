@@ -1,12 +1,11 @@
 //! Human and machine views of a [`Report`]: the `check` table and its JSON here, the status page
 //! in [`html`], the expiry calendar in [`calendar`]. Pure.
 
+use std::collections::HashSet;
 use std::fmt::Write;
 
-use serde_json::{Value, json};
-
 use crate::assess::{Assessment, Report, Status};
-use crate::credential::{Basis, ProbeVerdict};
+use crate::credential::Basis;
 
 pub mod calendar;
 pub mod html;
@@ -123,13 +122,19 @@ fn credential_notes(report: &Report) -> String {
 
 fn pool_notes(report: &Report) -> String {
     let mut out = String::new();
+    let unknown: HashSet<&str> = report
+        .assessments
+        .iter()
+        .filter(|a| a.status == Status::Unknown)
+        .map(|a| a.credential.name.as_str())
+        .collect();
     for p in &report.pools {
         // Members that could not be read (a sealed Vault) may well be usable: the runway is
         // unknown, not over.
-        let unread = report
-            .assessments
+        let unread = p
+            .members
             .iter()
-            .filter(|a| p.members.contains(&a.credential.name) && a.status == Status::Unknown)
+            .filter(|m| unknown.contains(m.as_str()))
             .count();
         let runway = match (p.runway_until, p.runway(report.now)) {
             (None, _) if unread > 0 => {
@@ -309,95 +314,243 @@ pub fn render_table(report: &Report) -> String {
     out
 }
 
-pub fn render_json(report: &Report) -> String {
-    let credentials: Vec<Value> = report
-        .assessments
-        .iter()
-        .map(|a| {
+/// Writes the `check --output json` document to `out`, one credential at a time: no tree of
+/// the whole document is built first.
+pub fn write_json(report: &Report, mut out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, &json::Document::of(report))?;
+    out.write_all(b"\n")
+}
+
+/// The shape of the JSON document, borrowed from the report. Every struct declares its fields
+/// in alphabetical order: the order the document's keys have always had.
+mod json {
+    use std::collections::BTreeMap;
+
+    use jiff::Timestamp;
+    use serde::{Serialize, Serializer};
+
+    use crate::assess::{Assessment, Pool, Report};
+    use crate::credential::{FormatResult, ProbeOutcome, ProbeVerdict, SourceStatus};
+
+    /// A value written through its `Display` as a JSON string, without a `String` in between.
+    struct Shown<T>(T);
+
+    impl<T: std::fmt::Display> Serialize for Shown<T> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(&self.0)
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct Document<'a> {
+        complete: bool,
+        credentials: Credentials<'a>,
+        now: Shown<Timestamp>,
+        pools: Vec<PoolView<'a>>,
+        problems: &'a [String],
+        sources: Vec<Source<'a>>,
+        status: &'static str,
+    }
+
+    impl<'a> Document<'a> {
+        pub(super) fn of(report: &'a Report) -> Self {
+            Document {
+                complete: report.complete(),
+                credentials: Credentials(&report.assessments),
+                now: Shown(report.now),
+                pools: report
+                    .pools
+                    .iter()
+                    .map(|p| PoolView::of(p, report.now))
+                    .collect(),
+                problems: &report.problems,
+                sources: report.sources.iter().map(Source::of).collect(),
+                status: report.overall().as_str(),
+            }
+        }
+    }
+
+    /// Every assessment, each turned into its row as it is written.
+    struct Credentials<'a>(&'a [Assessment]);
+
+    impl Serialize for Credentials<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(Credential::of))
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Credential<'a> {
+        critical_before_seconds: i64,
+        error: Option<&'a str>,
+        expires_at: Option<Shown<Timestamp>>,
+        expires_at_unix: Option<i64>,
+        fingerprint: Option<&'a str>,
+        format: Option<Format<'a>>,
+        kind: Option<&'static str>,
+        labels: &'a BTreeMap<String, String>,
+        minted_at: Option<Shown<Timestamp>>,
+        minted_at_unix: Option<i64>,
+        name: &'a str,
+        pool: Option<&'a str>,
+        /// Only for probed credentials, so that other rows keep their shape.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        probe: Option<Probe<'a>>,
+        remaining_days: Option<f64>,
+        remaining_seconds: Option<i64>,
+        replacement: Option<&'a str>,
+        runbook: Option<&'a str>,
+        source: &'a str,
+        status: &'static str,
+        subject: Option<&'a str>,
+        warn_before_seconds: i64,
+    }
+
+    impl<'a> Credential<'a> {
+        fn of(a: &'a Assessment) -> Self {
             let c = &a.credential;
             let e = a.evidence.as_ref();
-            let mut row = json!({
-                "name": c.name,
-                "pool": c.pool,
-                "source": c.source,
-                "kind": e.map(|e| e.basis.label()),
-                "labels": c.labels,
-                "runbook": c.runbook,
-                "status": a.status.as_str(),
-                "expires_at": e.and_then(|e| e.expires_at).map(|t| t.to_string()),
-                "expires_at_unix": e.and_then(|e| e.expires_at).map(|t| t.as_second()),
-                "minted_at": e.and_then(|e| e.minted_at).map(|m| m.to_string()),
-                "minted_at_unix": e.and_then(|e| e.minted_at).map(|m| m.as_second()),
-                "remaining_seconds": a.remaining.map(|r| r.as_secs()),
-                "remaining_days": a.remaining.map(|r| r.as_secs() as f64 / 86_400.0),
-                "warn_before_seconds": c.thresholds.warn_before.as_secs(),
-                "critical_before_seconds": c.thresholds.critical_before.as_secs(),
-                "fingerprint": e.and_then(|e| e.fingerprint.clone()),
-                "format": e.and_then(|e| e.format.as_ref()).map(|f| json!({
-                    "profile": f.profile,
-                    "ok": f.problem.is_none(),
-                    "problem": f.problem,
-                })),
-                "subject": e.and_then(|e| e.subject.clone()),
-                "replacement": a.replacement,
-                "error": a.error,
-            });
-            // Only for probed credentials, so that other rows keep their shape.
-            if let (Some(p), Some(map)) = (e.and_then(|e| e.probe.as_ref()), row.as_object_mut()) {
-                map.insert(
-                    "probe".into(),
-                    json!({
-                        "preset": p.preset,
-                        "at": p.at.to_string(),
-                        "verdict": match p.verdict {
-                            ProbeVerdict::Accepted => "accepted",
-                            ProbeVerdict::Rejected { expired: true } => "rejected_expired",
-                            ProbeVerdict::Rejected { expired: false } => "rejected",
-                            ProbeVerdict::Failed => "failed",
-                        },
-                        "http_status": p.http_status,
-                        "reason": p.reason,
-                    }),
-                );
+            let expires_at = e.and_then(|e| e.expires_at);
+            let minted_at = e.and_then(|e| e.minted_at);
+            Credential {
+                critical_before_seconds: c.thresholds.critical_before.as_secs(),
+                error: a.error.as_deref(),
+                expires_at: expires_at.map(Shown),
+                expires_at_unix: expires_at.map(Timestamp::as_second),
+                fingerprint: e.and_then(|e| e.fingerprint.as_deref()),
+                format: e.and_then(|e| e.format.as_ref()).map(Format::of),
+                kind: e.map(|e| e.basis.label()),
+                labels: &c.labels,
+                minted_at: minted_at.map(Shown),
+                minted_at_unix: minted_at.map(Timestamp::as_second),
+                name: &c.name,
+                pool: c.pool.as_deref(),
+                probe: e.and_then(|e| e.probe.as_deref()).map(Probe::of),
+                remaining_days: a.remaining.map(|r| r.as_secs() as f64 / 86_400.0),
+                remaining_seconds: a.remaining.map(|r| r.as_secs()),
+                replacement: a.replacement.as_deref(),
+                runbook: c.runbook.as_deref(),
+                source: &c.source,
+                status: a.status.as_str(),
+                subject: e.and_then(|e| e.subject.as_deref()),
+                warn_before_seconds: c.thresholds.warn_before.as_secs(),
             }
-            row
-        })
-        .collect();
-    let pools: Vec<Value> = report
-        .pools
-        .iter()
-        .map(|p| {
-            let runway_until = p.runway_until.filter(|t| *t != jiff::Timestamp::MAX);
-            json!({
-                "name": p.name,
-                "members": p.members,
-                "distinct": p.distinct,
-                "duplicates": p.duplicates.iter().map(|(d, o)| json!({"member": d, "same_as": o})).collect::<Vec<_>>(),
-                "runway_until": runway_until.map(|t| t.to_string()),
-                "runway_seconds": p.runway(report.now).map(|r| r.as_secs()),
-                "never_expires": p.runway_until == Some(jiff::Timestamp::MAX),
-                "low": p.low(report.now),
-                "no_runway": p.no_runway.iter().map(|(m, o)| json!({"member": m, "within_spread_of": o})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let sources: Vec<Value> = report
-        .sources
-        .iter()
-        .map(|s| json!({ "name": s.name, "kind": s.kind, "up": s.error.is_none(), "error": s.error }))
-        .collect();
-    let doc = json!({
-        "now": report.now.to_string(),
-        "status": report.overall().as_str(),
-        "complete": report.complete(),
-        "credentials": credentials,
-        "pools": pools,
-        "sources": sources,
-        "problems": report.problems,
-    });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Format<'a> {
+        ok: bool,
+        problem: Option<&'a str>,
+        profile: &'a str,
+    }
+
+    impl<'a> Format<'a> {
+        fn of(f: &'a FormatResult) -> Self {
+            Format {
+                ok: f.problem.is_none(),
+                problem: f.problem.as_deref(),
+                profile: &f.profile,
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Probe<'a> {
+        at: Shown<Timestamp>,
+        http_status: Option<u16>,
+        preset: &'a str,
+        reason: &'a str,
+        verdict: &'static str,
+    }
+
+    impl<'a> Probe<'a> {
+        fn of(p: &'a ProbeOutcome) -> Self {
+            Probe {
+                at: Shown(p.at),
+                http_status: p.http_status,
+                preset: &p.preset,
+                reason: &p.reason,
+                verdict: match p.verdict {
+                    ProbeVerdict::Accepted => "accepted",
+                    ProbeVerdict::Rejected { expired: true } => "rejected_expired",
+                    ProbeVerdict::Rejected { expired: false } => "rejected",
+                    ProbeVerdict::Failed => "failed",
+                },
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct PoolView<'a> {
+        distinct: usize,
+        duplicates: Vec<Duplicate<'a>>,
+        low: bool,
+        members: &'a [String],
+        name: &'a str,
+        never_expires: bool,
+        no_runway: Vec<NoRunway<'a>>,
+        runway_seconds: Option<i64>,
+        runway_until: Option<Shown<Timestamp>>,
+    }
+
+    #[derive(Serialize)]
+    struct Duplicate<'a> {
+        member: &'a str,
+        same_as: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct NoRunway<'a> {
+        member: &'a str,
+        within_spread_of: &'a str,
+    }
+
+    impl<'a> PoolView<'a> {
+        fn of(p: &'a Pool, now: Timestamp) -> Self {
+            PoolView {
+                distinct: p.distinct,
+                duplicates: p
+                    .duplicates
+                    .iter()
+                    .map(|(member, same_as)| Duplicate { member, same_as })
+                    .collect(),
+                low: p.low(now),
+                members: &p.members,
+                name: &p.name,
+                never_expires: p.runway_until == Some(Timestamp::MAX),
+                no_runway: p
+                    .no_runway
+                    .iter()
+                    .map(|(member, other)| NoRunway {
+                        member,
+                        within_spread_of: other,
+                    })
+                    .collect(),
+                runway_seconds: p.runway(now).map(|r| r.as_secs()),
+                runway_until: p.runway_until.filter(|t| *t != Timestamp::MAX).map(Shown),
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Source<'a> {
+        error: Option<&'a str>,
+        kind: &'static str,
+        name: &'a str,
+        up: bool,
+    }
+
+    impl<'a> Source<'a> {
+        fn of(s: &'a SourceStatus) -> Self {
+            Source {
+                error: s.error.as_deref(),
+                kind: s.kind,
+                name: &s.name,
+                up: s.error.is_none(),
+            }
+        }
+    }
 }
 
 /// What could not be read, one `problem: …` line each (credentials, sources, then the rest),

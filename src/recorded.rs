@@ -8,6 +8,7 @@
 //! an earlier value is *stale*, and the entry says until when that value lives.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use jiff::Timestamp;
 
@@ -126,18 +127,37 @@ pub fn parse(custom: &BTreeMap<String, String>) -> Recorded {
             )),
         }
     }
-    for i in 1..=HISTORY_MAX {
-        let key = history_key(i);
-        if let Some(text) = custom.get(&key) {
-            match Entry::parse(text) {
-                Ok(e) => recorded.history.push(e),
-                Err(e) => recorded
-                    .problems
-                    .push(format!("custom_metadata `{key}`: {e}")),
-            }
+    // The history keys are found by their prefix (one range of the sorted map), not by asking
+    // for each possible key: a scan reads this for every secret, and most have no history.
+    let mut found: [Option<&String>; HISTORY_MAX] = [None; HISTORY_MAX];
+    let keys = custom.range::<str, _>((Bound::Included(HISTORY_PREFIX), Bound::Unbounded));
+    for (key, text) in keys.take_while(|(k, _)| k.starts_with(HISTORY_PREFIX)) {
+        if let Some(i) = history_index(key) {
+            found[i - 1] = Some(text);
+        }
+    }
+    for (i, text) in found.iter().enumerate() {
+        let Some(text) = text else { continue };
+        match Entry::parse(text) {
+            Ok(e) => recorded.history.push(e),
+            Err(e) => recorded
+                .problems
+                .push(format!("custom_metadata `{}`: {e}", history_key(i + 1))),
         }
     }
     recorded
+}
+
+/// `i` if `key` is [`history_key`]`(i)` for some `i` in `1..=HISTORY_MAX`.
+fn history_index(key: &str) -> Option<usize> {
+    let digits = key.strip_prefix(HISTORY_PREFIX)?;
+    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits
+        .parse()
+        .ok()
+        .filter(|i| (1..=HISTORY_MAX).contains(i))
 }
 
 /// `previous_<i>`, counted from 1.
@@ -272,5 +292,25 @@ mod tests {
         assert_eq!(r.history, [entry(1)]);
         assert_eq!(r.version, None);
         assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+    }
+
+    #[test]
+    fn only_the_history_keys_themselves_are_read_and_in_their_order() {
+        let custom = BTreeMap::from([
+            (history_key(2), entry(2).encode()),
+            (history_key(1), entry(1).encode()),
+            // Near misses of a history key: other keys of the operator's, never history.
+            ("previous_01".to_string(), entry(9).encode()),
+            ("previous_+3".to_string(), entry(9).encode()),
+            ("previous_6".to_string(), entry(9).encode()),
+            ("previous_10".to_string(), entry(9).encode()),
+            ("previous_".to_string(), entry(9).encode()),
+            ("previous_x".to_string(), entry(9).encode()),
+        ]);
+        let r = parse(&custom);
+        assert_eq!(r.history, [entry(1), entry(2)]);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(history_index(&history_key(HISTORY_MAX)), Some(HISTORY_MAX));
+        assert_eq!(history_index("fingerprint"), None);
     }
 }

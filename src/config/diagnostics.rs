@@ -127,6 +127,9 @@ pub(super) fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> Conf
 pub(super) struct Diagnostics<'a> {
     text: &'a str,
     found: Vec<(Range<usize>, String)>,
+    /// Where the spans of what is being validated start in the text: a `[[credential]]`
+    /// parsed on its own counts from its section (see `split`).
+    base: usize,
 }
 
 impl<'a> Diagnostics<'a> {
@@ -134,14 +137,27 @@ impl<'a> Diagnostics<'a> {
         Diagnostics {
             text,
             found: Vec::new(),
+            base: 0,
         }
     }
 
+    /// Spans given from now on count from byte `base` of the text.
+    pub fn set_base(&mut self, base: usize) {
+        self.base = base;
+    }
+
+    /// `span` as a range of the whole text.
+    pub fn absolute(&self, span: Range<usize>) -> Range<usize> {
+        span.start + self.base..span.end + self.base
+    }
+
     pub fn error(&mut self, span: Range<usize>, message: String) {
+        let span = self.absolute(span);
         self.found.push((span, message));
     }
 
-    /// The line a span starts on, for messages that point back at an earlier definition.
+    /// The line an [`absolute`](Self::absolute) span starts on, for messages that point back at
+    /// an earlier definition.
     pub fn line_of(&self, span: Range<usize>) -> usize {
         problem(self.text, span, String::new()).line
     }

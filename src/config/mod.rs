@@ -4,6 +4,7 @@
 //! points. The stage inside, in the order data flows:
 //!
 //! - [`raw`]: serde types that mirror the file and keep the byte span of every value;
+//!   [`split`] parses a large inventory one `[[credential]]` section at a time;
 //! - `validate/`: raw → validated, one file per table or kind (`validate/mod.rs` lists them);
 //!   every problem found is reported at once, not just the first;
 //! - [`diagnostics`]: [`ConfigError`], each problem with its file, line, column and key.
@@ -14,6 +15,7 @@
 
 mod diagnostics;
 mod raw;
+mod split;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -88,9 +90,10 @@ pub struct InventoryEntry {
     /// The lifetime the config states (`minted_at`/`expires_at`), if it states one.
     pub declared: Option<Evidence>,
     /// Where the value lives and what to learn from it, if credwatch should read it.
-    pub value: Option<ValueSpec>,
+    /// Boxed, as `probe`: an entry that only declares its expiry keeps a pointer, not the room.
+    pub value: Option<Box<ValueSpec>>,
     /// Ask the issuer whether the value works (and when it expires), if configured.
-    pub probe: Option<crate::probe::ProbeSpec>,
+    pub probe: Option<Box<crate::probe::ProbeSpec>>,
 }
 
 /// A credential's value: where it lives, its format, and whether its expiry comes from it.
@@ -520,9 +523,21 @@ pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
 
 /// Validates the text of a config file. `path` is used in messages and to resolve relative paths.
 pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let raw: raw::RawConfig =
-        toml::from_str(text).map_err(|e| diagnostics::syntax_error(text, path, &e))?;
-    validate::config(raw, text, path)
+    // A large inventory is parsed one `[[credential]]` at a time; anything unusual, and every
+    // text that does not parse, goes through the whole-file parse.
+    if let Some(validated) =
+        split::parse(text).and_then(|(raw, sections)| validate::config(raw, &sections, text, path))
+    {
+        return validated;
+    }
+    let raw = toml::from_str(text).map_err(|e| diagnostics::syntax_error(text, path, &e))?;
+    // Without sections every credential is already parsed: the validator always answers.
+    validate::config(raw, &[], text, path).unwrap_or_else(|| {
+        Err(ConfigError {
+            path: path.to_path_buf(),
+            problems: Vec::new(),
+        })
+    })
 }
 
 #[cfg(test)]

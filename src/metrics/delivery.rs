@@ -8,8 +8,8 @@
 
 use jiff::Timestamp;
 
-use super::text::{Family, Series};
-use super::{RunInfo, families, known_from_series};
+use super::text::Series;
+use super::{RunInfo, encode_report, known_from_series};
 use crate::assess::{Report, carry};
 use crate::config::MetricNames;
 use crate::credential::{PoolPolicy, Thresholds};
@@ -58,9 +58,9 @@ pub struct Delivery {
     /// The last-success value delivered: this run's finish time when complete, else what the
     /// destination held.
     pub last_success: Option<Timestamp>,
-    /// The families to encode; the last-success family holds [`Delivery::last_success`] or
-    /// nothing.
-    pub families: Vec<Family>,
+    /// The exposition text to deliver; the last-success series holds
+    /// [`Delivery::last_success`], or is left out.
+    pub text: String,
 }
 
 /// Applies the partial-run rule to this run's report (`fresh`) and what the destination `held`.
@@ -81,18 +81,12 @@ pub fn prepare(
         };
         (report, held.last_success)
     };
-    let mut families = families(&report, names, run);
-    for family in families.iter_mut().filter(|f| f.name == names.last_success) {
-        family.samples.clear();
-        if let Some(t) = last_success {
-            family.push(vec![], t.as_second() as f64);
-        }
-    }
+    let text = encode_report(&report, names, run, last_success);
     Delivery {
         report,
         complete,
         last_success,
-        families,
+        text,
     }
 }
 
@@ -121,7 +115,7 @@ mod tests {
     }
 
     fn last_success_lines(d: &Delivery, names: &MetricNames) -> Vec<String> {
-        super::super::text::encode(&d.families)
+        d.text
             .lines()
             .filter(|l| l.starts_with(&names.last_success))
             .map(str::to_string)

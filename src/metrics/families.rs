@@ -26,15 +26,15 @@
 //!
 //! `<expiry>`, `<last_success>` and the `credential` label take their names from `[metrics]`.
 
-use jiff::Timestamp;
-
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use super::names;
-use crate::assess::Report;
+use super::text::{self, Samples};
 use crate::assess::carry::Known;
+use crate::assess::{Assessment, Report};
 use crate::config::MetricNames;
 use crate::credential::{Basis, Credential, ProbeVerdict, StoredValue, Thresholds};
 use crate::metrics::text::{Family, Series};
@@ -47,291 +47,388 @@ pub struct RunInfo {
 }
 
 /// The families of one run. The last-success family is always included; a sink leaves it out
-/// when the run was incomplete (see [`Report::complete`]).
+/// when the run was incomplete (see [`Report::complete`]). Every sample is built up front: for
+/// delivering, [`encode_report`] writes the same text without that list.
 pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Family> {
+    let mut collected = Collected::default();
+    emit(report, names, run, Some(run.finished_at), &mut collected);
+    collected.families
+}
+
+/// The exposition text of one run, written straight from the report: the text of
+/// [`families`] with the last-success series holding `last_success`, or left out when `None`.
+pub fn encode_report(
+    report: &Report,
+    names: &MetricNames,
+    run: RunInfo,
+    last_success: Option<Timestamp>,
+) -> String {
+    let mut out = String::new();
+    emit(
+        report,
+        names,
+        run,
+        last_success,
+        &mut text::Encoder::new(&mut out),
+    );
+    out
+}
+
+/// [`Samples`] kept as [`Family`] values; equal label strings of the report share one copy.
+#[derive(Default)]
+struct Collected {
+    families: Vec<Family>,
+    /// By address and length of the report's string (the same credential name in every family).
+    shared: HashMap<(usize, usize), Arc<str>>,
+}
+
+impl Collected {
+    fn share(&mut self, text: &str) -> Arc<str> {
+        self.shared
+            .entry((text.as_ptr() as usize, text.len()))
+            .or_insert_with(|| Arc::from(text))
+            .clone()
+    }
+}
+
+impl Samples for Collected {
+    fn family(&mut self, name: &str, help: &str) {
+        self.families.push(Family::gauge(name, help));
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (self.share(k), self.share(v)))
+            .collect();
+        if let Some(family) = self.families.last_mut() {
+            family.push(labels, value);
+        }
+    }
+}
+
+fn flag(on: bool) -> f64 {
+    if on { 1.0 } else { 0.0 }
+}
+
+/// Every family of one run, in exposition order, each followed by its samples (see the table
+/// above); the last-success series holds `last_success`, or has no sample when `None`.
+fn emit(
+    report: &Report,
+    names: &MetricNames,
+    run: RunInfo,
+    last_success: Option<Timestamp>,
+    out: &mut dyn Samples,
+) {
     let cred = names.credential_label.as_str();
-    let mut expiry = Family::gauge(
+    let extra = names.extra_series;
+    // One label buffer for every sample, borrowing from the report.
+    let mut l: Vec<(&str, &str)> = Vec::with_capacity(8);
+    let kind = |a: &Assessment| a.evidence.as_ref().map_or("unknown", |e| e.basis.label());
+    out.family(
         &names.expiry,
         "When the credential expires, as unix seconds.",
     );
-    let mut minted = Family::gauge(
+    for a in &report.assessments {
+        if let Some(t) = a.evidence.as_ref().and_then(|e| e.expires_at) {
+            full_labels(&mut l, a, cred, extra, kind(a));
+            out.sample(&l, t.as_second() as f64);
+        }
+    }
+    let last_success_family = |out: &mut dyn Samples| {
+        out.family(
+            &names.last_success,
+            "When credwatch last read every source and delivered the result, as unix seconds.",
+        );
+        if let Some(t) = last_success {
+            out.sample(&[], t.as_second() as f64);
+        }
+    };
+    if !extra {
+        last_success_family(out);
+        return;
+    }
+
+    out.family(
         names::MINTED,
         "When the credential was minted or issued, as unix seconds.",
     );
-    let mut warn = Family::gauge(
+    for a in &report.assessments {
+        if let Some(m) = a.evidence.as_ref().and_then(|e| e.minted_at) {
+            full_labels(&mut l, a, cred, extra, kind(a));
+            out.sample(&l, m.as_second() as f64);
+        }
+    }
+    out.family(
         names::WARN_BEFORE,
         "Time before expiry at which the credential starts to warn.",
     );
-    let mut critical = Family::gauge(
+    for a in &report.assessments {
+        let c = &a.credential;
+        out.sample(
+            &[(cred, &c.name)],
+            c.thresholds.warn_before.as_secs() as f64,
+        );
+    }
+    out.family(
         names::CRITICAL_BEFORE,
         "Time before expiry at which the credential becomes critical.",
     );
-    let mut read_ok = Family::gauge(
+    for a in &report.assessments {
+        let c = &a.credential;
+        out.sample(
+            &[(cred, &c.name)],
+            c.thresholds.critical_before.as_secs() as f64,
+        );
+    }
+    out.family(
         names::READ_OK,
         "1 if the credential's expiry was read in this run, 0 if reading it failed.",
     );
-    let mut info = Family::gauge(names::INFO, "Where a credential comes from; always 1.");
-    let mut format_ok = Family::gauge(
+    for a in &report.assessments {
+        out.sample(&[(cred, &a.credential.name)], flag(a.error.is_none()));
+    }
+    out.family(
         names::FORMAT_OK,
         "1 if the credential's value has the shape its format requires, 0 if not.",
     );
-    let mut replacement = Family::gauge(
+    for a in &report.assessments {
+        if let Some(f) = a.evidence.as_ref().and_then(|e| e.format.as_ref()) {
+            out.sample(
+                &[
+                    (cred, &a.credential.name),
+                    (names::FORMAT_LABEL, &f.profile),
+                ],
+                flag(f.problem.is_none()),
+            );
+        }
+    }
+    out.family(names::INFO, "Where a credential comes from; always 1.");
+    for a in &report.assessments {
+        let c = &a.credential;
+        l.clear();
+        l.extend([
+            (cred, c.name.as_str()),
+            (names::SOURCE_LABEL, &c.source),
+            (names::KIND_LABEL, kind(a)),
+        ]);
+        if let Some(pool) = &c.pool {
+            l.push((names::POOL_LABEL, pool));
+        }
+        if let Some(fp) = a.evidence.as_ref().and_then(|e| e.fingerprint.as_deref()) {
+            l.push((names::FINGERPRINT_LABEL, fp));
+        }
+        out.sample(&l, 1.0);
+    }
+    out.family(
         names::REPLACEMENT_AVAILABLE,
         "1 if another pool member holding a different, healthy value could take over.",
     );
-    let mut probe_ok = Family::gauge(
+    for a in &report.assessments {
+        if let Some(pool) = &a.credential.pool {
+            out.sample(
+                &[(cred, &a.credential.name), (names::POOL_LABEL, pool)],
+                flag(a.replacement.is_some()),
+            );
+        }
+    }
+    let probed = || {
+        report.assessments.iter().filter_map(|a| {
+            let p = a.evidence.as_ref().and_then(|e| e.probe.as_deref())?;
+            Some((a.credential.name.as_str(), p))
+        })
+    };
+    out.family(
         names::PROBE_OK,
         "1 if the issuer accepted the credential when last probed, 0 if it rejected it or gave no verdict.",
     );
-    let mut probe_rejected = Family::gauge(
+    for (name, p) in probed() {
+        out.sample(
+            &[
+                (cred, name),
+                (names::PROBE_LABEL, &p.preset),
+                (names::STATUS_CLASS_LABEL, p.status_class()),
+            ],
+            flag(p.verdict == ProbeVerdict::Accepted),
+        );
+    }
+    out.family(
         names::PROBE_REJECTED,
         "1 if the issuer rejected the credential (expired or revoked) when last probed, 0 otherwise.",
     );
-    let mut probe_at = Family::gauge(
+    for (name, p) in probed() {
+        out.sample(
+            &[(cred, name), (names::PROBE_LABEL, &p.preset)],
+            flag(matches!(p.verdict, ProbeVerdict::Rejected { .. })),
+        );
+    }
+    out.family(
         names::PROBE_TIMESTAMP,
         "When the credential was last probed, as unix seconds.",
     );
-    let mut pool_members =
-        Family::gauge(names::POOL_MEMBERS, "How many credentials the pool lists.");
-    let mut pool_distinct = Family::gauge(
+    for (name, p) in probed() {
+        out.sample(
+            &[(cred, name), (names::PROBE_LABEL, &p.preset)],
+            p.at.as_second() as f64,
+        );
+    }
+
+    out.family(names::POOL_MEMBERS, "How many credentials the pool lists.");
+    for p in &report.pools {
+        out.sample(&[(names::POOL_LABEL, &p.name)], p.members.len() as f64);
+    }
+    out.family(
         names::POOL_DISTINCT,
         "How many different values the pool's members hold.",
     );
-    let mut pool_runway = Family::gauge(
+    for p in &report.pools {
+        out.sample(&[(names::POOL_LABEL, &p.name)], p.distinct as f64);
+    }
+    out.family(
         names::POOL_RUNWAY_EXPIRY,
         "When the pool's last usable distinct credential expires, as unix seconds.",
     );
-    let mut pool_warn = Family::gauge(
+    for p in &report.pools {
+        let at = match p.runway_until {
+            // No usable member: the runway is over.
+            None => report.now,
+            Some(t) if t == Timestamp::MAX => continue,
+            Some(t) => t,
+        };
+        out.sample(&[(names::POOL_LABEL, &p.name)], at.as_second() as f64);
+    }
+    out.family(
         names::POOL_RUNWAY_WARN_BEFORE,
         "Warn when the pool's runway is shorter than this.",
     );
-    let mut source_up = Family::gauge(
+    for p in &report.pools {
+        out.sample(
+            &[(names::POOL_LABEL, &p.name)],
+            p.runway_warn_before.as_secs() as f64,
+        );
+    }
+
+    out.family(
         names::SOURCE_UP,
         "1 if the source was read in this run, 0 if it failed.",
     );
-
-    // Label names, shared by every series that carries them.
-    let l_cred: Arc<str> = cred.into();
-    let [l_pool, l_source, l_kind, l_format, l_fingerprint]: [Arc<str>; 5] = [
-        names::POOL_LABEL,
-        names::SOURCE_LABEL,
-        names::KIND_LABEL,
-        names::FORMAT_LABEL,
-        names::FINGERPRINT_LABEL,
-    ]
-    .map(Arc::from);
-    for a in &report.assessments {
-        let c = &a.credential;
-        let n: Arc<str> = c.name.as_str().into();
-        let source: Arc<str> = c.source.as_str().into();
-        let pool: Option<Arc<str>> = c.pool.as_deref().map(Arc::from);
-        let name = || vec![(l_cred.clone(), n.clone())];
-        let kind: Arc<str> = a
-            .evidence
-            .as_ref()
-            .map_or("unknown", |e| e.basis.label())
-            .into();
-        let mut full = name();
-        if names.extra_series {
-            if let Some(pool) = &pool {
-                full.push((l_pool.clone(), pool.clone()));
-            }
-            full.push((l_source.clone(), source.clone()));
-            full.push((l_kind.clone(), kind.clone()));
-        }
-        full.extend(
-            c.labels
-                .iter()
-                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))),
-        );
-
-        if let Some(e) = &a.evidence {
-            if let Some(t) = e.expires_at {
-                expiry.push(full.clone(), t.as_second() as f64);
-            }
-            if let Some(m) = e.minted_at {
-                minted.push(full.clone(), m.as_second() as f64);
-            }
-            if let Some(f) = &e.format {
-                let mut labels = name();
-                labels.push((l_format.clone(), f.profile.as_str().into()));
-                format_ok.push(labels, if f.problem.is_none() { 1.0 } else { 0.0 });
-            }
-        }
-        if let Some(pool) = &pool {
-            let mut labels = name();
-            labels.push((l_pool.clone(), pool.clone()));
-            replacement.push(labels, if a.replacement.is_some() { 1.0 } else { 0.0 });
-        }
-        if let Some(p) = a.evidence.as_ref().and_then(|e| e.probe.as_ref()) {
-            let mut labels = name();
-            labels.push((names::PROBE_LABEL.into(), p.preset.as_str().into()));
-            probe_at.push(labels.clone(), p.at.as_second() as f64);
-            let rejected = matches!(p.verdict, ProbeVerdict::Rejected { .. });
-            probe_rejected.push(labels.clone(), if rejected { 1.0 } else { 0.0 });
-            labels.push((names::STATUS_CLASS_LABEL.into(), p.status_class().into()));
-            let ok = p.verdict == ProbeVerdict::Accepted;
-            probe_ok.push(labels, if ok { 1.0 } else { 0.0 });
-        }
-        warn.push(name(), c.thresholds.warn_before.as_secs() as f64);
-        critical.push(name(), c.thresholds.critical_before.as_secs() as f64);
-        read_ok.push(name(), if a.error.is_none() { 1.0 } else { 0.0 });
-        let mut info_labels = name();
-        info_labels.push((l_source.clone(), source.clone()));
-        info_labels.push((l_kind.clone(), kind.clone()));
-        if let Some(pool) = &pool {
-            info_labels.push((l_pool.clone(), pool.clone()));
-        }
-        if let Some(fp) = a.evidence.as_ref().and_then(|e| e.fingerprint.as_deref()) {
-            info_labels.push((l_fingerprint.clone(), fp.into()));
-        }
-        info.push(info_labels, 1.0);
+    for s in &report.sources {
+        out.sample(&[(names::SOURCE_LABEL, &s.name)], flag(s.error.is_none()));
     }
-    for p in &report.pools {
-        let labels = || vec![(l_pool.clone(), Arc::from(p.name.as_str()))];
-        pool_members.push(labels(), p.members.len() as f64);
-        pool_distinct.push(labels(), p.distinct as f64);
-        match p.runway_until {
-            // No usable member: the runway is over.
-            None => pool_runway.push(labels(), report.now.as_second() as f64),
-            Some(t) if t == jiff::Timestamp::MAX => {}
-            Some(t) => pool_runway.push(labels(), t.as_second() as f64),
-        }
-        pool_warn.push(labels(), p.runway_warn_before.as_secs() as f64);
-    }
-    let mut source_error = Family::gauge(
+    out.family(
         names::SOURCE_ERROR,
         "1 for a source that failed in this run, with the reason (sealed, denied, unreachable, ...).",
     );
     for s in report.sources.iter().filter(|s| s.error.is_some()) {
-        source_error.push(
-            vec![
-                (names::SOURCE_LABEL.into(), s.name.as_str().into()),
-                (
-                    names::REASON_LABEL.into(),
-                    s.reason.unwrap_or("error").into(),
-                ),
+        out.sample(
+            &[
+                (names::SOURCE_LABEL, &s.name),
+                (names::REASON_LABEL, s.reason.unwrap_or("error")),
             ],
             1.0,
         );
     }
-    for s in &report.sources {
-        source_up.push(
-            vec![(names::SOURCE_LABEL.into(), s.name.as_str().into())],
-            if s.error.is_none() { 1.0 } else { 0.0 },
-        );
-    }
 
-    let mut last_success = Family::gauge(
-        &names.last_success,
-        "When credwatch last read every source and delivered the result, as unix seconds.",
-    );
-    last_success.push(vec![], run.finished_at.as_second() as f64);
+    emit_copies(report, cred, out);
 
-    if !names.extra_series {
-        return vec![expiry, last_success];
-    }
-    let mut last_run = Family::gauge(names::LAST_RUN, "When credwatch last ran, as unix seconds.");
-    last_run.push(vec![], run.finished_at.as_second() as f64);
-    let mut duration = Family::gauge(names::RUN_DURATION, "How long the last run took.");
-    duration.push(vec![], run.duration_seconds);
-    let mut build = Family::gauge(
+    last_success_family(out);
+    out.family(names::LAST_RUN, "When credwatch last ran, as unix seconds.");
+    out.sample(&[], run.finished_at.as_second() as f64);
+    out.family(names::RUN_DURATION, "How long the last run took.");
+    out.sample(&[], run.duration_seconds);
+    out.family(
         names::BUILD_INFO,
         "The credwatch version that produced these series.",
     );
-    build.push(
-        vec![(
-            names::VERSION_LABEL.into(),
-            env!("CARGO_PKG_VERSION").into(),
-        )],
-        1.0,
-    );
+    out.sample(&[(names::VERSION_LABEL, env!("CARGO_PKG_VERSION"))], 1.0);
+}
 
-    let [consumer_fp, consumer_ok, stored_expiry, stored_replaced] =
-        copy_families(report, &l_cred, &l_fingerprint);
-    vec![
-        expiry,
-        minted,
-        warn,
-        critical,
-        read_ok,
-        format_ok,
-        info,
-        replacement,
-        probe_ok,
-        probe_rejected,
-        probe_at,
-        pool_members,
-        pool_distinct,
-        pool_runway,
-        pool_warn,
-        source_up,
-        source_error,
-        consumer_fp,
-        consumer_ok,
-        stored_expiry,
-        stored_replaced,
-        last_success,
-        last_run,
-        duration,
-        build,
-    ]
+/// The labels of the expiry and mint series: the credential, its pool, source and kind (unless
+/// `[metrics] extra_series` is off), then its own labels.
+fn full_labels<'r>(
+    l: &mut Vec<(&'r str, &'r str)>,
+    a: &'r Assessment,
+    cred: &'r str,
+    extra: bool,
+    kind: &'r str,
+) {
+    let c = &a.credential;
+    l.clear();
+    l.push((cred, &c.name));
+    if extra {
+        if let Some(pool) = &c.pool {
+            l.push((names::POOL_LABEL, pool));
+        }
+        l.push((names::SOURCE_LABEL, &c.source));
+        l.push((names::KIND_LABEL, kind));
+    }
+    l.extend(c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 }
 
 /// The consumers' copies and the values stores recorded (see the table above).
-fn copy_families(report: &Report, l_cred: &Arc<str>, l_fp: &Arc<str>) -> [Family; 4] {
-    let mut fp = Family::gauge(
+fn emit_copies(report: &Report, cred: &str, out: &mut dyn Samples) {
+    let (consumers, stored) = (&report.copies.consumers, &report.copies.stored);
+    out.family(
         names::CONSUMER_FINGERPRINT,
         "A consumer's copy of a stored credential, by fingerprint; always 1.",
     );
-    let mut ok = Family::gauge(
+    for c in consumers {
+        if let Ok(f) = &c.fingerprint {
+            out.sample(
+                &[
+                    (cred, &c.credential),
+                    (names::CONSUMER_LABEL, &c.consumer),
+                    (names::FINGERPRINT_LABEL, f),
+                ],
+                1.0,
+            );
+        }
+    }
+    out.family(
         names::CONSUMER_READ_OK,
         "1 if the consumer's copy was read, 0 if not.",
     );
-    let mut expiry = Family::gauge(
+    for c in consumers {
+        out.sample(
+            &[(cred, &c.credential), (names::CONSUMER_LABEL, &c.consumer)],
+            flag(c.fingerprint.is_ok()),
+        );
+    }
+    out.family(
         names::STORED_VALUE_EXPIRY,
         "When a value the store holds (current) or held (replaced) expires, as unix seconds.",
     );
-    let mut replaced = Family::gauge(
-        names::STORED_VALUE_REPLACED,
-        "When the store stopped holding a value, as unix seconds.",
-    );
-    let l_consumer: Arc<str> = names::CONSUMER_LABEL.into();
-    let l_state: Arc<str> = names::STATE_LABEL.into();
-    for c in &report.copies.consumers {
-        let labels = vec![
-            (l_cred.clone(), Arc::from(c.credential.as_str())),
-            (l_consumer.clone(), Arc::from(c.consumer.as_str())),
-        ];
-        ok.push(
-            labels.clone(),
-            if c.fingerprint.is_ok() { 1.0 } else { 0.0 },
-        );
-        if let Ok(f) = &c.fingerprint {
-            let mut labels = labels;
-            labels.push((l_fp.clone(), Arc::from(f.as_str())));
-            fp.push(labels, 1.0);
-        }
-    }
-    for s in &report.copies.stored {
-        let labels = vec![
-            (l_cred.clone(), Arc::from(s.credential.as_str())),
-            (l_fp.clone(), Arc::from(s.fingerprint.as_str())),
-        ];
+    for s in stored {
         if let Some(at) = s.expires_at {
             let state = match s.replaced_at {
                 None => names::STATE_CURRENT,
                 Some(_) => names::STATE_REPLACED,
             };
-            let mut labels = labels.clone();
-            labels.push((l_state.clone(), state.into()));
-            expiry.push(labels, at.as_second() as f64);
-        }
-        if let Some(at) = s.replaced_at {
-            replaced.push(labels, at.as_second() as f64);
+            out.sample(
+                &[
+                    (cred, &s.credential),
+                    (names::FINGERPRINT_LABEL, &s.fingerprint),
+                    (names::STATE_LABEL, state),
+                ],
+                at.as_second() as f64,
+            );
         }
     }
-    [fp, ok, expiry, replaced]
+    out.family(
+        names::STORED_VALUE_REPLACED,
+        "When the store stopped holding a value, as unix seconds.",
+    );
+    for s in stored {
+        if let Some(at) = s.replaced_at {
+            out.sample(
+                &[
+                    (cred, &s.credential),
+                    (names::FINGERPRINT_LABEL, &s.fingerprint),
+                ],
+                at.as_second() as f64,
+            );
+        }
+    }
 }
 
 /// The values a store recorded, read back from their series (the inverse of the stored-value

@@ -1,11 +1,11 @@
 //! The Prometheus text exposition format 0.0.4, the one the Pushgateway, node_exporter's textfile
-//! collector and a `/metrics` scrape all accept. Pure: encodes into a `String`, no I/O.
+//! collector and a `/metrics` scrape all accept. Pure: encodes into any `fmt::Write`, no I/O.
 //!
 //! Label values escape `\`, `"` and newline; HELP escapes `\` and newline; no timestamps are
 //! written (the Pushgateway rejects them); the text ends with a newline.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 use std::sync::Arc;
 
 /// The Content-Type of what [`encode`] produces.
@@ -50,63 +50,137 @@ impl Family {
     }
 }
 
+/// Where gauge families go, one sample at a time: a family is announced, then its samples
+/// follow. What [`crate::metrics::families`] produces into, so that a report can be encoded
+/// without a list of every sample in between.
+pub trait Samples {
+    fn family(&mut self, name: &str, help: &str);
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64);
+}
+
+/// Writes the samples it is given as exposition text into `out`, escaping straight into it; a
+/// family without samples is left out entirely.
+pub struct Encoder<'w, W: Write> {
+    out: &'w mut W,
+    name: String,
+    help: String,
+    /// The current family's `# HELP`/`# TYPE` lines are written (it has a sample).
+    started: bool,
+}
+
+impl<'w, W: Write> Encoder<'w, W> {
+    pub fn new(out: &'w mut W) -> Self {
+        Encoder {
+            out,
+            name: String::new(),
+            help: String::new(),
+            started: false,
+        }
+    }
+
+    fn write_sample(&mut self, labels: &[(&str, &str)], value: f64) -> fmt::Result {
+        if !self.started {
+            self.started = true;
+            self.out.write_str("# HELP ")?;
+            self.out.write_str(&self.name)?;
+            self.out.write_char(' ')?;
+            write_escaped(self.out, &self.help, false)?;
+            writeln!(self.out, "\n# TYPE {} gauge", self.name)?;
+        }
+        self.out.write_str(&self.name)?;
+        if !labels.is_empty() {
+            self.out.write_char('{')?;
+            for (i, (name, value)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.write_char(',')?;
+                }
+                self.out.write_str(name)?;
+                self.out.write_str("=\"")?;
+                write_escaped(self.out, value, true)?;
+                self.out.write_char('"')?;
+            }
+            self.out.write_char('}')?;
+        }
+        self.out.write_char(' ')?;
+        write_value(self.out, value)?;
+        self.out.write_char('\n')
+    }
+}
+
+impl<W: Write> Samples for Encoder<'_, W> {
+    fn family(&mut self, name: &str, help: &str) {
+        self.name.clear();
+        self.name.push_str(name);
+        self.help.clear();
+        self.help.push_str(help);
+        self.started = false;
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        // Writing into a String cannot fail; other writers report through their own state.
+        let _ = self.write_sample(labels, value);
+    }
+}
+
 /// Encodes gauge families; a family without samples is left out entirely.
 pub fn encode(families: &[Family]) -> String {
     let mut out = String::new();
-    for family in families.iter().filter(|f| !f.samples.is_empty()) {
-        let _ = writeln!(out, "# HELP {} {}", family.name, escape_help(&family.help));
-        let _ = writeln!(out, "# TYPE {} gauge", family.name);
+    let mut encoder = Encoder::new(&mut out);
+    let mut labels: Vec<(&str, &str)> = Vec::new();
+    for family in families {
+        encoder.family(&family.name, &family.help);
         for sample in &family.samples {
-            out.push_str(&family.name);
-            if !sample.labels.is_empty() {
-                out.push('{');
-                for (i, (name, value)) in sample.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    let _ = write!(out, "{name}=\"{}\"", escape_label_value(value));
-                }
-                out.push('}');
-            }
-            out.push(' ');
-            out.push_str(&format_value(sample.value));
-            out.push('\n');
+            labels.clear();
+            labels.extend(sample.labels.iter().map(|(k, v)| (&**k, &**v)));
+            encoder.sample(&labels, sample.value);
         }
     }
     out
+}
+
+/// Writes `text` escaped: `\` and newline always, `"` in a label value.
+fn write_escaped(out: &mut impl Write, text: &str, label_value: bool) -> fmt::Result {
+    let mut rest = text;
+    while let Some(i) = rest.find(|c| c == '\\' || c == '\n' || (label_value && c == '"')) {
+        out.write_str(&rest[..i])?;
+        out.write_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            _ => "\\\"",
+        })?;
+        rest = &rest[i + 1..];
+    }
+    out.write_str(rest)
 }
 
 pub fn escape_label_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    let _ = write_escaped(&mut out, value, true);
     out
 }
 
 pub fn escape_help(help: &str) -> String {
-    help.replace('\\', "\\\\").replace('\n', "\\n")
+    let mut out = String::with_capacity(help.len());
+    let _ = write_escaped(&mut out, help, false);
+    out
 }
 
 /// Whole numbers print without a fraction (`1808064429`, not `1.808064429e9`).
 pub fn format_value(value: f64) -> String {
+    let mut out = String::new();
+    let _ = write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut impl Write, value: f64) -> fmt::Result {
     if value.is_nan() {
-        "NaN".into()
+        out.write_str("NaN")
     } else if value.is_infinite() {
-        if value > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
+        out.write_str(if value > 0.0 { "+Inf" } else { "-Inf" })
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
+        write!(out, "{}", value as i64)
     } else {
-        format!("{value}")
+        write!(out, "{value}")
     }
 }
 

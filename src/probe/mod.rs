@@ -354,7 +354,7 @@ pub fn apply(
             None => note.clone(),
         });
     }
-    evidence.probe = Some(outcome);
+    evidence.probe = Some(Box::new(outcome));
     Ok(evidence)
 }
 

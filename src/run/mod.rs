@@ -30,11 +30,15 @@ pub(crate) use out;
 
 /// Writes `text` to stdout; a closed pipe is not an error, anything else is logged.
 pub(crate) fn write_stdout(text: &str) {
+    stream_stdout(|out| out.write_all(text.as_bytes()));
+}
+
+/// Lets `write` stream into a buffered stdout; a closed pipe is not an error, anything else is
+/// logged.
+fn stream_stdout(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
+    let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if let Err(e) = write(&mut stdout).and_then(|()| stdout.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         log::error!("cannot write to stdout: {e}");
@@ -179,12 +183,14 @@ fn check(cx: &Context, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let config = load(cx)?;
     let now = now(&args.now)?;
     let report = collect_and_assess(cx, &config, now);
-    let text = match args.output {
-        OutputFormat::Table => output::render_table(&report),
-        OutputFormat::Json => output::render_json(&report),
-        OutputFormat::Html => output::html::render_html(&report),
-    };
-    out!("{text}");
+    // The report holds all that is shown: a large inventory need not stay alive beside it.
+    drop(config);
+    match args.output {
+        OutputFormat::Table => out!("{}", output::render_table(&report)),
+        // Streamed: the document of a large inventory is never held whole.
+        OutputFormat::Json => stream_stdout(|out| output::write_json(&report, out)),
+        OutputFormat::Html => out!("{}", output::html::render_html(&report)),
+    }
     Ok(report.overall().into())
 }
 

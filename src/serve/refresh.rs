@@ -21,7 +21,6 @@ use crate::credential::PoolPolicy;
 use crate::env::Env;
 use crate::metrics::RunInfo;
 use crate::metrics::delivery::{self, Delivery, Held};
-use crate::metrics::text;
 use crate::serve::state::{Latest, Shutdown, Views};
 use crate::{output, sources};
 
@@ -61,10 +60,9 @@ pub fn publish(
     let Delivery {
         report,
         last_success,
-        families,
+        text,
         ..
     } = delivery::prepare(fresh, held, names, policy, run);
-    let text = text::encode(&families);
     Published {
         report,
         last_success,

@@ -53,12 +53,24 @@ impl Latest {
     /// scrape waits at most for a pointer swap.
     pub fn publish(&self, text: String) {
         let page = Arc::new(Page::new(text));
-        *self.page.write().unwrap_or_else(PoisonError::into_inner) = Some(page);
+        let replaced = self
+            .page
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(page);
+        // The old page (megabytes) is freed after the lock is released, so that no scrape waits
+        // for it; an answer still writing it holds its own reference.
+        drop(replaced);
     }
 
     /// Makes `views` what `/` and `/calendar.ics` answer from now on.
     pub fn publish_views(&self, views: Views) {
-        *self.views.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(views));
+        let replaced = self
+            .views
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(Arc::new(views));
+        drop(replaced);
     }
 
     /// The last published views; `None` until the first collection finished.

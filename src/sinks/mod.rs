@@ -12,8 +12,8 @@ use jiff::Timestamp;
 
 use crate::assess::Report;
 use crate::config::Config;
+use crate::metrics::RunInfo;
 use crate::metrics::delivery::{self, Delivery, Held};
-use crate::metrics::{RunInfo, text};
 
 /// A place a run's exposition text goes.
 pub trait Destination {
@@ -53,10 +53,9 @@ pub fn deliver(
         finished_at: now,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
-    let Delivery {
-        report, families, ..
-    } = delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
-    let written = destination.write(&text::encode(&families), complete);
+    let Delivery { report, text, .. } =
+        delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
+    let written = destination.write(&text, complete);
     Delivered {
         report,
         complete,

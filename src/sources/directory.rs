@@ -83,49 +83,58 @@ pub fn read_directory(
         if !is_entry_name(name) {
             continue;
         }
-        // `metadata` follows symlinks, as a mounted ConfigMap needs.
-        match std::fs::metadata(entry.path()) {
-            Ok(m) if m.is_dir() => continue,
-            _ => names.push(name.to_string()),
+        // The listing's own file type (no system call): a folder is skipped here, a symlink
+        // (a mounted ConfigMap's keys) is followed when the entry is opened.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
         }
+        names.push(name.to_string());
     }
     names.sort();
     let mut observations: Vec<Observation> = names
         .into_iter()
-        .map(|name| observe(common, source, &dir.join(&name), name))
+        .filter_map(|name| observe(common, source, &dir.join(&name), name))
         .collect();
     observations.extend(unreadable);
     Ok(observations)
 }
 
+/// The observation of one entry, read with one open, one `fstat` and (usually) one `read`;
+/// `None` for an entry that turns out to be a folder (a symlink to one).
 fn observe(
     common: &SourceCommon,
     source: &DirectorySource,
     path: &Path,
     name: String,
-) -> Observation {
+) -> Option<Observation> {
     // Only regular files are read (a FIFO or a device would block or never end), and only as
     // much as unix seconds can take.
-    let evidence = crate::file::read(path, crate::file::DIRECTORY_ENTRY)
-        .map_err(|e| match e {
-            crate::file::ReadError::NotRegular(_) => format!(
-                "`{}` is not a regular file; expected a file holding unix seconds",
-                path.display()
-            ),
-            e => format!("cannot read `{}`: {e}", path.display()),
-        })
-        .and_then(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
-        })
-        .and_then(|text| {
-            parse_entry(&text, source.content, common.ttl)
-                .map_err(|e| format!("`{}`: {e}", path.display()))
-        });
-    Observation {
+    let evidence = match crate::file::read(path, crate::file::DIRECTORY_ENTRY) {
+        Err(e) if e.is_directory() => return None,
+        // A folder that cannot be opened is still a folder (`metadata` follows symlinks); this
+        // look costs a call only on the way to an error.
+        Err(crate::file::ReadError::Io(_)) if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) => {
+            return None;
+        }
+        Err(crate::file::ReadError::NotRegular(_)) => Err(format!(
+            "`{}` is not a regular file; expected a file holding unix seconds",
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+        Ok(bytes) => Ok(bytes),
+    }
+    .and_then(|bytes| {
+        String::from_utf8(bytes)
+            .map_err(|_| format!("`{}` is not text; expected unix seconds", path.display()))
+    })
+    .and_then(|text| {
+        parse_entry(&text, source.content, common.ttl)
+            .map_err(|e| format!("`{}`: {e}", path.display()))
+    });
+    Some(Observation {
         credential: common.credential(name),
         evidence,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -177,5 +186,62 @@ mod tests {
         assert!(!is_entry_name("..data"));
         assert!(!is_entry_name("..2026_04_18_12_07_09.123"));
         assert!(!is_entry_name(".hidden"));
+    }
+
+    #[test]
+    fn folders_are_skipped_symlinks_followed_and_odd_entries_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("folder")).unwrap();
+        std::fs::create_dir(root.join("..data")).unwrap();
+        std::fs::write(root.join("..data/linked"), "1808064429\n").unwrap();
+        std::os::unix::fs::symlink("..data/linked", root.join("linked")).unwrap();
+        std::os::unix::fs::symlink("folder", root.join("to-folder")).unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
+        std::fs::write(root.join("plain"), "1808064430").unwrap();
+        let fifo = std::ffi::CString::new(root.join("fifo").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let common = SourceCommon {
+            name: "dir".into(),
+            ttl: YEAR,
+            pool: None,
+            labels: Default::default(),
+            runbook: None,
+            thresholds: crate::credential::Thresholds {
+                warn_before: SignedDuration::from_hours(24),
+                critical_before: SignedDuration::from_hours(1),
+            },
+        };
+        let source = DirectorySource {
+            path: root.to_path_buf(),
+            content: DirectoryContent::ExpiresAt,
+        };
+        let read = read_directory(&common, &source).unwrap();
+        let found: Vec<(&str, Result<i64, &str>)> = read
+            .iter()
+            .map(|o| {
+                let evidence = o.evidence.as_ref();
+                (
+                    o.credential.name.as_str(),
+                    evidence
+                        .map(|e| e.expires_at.unwrap().as_second())
+                        .map_err(String::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert_eq!(found[0].0, "dangling");
+        assert!(
+            found[0].1.unwrap_err().starts_with("cannot read"),
+            "{found:?}"
+        );
+        assert_eq!(found[1].0, "fifo");
+        assert!(
+            found[1].1.unwrap_err().contains("is not a regular file"),
+            "{found:?}"
+        );
+        assert_eq!(found[2], ("linked", Ok(1_808_064_429)));
+        assert_eq!(found[3], ("plain", Ok(1_808_064_430)));
     }
 }

@@ -10,7 +10,7 @@ use crate::sources::evidence;
 /// Reads the value of every entry that has one, and probes those with a `probe` (results cached,
 /// see [`crate::probe`]); `key` keys the fingerprints.
 pub fn observations(
-    entries: &[InventoryEntry],
+    entries: &[&InventoryEntry],
     key: Option<&Secret>,
     env: &Env,
     now: jiff::Timestamp,

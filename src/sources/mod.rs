@@ -12,31 +12,17 @@ pub mod inventory;
 pub mod vault;
 pub mod vault_token;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
-use crate::config::{Config, INVENTORY_SOURCE, SourceKind, ValueFrom};
-use crate::credential::{Collection, Observation, Secret, SourceStatus};
+use crate::config::{Config, INVENTORY_SOURCE, InventoryEntry, SourceKind, ValueFrom};
+use crate::credential::{Collection, Secret, SourceStatus};
 use crate::env::Env;
 
 /// Reads every source named in the config. `now` decides whether a Vault version whose deletion
 /// was scheduled is deleted yet.
 pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
     let mut collection = Collection::default();
-    let mut origin: BTreeMap<String, String> = BTreeMap::new();
-    let mut add = |collection: &mut Collection, observations: Vec<Observation>| {
-        for o in observations {
-            if let Some(first) = origin.get(&o.credential.name) {
-                collection.problems.push(format!(
-                    "credential `{}` from source `{}` is skipped: source `{first}` already defines that name",
-                    o.credential.name, o.credential.source
-                ));
-                continue;
-            }
-            origin.insert(o.credential.name.clone(), o.credential.source.clone());
-            collection.observations.push(o);
-        }
-    };
-
     let key = match fingerprint_key(config, env) {
         Ok(k) => k,
         Err(e) => {
@@ -45,7 +31,7 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
         }
     };
     // Inventory credentials whose value lives in Vault are read with their vault source.
-    let local: Vec<_> = config
+    let local: Vec<&InventoryEntry> = config
         .inventory
         .iter()
         .filter(|e| {
@@ -54,7 +40,6 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
                 Some(ValueFrom::Vault { .. })
             )
         })
-        .cloned()
         .collect();
     if !local.is_empty() {
         collection.sources.push(SourceStatus {
@@ -63,10 +48,9 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
             error: None,
             reason: None,
         });
-        add(
-            &mut collection,
-            inventory::observations(&local, key.as_ref(), env, now),
-        );
+        collection
+            .observations
+            .extend(inventory::observations(&local, key.as_ref(), env, now));
     }
     for source in &config.sources {
         let name = source.name();
@@ -128,8 +112,9 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
             error,
             reason,
         });
-        add(&mut collection, observations);
+        collection.observations.extend(observations);
     }
+    skip_duplicates(&mut collection);
     collection.copies.consumers = consumer::read_copies(&config.consumers, key.as_ref(), env);
     // A monitor that watches nothing is broken, not fine.
     if collection.observations.is_empty() && config.consumers.is_empty() {
@@ -138,6 +123,39 @@ pub fn collect(config: &Config, now: jiff::Timestamp, env: &Env) -> Collection {
         );
     }
     collection
+}
+
+/// Keeps the first credential of each name, in the order the sources were read, and says which
+/// later ones were skipped.
+fn skip_duplicates(collection: &mut Collection) {
+    let observations = &collection.observations;
+    let mut first: HashMap<&str, &str> = HashMap::with_capacity(observations.len());
+    let mut keep = Vec::with_capacity(observations.len());
+    let mut skipped = Vec::new();
+    for o in observations {
+        let (name, source) = (o.credential.name.as_str(), o.credential.source.as_str());
+        match first.entry(name) {
+            Entry::Occupied(first) => {
+                skipped.push(format!(
+                    "credential `{name}` from source `{source}` is skipped: source `{}` already defines that name",
+                    first.get()
+                ));
+                keep.push(false);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(source);
+                keep.push(true);
+            }
+        }
+    }
+    if skipped.is_empty() {
+        return;
+    }
+    let mut keep = keep.into_iter();
+    collection
+        .observations
+        .retain(|_| keep.next().unwrap_or(true));
+    collection.problems.extend(skipped);
 }
 
 /// The key for HMAC fingerprints: `CREDWATCH_FINGERPRINT_KEY`, else the file named by
@@ -159,4 +177,59 @@ pub fn fingerprint_key(config: &Config, env: &Env) -> Result<Option<Secret>, Str
     inventory::read_value(&from, env)
         .map(Some)
         .map_err(|e| format!("fingerprint key: {e}; fingerprints are unkeyed this run"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::{Credential, Observation, Thresholds};
+
+    fn seen(name: &str, source: &str) -> Observation {
+        Observation {
+            credential: Credential {
+                name: name.into(),
+                pool: None,
+                source: source.into(),
+                labels: Default::default(),
+                runbook: None,
+                thresholds: Thresholds {
+                    warn_before: jiff::SignedDuration::from_hours(720),
+                    critical_before: jiff::SignedDuration::from_hours(168),
+                },
+            },
+            evidence: Err("unread".into()),
+        }
+    }
+
+    #[test]
+    fn the_first_credential_of_a_name_is_kept_and_later_ones_are_reported_in_order() {
+        let mut collection = Collection {
+            observations: vec![
+                seen("a", "inventory"),
+                seen("b", "inventory"),
+                seen("b", "cm"),
+                seen("c", "cm"),
+                seen("a", "vault"),
+                seen("b", "vault"),
+            ],
+            problems: vec!["earlier".into()],
+            ..Collection::default()
+        };
+        skip_duplicates(&mut collection);
+        let kept: Vec<_> = collection
+            .observations
+            .iter()
+            .map(|o| (o.credential.name.as_str(), o.credential.source.as_str()))
+            .collect();
+        assert_eq!(kept, [("a", "inventory"), ("b", "inventory"), ("c", "cm")]);
+        assert_eq!(
+            collection.problems,
+            [
+                "earlier",
+                "credential `b` from source `cm` is skipped: source `inventory` already defines that name",
+                "credential `a` from source `vault` is skipped: source `inventory` already defines that name",
+                "credential `b` from source `vault` is skipped: source `inventory` already defines that name",
+            ]
+        );
+    }
 }

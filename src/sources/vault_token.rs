@@ -18,7 +18,7 @@ pub fn evidence_of(info: Option<&TokenInfo>, now: Timestamp) -> Evidence {
     let Some(info) = info else {
         return Evidence {
             expires_at: None,
-            probe: Some(ProbeOutcome {
+            probe: Some(Box::new(ProbeOutcome {
                 preset: LOOKUP.into(),
                 at: now,
                 verdict: ProbeVerdict::Rejected { expired: false },
@@ -27,7 +27,7 @@ pub fn evidence_of(info: Option<&TokenInfo>, now: Timestamp) -> Evidence {
                     .into(),
                 expiry: IssuerExpiry::NotSaid,
                 note: None,
-            }),
+            })),
             ..Evidence::declared(None, now, Basis::VaultTokenExpireTime)
         };
     };

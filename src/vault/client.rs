@@ -319,7 +319,7 @@ impl Client {
         let call = Request::get(op, &url_path);
         let response = self.execute(&call)?;
         self.transport
-            .parse(op, response, METADATA_LIMIT, |r| model::read_metadata(r))
+            .parse_buffered(op, response, METADATA_LIMIT, model::parse_metadata)
     }
 
     /// The metadata of many secrets, `concurrency` requests at a time on scoped threads sharing

@@ -1,10 +1,12 @@
 //! The shapes of KV v2 answers and their pure parsers: secret metadata, LIST pages, one field of
 //! a data read, write and login results, error bodies.
 //!
-//! Every parser reads from any [`std::io::Read`] (the client streams response bodies through
-//! them) and has a byte-slice twin for tests. Parsers of data reads never put a value into an
-//! error message.
+//! Metadata answers (small and bounded, one per secret of a scan) are parsed from the buffered
+//! body; the other parsers read from any [`std::io::Read`] (the client streams those bodies
+//! through them) and have a byte-slice twin for tests. Parsers of data reads never put a value
+//! into an error message.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
@@ -88,67 +90,93 @@ impl Metadata {
     }
 }
 
-/// Parses a metadata answer (the whole body, `{"data": {...}}`).
+/// Parses a metadata answer (the whole body, `{"data": {...}}`). The client reads the bounded
+/// body (about 600 bytes) into a buffer first: parsing from a slice lets the times and version
+/// numbers be borrowed instead of copied, and is several times faster than through a reader.
 pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
-    read_metadata(body)
-}
-
-pub(crate) fn read_metadata(reader: impl Read) -> Result<Metadata, String> {
     #[derive(Deserialize)]
-    struct Envelope {
-        data: Option<RawMetadata>,
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        data: Option<RawMetadata<'a>>,
     }
     #[derive(Deserialize)]
-    struct RawMetadata {
-        created_time: String,
-        updated_time: String,
+    struct RawMetadata<'a> {
+        #[serde(borrow)]
+        created_time: Text<'a>,
+        #[serde(borrow)]
+        updated_time: Text<'a>,
         current_version: u64,
         #[serde(default)]
         oldest_version: u64,
         #[serde(default)]
         custom_metadata: Option<BTreeMap<String, String>>,
-        #[serde(default)]
-        versions: Option<BTreeMap<String, RawVersion>>,
+        #[serde(default, borrow)]
+        versions: Option<BTreeMap<Text<'a>, RawVersion<'a>>>,
     }
     #[derive(Deserialize)]
-    struct RawVersion {
-        created_time: String,
-        #[serde(default)]
-        deletion_time: Option<String>,
+    struct RawVersion<'a> {
+        #[serde(borrow)]
+        created_time: Text<'a>,
+        #[serde(default, borrow)]
+        deletion_time: Option<Text<'a>>,
         #[serde(default)]
         destroyed: bool,
     }
 
-    let envelope: Envelope = serde_json::from_reader(reader).map_err(describe_json)?;
+    let envelope: Envelope = serde_json::from_slice(body).map_err(describe_json)?;
     let raw = envelope
         .data
         .ok_or_else(|| "the answer has no `data` object".to_string())?;
     let mut versions = BTreeMap::new();
     for (number, v) in raw.versions.unwrap_or_default() {
         let n: u64 = number
+            .0
             .parse()
-            .map_err(|_| format!("version key `{number}` is not a number"))?;
-        let deletion_time = match v.deletion_time.as_deref() {
+            .map_err(|_| format!("version key `{}` is not a number", number.0))?;
+        let deletion_time = match v.deletion_time.as_ref().map(|t| &*t.0) {
             None | Some("") => None,
             Some(t) => Some(time(t, "deletion_time")?),
         };
         versions.insert(
             n,
             VersionMeta {
-                created_time: time(&v.created_time, "created_time")?,
+                created_time: time(&v.created_time.0, "created_time")?,
                 deletion_time,
                 destroyed: v.destroyed,
             },
         );
     }
     Ok(Metadata {
-        created_time: time(&raw.created_time, "created_time")?,
-        updated_time: time(&raw.updated_time, "updated_time")?,
+        created_time: time(&raw.created_time.0, "created_time")?,
+        updated_time: time(&raw.updated_time.0, "updated_time")?,
         current_version: raw.current_version,
         oldest_version: raw.oldest_version,
         custom_metadata: raw.custom_metadata.unwrap_or_default(),
         versions,
     })
+}
+
+/// A JSON string borrowed from the answer when it holds no escapes, copied when it does.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Of;
+        impl<'de> Visitor<'de> for Of {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Of)
+    }
 }
 
 fn time(text: &str, field: &str) -> Result<Timestamp, String> {

@@ -142,8 +142,8 @@ impl Validator<'_> {
                 thresholds,
             },
             declared,
-            value,
-            probe,
+            value: value.map(Box::new),
+            probe: probe.map(Box::new),
         })
     }
 }

@@ -43,14 +43,21 @@ use crate::decode::format::FormatProfile;
 const RESERVED_LABELS: [&str; 6] = ["pool", "source", "kind", "fingerprint", "job", "instance"];
 
 /// Validates a parsed file; `path` names it in messages and anchors its relative paths.
-pub(super) fn config(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigError> {
+/// Without `sections` the credentials are those of `raw`; with them, each section of `text` is
+/// parsed in its turn (see `split`), and `None` says one did not parse.
+pub(super) fn config(
+    raw: RawConfig,
+    sections: &[Range<usize>],
+    text: &str,
+    path: &Path,
+) -> Option<Result<Config, ConfigError>> {
     let mut v = Validator {
         diagnostics: Diagnostics::new(text),
         formats: BTreeMap::new(),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let config = v.config(raw, path, &base);
-    v.diagnostics.finish(path, config)
+    let config = v.config(raw, sections, text, path, &base)?;
+    Some(v.diagnostics.finish(path, config))
 }
 
 struct Validator<'a> {
@@ -75,7 +82,14 @@ impl Validator<'_> {
         self.diagnostics.error(span, message);
     }
 
-    fn config(&mut self, raw: RawConfig, path: &Path, base: &Path) -> Config {
+    fn config(
+        &mut self,
+        raw: RawConfig,
+        sections: &[Range<usize>],
+        text: &str,
+        path: &Path,
+        base: &Path,
+    ) -> Option<Config> {
         let defaults = self.defaults(&raw.defaults);
         let metrics = self.metrics(&raw.metrics);
         let alerts = self.alerts(raw.alerts);
@@ -133,7 +147,19 @@ impl Validator<'_> {
             .collect();
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut inventory = Vec::new();
-        for c in raw.credentials {
+        let mut parsed = raw.credentials.into_iter();
+        let count = if sections.is_empty() {
+            parsed.len()
+        } else {
+            sections.len()
+        };
+        inventory.reserve_exact(count);
+        for i in 0..count {
+            let (c, offset) = match sections.get(i) {
+                Some(range) => (super::split::section(text, range.clone())?, range.start),
+                None => (parsed.next()?, 0),
+            };
+            self.diagnostics.set_base(offset);
             let name = c.name.get_ref().clone();
             if let Some(first) = seen.get(&name) {
                 let line = self.diagnostics.line_of(first.clone());
@@ -143,11 +169,12 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            seen.insert(name.clone(), c.name.span());
+            seen.insert(name, self.diagnostics.absolute(c.name.span()));
             if let Some(entry) = self.credential(c, &settings, &vault_sources) {
                 inventory.push(entry);
             }
         }
+        self.diagnostics.set_base(0);
 
         // A vault source without `paths` or `prefix` only connects `[[credential]]` entries: it
         // needs one at least.
@@ -179,7 +206,7 @@ impl Validator<'_> {
                 }
             });
 
-        Config {
+        Some(Config {
             path: path.to_path_buf(),
             consumers,
             prometheus_url,
@@ -194,6 +221,6 @@ impl Validator<'_> {
                 .and_then(|f| f.key_file)
                 .map(|p| base.join(p)),
             formats: std::mem::take(&mut self.formats),
-        }
+        })
     }
 }
