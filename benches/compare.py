@@ -145,12 +145,11 @@ GOALS = []
 
 def goal(what, value, limit, higher_is_better, unit="", detail=""):
     met = value >= limit if higher_is_better else value <= limit
-    if met:
-        verdict = "met"
-    else:
-        verdict = f"missed by {abs(value - limit):.2f}{unit}"
+    # Two decimals, or three where two would round a miss onto the goal.
+    digits = 2 if met or abs(value - limit) >= 0.005 else 3
+    verdict = "met" if met else f"missed by {abs(value - limit):.{digits}f}{unit}"
     cmp = "≥" if higher_is_better else "≤"
-    line = f"GOAL {what}: {value:.2f}{unit} (goal {cmp} {limit:g}{unit}) — {verdict}"
+    line = f"GOAL {what}: {value:.{digits}f}{unit} (goal {cmp} {limit:g}{unit}) — {verdict}"
     if detail:
         line += f"; {detail}"
     GOALS.append(line)

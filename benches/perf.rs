@@ -15,7 +15,6 @@ use credwatch::assess;
 use credwatch::config::MetricNames;
 use credwatch::credential::{Basis, Credential, Evidence, Observation, PoolPolicy, Thresholds};
 use credwatch::credential::{Collection, SourceStatus};
-use credwatch::metrics::text;
 use credwatch::metrics::{self, RunInfo};
 use jiff::{SignedDuration, Timestamp};
 
@@ -110,15 +109,17 @@ fn child_assess(n: usize, pools: bool) {
         PoolPolicy::default(),
     );
     let assessed = start.elapsed();
-    let families = metrics::families(
+    // The path every command takes: the text written straight from the report.
+    let finished_at = Timestamp::from_second(NOW).unwrap();
+    let text = metrics::encode_report(
         &report,
         &MetricNames::default(),
         RunInfo {
-            finished_at: Timestamp::from_second(NOW).unwrap(),
+            finished_at,
             duration_seconds: 1.0,
         },
+        Some(finished_at),
     );
-    let text = text::encode(&families);
     let total = start.elapsed();
     println!(
         "{} {} {} {} {} {}",
@@ -135,7 +136,7 @@ fn assess_at_scale() {
     println!("## Assessment + encoding, in-process\n");
     println!(
         "Each row runs in a fresh child process. _assess_ is `assess::assess` (statuses, sorting, pools); \
-         _encode_ is `metrics::families` + `text::encode`. Peak RSS is the child's VmHWM, which \
+         _encode_ is `metrics::encode_report` (the text straight from the report). Peak RSS is the child's VmHWM, which \
          includes the synthetic input (the _input_ column: VmHWM once the observations are built).\n"
     );
     println!(
