@@ -1,8 +1,7 @@
 //! A real OpenBao dev server (`bao server -dev`) on free loopback ports, stopped on drop, and the
 //! root-token HTTP calls tests use to set it up: secrets, auth methods, policies, tokens, seal.
 //!
-//! Self-contained (std, ureq, serde_json, tempfile) so that `benches/vault_scan.rs` can include
-//! it with `#[path]`.
+//! Self-contained (std, ureq, serde_json, tempfile): it depends on nothing else in tests/support.
 
 #![allow(dead_code)]
 
