@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 use crate::assess::{self, Report};
 use crate::config::{self, Config, MetricNames};
@@ -104,6 +105,9 @@ pub struct Refresher {
     env: Env,
     /// Shared with the views published from it.
     previous: Option<Arc<Report>>,
+    /// The SHA-256 of the config text `config` was validated from by a refresh: an unchanged
+    /// file is not validated again (for a large inventory that costs more than reading it).
+    config_digest: Option<[u8; 32]>,
     last_success: Option<Timestamp>,
 }
 
@@ -117,6 +121,7 @@ impl Refresher {
             config,
             env,
             previous: None,
+            config_digest: None,
             last_success: None,
         }
     }
@@ -127,15 +132,10 @@ impl Refresher {
     /// and the last valid config is used.
     pub fn refresh(&mut self) -> String {
         let started = Instant::now();
-        let reload = match config::read_config(&self.config_path) {
-            Ok(config) => {
-                self.config = config;
-                None
-            }
-            Err(e) => Some(format!(
-                "cannot reload the config, the last valid one is used: {e:#}"
-            )),
-        };
+        let reload = self
+            .reload_config()
+            .err()
+            .map(|e| format!("cannot reload the config, the last valid one is used: {e:#}"));
         let now = Timestamp::now();
         let mut fresh = assess::assess(
             sources::collect(&self.config, now, &self.env),
@@ -171,6 +171,22 @@ impl Refresher {
         self.previous = Some(Arc::new(published.report));
         self.last_success = published.last_success;
         published.text
+    }
+
+    /// Reads the config file and, when its text changed since the last refresh, validates it
+    /// and makes it the config used. Validation is pure in the text and the path, so an
+    /// unchanged text would give the same config.
+    fn reload_config(&mut self) -> anyhow::Result<()> {
+        let path = &self.config_path;
+        let text = crate::file::read_to_string(path, crate::file::CONFIG)
+            .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
+        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        if self.config_digest == Some(digest) {
+            return Ok(());
+        }
+        self.config = config::parse_config(&text, path)?;
+        self.config_digest = Some(digest);
+        Ok(())
     }
 
     /// The status page and calendar of the last refresh (its report, last known values carried
