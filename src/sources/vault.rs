@@ -270,15 +270,22 @@ pub fn read_source(
     // What credwatch recorded, for the consumers' series: by credential name, with the
     // expiry this run established.
     let mut stored = Vec::new();
+    // Each inventory entry by name, once: its secret's path (`None`: not a Vault value).
+    let entry_path: HashMap<&str, Option<&str>> = entries
+        .iter()
+        .map(|e| {
+            let path = match e.value.as_ref().map(|v| &v.from) {
+                Some(ValueFrom::Vault { path, .. }) => Some(path.as_str()),
+                _ => None,
+            };
+            (e.credential.name.as_str(), path)
+        })
+        .rev()
+        .collect();
     for o in &observations {
-        let path = match entries
-            .iter()
-            .find(|e| e.credential.name == o.credential.name)
-        {
-            Some(e) => match e.value.as_ref().map(|v| &v.from) {
-                Some(ValueFrom::Vault { path, .. }) => path.as_str(),
-                _ => continue,
-            },
+        let path = match entry_path.get(o.credential.name.as_str()) {
+            Some(Some(path)) => *path,
+            Some(None) => continue,
             None => o.credential.name.as_str(),
         };
         if let Some(Ok(m)) = by_path.get(path) {
