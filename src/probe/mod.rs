@@ -95,23 +95,7 @@ pub struct ProbeSpec {
     pub cache_file: Option<PathBuf>,
 }
 
-/// True for a URL whose host is a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`).
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::net::is_loopback_url;
 
 /// The process-wide cache (see the module docs).
 fn memory() -> &'static Mutex<BTreeMap<String, ProbeOutcome>> {
@@ -361,22 +345,6 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback_hosts_count_as_loopback() {
-        for (url, want) in [
-            ("http://127.0.0.1:8080", true),
-            ("http://127.3.4.5/x", true),
-            ("http://[::1]:80/", true),
-            ("http://localhost:1", true),
-            ("http://localhost.example.com", false),
-            ("http://10.0.0.1", false),
-            ("http://127.0.0.1.nip.io", false),
-            ("http://user@127.0.0.1", false),
-        ] {
-            assert_eq!(is_loopback_url(url), want, "{url}");
-        }
-    }
 
     fn outcome(verdict: ProbeVerdict, expiry: IssuerExpiry) -> ProbeOutcome {
         ProbeOutcome {

@@ -13,12 +13,12 @@
 //! strings are always right.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use serde::Serialize;
 
 use crate::config::{Config, DirectorySource, SourceKind, ValueFrom};
 use crate::env::{PUSHGATEWAY_PASSWORD, PUSHGATEWAY_TOKEN, PUSHGATEWAY_USERNAME, VAULT_TOKEN};
+use crate::net::is_loopback_url;
 
 pub mod objects;
 
@@ -503,19 +503,6 @@ pub fn check_yaml11(value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 // ---------------------------------------------------------------------------------------------
