@@ -264,26 +264,8 @@ impl SourceKind {
     /// key that names it (`` `ca_file` ``, `auth`). The pod's own service-account token is not
     /// among them: Kubernetes mounts it.
     pub fn pod_files(&self) -> Vec<(&Path, &'static str)> {
-        match self {
-            SourceKind::Directory(_) => Vec::new(),
-            SourceKind::Vault(v) => {
-                let mut files: Vec<(&Path, &'static str)> = v
-                    .ca_file
-                    .iter()
-                    .map(|f| (f.as_path(), "`ca_file`"))
-                    .collect();
-                if let Some(auth) = v
-                    .auth
-                    .as_ref()
-                    .filter(|a| !a.uses_pod_service_account_token())
-                {
-                    files.extend(auth.files().into_iter().map(|f| (f, "auth")));
-                }
-                files
-            }
-            SourceKind::Approle(a) => a.connection.pod_files(),
-            SourceKind::VaultToken(t) => t.connection.pod_files(),
-        }
+        self.vault_reach()
+            .map_or_else(Vec::new, |reach| reach.pod_files())
     }
 
     /// How the source reaches Vault/OpenBao, for every kind that does (`vault`,
@@ -320,12 +302,8 @@ impl SourceKind {
     /// True when the source logs in with the pod's service-account token (Kubernetes auth), so
     /// that the pod must have one mounted.
     pub fn uses_service_account_token(&self) -> bool {
-        match self {
-            SourceKind::Vault(v) => matches!(v.auth, Some(Auth::Kubernetes { .. })),
-            SourceKind::Approle(a) => matches!(a.connection.auth, Some(Auth::Kubernetes { .. })),
-            SourceKind::VaultToken(t) => matches!(t.connection.auth, Some(Auth::Kubernetes { .. })),
-            SourceKind::Directory(_) => false,
-        }
+        self.vault_reach()
+            .is_some_and(|v| matches!(v.auth, Some(Auth::Kubernetes { .. })))
     }
 }
 
@@ -339,11 +317,22 @@ pub struct VaultReach<'a> {
     pub auth: Option<&'a Auth>,
 }
 
-impl VaultReach<'_> {
+impl<'a> VaultReach<'a> {
     /// True when the source logs in with the token in `BAO_TOKEN`/`VAULT_TOKEN` (no `auth`, or
     /// `auth = { method = "token" }`).
     pub fn uses_env_token(&self) -> bool {
         matches!(self.auth, None | Some(Auth::Token(_)))
+    }
+
+    /// Files the source reads to get there, each with the key that names it (`` `ca_file` ``,
+    /// `auth`); the pod's own service-account token is not among them: Kubernetes mounts it.
+    fn pod_files(&self) -> Vec<(&'a Path, &'static str)> {
+        let mut files: Vec<(&Path, &'static str)> =
+            self.ca_file.iter().map(|f| (*f, "`ca_file`")).collect();
+        if let Some(auth) = self.auth.filter(|a| !a.uses_pod_service_account_token()) {
+            files.extend(auth.files().into_iter().map(|f| (f, "auth")));
+        }
+        files
     }
 }
 
@@ -394,25 +383,6 @@ pub struct VaultConnection {
     pub retries: u32,
     /// How credwatch logs in; `None`: the token in `BAO_TOKEN`/`VAULT_TOKEN`.
     pub auth: Option<Auth>,
-}
-
-impl VaultConnection {
-    /// Files a pod must be given for this connection (see [`SourceKind::pod_files`]).
-    fn pod_files(&self) -> Vec<(&Path, &'static str)> {
-        let mut files: Vec<(&Path, &'static str)> = self
-            .ca_file
-            .iter()
-            .map(|f| (f.as_path(), "`ca_file`"))
-            .collect();
-        if let Some(auth) = self
-            .auth
-            .as_ref()
-            .filter(|a| !a.uses_pod_service_account_token())
-        {
-            files.extend(auth.files().into_iter().map(|f| (f, "auth")));
-        }
-        files
-    }
 }
 
 /// The AppRole secret-ids of a Vault/OpenBao auth mount: every role's (or the named roles'),
