@@ -534,10 +534,15 @@ pub fn read_config(path: &Path) -> anyhow::Result<Config> {
 /// Reads and validates the config file at `path`, returning its text as well (for renderers that
 /// embed the file).
 pub fn read_config_text(path: &Path) -> anyhow::Result<(Config, String)> {
-    let text = crate::file::read_to_string(path, crate::file::CONFIG)
-        .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
+    let text = read_text(path)?;
     let config = parse_config(&text, path)?;
     Ok((config, text))
+}
+
+/// The text of the config file at `path`, not validated (bounded as every config read is).
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    crate::file::read_to_string(path, crate::file::CONFIG)
+        .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))
 }
 
 /// Validates the text of a config file. `path` is used in messages and to resolve relative paths.

@@ -178,8 +178,7 @@ impl Refresher {
     /// unchanged text would give the same config.
     fn reload_config(&mut self) -> anyhow::Result<()> {
         let path = &self.config_path;
-        let text = crate::file::read_to_string(path, crate::file::CONFIG)
-            .map_err(|e| anyhow::anyhow!("cannot read config file `{}`: {e}", path.display()))?;
+        let text = config::read_text(path)?;
         let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         if self.config_digest == Some(digest) {
             return Ok(());
