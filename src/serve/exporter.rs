@@ -1,17 +1,26 @@
 //! `/metrics` over HTTP for `credwatch serve`: the last published exposition text, served from
 //! memory, so a scrape never waits on a refresh (edge I/O).
 //!
-//! A deliberately small HTTP/1.1 server on `std::net`: GET and HEAD, one request per connection
-//! (`Connection: close`), the request head parsed by `httparse` ([`parse_head`]). [`serve`]
-//! takes a bound listener and a [`Shutdown`], so tests bind `127.0.0.1:0` and stop it
-//! deterministically. Each connection gets its own thread, at most [`Limits::max_waiting`] (256)
-//! still sending their request at once, beyond which new connections wait in the kernel's
-//! backlog; requests that are in are answered at most [`Limits::max_connections`] at once. A
-//! client has [`Limits::read_timeout`] to send its request (then it gets a 408 and is
-//! disconnected), so connections that send nothing cost a waiting thread for at most that long
-//! and never hold up a scrape whose request is in (short of hundreds of them at once). An answer
-//! gives its answering place back once composed, and is written within
-//! [`Limits::write_timeout`] in all, so clients that do not read cannot hold up a scrape either.
+//! A deliberately small HTTP/1.1 server on `std::net`: GET and HEAD, the request head parsed by
+//! `httparse` ([`parse_head`]). [`serve`] takes a bound listener and a [`Shutdown`], so tests
+//! bind `127.0.0.1:0` and stop it deterministically. Each connection gets its own thread, at
+//! most [`Limits::max_waiting`] (256) waiting for a request at once, beyond which new
+//! connections wait in the kernel's backlog; requests that are in are answered at most
+//! [`Limits::max_connections`] at once. A client has [`Limits::read_timeout`] to send its
+//! request (then it gets a 408 and is disconnected), so connections that send nothing cost a
+//! waiting thread for at most that long and never hold up a scrape whose request is in (short of
+//! hundreds of them at once). An answer gives its answering place back once composed, and is
+//! written within [`Limits::write_timeout`] in all, so clients that do not read cannot hold up a
+//! scrape either.
+//!
+//! Connections are kept alive (HTTP/1.1, as Prometheus and load generators use them), up to
+//! [`MAX_REQUESTS`] answers each: a scrape then pays no TCP handshake, thread start or cold
+//! socket buffers. A kept-alive connection waits at most [`Limits::idle_timeout`] for the first
+//! byte of its next request, which then has `read_timeout` like a first one. Idle, it holds no
+//! answering place, and it counts towards `max_waiting` only until a new connection needs the
+//! place: then the connection idle the longest is closed. `Connection: close`, HTTP/1.0, a
+//! request with a body (which is not read), a rejected request and shutdown end the connection
+//! after the answer.
 //! `tiny_http` was the first choice, but it gives every connection a thread without bound and
 //! sets no read timeout, so neither limit could be enforced through it.
 //!
@@ -57,6 +66,9 @@ pub struct Limits {
     /// How long writing one answer may take, in all (not per write: a client that reads a
     /// little every few seconds gets no longer than one that reads nothing).
     pub write_timeout: Duration,
+    /// How long a kept-alive connection may wait for the first byte of its next request before
+    /// it is closed (then `read_timeout` applies to the rest of that request).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -66,6 +78,9 @@ impl Default for Limits {
             max_waiting: 256,
             read_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
+            // Above Prometheus' default scrape interval (1 m), so that its connection is
+            // reused; idle connections give way to new ones when `max_waiting` is reached.
+            idle_timeout: Duration::from_secs(75),
         }
     }
 }
@@ -108,17 +123,22 @@ fn accept_loop(
 ) -> io::Result<()> {
     let max = limits.max_waiting.max(1);
     loop {
-        {
+        let full = {
             let mut tracked = lock(&connections.tracked);
             // Connections still sending their request and answers still being written share
-            // the bound: neither can take the threads the other needs without limit.
-            while tracked.waiting.len() + tracked.writing >= max && !shutdown.is_triggered() {
+            // the bound: neither can take the threads the other needs without limit. Idle
+            // kept-alive connections count too, but give their place to a new connection.
+            loop {
+                let full = tracked.waiting.len() + tracked.writing >= max;
+                if !full || tracked.any_idle() || shutdown.is_triggered() {
+                    break full;
+                }
                 tracked = connections
                     .changed
                     .wait(tracked)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-        }
+        };
         if shutdown.is_triggered() {
             return Ok(());
         }
@@ -140,6 +160,9 @@ fn accept_loop(
         };
         if shutdown.is_triggered() {
             return Ok(());
+        }
+        if full {
+            connections.close_longest_idle(max);
         }
         let slot = Slot::take(connections, &stream);
         let latest = latest.clone();
@@ -169,15 +192,33 @@ struct Tracked {
     /// not read cannot keep a scrape waiting).
     writing: usize,
     next_id: u64,
-    waiting: HashMap<u64, TcpStream>,
+    /// Connections waiting for a request (their first, or the next on a kept-alive
+    /// connection), which shutdown cuts.
+    waiting: HashMap<u64, Waiting>,
+    /// Shutdown has cut the waiting connections: no connection is kept alive after its answer.
+    stopping: bool,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    stream: TcpStream,
+    /// Since when a kept-alive connection has been waiting with no byte of its next request.
+    idle_since: Option<Instant>,
+}
+
+impl Tracked {
+    fn any_idle(&self) -> bool {
+        self.waiting.values().any(|w| w.idle_since.is_some())
+    }
 }
 
 impl Connections {
     fn close_waiting_and_drain(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut tracked = lock(&self.tracked);
-        for stream in tracked.waiting.values() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+        tracked.stopping = true;
+        for waiting in tracked.waiting.values() {
+            let _ = waiting.stream.shutdown(std::net::Shutdown::Both);
         }
         while tracked.active > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -197,6 +238,27 @@ impl Connections {
     }
 }
 
+impl Connections {
+    /// Closes the kept-alive connection idle the longest, so that a new connection gets its
+    /// place under [`Limits::max_waiting`]. A client that sends its next request just then
+    /// sees the connection closed, which HTTP clients take as a reason to retry a GET.
+    fn close_longest_idle(&self, max: usize) {
+        let mut tracked = lock(&self.tracked);
+        if tracked.waiting.len() + tracked.writing < max {
+            return;
+        }
+        let longest = tracked
+            .waiting
+            .values_mut()
+            .filter(|w| w.idle_since.is_some())
+            .min_by_key(|w| w.idle_since);
+        if let Some(waiting) = longest {
+            waiting.idle_since = None;
+            let _ = waiting.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
 /// One of the [`Limits::max_connections`] slots, given back when dropped.
 struct Slot {
     connections: Arc<Connections>,
@@ -211,8 +273,12 @@ impl Slot {
         tracked.active += 1;
         tracked.next_id += 1;
         let id = tracked.next_id;
-        if let Ok(clone) = stream.try_clone() {
-            tracked.waiting.insert(id, clone);
+        if let Ok(stream) = stream.try_clone() {
+            let waiting = Waiting {
+                stream,
+                idle_since: None,
+            };
+            tracked.waiting.insert(id, waiting);
         }
         Slot {
             connections: connections.clone(),
@@ -252,6 +318,36 @@ impl Slot {
         drop(tracked);
         self.connections.changed.notify_all();
     }
+
+    /// The answer is written and the connection is kept alive: it waits for its next request
+    /// again, idle (and cut by shutdown) until its first byte arrives. `false` once shutdown
+    /// has begun: then the connection is closed instead.
+    fn idle(&mut self, stream: &TcpStream) -> bool {
+        let mut tracked = lock(&self.connections.tracked);
+        if self.writing {
+            tracked.writing -= 1;
+            self.writing = false;
+        }
+        let kept = !tracked.stopping;
+        if kept && let Ok(stream) = stream.try_clone() {
+            let waiting = Waiting {
+                stream,
+                idle_since: Some(Instant::now()),
+            };
+            tracked.waiting.insert(self.id, waiting);
+        }
+        drop(tracked);
+        self.connections.changed.notify_all();
+        kept
+    }
+
+    /// The first byte of a kept-alive connection's next request is in: it is no longer idle,
+    /// so it is not closed to make room for a new connection.
+    fn busy(&self) {
+        if let Some(waiting) = lock(&self.connections.tracked).waiting.get_mut(&self.id) {
+            waiting.idle_since = None;
+        }
+    }
 }
 
 impl Drop for Slot {
@@ -270,46 +366,66 @@ impl Drop for Slot {
     }
 }
 
+/// Requests answered on one connection before it is closed (the client then opens another).
+pub const MAX_REQUESTS: u32 = 10_000;
+
 fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits) {
     let _ = stream.set_nodelay(true);
     let write_limit = limits.write_timeout;
-    let head = match read_head(&mut stream, limits.read_timeout) {
-        Ok(head) => head,
-        Err(HeadError::TimedOut) => {
-            let _ = write_response(
-                &mut stream,
-                &Response::text(408, "request timeout\n"),
-                false,
-                write_limit,
-            );
+    // What the client sent and is not answered yet: the next head starts here (a client may send
+    // it before reading the answer to the one before).
+    let mut data = Vec::with_capacity(512);
+    for served in 1..=MAX_REQUESTS {
+        // A new connection has `read_timeout` from its start; a kept-alive one may wait up to
+        // `idle_timeout` for the first byte of its next request, then gets `read_timeout`.
+        let idle = (served > 1).then_some(limits.idle_timeout);
+        let length = match read_head(&mut stream, &mut data, idle, limits.read_timeout, &slot) {
+            Ok(length) => length,
+            Err(HeadError::TimedOut) => {
+                let _ = write_response(
+                    &mut stream,
+                    &Response::text(408, "request timeout\n"),
+                    false,
+                    false,
+                    write_limit,
+                );
+                return;
+            }
+            Err(HeadError::TooLarge) => {
+                let _ = write_response(
+                    &mut stream,
+                    &Response::text(431, "request header fields too large\n"),
+                    false,
+                    false,
+                    write_limit,
+                );
+                return;
+            }
+            Err(HeadError::Closed | HeadError::Idle) => return,
+        };
+        slot.answering(limits.max_connections);
+        let (response, head_only, keep_alive) = match parse_head(&data[..length]) {
+            Ok(Some(request)) => (
+                respond_view(request.method, request.path, latest.views()).unwrap_or_else(|| {
+                    respond(request.method, request.path, latest.get(), request.gzip)
+                }),
+                request.method == "HEAD",
+                request.keep_alive && served < MAX_REQUESTS,
+            ),
+            Err(e) => (Response::text(400, e), false, false),
+            // `read_head` returns only heads that are complete or rejected.
+            Ok(None) => (Response::text(400, BAD_SHAPE), false, false),
+        };
+        slot.writing();
+        if let Err(e) = write_response(&mut stream, &response, head_only, keep_alive, write_limit) {
+            log::debug!("cannot answer a request: {e}");
             return;
         }
-        Err(HeadError::TooLarge) => {
-            let _ = write_response(
-                &mut stream,
-                &Response::text(431, "request header fields too large\n"),
-                false,
-                write_limit,
-            );
-            return;
+        drop(response);
+        if !keep_alive || !slot.idle(&stream) {
+            break;
         }
-        Err(HeadError::Closed) => return,
-    };
-    slot.answering(limits.max_connections);
-    let (response, head_only) = match parse_head(&head) {
-        Ok(Some(request)) => (
-            respond_view(request.method, request.path, latest.views()).unwrap_or_else(|| {
-                respond(request.method, request.path, latest.get(), request.gzip)
-            }),
-            request.method == "HEAD",
-        ),
-        Err(e) => (Response::text(400, e), false),
-        // `read_head` returns only heads that are complete or rejected.
-        Ok(None) => (Response::text(400, BAD_SHAPE), false),
-    };
-    slot.writing();
-    if let Err(e) = write_response(&mut stream, &response, head_only, write_limit) {
-        log::debug!("cannot answer a request: {e}");
+        data.drain(..length);
     }
     let _ = stream.shutdown(std::net::Shutdown::Write);
     drop(slot);
@@ -320,33 +436,68 @@ enum HeadError {
     TimedOut,
     TooLarge,
     Closed,
+    /// A kept-alive connection sent nothing within the idle limit, or was closed to make room.
+    Idle,
 }
 
-/// Reads until [`parse_head`] has a request or a rejection, within `limit` in total (not per
-/// read: a client that sends one byte a second gets no longer than one that sends nothing) and
-/// [`MAX_HEAD`] bytes.
-fn read_head(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, HeadError> {
+/// Reads onto `data` until [`parse_head`] has a request or a rejection, and returns the length
+/// of that head in `data`. With `idle`, the connection is kept alive and may take that long to
+/// send the first byte; the head is then due within `limit` of that byte, otherwise within
+/// `limit` in total (not per read: a client that sends one byte a second gets no longer than
+/// one that sends nothing). At most [`MAX_HEAD`] bytes.
+fn read_head(
+    stream: &mut TcpStream,
+    data: &mut Vec<u8>,
+    idle: Option<Duration>,
+    limit: Duration,
+    slot: &Slot,
+) -> Result<usize, HeadError> {
+    if idle.is_some() && data.is_empty() {
+        let idle = idle.unwrap_or_default();
+        match read_some(stream, data, idle) {
+            Ok(()) => slot.busy(),
+            Err(HeadError::TimedOut | HeadError::Closed) => return Err(HeadError::Idle),
+            Err(e) => return Err(e),
+        }
+    }
     let deadline = Instant::now() + limit;
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
     loop {
+        if let Some(length) = head_length(data) {
+            return Ok(length);
+        }
+        if data.len() > MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(HeadError::TimedOut);
         }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|_| HeadError::Closed)?;
+        read_some(stream, data, left)?;
+    }
+}
+
+/// The length of the head at the start of `data` once [`parse_head`] has a request or a
+/// rejection (a rejection ends the connection, so its length does not matter).
+fn head_length(data: &[u8]) -> Option<usize> {
+    match parse_head(data) {
+        Ok(None) => None,
+        Ok(Some(request)) => Some(request.length),
+        Err(_) => Some(data.len()),
+    }
+}
+
+/// One read onto `data`, waiting at most `limit`.
+fn read_some(stream: &mut TcpStream, data: &mut Vec<u8>, limit: Duration) -> Result<(), HeadError> {
+    let mut buf = [0u8; 1024];
+    stream
+        .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
+        .map_err(|_| HeadError::Closed)?;
+    loop {
         match stream.read(&mut buf) {
             Ok(0) => return Err(HeadError::Closed),
             Ok(n) => {
-                head.extend_from_slice(&buf[..n]);
-                if parse_head(&head) != Ok(None) {
-                    return Ok(head);
-                }
-                if head.len() > MAX_HEAD {
-                    return Err(HeadError::TooLarge);
-                }
+                data.extend_from_slice(&buf[..n]);
+                return Ok(());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e)
@@ -377,6 +528,12 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// Whether `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
     pub gzip: bool,
+    /// Whether the connection may carry another request after this one's answer: HTTP/1.1
+    /// without `Connection: close`, and no body (which is not read, so its bytes could not be
+    /// told from the next request). HTTP/1.0 connections are closed after one answer.
+    pub keep_alive: bool,
+    /// The length of the head in bytes; what follows it is the next request.
+    pub length: usize,
 }
 
 /// A request head parsed by httparse: `Ok(None)` while it is incomplete, `Err` with the body
@@ -391,7 +548,7 @@ pub fn parse_head(data: &[u8]) -> Result<Option<Request<'_>>, &'static str> {
     config.ignore_invalid_headers_in_requests(true);
     match config.parse_request(&mut request, data) {
         Ok(httparse::Status::Partial) => Ok(None),
-        Ok(httparse::Status::Complete(_)) => {
+        Ok(httparse::Status::Complete(length)) => {
             let (Some(method), Some(target)) = (request.method, request.path) else {
                 return Err(BAD_SHAPE);
             };
@@ -406,7 +563,23 @@ pub fn parse_head(data: &[u8]) -> Result<Option<Request<'_>>, &'static str> {
                 h.name.eq_ignore_ascii_case("accept-encoding")
                     && std::str::from_utf8(h.value).is_ok_and(takes_gzip)
             });
-            Ok(Some(Request { method, path, gzip }))
+            let ends = request.headers.iter().any(|h| {
+                (h.name.eq_ignore_ascii_case("connection")
+                    && h.value
+                        .split(|&b| b == b',')
+                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close")))
+                    || h.name.eq_ignore_ascii_case("transfer-encoding")
+                    || (h.name.eq_ignore_ascii_case("content-length")
+                        && h.value.trim_ascii() != b"0")
+            });
+            let keep_alive = request.version == Some(1) && !ends;
+            Ok(Some(Request {
+                method,
+                path,
+                gzip,
+                keep_alive,
+                length,
+            }))
         }
         Err(e) => rejection(data, e),
     }
@@ -572,6 +745,7 @@ fn write_response(
     stream: &mut TcpStream,
     response: &Response,
     head_only: bool,
+    keep_alive: bool,
     limit: Duration,
 ) -> io::Result<()> {
     let body = response.body.as_bytes();
@@ -592,8 +766,12 @@ fn write_response(
         Body::Calendar(_) => extra.push_str("X-Content-Type-Options: nosniff\r\n"),
         Body::Static(_) => {}
     }
+    // HTTP/1.1 connections persist unless either side says otherwise.
+    if !keep_alive {
+        extra.push_str("Connection: close\r\n");
+    }
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n{extra}Connection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n{extra}\r\n",
         response.status,
         reason(response.status),
         response.content_type,
@@ -726,6 +904,47 @@ mod tests {
         ] {
             assert_eq!(method_and_path(incomplete), Ok(None), "{incomplete:?}");
         }
+    }
+
+    #[test]
+    fn http_1_1_connections_are_kept_alive_unless_closed_or_carrying_a_body() {
+        let keep = |head: &str| parse_head(head.as_bytes()).map(|r| r.map(|r| r.keep_alive));
+        for (head, wanted) in [
+            ("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", true),
+            (
+                "GET /metrics HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+                true,
+            ),
+            ("GET /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", true),
+            ("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            (
+                "GET /metrics HTTP/1.1\r\nconnection: Upgrade, CLOSE\r\n\r\n",
+                false,
+            ),
+            ("GET /metrics HTTP/1.0\r\n\r\n", false),
+            (
+                "GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                false,
+            ),
+            (
+                "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+                false,
+            ),
+            (
+                "POST /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false,
+            ),
+        ] {
+            assert_eq!(keep(head), Ok(Some(wanted)), "{head}");
+        }
+        // The next request starts where the head ends.
+        let two = b"GET / HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n";
+        let first = parse_head(two).unwrap().unwrap();
+        assert_eq!(first.length, 18);
+        assert_eq!(
+            parse_head(&two[first.length..]).unwrap().unwrap().path,
+            "/healthz"
+        );
     }
 
     #[test]

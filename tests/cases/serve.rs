@@ -2,7 +2,7 @@
 //! last known expiry, slow sources and idle clients never hold up a scrape, signals stop it
 //! cleanly.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -430,6 +430,7 @@ fn the_server_takes_a_listener_and_stops_when_told() {
             max_waiting: 4,
             read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
         };
         thread::spawn(move || {
             let _ = done.send(exporter::serve(listener, latest, shutdown, limits));
@@ -444,10 +445,11 @@ fn the_server_takes_a_listener_and_stops_when_told() {
     assert_eq!(get(&format!("{url}/-/ready"), timeout).status, 200);
     assert_eq!(get(&format!("{url}/nope"), timeout).status, 404);
 
-    // Prometheus asks for gzip and gets the same text, compressed.
+    // Prometheus asks for gzip and gets the same text, compressed. (The connection is closed
+    // after the answer because the client says so.)
     let mut raw = TcpStream::connect(addr).unwrap();
     raw.set_read_timeout(Some(timeout)).unwrap();
-    raw.write_all(b"GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n")
+    raw.write_all(b"GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = Vec::new();
     raw.read_to_end(&mut answer).unwrap();
@@ -514,6 +516,7 @@ fn clients_that_never_read_their_answer_do_not_hold_up_a_scrape() {
             max_waiting: 256,
             read_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
         };
         thread::spawn(move || exporter::serve(listener, latest, shutdown, limits));
     }
@@ -541,4 +544,180 @@ fn clients_that_never_read_their_answer_do_not_hold_up_a_scrape() {
     );
     drop(stalled);
     shutdown.trigger();
+}
+
+/// A server in-process on a loopback port with `limits`, serving `x 1\n`; stopped on drop.
+struct InProcess {
+    addr: std::net::SocketAddr,
+    shutdown: Arc<Shutdown>,
+}
+
+impl InProcess {
+    fn start(limits: Limits) -> InProcess {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let latest = Arc::new(Latest::new());
+        latest.publish("x 1\n".into());
+        let shutdown = Arc::new(Shutdown::new());
+        let stop = shutdown.clone();
+        thread::spawn(move || exporter::serve(listener, latest, stop, limits));
+        InProcess { addr, shutdown }
+    }
+
+    /// A connection whose reads give up after 10 s (far beyond any limit the tests set).
+    fn connect(&self) -> BufReader<TcpStream> {
+        let stream = TcpStream::connect(self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        BufReader::new(stream)
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// Reads one answer (its head, then as many body bytes as its `Content-Length` says): the
+/// head's lines and the body.
+fn read_answer(connection: &mut BufReader<TcpStream>) -> (Vec<String>, String) {
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        connection.read_line(&mut line).unwrap();
+        assert!(
+            line.ends_with("\r\n"),
+            "the answer ended in its head: {head:?} {line:?}"
+        );
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    let length: usize = head
+        .iter()
+        .find_map(|h| h.strip_prefix("Content-Length: "))
+        .expect("a Content-Length")
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    connection.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+/// Whether the server closed `connection` with nothing more to read (not a read timeout).
+fn closed(connection: &mut BufReader<TcpStream>) -> bool {
+    let mut rest = Vec::new();
+    match connection.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+fn send(connection: &mut BufReader<TcpStream>, request: &str) {
+    connection.get_mut().write_all(request.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_kept_alive_connection_answers_each_request_until_the_client_says_close() {
+    let server = InProcess::start(Limits::default());
+    let mut c = server.connect();
+    send(&mut c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (head, body) = read_answer(&mut c);
+    assert_eq!(head[0], "HTTP/1.1 200 OK");
+    assert!(
+        !head.iter().any(|h| h.starts_with("Connection:")),
+        "{head:?}"
+    );
+    assert_eq!(body, "x 1\n");
+    // Two requests sent at once (pipelined) get their answers in order.
+    send(
+        &mut c,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(read_answer(&mut c).1, "ok\n");
+    assert_eq!(read_answer(&mut c).1, "ready\n");
+    // `Connection: close` gets its answer, said to close, and then the connection closes.
+    send(
+        &mut c,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let (head, body) = read_answer(&mut c);
+    assert!(head.contains(&"Connection: close".to_string()), "{head:?}");
+    assert_eq!(body, "x 1\n");
+    assert!(closed(&mut c));
+
+    // HTTP/1.0 connections, and requests with a body (not read), end with their answer.
+    for request in [
+        "GET /metrics HTTP/1.0\r\n\r\n",
+        "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+    ] {
+        let mut c = server.connect();
+        send(&mut c, request);
+        let (head, _) = read_answer(&mut c);
+        assert!(
+            head.contains(&"Connection: close".to_string()),
+            "{request}: {head:?}"
+        );
+        assert!(closed(&mut c), "{request}");
+    }
+}
+
+#[test]
+fn an_idle_kept_alive_connection_is_closed_and_a_started_request_still_has_the_read_timeout() {
+    let server = InProcess::start(Limits {
+        read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    });
+    // Idle after its answer: closed after the idle limit, without an answer.
+    let mut idle = server.connect();
+    send(&mut idle, "GET /healthz HTTP/1.1\r\n\r\n");
+    assert_eq!(read_answer(&mut idle).1, "ok\n");
+    assert!(closed(&mut idle));
+    // A next request that starts but does not finish gets a 408 once the read timeout passed.
+    let mut slow = server.connect();
+    send(&mut slow, "GET /healthz HTTP/1.1\r\n\r\n");
+    assert_eq!(read_answer(&mut slow).1, "ok\n");
+    send(&mut slow, "GET /metrics HTTP/1.1\r\n");
+    let (head, _) = read_answer(&mut slow);
+    assert_eq!(head[0], "HTTP/1.1 408 Request Timeout");
+    assert!(closed(&mut slow));
+}
+
+#[test]
+fn idle_kept_alive_connections_give_way_to_a_new_scrape() {
+    let server = InProcess::start(Limits {
+        max_connections: 2,
+        max_waiting: 4,
+        read_timeout: Duration::from_secs(60),
+        write_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
+    });
+    // As many kept-alive connections as may wait at once, each idle after one answer.
+    let mut idle: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = server.connect();
+            send(&mut c, "GET /metrics HTTP/1.1\r\n\r\n");
+            assert_eq!(read_answer(&mut c).1, "x 1\n");
+            c
+        })
+        .collect();
+    // New scrapes are answered long before any idle limit (60 s): each closes the connection
+    // idle the longest (the new ones are kept alive in turn).
+    let _scrapes: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = server.connect();
+            send(&mut c, "GET /metrics HTTP/1.1\r\n\r\n");
+            assert_eq!(read_answer(&mut c).1, "x 1\n");
+            c
+        })
+        .collect();
+    assert!(closed(&mut idle[0]));
+    assert!(closed(&mut idle[1]));
+    // The others are still kept alive.
+    send(&mut idle[3], "GET /healthz HTTP/1.1\r\n\r\n");
+    assert_eq!(read_answer(&mut idle[3]).1, "ok\n");
 }
