@@ -163,23 +163,26 @@ pub fn read_source(
         common.name,
         wanted.len()
     );
-    let metadata = client.read_metadata_many(&source.mount, &wanted, source.concurrency);
-    if error.is_none()
-        && let Some(e) = metadata
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().err())
-            .find(|e| e.is_server_wide())
-    {
-        error = Some((e.to_string(), e.reason()));
-    }
     let keys = MetadataKeys {
         expires_at: &source.expires_at_key,
         minted_at: &source.minted_at_key,
         ttl: common.ttl,
     };
+    // Of each secret only what the lifetime, the out-of-band check and the stored values read.
+    let metadata = client.read_summaries(&source.mount, &wanted, source.concurrency, &|k| {
+        keys.keeps(k)
+    });
+    if error.is_none()
+        && let Some(e) = metadata
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .find(|e| e.is_server_wide())
+    {
+        error = Some((e.to_string(), e.reason()));
+    }
     // Indexed once: a lookup per path, not a search of every result (100k paths at most).
-    let by_path: HashMap<&str, &Result<vault::Metadata, VaultError>> =
-        metadata.iter().map(|(p, r)| (p.as_str(), r)).collect();
+    let by_path: HashMap<&str, &Result<vault::Summary, VaultError>> =
+        wanted.iter().map(String::as_str).zip(&metadata).collect();
     let meta_of = |path: &str| -> Result<crate::credential::Evidence, String> {
         match by_path.get(path) {
             Some(Ok(m)) => {
