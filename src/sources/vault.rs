@@ -209,9 +209,15 @@ pub fn read_source(
             said(path, &e.credential.name);
         }
     }
-    let metadata_evidence: Vec<_> = paths.iter().map(|p| meta_of(p)).collect();
-    let evidence: Vec<Result<crate::credential::Evidence, String>> = match &source.value {
-        None => metadata_evidence,
+    let mut observations: Vec<Observation> = match &source.value {
+        // Straight from the metadata: no list of evidence beside the observations.
+        None => paths
+            .iter()
+            .map(|p| Observation {
+                credential: own_credential(p),
+                evidence: meta_of(p),
+            })
+            .collect(),
         Some(value) => {
             // Values only of secrets whose metadata was read: a deleted or unreadable one stays
             // as it is.
@@ -225,10 +231,8 @@ pub fn read_source(
                 derive: None,
                 fingerprint: value.fingerprint,
             };
-            let items: Vec<(&String, Result<crate::credential::Evidence, String>)> =
-                paths.iter().zip(metadata_evidence).collect();
-            net::map_ordered(&items, source.concurrency, |(path, meta)| {
-                let meta = meta.clone()?;
+            let evidence = net::map_ordered(&paths, source.concurrency, |path| {
+                let meta = meta_of(path)?;
                 let secret = client
                     .read_field(&source.mount, path, &value.field)
                     .map_err(|e| e.to_string())?;
@@ -239,17 +243,17 @@ pub fn read_source(
                     key.map(Secret::expose_bytes),
                 )
                 .map_err(|e| format!("field `{}` of `{}/{path}`: {e}", value.field, source.mount))
-            })
+            });
+            paths
+                .iter()
+                .zip(evidence)
+                .map(|(p, evidence)| Observation {
+                    credential: own_credential(p),
+                    evidence,
+                })
+                .collect()
         }
     };
-    let mut observations: Vec<Observation> = paths
-        .iter()
-        .zip(evidence)
-        .map(|(p, evidence)| Observation {
-            credential: own_credential(p),
-            evidence,
-        })
-        .collect();
     for e in entries {
         let Some(spec) = &e.value else { continue };
         let ValueFrom::Vault { path, field, .. } = &spec.from else {

@@ -165,6 +165,8 @@ pub fn parse_summary(body: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Summary
             None => custom.push((k.0.into(), value)),
         }
     }
+    // Held until the scan's end: no room for pairs that will never come.
+    custom.shrink_to_fit();
     Ok(Summary {
         updated_time: time(&raw.updated_time.0, "updated_time")?,
         current_version: raw.current_version,
