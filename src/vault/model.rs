@@ -119,7 +119,7 @@ impl Summary {
 /// body (about 600 bytes) into a buffer first: parsing from a slice lets the times and version
 /// numbers be borrowed instead of copied, and is several times faster than through a reader.
 pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
-    let raw = RawMetadata::parse(body)?;
+    let mut raw = RawMetadata::parse(body)?;
     let mut versions = BTreeMap::new();
     for v in raw.versions() {
         let (n, meta) = v?;
@@ -145,7 +145,7 @@ pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
 /// a [`Summary`] that keeps the custom_metadata keys `keep` accepts. Nothing it drops is copied
 /// out of the body.
 pub fn parse_summary(body: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Summary, String> {
-    let raw = RawMetadata::parse(body)?;
+    let mut raw = RawMetadata::parse(body)?;
     let mut current = None;
     for v in raw.versions() {
         let (n, meta) = v?;
@@ -217,36 +217,41 @@ impl<'a> RawMetadata<'a> {
     /// The versions, checked and converted, by number as text (the order of the map the
     /// answer was once parsed into, so errors come in that order); of a repeated number only the
     /// last, as that map kept.
-    fn versions(&self) -> impl Iterator<Item = Result<(u64, VersionMeta), String>> + '_ {
-        let mut sorted: Vec<&(Text, RawVersion)> =
-            self.versions.iter().flat_map(|p| &p.0).collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        let last: Vec<bool> = (0..sorted.len())
-            .map(|i| sorted.get(i + 1).is_none_or(|next| next.0 != sorted[i].0))
-            .collect();
-        sorted
-            .into_iter()
-            .zip(last)
-            .filter(|(_, last)| *last)
-            .map(|((number, v), _)| {
-                let n: u64 = number
-                    .0
-                    .parse()
-                    .map_err(|_| format!("version key `{}` is not a number", number.0))?;
-                let deletion_time = match v.deletion_time.as_ref().map(|t| &*t.0) {
-                    None | Some("") => None,
-                    Some(t) => Some(time(t, "deletion_time")?),
-                };
-                Ok((
-                    n,
-                    VersionMeta {
-                        created_time: time(&v.created_time.0, "created_time")?,
-                        deletion_time,
-                        destroyed: v.destroyed,
-                    },
-                ))
-            })
+    fn versions(&mut self) -> impl Iterator<Item = Result<(u64, VersionMeta), String>> + 'a {
+        let mut all = self.versions.take().map_or_else(Vec::new, |p| p.0);
+        // Stable, and without allocating for the few versions a secret keeps (the server sends
+        // them sorted already).
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut all = all.into_iter().peekable();
+        std::iter::from_fn(move || {
+            loop {
+                let (number, v) = all.next()?;
+                if all.peek().is_some_and(|next| next.0 == number) {
+                    continue;
+                }
+                return Some(version(&number, &v));
+            }
+        })
     }
+}
+
+fn version(number: &Text, v: &RawVersion) -> Result<(u64, VersionMeta), String> {
+    let n: u64 = number
+        .0
+        .parse()
+        .map_err(|_| format!("version key `{}` is not a number", number.0))?;
+    let deletion_time = match v.deletion_time.as_ref().map(|t| &*t.0) {
+        None | Some("") => None,
+        Some(t) => Some(time(t, "deletion_time")?),
+    };
+    Ok((
+        n,
+        VersionMeta {
+            created_time: time(&v.created_time.0, "created_time")?,
+            deletion_time,
+            destroyed: v.destroyed,
+        },
+    ))
 }
 
 /// A JSON object's entries in order, repeated keys included; values of type `V`.

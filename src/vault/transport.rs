@@ -238,7 +238,12 @@ impl Transport {
         request: &Request,
         token: &Secret,
     ) -> Result<Response<ureq::Body>, (VaultError, bool)> {
-        let mut url = format!("{}/v1/{}", self.address, request.path);
+        let mut url = String::with_capacity(
+            self.address.len() + request.path.len() + request.query.len() + 5,
+        );
+        url.push_str(&self.address);
+        url.push_str("/v1/");
+        url.push_str(request.path);
         if !request.query.is_empty() {
             url.push('?');
             url.push_str(request.query);
