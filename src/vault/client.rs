@@ -3,7 +3,7 @@
 //! timeouts, retries); paths are checked and encoded by [`super::path`], every answer is parsed
 //! by [`super::model`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -28,6 +28,9 @@ const LIST_LIMIT: u64 = 64 << 20;
 const METADATA_LIMIT: u64 = 4 << 20;
 const DATA_LIMIT: u64 = 8 << 20;
 const SMALL_LIMIT: u64 = 1 << 20;
+
+/// How many folders a recursive listing lists ahead per worker (see `Client::prefetch`).
+const AHEAD_PER_WORKER: usize = 4;
 
 /// A KV v2 client bound to one server and one token. Every method takes `&self`; the client is
 /// `Send + Sync`, so one instance (one connection pool) can serve many threads.
@@ -167,8 +170,14 @@ impl Client {
         let prefix = clean_folder(prefix)?;
         let mut found = Vec::new();
         let mut folders = vec![(prefix, 0usize)];
+        // Folders listed ahead of their turn; see `prefetch`.
+        let mut ready: HashMap<String, Result<Vec<String>, VaultError>> = HashMap::new();
         while let Some((folder, depth)) = folders.pop() {
-            for key in self.list(mount, &folder)? {
+            let keys = match ready.remove(&folder) {
+                Some(keys) => keys,
+                None => self.prefetch(mount, &folder, &folders, &mut ready),
+            };
+            for key in keys? {
                 let path = format!("{folder}{key}");
                 // A key that would lead out of the folder (`../`, `/abs/`, an empty name) is not
                 // followed: it is kept as a path of its own, whose metadata read then fails alone
@@ -210,10 +219,64 @@ impl Client {
         Ok(found)
     }
 
+    /// Lists `folder`, and with it, in parallel, the folders next in line on `waiting` (the
+    /// stack of [`Client::list_recursive`], next at the end), whose results go into `ready`.
+    /// The walk itself stays sequential and sees the same listings in the same order, so its
+    /// result and its first error are those of a walk that lists one folder at a time; a
+    /// listing ahead of its turn saves the round trip when that turn comes. The folders listed
+    /// ahead share a budget of `max_entries` keys: one over its share is dropped and listed
+    /// again in its turn, so memory stays bounded as for a sequential walk.
+    fn prefetch(
+        &self,
+        mount: &str,
+        folder: &str,
+        waiting: &[(String, usize)],
+        ready: &mut HashMap<String, Result<Vec<String>, VaultError>>,
+    ) -> Result<Vec<String>, VaultError> {
+        let concurrency = self.config.concurrency.max(1);
+        let ahead: Vec<&str> = waiting
+            .iter()
+            .rev()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| *f != folder && !ready.contains_key(*f))
+            .take(AHEAD_PER_WORKER * concurrency - 1)
+            .collect();
+        if ahead.is_empty() {
+            return self.list_capped(mount, folder, self.config.max_entries);
+        }
+        let share = (self.config.max_entries / ahead.len()).max(1);
+        let batch: Vec<(&str, usize)> = std::iter::once((folder, self.config.max_entries))
+            .chain(ahead.iter().map(|f| (*f, share)))
+            .collect();
+        let mut results = net::map_ordered(&batch, concurrency, |(f, cap)| {
+            self.list_capped(mount, f, *cap)
+        })
+        .into_iter();
+        let first = results.next().expect("the batch starts with `folder`");
+        for (f, result) in ahead.into_iter().zip(results) {
+            // Over its share: listed again in its turn, under the whole limit.
+            if !matches!(result, Err(VaultError::LimitExceeded { .. })) {
+                ready.insert(f.to_string(), result);
+            }
+        }
+        first
+    }
+
     /// The keys of one folder (folders end in `/`), all pages of them. Pages are asked for with
     /// `limit`/`after` (OpenBao ≥ 2.0); a server that ignores them (Vault) answers with the whole
     /// folder at once, which is detected and used as such.
     pub fn list(&self, mount: &str, folder: &str) -> Result<Vec<String>, VaultError> {
+        self.list_capped(mount, folder, self.config.max_entries)
+    }
+
+    /// [`Client::list`] refusing more than `cap` keys (`max_entries`, or a listing ahead's
+    /// share of it).
+    fn list_capped(
+        &self,
+        mount: &str,
+        folder: &str,
+        cap: usize,
+    ) -> Result<Vec<String>, VaultError> {
         let mount = clean_mount(mount)?;
         let folder = clean_folder(folder)?;
         let op = format!("list `{mount}/{folder}`");
@@ -223,11 +286,11 @@ impl Client {
         let mut after: Option<String> = None;
         loop {
             let use_max = self.list_with_max.load(Ordering::Relaxed);
-            let page = match self.list_page(&op, &path, use_max, after.as_deref()) {
+            let page = match self.list_page(&op, &path, use_max, after.as_deref(), cap) {
                 Err(denied @ VaultError::Denied { .. }) if !use_max && after.is_none() => {
                     // A policy may cap page sizes below ours (OpenBao's `pagination_limit`),
                     // and a larger `limit` is then denied: `limit=max` asks for the cap itself.
-                    let Ok(page) = self.list_page(&op, &path, true, None) else {
+                    let Ok(page) = self.list_page(&op, &path, true, None, cap) else {
                         return Err(denied);
                     };
                     log::debug!("{op}: pages are capped by policy; using limit=max");
@@ -245,10 +308,10 @@ impl Client {
                 break;
             };
             keys.extend(fresh);
-            if keys.len() > self.config.max_entries {
+            if keys.len() > cap {
                 return Err(VaultError::LimitExceeded {
                     op,
-                    detail: format!("more than {} keys (max_entries)", self.config.max_entries),
+                    detail: format!("more than {cap} keys (max_entries)"),
                 });
             }
             // With a numeric limit, a short page is the last one, and a long one means the
@@ -268,6 +331,7 @@ impl Client {
         path: &str,
         use_max: bool,
         after: Option<&str>,
+        max: usize,
     ) -> Result<Vec<String>, VaultError> {
         let mut query = String::from("list=true&limit=");
         if use_max {
@@ -282,7 +346,6 @@ impl Client {
         let call = Request::get(op, path).query(&query);
         match self.execute(&call) {
             Ok(response) => {
-                let max = self.config.max_entries;
                 match self
                     .transport
                     .parse(op, response, LIST_LIMIT, |r| model::read_list(r, max))
