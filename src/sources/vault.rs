@@ -163,23 +163,26 @@ pub fn read_source(
         common.name,
         wanted.len()
     );
-    let metadata = client.read_metadata_many(&source.mount, &wanted, source.concurrency);
-    if error.is_none()
-        && let Some(e) = metadata
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().err())
-            .find(|e| e.is_server_wide())
-    {
-        error = Some((e.to_string(), e.reason()));
-    }
     let keys = MetadataKeys {
         expires_at: &source.expires_at_key,
         minted_at: &source.minted_at_key,
         ttl: common.ttl,
     };
+    // Of each secret only what the lifetime, the out-of-band check and the stored values read.
+    let metadata = client.read_summaries(&source.mount, &wanted, source.concurrency, &|k| {
+        keys.keeps(k)
+    });
+    if error.is_none()
+        && let Some(e) = metadata
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .find(|e| e.is_server_wide())
+    {
+        error = Some((e.to_string(), e.reason()));
+    }
     // Indexed once: a lookup per path, not a search of every result (100k paths at most).
-    let by_path: HashMap<&str, &Result<vault::Metadata, VaultError>> =
-        metadata.iter().map(|(p, r)| (p.as_str(), r)).collect();
+    let by_path: HashMap<&str, &Result<vault::Summary, VaultError>> =
+        wanted.iter().map(String::as_str).zip(&metadata).collect();
     let meta_of = |path: &str| -> Result<crate::credential::Evidence, String> {
         match by_path.get(path) {
             Some(Ok(m)) => {
@@ -206,9 +209,15 @@ pub fn read_source(
             said(path, &e.credential.name);
         }
     }
-    let metadata_evidence: Vec<_> = paths.iter().map(|p| meta_of(p)).collect();
-    let evidence: Vec<Result<crate::credential::Evidence, String>> = match &source.value {
-        None => metadata_evidence,
+    let mut observations: Vec<Observation> = match &source.value {
+        // Straight from the metadata: no list of evidence beside the observations.
+        None => paths
+            .iter()
+            .map(|p| Observation {
+                credential: own_credential(p),
+                evidence: meta_of(p),
+            })
+            .collect(),
         Some(value) => {
             // Values only of secrets whose metadata was read: a deleted or unreadable one stays
             // as it is.
@@ -222,10 +231,8 @@ pub fn read_source(
                 derive: None,
                 fingerprint: value.fingerprint,
             };
-            let items: Vec<(&String, Result<crate::credential::Evidence, String>)> =
-                paths.iter().zip(metadata_evidence).collect();
-            net::map_ordered(&items, source.concurrency, |(path, meta)| {
-                let meta = meta.clone()?;
+            let evidence = net::map_ordered(&paths, source.concurrency, |path| {
+                let meta = meta_of(path)?;
                 let secret = client
                     .read_field(&source.mount, path, &value.field)
                     .map_err(|e| e.to_string())?;
@@ -236,17 +243,17 @@ pub fn read_source(
                     key.map(Secret::expose_bytes),
                 )
                 .map_err(|e| format!("field `{}` of `{}/{path}`: {e}", value.field, source.mount))
-            })
+            });
+            paths
+                .iter()
+                .zip(evidence)
+                .map(|(p, evidence)| Observation {
+                    credential: own_credential(p),
+                    evidence,
+                })
+                .collect()
         }
     };
-    let mut observations: Vec<Observation> = paths
-        .iter()
-        .zip(evidence)
-        .map(|(p, evidence)| Observation {
-            credential: own_credential(p),
-            evidence,
-        })
-        .collect();
     for e in entries {
         let Some(spec) = &e.value else { continue };
         let ValueFrom::Vault { path, field, .. } = &spec.from else {

@@ -3,7 +3,7 @@
 //! timeouts, retries); paths are checked and encoded by [`super::path`], every answer is parsed
 //! by [`super::model`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use super::auth::{Auth, login_request, read_credential_file};
 use super::config::ClientConfig;
 use super::error::VaultError;
-use super::model::{self, FieldLookup, Login, LoginInfo, Metadata};
+use super::model::{self, FieldLookup, Login, LoginInfo, Metadata, Summary};
 use super::path::{api_path, clean_folder, clean_mount, clean_secret_path, encode_component};
 use super::transport::{Request, Transport, drain};
 use crate::credential::Secret;
@@ -28,6 +28,9 @@ const LIST_LIMIT: u64 = 64 << 20;
 const METADATA_LIMIT: u64 = 4 << 20;
 const DATA_LIMIT: u64 = 8 << 20;
 const SMALL_LIMIT: u64 = 1 << 20;
+
+/// How many folders a recursive listing lists ahead per worker (see `Client::prefetch`).
+const AHEAD_PER_WORKER: usize = 4;
 
 /// A KV v2 client bound to one server and one token. Every method takes `&self`; the client is
 /// `Send + Sync`, so one instance (one connection pool) can serve many threads.
@@ -167,8 +170,14 @@ impl Client {
         let prefix = clean_folder(prefix)?;
         let mut found = Vec::new();
         let mut folders = vec![(prefix, 0usize)];
+        // Folders listed ahead of their turn; see `prefetch`.
+        let mut ready: HashMap<String, Result<Vec<String>, VaultError>> = HashMap::new();
         while let Some((folder, depth)) = folders.pop() {
-            for key in self.list(mount, &folder)? {
+            let keys = match ready.remove(&folder) {
+                Some(keys) => keys,
+                None => self.prefetch(mount, &folder, &folders, &mut ready),
+            };
+            for key in keys? {
                 let path = format!("{folder}{key}");
                 // A key that would lead out of the folder (`../`, `/abs/`, an empty name) is not
                 // followed: it is kept as a path of its own, whose metadata read then fails alone
@@ -210,10 +219,64 @@ impl Client {
         Ok(found)
     }
 
+    /// Lists `folder`, and with it, in parallel, the folders next in line on `waiting` (the
+    /// stack of [`Client::list_recursive`], next at the end), whose results go into `ready`.
+    /// The walk itself stays sequential and sees the same listings in the same order, so its
+    /// result and its first error are those of a walk that lists one folder at a time; a
+    /// listing ahead of its turn saves the round trip when that turn comes. The folders listed
+    /// ahead share a budget of `max_entries` keys: one over its share is dropped and listed
+    /// again in its turn, so memory stays bounded as for a sequential walk.
+    fn prefetch(
+        &self,
+        mount: &str,
+        folder: &str,
+        waiting: &[(String, usize)],
+        ready: &mut HashMap<String, Result<Vec<String>, VaultError>>,
+    ) -> Result<Vec<String>, VaultError> {
+        let concurrency = self.config.concurrency.max(1);
+        let ahead: Vec<&str> = waiting
+            .iter()
+            .rev()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| *f != folder && !ready.contains_key(*f))
+            .take(AHEAD_PER_WORKER * concurrency - 1)
+            .collect();
+        if ahead.is_empty() {
+            return self.list_capped(mount, folder, self.config.max_entries);
+        }
+        let share = (self.config.max_entries / ahead.len()).max(1);
+        let batch: Vec<(&str, usize)> = std::iter::once((folder, self.config.max_entries))
+            .chain(ahead.iter().map(|f| (*f, share)))
+            .collect();
+        let mut results = net::map_ordered(&batch, concurrency, |(f, cap)| {
+            self.list_capped(mount, f, *cap)
+        })
+        .into_iter();
+        let first = results.next().expect("the batch starts with `folder`");
+        for (f, result) in ahead.into_iter().zip(results) {
+            // Over its share: listed again in its turn, under the whole limit.
+            if !matches!(result, Err(VaultError::LimitExceeded { .. })) {
+                ready.insert(f.to_string(), result);
+            }
+        }
+        first
+    }
+
     /// The keys of one folder (folders end in `/`), all pages of them. Pages are asked for with
     /// `limit`/`after` (OpenBao ≥ 2.0); a server that ignores them (Vault) answers with the whole
     /// folder at once, which is detected and used as such.
     pub fn list(&self, mount: &str, folder: &str) -> Result<Vec<String>, VaultError> {
+        self.list_capped(mount, folder, self.config.max_entries)
+    }
+
+    /// [`Client::list`] refusing more than `cap` keys (`max_entries`, or a listing ahead's
+    /// share of it).
+    fn list_capped(
+        &self,
+        mount: &str,
+        folder: &str,
+        cap: usize,
+    ) -> Result<Vec<String>, VaultError> {
         let mount = clean_mount(mount)?;
         let folder = clean_folder(folder)?;
         let op = format!("list `{mount}/{folder}`");
@@ -223,11 +286,11 @@ impl Client {
         let mut after: Option<String> = None;
         loop {
             let use_max = self.list_with_max.load(Ordering::Relaxed);
-            let page = match self.list_page(&op, &path, use_max, after.as_deref()) {
+            let page = match self.list_page(&op, &path, use_max, after.as_deref(), cap) {
                 Err(denied @ VaultError::Denied { .. }) if !use_max && after.is_none() => {
                     // A policy may cap page sizes below ours (OpenBao's `pagination_limit`),
                     // and a larger `limit` is then denied: `limit=max` asks for the cap itself.
-                    let Ok(page) = self.list_page(&op, &path, true, None) else {
+                    let Ok(page) = self.list_page(&op, &path, true, None, cap) else {
                         return Err(denied);
                     };
                     log::debug!("{op}: pages are capped by policy; using limit=max");
@@ -245,10 +308,10 @@ impl Client {
                 break;
             };
             keys.extend(fresh);
-            if keys.len() > self.config.max_entries {
+            if keys.len() > cap {
                 return Err(VaultError::LimitExceeded {
                     op,
-                    detail: format!("more than {} keys (max_entries)", self.config.max_entries),
+                    detail: format!("more than {cap} keys (max_entries)"),
                 });
             }
             // With a numeric limit, a short page is the last one, and a long one means the
@@ -268,6 +331,7 @@ impl Client {
         path: &str,
         use_max: bool,
         after: Option<&str>,
+        max: usize,
     ) -> Result<Vec<String>, VaultError> {
         let mut query = String::from("list=true&limit=");
         if use_max {
@@ -282,7 +346,6 @@ impl Client {
         let call = Request::get(op, path).query(&query);
         match self.execute(&call) {
             Ok(response) => {
-                let max = self.config.max_entries;
                 match self
                     .transport
                     .parse(op, response, LIST_LIMIT, |r| model::read_list(r, max))
@@ -311,15 +374,21 @@ impl Client {
         let mount = clean_mount(mount)?;
         let path = clean_secret_path(path)?;
         let op = format!("read metadata of `{mount}/{path}`");
-        self.read_metadata_as(&op, mount, path)
+        self.read_metadata_as(&op, mount, path, model::parse_metadata)
     }
 
-    fn read_metadata_as(&self, op: &str, mount: &str, path: &str) -> Result<Metadata, VaultError> {
+    fn read_metadata_as<T>(
+        &self,
+        op: &str,
+        mount: &str,
+        path: &str,
+        parse: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> Result<T, VaultError> {
         let url_path = api_path(mount, "metadata", path);
         let call = Request::get(op, &url_path);
         let response = self.execute(&call)?;
         self.transport
-            .parse_buffered(op, response, METADATA_LIMIT, model::parse_metadata)
+            .parse_buffered(op, response, METADATA_LIMIT, parse)
     }
 
     /// The metadata of many secrets, `concurrency` requests at a time on scoped threads sharing
@@ -332,15 +401,41 @@ impl Client {
         paths: &[String],
         concurrency: usize,
     ) -> Vec<(String, Result<Metadata, VaultError>)> {
+        let results = self.read_many(mount, paths, concurrency, model::parse_metadata);
+        paths.iter().cloned().zip(results).collect()
+    }
+
+    /// [`Client::read_metadata_many`] for a scan: of each secret only a [`Summary`] with the
+    /// custom_metadata keys `keep` accepts, made as its answer is parsed, so that what the scan
+    /// holds until its end is a few hundred bytes a secret. In the order of `paths`.
+    pub fn read_summaries(
+        &self,
+        mount: &str,
+        paths: &[String],
+        concurrency: usize,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Vec<Result<Summary, VaultError>> {
+        self.read_many(mount, paths, concurrency, |body| {
+            model::parse_summary(body, keep)
+        })
+    }
+
+    fn read_many<T: Send>(
+        &self,
+        mount: &str,
+        paths: &[String],
+        concurrency: usize,
+        parse: impl Fn(&[u8]) -> Result<T, String> + Sync,
+    ) -> Vec<Result<T, VaultError>> {
         let stop: OnceLock<VaultError> = OnceLock::new();
-        let results = net::map_ordered(paths, concurrency, |path| {
+        net::map_ordered(paths, concurrency, |path| {
             let result = match (clean_mount(mount), clean_secret_path(path)) {
                 (Err(e), _) | (_, Err(e)) => Err(e),
                 (Ok(m), Ok(p)) => {
                     let op = format!("read metadata of `{m}/{p}`");
                     match stop.get() {
                         Some(first) => Err(first.not_tried(op)),
-                        None => self.read_metadata_as(&op, m, p),
+                        None => self.read_metadata_as(&op, m, p, &parse),
                     }
                 }
             };
@@ -350,8 +445,7 @@ impl Client {
                 let _ = stop.set(e.clone());
             }
             result
-        });
-        paths.iter().cloned().zip(results).collect()
+        })
     }
 
     /// One field of the current version of a secret (`data.data.<field>` of

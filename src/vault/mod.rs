@@ -48,4 +48,4 @@ pub use auth::Auth;
 pub use client::Client;
 pub use config::{ClientConfig, Explicit, resolve_env};
 pub use error::VaultError;
-pub use model::{Login, LoginInfo, Metadata, VersionMeta, VersionState};
+pub use model::{Login, LoginInfo, Metadata, Summary, VersionMeta, VersionState};

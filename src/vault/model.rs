@@ -90,70 +90,191 @@ impl Metadata {
     }
 }
 
+/// What a scan keeps of one secret's metadata: the current version, the last update and the few
+/// custom_metadata keys the caller asked for, and nothing else (no maps). A scan holds one per
+/// secret until its report is made, so this is what its memory grows with; [`Metadata`] keeps
+/// everything, for the callers that read one secret (rotation, `record`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub updated_time: Timestamp,
+    /// As in [`Metadata::current_version`].
+    pub current_version: u64,
+    /// The current version's metadata, if the server lists it.
+    pub current: Option<VersionMeta>,
+    /// The custom_metadata pairs that were asked for (usually one or two), in no order.
+    pub custom: Vec<(Box<str>, Box<str>)>,
+}
+
+impl Summary {
+    /// The value of a kept custom_metadata key.
+    pub fn custom(&self, key: &str) -> Option<&str> {
+        self.custom
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+}
+
 /// Parses a metadata answer (the whole body, `{"data": {...}}`). The client reads the bounded
 /// body (about 600 bytes) into a buffer first: parsing from a slice lets the times and version
 /// numbers be borrowed instead of copied, and is several times faster than through a reader.
 pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
-    #[derive(Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        data: Option<RawMetadata<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct RawMetadata<'a> {
-        #[serde(borrow)]
-        created_time: Text<'a>,
-        #[serde(borrow)]
-        updated_time: Text<'a>,
-        current_version: u64,
-        #[serde(default)]
-        oldest_version: u64,
-        #[serde(default)]
-        custom_metadata: Option<BTreeMap<String, String>>,
-        #[serde(default, borrow)]
-        versions: Option<BTreeMap<Text<'a>, RawVersion<'a>>>,
-    }
-    #[derive(Deserialize)]
-    struct RawVersion<'a> {
-        #[serde(borrow)]
-        created_time: Text<'a>,
-        #[serde(default, borrow)]
-        deletion_time: Option<Text<'a>>,
-        #[serde(default)]
-        destroyed: bool,
-    }
-
-    let envelope: Envelope = serde_json::from_slice(body).map_err(describe_json)?;
-    let raw = envelope
-        .data
-        .ok_or_else(|| "the answer has no `data` object".to_string())?;
+    let mut raw = RawMetadata::parse(body)?;
     let mut versions = BTreeMap::new();
-    for (number, v) in raw.versions.unwrap_or_default() {
-        let n: u64 = number
-            .0
-            .parse()
-            .map_err(|_| format!("version key `{}` is not a number", number.0))?;
-        let deletion_time = match v.deletion_time.as_ref().map(|t| &*t.0) {
-            None | Some("") => None,
-            Some(t) => Some(time(t, "deletion_time")?),
-        };
-        versions.insert(
-            n,
-            VersionMeta {
-                created_time: time(&v.created_time.0, "created_time")?,
-                deletion_time,
-                destroyed: v.destroyed,
-            },
-        );
+    for v in raw.versions() {
+        let (n, meta) = v?;
+        versions.insert(n, meta);
     }
     Ok(Metadata {
         created_time: time(&raw.created_time.0, "created_time")?,
         updated_time: time(&raw.updated_time.0, "updated_time")?,
         current_version: raw.current_version,
         oldest_version: raw.oldest_version,
-        custom_metadata: raw.custom_metadata.unwrap_or_default(),
+        // Pairs in the answer's order: a repeated key keeps its last value, as a map would.
+        custom_metadata: raw
+            .custom_metadata
+            .into_iter()
+            .flat_map(|pairs| pairs.0)
+            .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
+            .collect(),
         versions,
     })
+}
+
+/// Parses a metadata answer as [`parse_metadata`] does (the same checks, the same errors) into
+/// a [`Summary`] that keeps the custom_metadata keys `keep` accepts. Nothing it drops is copied
+/// out of the body.
+pub fn parse_summary(body: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Summary, String> {
+    let mut raw = RawMetadata::parse(body)?;
+    let mut current = None;
+    for v in raw.versions() {
+        let (n, meta) = v?;
+        if n == raw.current_version {
+            current = Some(meta);
+        }
+    }
+    time(&raw.created_time.0, "created_time")?;
+    let mut custom: Vec<(Box<str>, Box<str>)> = Vec::new();
+    for (k, v) in raw.custom_metadata.into_iter().flat_map(|pairs| pairs.0) {
+        if !keep(&k.0) {
+            continue;
+        }
+        let value: Box<str> = v.0.into();
+        match custom.iter_mut().find(|(kept, _)| **kept == *k.0) {
+            Some(pair) => pair.1 = value,
+            None => custom.push((k.0.into(), value)),
+        }
+    }
+    // Held until the scan's end: no room for pairs that will never come.
+    custom.shrink_to_fit();
+    Ok(Summary {
+        updated_time: time(&raw.updated_time.0, "updated_time")?,
+        current_version: raw.current_version,
+        current,
+        custom,
+    })
+}
+
+/// A metadata answer as sent, its strings borrowed from the body where they hold no escapes.
+#[derive(Deserialize)]
+struct RawMetadata<'a> {
+    #[serde(borrow)]
+    created_time: Text<'a>,
+    #[serde(borrow)]
+    updated_time: Text<'a>,
+    current_version: u64,
+    #[serde(default)]
+    oldest_version: u64,
+    #[serde(default, borrow)]
+    custom_metadata: Option<Pairs<'a>>,
+    #[serde(default, borrow)]
+    versions: Option<Pairs<'a, RawVersion<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct RawVersion<'a> {
+    #[serde(borrow)]
+    created_time: Text<'a>,
+    #[serde(default, borrow)]
+    deletion_time: Option<Text<'a>>,
+    #[serde(default)]
+    destroyed: bool,
+}
+
+impl<'a> RawMetadata<'a> {
+    fn parse(body: &'a [u8]) -> Result<RawMetadata<'a>, String> {
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            data: Option<RawMetadata<'a>>,
+        }
+        let envelope: Envelope = serde_json::from_slice(body).map_err(describe_json)?;
+        envelope
+            .data
+            .ok_or_else(|| "the answer has no `data` object".to_string())
+    }
+
+    /// The versions, checked and converted, by number as text (the order of the map the
+    /// answer was once parsed into, so errors come in that order); of a repeated number only the
+    /// last, as that map kept.
+    fn versions(&mut self) -> impl Iterator<Item = Result<(u64, VersionMeta), String>> + 'a {
+        let mut all = self.versions.take().map_or_else(Vec::new, |p| p.0);
+        // Stable, and without allocating for the few versions a secret keeps (the server sends
+        // them sorted already).
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut all = all.into_iter().peekable();
+        std::iter::from_fn(move || {
+            loop {
+                let (number, v) = all.next()?;
+                if all.peek().is_some_and(|next| next.0 == number) {
+                    continue;
+                }
+                return Some(version(&number, &v));
+            }
+        })
+    }
+}
+
+fn version(number: &Text, v: &RawVersion) -> Result<(u64, VersionMeta), String> {
+    let n: u64 = number
+        .0
+        .parse()
+        .map_err(|_| format!("version key `{}` is not a number", number.0))?;
+    let deletion_time = match v.deletion_time.as_ref().map(|t| &*t.0) {
+        None | Some("") => None,
+        Some(t) => Some(time(t, "deletion_time")?),
+    };
+    Ok((
+        n,
+        VersionMeta {
+            created_time: time(&v.created_time.0, "created_time")?,
+            deletion_time,
+            destroyed: v.destroyed,
+        },
+    ))
+}
+
+/// A JSON object's entries in order, repeated keys included; values of type `V`.
+struct Pairs<'a, V = Text<'a>>(Vec<(Text<'a>, V)>);
+
+impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Pairs<'a, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Of<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Of<V> {
+            type Value = Pairs<'de, V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        d.deserialize_map(Of(std::marker::PhantomData))
+    }
 }
 
 /// A JSON string borrowed from the answer when it holds no escapes, copied when it does.
@@ -680,6 +801,52 @@ mod tests {
         );
     }
 
+    /// What [`parse_summary`] should make of an answer: [`parse_metadata`]'s result, cut down.
+    fn cut_down(m: &Metadata, keep: &dyn Fn(&str) -> bool) -> Summary {
+        let mut custom: Vec<(Box<str>, Box<str>)> = m
+            .custom_metadata
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+            .collect();
+        custom.sort();
+        Summary {
+            updated_time: m.updated_time,
+            current_version: m.current_version,
+            current: m.current().copied(),
+            custom,
+        }
+    }
+
+    fn sorted(mut s: Summary) -> Summary {
+        s.custom.sort();
+        s
+    }
+
+    #[test]
+    fn a_summary_keeps_the_current_version_and_the_asked_keys() {
+        let keep = |k: &str| k == "minted_at" || k == "absent";
+        let s = parse_summary(METADATA, &keep).unwrap();
+        assert_eq!(s, cut_down(&parse_metadata(METADATA).unwrap(), &keep));
+        assert_eq!(s.current_version, 3);
+        assert_eq!(
+            s.current.unwrap().deletion_time,
+            Some(ts("2027-01-01T00:00:00Z"))
+        );
+        assert_eq!(s.custom("minted_at"), Some("2026-04-18T12:07:09Z"));
+        assert_eq!(s.custom("absent"), None);
+        // A repeated key keeps its last value, and a repeated version its last entry, as the
+        // maps of the full parse do; escaped text is unescaped.
+        let body = br#"{"data":{"created_time":"2026-01-01T00:00:00Z","updated_time":"2026-01-01T00:00:00Z",
+            "current_version":1,"custom_metadata":{"k":"first","k":"l\u0061st","other":"x"},
+            "versions":{"1":{"created_time":"bad"},"1":{"created_time":"2026-01-02T00:00:00Z"}}}}"#;
+        let full = parse_metadata(body).unwrap();
+        let s = parse_summary(body, &|k| k == "k").unwrap();
+        assert_eq!(s, cut_down(&full, &|k| k == "k"));
+        assert_eq!(s.custom, [("k".into(), "last".into())]);
+        assert_eq!(s.current.unwrap().created_time, ts("2026-01-02T00:00:00Z"));
+    }
+
     #[test]
     fn malformed_metadata_is_reported() {
         for (body, expected) in [
@@ -827,6 +994,13 @@ mod tests {
                 }
             }
             for body in [&meta, &noise] {
+                // The scan's cut-down parse accepts and refuses what the full one does.
+                let keep = |k: &str| k.starts_with('m');
+                match (parse_metadata(body), parse_summary(body, &keep)) {
+                    (Ok(m), Ok(s)) => assert_eq!(sorted(s), cut_down(&m, &keep)),
+                    (Err(a), Err(b)) => assert_eq!(a, b),
+                    (a, b) => panic!("{a:?} / {b:?}"),
+                }
                 let parsed = bounded_error("metadata", within_time("metadata", body.len(), || parse_metadata(body)));
                 if let Some(m) = parsed {
                     let custom: usize = m.custom_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();

@@ -48,9 +48,15 @@ fn check_segments(text: &str, what: &str) -> Result<(), VaultError> {
 }
 
 /// The API path (after `/v1/`) of `<mount>/<area>/<path>`, e.g. `secret/metadata/a%20b`;
-/// `mount` and `path` already cleaned.
+/// `mount` and `path` already cleaned. Built in one buffer: a scan makes one per secret.
 pub(crate) fn api_path(mount: &str, area: &str, path: &str) -> String {
-    format!("{}/{area}/{}", encode_path(mount), encode_path(path))
+    let mut out = String::with_capacity(mount.len() + area.len() + path.len() + 8);
+    encode_into(&mut out, mount, true);
+    out.push('/');
+    out.push_str(area);
+    out.push('/');
+    encode_into(&mut out, path, true);
+    out
 }
 
 /// Percent-encodes a path, keeping `/` and the unreserved characters.
@@ -65,14 +71,35 @@ pub(crate) fn encode_component(value: &str) -> String {
 
 fn encode(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || (keep_slash && b == b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+    encode_into(&mut out, text, keep_slash);
+    out
+}
+
+/// Appends `text` percent-encoded: runs of kept (ASCII) characters are copied as they are.
+fn encode_into(out: &mut String, text: &str, keep_slash: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let kept = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (keep_slash && b == b'/')
+    };
+    // `start` follows an encoded byte; the run from it is ASCII, so both ends of a copied run
+    // are character boundaries.
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if !kept(b) {
+            if i > start {
+                out.push_str(&text[start..i]);
+            }
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+            start = i + 1;
         }
     }
-    out
+    if start < text.len() {
+        out.push_str(&text[start..]);
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +110,13 @@ mod tests {
     fn paths_are_encoded_and_checked() {
         assert_eq!(encode_path("a b/c%d/é"), "a%20b/c%25d/%C3%A9");
         assert_eq!(encode_component("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode_path("é"), "%C3%A9");
+        assert_eq!(encode_path("~x.y_z-0/"), "~x.y_z-0/");
+        assert_eq!(encode_component("\u{7f}ab\u{1F600}"), "%7Fab%F0%9F%98%80");
+        assert_eq!(
+            api_path("team kv", "metadata", "é/b"),
+            "team%20kv/metadata/%C3%A9/b"
+        );
         assert_eq!(api_path("secret", "data", "a b/c"), "secret/data/a%20b/c");
         assert_eq!(clean_mount("/secret/").unwrap(), "secret");
         assert_eq!(clean_folder("").unwrap(), "");

@@ -167,6 +167,34 @@ fn listing_is_bounded_in_depth_and_entries() {
 }
 
 #[test]
+fn folders_listed_ahead_give_the_walk_its_result_and_its_limit() {
+    // One large folder next to small ones: listed ahead of its turn it is over its share of
+    // `max_entries` and is listed again in its turn, under the whole limit.
+    let bao = OpenBao::start();
+    let mut all = Vec::new();
+    for i in 0..8 {
+        all.push(format!("t/big/{i}"));
+    }
+    for f in 1..=4 {
+        all.push(format!("t/s{f}/x"));
+    }
+    for p in &all {
+        bao.write_secret(p, json!({ "v": "1" }));
+    }
+    all.sort();
+    let mut exact = config(&bao.url);
+    exact.max_entries = 12;
+    let client = Client::new(exact, Secret::new(bao.root_token.clone())).unwrap();
+    assert_eq!(client.list_recursive(MOUNT, "t").unwrap(), all);
+    let mut one_less = config(&bao.url);
+    one_less.max_entries = 11;
+    let client = Client::new(one_less, Secret::new(bao.root_token.clone())).unwrap();
+    let err = expect_err(client.list_recursive(MOUNT, "t"));
+    assert_eq!(err.reason(), "limit_exceeded");
+    assert!(err.to_string().contains("more than 11 secrets"), "{err}");
+}
+
+#[test]
 fn metadata_holds_times_versions_and_custom_metadata() {
     let bao = OpenBao::start();
     let before = Timestamp::now() - jiff::SignedDuration::from_secs(5);

@@ -4,7 +4,8 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::credential::{Basis, Evidence, StoredValue};
-use crate::vault::{Metadata, VersionState};
+use crate::recorded::{self, Recorded};
+use crate::vault::{Metadata, Summary, VersionMeta, VersionState};
 
 /// Where a Vault secret's metadata says its lifetime comes from.
 #[derive(Clone, Copy)]
@@ -14,6 +15,75 @@ pub struct MetadataKeys<'a> {
     pub ttl: SignedDuration,
 }
 
+impl MetadataKeys<'_> {
+    /// Whether a custom_metadata key matters to what the functions here say: the lifetime keys
+    /// and what credwatch records. A scan keeps only these ([`Summary`]).
+    pub fn keeps(&self, key: &str) -> bool {
+        key == self.expires_at || key == self.minted_at || is_recorded_key(key)
+    }
+}
+
+fn is_recorded_key(key: &str) -> bool {
+    key == recorded::FINGERPRINT_KEY
+        || key == recorded::VERSION_KEY
+        || key.starts_with(recorded::HISTORY_PREFIX)
+}
+
+/// What the functions here read of a secret's metadata: all of it ([`Metadata`], one secret
+/// read alone) or what a scan kept ([`Summary`], made with [`MetadataKeys::keeps`]).
+pub trait MetadataView {
+    fn current_version(&self) -> u64;
+    fn updated_time(&self) -> Timestamp;
+    /// The current version's metadata, if the server lists it.
+    fn current(&self) -> Option<&VersionMeta>;
+    fn custom(&self, key: &str) -> Option<&str>;
+    /// What the custom metadata says credwatch recorded.
+    fn recorded(&self) -> Recorded;
+
+    fn current_state(&self, now: Timestamp) -> VersionState {
+        self.current()
+            .map_or(VersionState::Missing, |v| v.state(now))
+    }
+}
+
+impl MetadataView for Metadata {
+    fn current_version(&self) -> u64 {
+        self.current_version
+    }
+    fn updated_time(&self) -> Timestamp {
+        self.updated_time
+    }
+    fn current(&self) -> Option<&VersionMeta> {
+        Metadata::current(self)
+    }
+    fn custom(&self, key: &str) -> Option<&str> {
+        self.custom_metadata.get(key).map(String::as_str)
+    }
+    fn recorded(&self) -> Recorded {
+        recorded::parse(&self.custom_metadata)
+    }
+}
+
+impl MetadataView for Summary {
+    fn current_version(&self) -> u64 {
+        self.current_version
+    }
+    fn updated_time(&self) -> Timestamp {
+        self.updated_time
+    }
+    fn current(&self) -> Option<&VersionMeta> {
+        self.current.as_ref()
+    }
+    fn custom(&self, key: &str) -> Option<&str> {
+        Summary::custom(self, key)
+    }
+    fn recorded(&self) -> Recorded {
+        // Only the recorded keys: most secrets have none, and an empty map allocates nothing.
+        let pairs = self.custom.iter().filter(|(k, _)| is_recorded_key(k));
+        recorded::parse(&pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+}
+
 /// A Vault secret's lifetime from its metadata alone: custom_metadata `expires_at`, else
 /// `minted_at` + ttl, else the current version's `created_time` + ttl. When the current version
 /// is newer than the one credwatch recorded (`recorded_version`), the value was changed outside
@@ -21,7 +91,7 @@ pub struct MetadataKeys<'a> {
 /// current version's `created_time` ([`Basis::AssumedFromChange`]; see [`changed_out_of_band`]). A current version that is
 /// deleted (at or before `now`), destroyed or missing is an error: nothing usable is stored.
 pub fn from_metadata(
-    meta: &Metadata,
+    meta: &impl MetadataView,
     keys: &MetadataKeys,
     now: Timestamp,
 ) -> Result<Evidence, String> {
@@ -30,19 +100,19 @@ pub fn from_metadata(
         VersionState::Deleted(at) => {
             return Err(format!(
                 "current version {} was deleted at {at}: nothing readable is stored (undelete it or write a new version)",
-                meta.current_version
+                meta.current_version()
             ));
         }
         VersionState::Destroyed => {
             return Err(format!(
                 "current version {} is destroyed: nothing readable is stored (write a new version)",
-                meta.current_version
+                meta.current_version()
             ));
         }
         VersionState::Missing => return Err("the secret has no current version".into()),
     }
     let custom = |key: &str| -> Result<Option<Timestamp>, String> {
-        match meta.custom_metadata.get(key) {
+        match meta.custom(key) {
             None => Ok(None),
             Some(v) => crate::time::parse_timestamp(v)
                 .map(Some)
@@ -52,7 +122,7 @@ pub fn from_metadata(
     let created = meta
         .current()
         .map(|v| v.created_time)
-        .unwrap_or(meta.updated_time);
+        .unwrap_or(meta.updated_time());
     if changed_out_of_band(meta, "").is_some() {
         return Ok(Evidence::declared(
             Some(created),
@@ -84,15 +154,17 @@ pub fn from_metadata(
 /// The finding for a secret changed outside credwatch: its current version is newer than the
 /// version credwatch recorded. `None` when credwatch recorded no version (nothing to compare)
 /// or the recorded one is current.
-pub fn changed_out_of_band(meta: &Metadata, name: &str) -> Option<String> {
-    let recorded = crate::recorded::parse(&meta.custom_metadata).version?;
-    if meta.current_version <= recorded {
+pub fn changed_out_of_band(meta: &impl MetadataView, name: &str) -> Option<String> {
+    let recorded = meta.recorded().version?;
+    if meta.current_version() <= recorded {
         return None;
     }
-    let at = meta.current().map_or(meta.updated_time, |v| v.created_time);
+    let at = meta
+        .current()
+        .map_or(meta.updated_time(), |v| v.created_time);
     Some(format!(
         "changed outside credwatch at {at} (version {} after the recorded version {recorded}); its mint time is assumed to be that time; run `credwatch record {name} --minted-at TIME` to confirm",
-        meta.current_version
+        meta.current_version()
     ))
 }
 
@@ -103,12 +175,12 @@ pub fn changed_out_of_band(meta: &Metadata, name: &str) -> Option<String> {
 /// the newer version was created. One value per fingerprint, the current one first. Pure.
 pub fn stored_values(
     name: &str,
-    meta: &Metadata,
+    meta: &impl MetadataView,
     current: Option<&Evidence>,
     keys: &MetadataKeys,
 ) -> Vec<StoredValue> {
-    let recorded = crate::recorded::parse(&meta.custom_metadata);
-    let current_version = meta.current_version;
+    let recorded = meta.recorded();
+    let current_version = meta.current_version();
     let mut out: Vec<StoredValue> = Vec::new();
     let mut add = |fingerprint: String, replaced_at, expires_at| {
         if !out.iter().any(|v| v.fingerprint == fingerprint) {
@@ -136,7 +208,7 @@ pub fn stored_values(
         if let Some(fp) = entry.fingerprint {
             add(
                 fp,
-                entry.replaced_at.or(Some(meta.updated_time)),
+                entry.replaced_at.or(Some(meta.updated_time())),
                 entry.expires_at,
             );
         }
@@ -149,14 +221,13 @@ pub fn stored_values(
 /// version was created. `None` when nothing was recorded or the recorded version is current.
 /// Pure.
 pub fn recorded_before_change(
-    meta: &Metadata,
+    meta: &impl MetadataView,
     keys: &MetadataKeys,
 ) -> Option<crate::recorded::Entry> {
-    let recorded = crate::recorded::parse(&meta.custom_metadata);
-    let version = recorded.version.filter(|v| *v < meta.current_version)?;
+    let recorded = meta.recorded();
+    let version = recorded.version.filter(|v| *v < meta.current_version())?;
     let custom = |key: &str| {
-        meta.custom_metadata
-            .get(key)
+        meta.custom(key)
             .and_then(|t| crate::time::parse_timestamp(t).ok())
     };
     let minted_at = custom(keys.minted_at);
@@ -344,6 +415,73 @@ mod tests {
         assert_eq!(values[0].replaced_at, None);
         // Nothing recorded: nothing to compare with.
         assert!(stored_values("primary", &meta(&[], None, false), None, &KEYS).is_empty());
+    }
+
+    /// What a scan keeps of `m` (as `parse_summary` makes it from the answer).
+    fn summary(m: &Metadata) -> Summary {
+        Summary {
+            updated_time: m.updated_time,
+            current_version: m.current_version,
+            current: m.current().copied(),
+            custom: m
+                .custom_metadata
+                .iter()
+                .filter(|(k, _)| KEYS.keeps(k))
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_scans_summary_says_what_the_whole_metadata_says() {
+        let now = ts("2026-11-30T00:00:00Z");
+        let history = crate::recorded::Entry {
+            version: 1,
+            fingerprint: Some("sha256:01".into()),
+            minted_at: None,
+            expires_at: Some(ts("2026-06-01T00:00:00Z")),
+            replaced_at: None,
+        }
+        .encode();
+        for (custom, deletion, destroyed) in [
+            (
+                vec![("expires_at", "2027-01-01T00:00:00Z"), ("owner", "x")],
+                None,
+                false,
+            ),
+            (vec![("minted_at", "2026-04-18T16:07:09Z")], None, false),
+            (vec![("expires_at", "next year")], None, false),
+            (vec![], Some("2026-11-01T00:00:00Z"), false),
+            (vec![], None, true),
+            (
+                vec![
+                    ("minted_at", "2025-06-01T00:00:00Z"),
+                    ("recorded_version", "1"),
+                    ("fingerprint", "sha256:02"),
+                    ("previous_1", &history),
+                    ("previous_x", "junk"),
+                ],
+                None,
+                false,
+            ),
+            (vec![("recorded_version", "two")], None, false),
+        ] {
+            let m = meta(&custom, deletion, destroyed);
+            let s = summary(&m);
+            assert!(s.custom("owner").is_none());
+            let (full, cut) = (from_metadata(&m, &KEYS, now), from_metadata(&s, &KEYS, now));
+            assert_eq!(full, cut, "{custom:?}");
+            assert_eq!(changed_out_of_band(&m, "n"), changed_out_of_band(&s, "n"));
+            assert_eq!(m.recorded(), s.recorded());
+            assert_eq!(
+                recorded_before_change(&m, &KEYS),
+                recorded_before_change(&s, &KEYS)
+            );
+            assert_eq!(
+                stored_values("n", &m, full.as_ref().ok(), &KEYS),
+                stored_values("n", &s, cut.as_ref().ok(), &KEYS)
+            );
+        }
     }
 
     #[test]
