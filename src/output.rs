@@ -324,13 +324,11 @@ pub fn write_json(report: &Report, mut out: impl std::io::Write) -> std::io::Res
 /// The shape of the JSON document, borrowed from the report. Every struct declares its fields
 /// in alphabetical order: the order the document's keys have always had.
 mod json {
-    use std::collections::BTreeMap;
-
     use jiff::Timestamp;
     use serde::{Serialize, Serializer};
 
     use crate::assess::{Assessment, Pool, Report};
-    use crate::credential::{FormatResult, ProbeOutcome, ProbeVerdict, SourceStatus};
+    use crate::credential::{FormatResult, Labels, ProbeOutcome, ProbeVerdict, SourceStatus};
 
     /// A value written through its `Display` as a JSON string, without a `String` in between.
     struct Shown<T>(T);
@@ -388,7 +386,7 @@ mod json {
         fingerprint: Option<&'a str>,
         format: Option<Format<'a>>,
         kind: Option<&'static str>,
-        labels: &'a BTreeMap<String, String>,
+        labels: &'a Labels,
         minted_at: Option<Shown<Timestamp>>,
         minted_at_unix: Option<i64>,
         name: &'a str,

@@ -7,7 +7,7 @@
 //! so the collector never reads it. A run killed before its rename can leave one behind.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -47,12 +47,22 @@ pub fn write_atomically(
     text: &str,
     before_rename: impl FnOnce(&Path),
 ) -> Result<(), String> {
+    write_atomically_with(path, |out| out.write_all(text.as_bytes()), before_rename)
+}
+
+/// [`write_atomically`] with the text written by `write` into the temporary file (through a
+/// buffer), so that the text need not be held whole.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    before_rename: impl FnOnce(&Path),
+) -> Result<(), String> {
     let temp = temp_path(path, std::process::id());
     // A replaced file keeps its permissions; a new one is world-readable, as collectors expect.
     let mode = fs::metadata(path).map_or(0o644, |m| {
         std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
     });
-    let result = write_temp(&temp, text, mode).and_then(|()| {
+    let result = write_temp(&temp, write, mode).and_then(|()| {
         before_rename(&temp);
         fs::rename(&temp, path).map_err(|e| {
             format!(
@@ -75,16 +85,41 @@ pub fn write_atomically(
     Ok(())
 }
 
-fn write_temp(temp: &Path, text: &str, mode: u32) -> Result<(), String> {
-    let mut file = OpenOptions::new()
+fn write_temp(
+    temp: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    mode: u32,
+) -> Result<(), String> {
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(temp)
         .map_err(|e| format!("cannot create `{}`: {e}", temp.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
+    let mut out = BufWriter::with_capacity(1 << 16, file);
+    write(&mut out)
+        .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+        .and_then(|file| file.sync_all())
         .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
+}
+
+/// `fmt::Write` over an `io::Write`: what the encoder writes goes to the file; the first error
+/// is kept (and the rest of the text dropped) for the caller to report.
+struct Through<'a> {
+    out: &'a mut dyn Write,
+    error: Option<std::io::Error>,
+}
+
+impl std::fmt::Write for Through<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
 }
 
 /// A textfile as a [`super::Destination`]: an incomplete run reads the previous file back.
@@ -113,7 +148,7 @@ impl super::Destination for Textfile<'_> {
         }
     }
 
-    fn write(&mut self, text: &str, _complete: bool) -> Result<(), String> {
+    fn write(&mut self, text: &super::Text<'_>, _complete: bool) -> Result<(), String> {
         // Through a symlink to the file it points at: the link stays a link (as `rotate` keeps a
         // linked config).
         let is_link = fs::symlink_metadata(self.path).is_ok_and(|m| m.file_type().is_symlink());
@@ -121,7 +156,12 @@ impl super::Destination for Textfile<'_> {
             true => fs::canonicalize(self.path).unwrap_or_else(|_| self.path.to_path_buf()),
             false => self.path.to_path_buf(),
         };
-        write_atomically(&target, text, |temp| (self.before_rename)(temp))
+        let encode = |out: &mut dyn Write| {
+            let mut through = Through { out, error: None };
+            text.write_to(&mut through);
+            through.error.map_or(Ok(()), Err)
+        };
+        write_atomically_with(&target, encode, |temp| (self.before_rename)(temp))
     }
 }
 
