@@ -199,8 +199,9 @@ pub struct Evidence {
     pub basis: Basis,
     /// A short, non-reversible fingerprint of the value, when the value was read.
     pub fingerprint: Option<String>,
-    /// The result of the credential's format check, when it has a format.
-    pub format: Option<FormatResult>,
+    /// The result of the credential's format check, when it has a format. Boxed: most
+    /// credentials have none, and every evidence would carry its room.
+    pub format: Option<Box<FormatResult>>,
     /// What identifies the value to a human (a certificate's subject and serial).
     pub subject: Option<String>,
     /// What the issuer said when the value was last probed (opt-in per credential).

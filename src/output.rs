@@ -416,7 +416,7 @@ mod json {
                 expires_at: expires_at.map(Shown),
                 expires_at_unix: expires_at.map(Timestamp::as_second),
                 fingerprint: e.and_then(|e| e.fingerprint.as_deref()),
-                format: e.and_then(|e| e.format.as_ref()).map(Format::of),
+                format: e.and_then(|e| e.format.as_deref()).map(Format::of),
                 kind: e.map(|e| e.basis.label()),
                 labels: &c.labels,
                 minted_at: minted_at.map(Shown),
