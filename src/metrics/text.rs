@@ -141,7 +141,11 @@ pub fn encode(families: &[Family]) -> String {
 /// Writes `text` escaped: `\` and newline always, `"` in a label value.
 fn write_escaped(out: &mut impl Write, text: &str, label_value: bool) -> fmt::Result {
     let mut rest = text;
-    while let Some(i) = rest.find(|c| c == '\\' || c == '\n' || (label_value && c == '"')) {
+    // By byte: the three are ASCII, never part of a longer character.
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b == b'\\' || b == b'\n' || (label_value && b == b'"'))
+    {
         out.write_str(&rest[..i])?;
         out.write_str(match rest.as_bytes()[i] {
             b'\\' => "\\\\",

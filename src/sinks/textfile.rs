@@ -7,7 +7,7 @@
 //! so the collector never reads it. A run killed before its rename can leave one behind.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -50,11 +50,11 @@ pub fn write_atomically(
     write_atomically_with(path, |out| out.write_all(text.as_bytes()), before_rename)
 }
 
-/// [`write_atomically`] with the text written by `write` into the temporary file (through a
-/// buffer), so that the text need not be held whole.
+/// [`write_atomically`] with the text written by `write` into the temporary file, so that the
+/// text need not be held whole.
 pub fn write_atomically_with(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
     before_rename: impl FnOnce(&Path),
 ) -> Result<(), String> {
     let temp = temp_path(path, std::process::id());
@@ -87,38 +87,72 @@ pub fn write_atomically_with(
 
 fn write_temp(
     temp: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
     mode: u32,
 ) -> Result<(), String> {
-    let file = OpenOptions::new()
+    let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(temp)
         .map_err(|e| format!("cannot create `{}`: {e}", temp.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 16, file);
-    write(&mut out)
-        .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
-        .and_then(|file| file.sync_all())
+    write(&mut file)
+        .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
 }
 
-/// `fmt::Write` over an `io::Write`: what the encoder writes goes to the file; the first error
-/// is kept (and the rest of the text dropped) for the caller to report.
-struct Through<'a> {
-    out: &'a mut dyn Write,
+/// `fmt::Write` into a file through a buffer of [`Through::ROOM`] bytes: the encoder's many
+/// short pieces are copied, and the file written a buffer at a time. The first error is kept
+/// (and the rest of the text dropped) for the caller to report.
+struct Through<'a, W: Write> {
+    out: &'a mut W,
+    buffer: String,
     error: Option<std::io::Error>,
 }
 
-impl std::fmt::Write for Through<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+impl<'a, W: Write> Through<'a, W> {
+    const ROOM: usize = 1 << 16;
+
+    fn new(out: &'a mut W) -> Self {
+        Through {
+            out,
+            buffer: String::with_capacity(Self::ROOM),
+            error: None,
+        }
+    }
+
+    fn flush(&mut self) -> std::fmt::Result {
         if self.error.is_some() {
             return Err(std::fmt::Error);
         }
-        self.out.write_all(s.as_bytes()).map_err(|e| {
+        let written = self.out.write_all(self.buffer.as_bytes());
+        self.buffer.clear();
+        written.map_err(|e| {
             self.error = Some(e);
             std::fmt::Error
         })
+    }
+
+    /// Writes what is left in the buffer; the first error, if any.
+    fn finish(mut self) -> std::io::Result<()> {
+        let _ = self.flush();
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl<W: Write> std::fmt::Write for Through<'_, W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.buffer.len() + s.len() > Self::ROOM {
+            self.flush()?;
+        }
+        if s.len() > Self::ROOM {
+            return self.out.write_all(s.as_bytes()).map_err(|e| {
+                self.error = Some(e);
+                std::fmt::Error
+            });
+        }
+        self.buffer.push_str(s);
+        Ok(())
     }
 }
 
@@ -156,10 +190,10 @@ impl super::Destination for Textfile<'_> {
             true => fs::canonicalize(self.path).unwrap_or_else(|_| self.path.to_path_buf()),
             false => self.path.to_path_buf(),
         };
-        let encode = |out: &mut dyn Write| {
-            let mut through = Through { out, error: None };
+        let encode = |out: &mut File| {
+            let mut through = Through::new(out);
             text.write_to(&mut through);
-            through.error.map_or(Ok(()), Err)
+            through.finish()
         };
         write_atomically_with(&target, encode, |temp| (self.before_rename)(temp))
     }
@@ -168,6 +202,43 @@ impl super::Destination for Textfile<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_written_through_the_buffer_arrives_whole_and_in_order() {
+        use std::fmt::Write as _;
+        let mut file = Vec::new();
+        let mut through = Through::new(&mut file);
+        let mut wanted = String::new();
+        for i in 0..20_000 {
+            let piece = format!("series_{i}{{credential=\"c-{i}\"}} {i}\n");
+            through.write_str(&piece).unwrap();
+            wanted.push_str(&piece);
+        }
+        let large = "x".repeat(3 * Through::<Vec<u8>>::ROOM);
+        through.write_str(&large).unwrap();
+        wanted.push_str(&large);
+        through.write_str("end\n").unwrap();
+        wanted.push_str("end\n");
+        through.finish().unwrap();
+        assert_eq!(String::from_utf8(file).unwrap(), wanted);
+
+        // A full disk: the first error is what the run reports.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("no space left"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut full = Full;
+        let mut through = Through::new(&mut full);
+        for _ in 0..10_000 {
+            let _ = through.write_str("series 1\n");
+        }
+        assert_eq!(through.finish().unwrap_err().to_string(), "no space left");
+    }
 
     #[test]
     fn only_prom_files_are_accepted() {
