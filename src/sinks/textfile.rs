@@ -141,6 +141,16 @@ impl<'a, W: Write> Through<'a, W> {
 }
 
 impl<W: Write> std::fmt::Write for Through<'_, W> {
+    #[inline]
+    fn write_char(&mut self, c: char) -> std::fmt::Result {
+        if c.is_ascii() && self.buffer.len() < Self::ROOM {
+            self.buffer.push(c);
+            return Ok(());
+        }
+        self.write_str(c.encode_utf8(&mut [0; 4]))
+    }
+
+    #[inline]
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         if self.buffer.len() + s.len() > Self::ROOM {
             self.flush()?;
