@@ -316,9 +316,14 @@ pub fn render_table(report: &Report) -> String {
 
 /// Writes the `check --output json` document to `out`, one credential at a time: no tree of
 /// the whole document is built first.
-pub fn write_json(report: &Report, mut out: impl std::io::Write) -> std::io::Result<()> {
+pub fn write_json(report: &Report, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write;
+    // A buffer of its own type: the serializer's many short writes are then copies it can
+    // inline, not calls through whatever `out` is (stdout is a `dyn Write`).
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     serde_json::to_writer_pretty(&mut out, &json::Document::of(report))?;
-    out.write_all(b"\n")
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// The shape of the JSON document, borrowed from the report. Every struct declares its fields
