@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
@@ -23,9 +24,108 @@ pub struct Credential {
     /// The source it came from (`inventory`, or the name of a `[[source]]`).
     pub source: String,
     /// Extra labels put on the credential's series.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     pub runbook: Option<String>,
     pub thresholds: Thresholds,
+}
+
+/// The extra labels of a credential, by name in ascending order (as a `BTreeMap` iterates).
+///
+/// Shared, not copied: every credential of a source carries the source's labels, and a copy of a
+/// map per credential (a `BTreeMap` node is over 500 bytes even for one label) was most of the
+/// memory a directory of 100k files took. Most credentials have none, and hold no allocation.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Labels(Option<Arc<[(String, String)]>>);
+
+impl Labels {
+    fn pairs(&self) -> &[(String, String)] {
+        self.0.as_deref().unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs().is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs().len()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&String> {
+        let pairs = self.pairs();
+        pairs
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()
+            .map(|at| &pairs[at].1)
+    }
+
+    /// In ascending order of name, as `BTreeMap::iter`.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &String)> + Clone {
+        self.pairs().iter().map(|(k, v)| (k, v))
+    }
+
+    /// Sets `name` to `value`, replacing a value it had (as `BTreeMap::insert`). Copies the
+    /// labels when they are shared with other credentials.
+    pub fn insert(&mut self, name: String, value: String) {
+        let mut pairs = self.pairs().to_vec();
+        match pairs.binary_search_by(|(k, _)| k.cmp(&name)) {
+            Ok(at) => pairs[at].1 = value,
+            Err(at) => pairs.insert(at, (name, value)),
+        }
+        self.0 = Some(pairs.into());
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Labels {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        // Already in order and without repeated names.
+        Labels((!map.is_empty()).then(|| map.into_iter().collect()))
+    }
+}
+
+impl FromIterator<(String, String)> for Labels {
+    /// A name given twice keeps its last value, as when collecting into a `BTreeMap`.
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        pairs.into_iter().collect::<BTreeMap<_, _>>().into()
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Labels {
+    fn from(pairs: [(String, String); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.pairs().iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for Labels {
+    type Output = String;
+
+    fn index(&self, name: &str) -> &String {
+        self.get(name).expect("no label of that name")
+    }
+}
+
+impl serde::Serialize for Labels {
+    /// As the map it stands for.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
 }
 
 /// How an expiry became known; exposed as the `kind` label.
@@ -99,8 +199,9 @@ pub struct Evidence {
     pub basis: Basis,
     /// A short, non-reversible fingerprint of the value, when the value was read.
     pub fingerprint: Option<String>,
-    /// The result of the credential's format check, when it has a format.
-    pub format: Option<FormatResult>,
+    /// The result of the credential's format check, when it has a format. Boxed: most
+    /// credentials have none, and every evidence would carry its room.
+    pub format: Option<Box<FormatResult>>,
     /// What identifies the value to a human (a certificate's subject and serial).
     pub subject: Option<String>,
     /// What the issuer said when the value was last probed (opt-in per credential).

@@ -316,21 +316,24 @@ pub fn render_table(report: &Report) -> String {
 
 /// Writes the `check --output json` document to `out`, one credential at a time: no tree of
 /// the whole document is built first.
-pub fn write_json(report: &Report, mut out: impl std::io::Write) -> std::io::Result<()> {
+pub fn write_json(report: &Report, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write;
+    // A buffer of its own type: the serializer's many short writes are then copies it can
+    // inline, not calls through whatever `out` is (stdout is a `dyn Write`).
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     serde_json::to_writer_pretty(&mut out, &json::Document::of(report))?;
-    out.write_all(b"\n")
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// The shape of the JSON document, borrowed from the report. Every struct declares its fields
 /// in alphabetical order: the order the document's keys have always had.
 mod json {
-    use std::collections::BTreeMap;
-
     use jiff::Timestamp;
     use serde::{Serialize, Serializer};
 
     use crate::assess::{Assessment, Pool, Report};
-    use crate::credential::{FormatResult, ProbeOutcome, ProbeVerdict, SourceStatus};
+    use crate::credential::{FormatResult, Labels, ProbeOutcome, ProbeVerdict, SourceStatus};
 
     /// A value written through its `Display` as a JSON string, without a `String` in between.
     struct Shown<T>(T);
@@ -388,7 +391,7 @@ mod json {
         fingerprint: Option<&'a str>,
         format: Option<Format<'a>>,
         kind: Option<&'static str>,
-        labels: &'a BTreeMap<String, String>,
+        labels: &'a Labels,
         minted_at: Option<Shown<Timestamp>>,
         minted_at_unix: Option<i64>,
         name: &'a str,
@@ -418,7 +421,7 @@ mod json {
                 expires_at: expires_at.map(Shown),
                 expires_at_unix: expires_at.map(Timestamp::as_second),
                 fingerprint: e.and_then(|e| e.fingerprint.as_deref()),
-                format: e.and_then(|e| e.format.as_ref()).map(Format::of),
+                format: e.and_then(|e| e.format.as_deref()).map(Format::of),
                 kind: e.map(|e| e.basis.label()),
                 labels: &c.labels,
                 minted_at: minted_at.map(Shown),

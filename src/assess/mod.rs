@@ -339,22 +339,46 @@ fn assess_pools(assessments: &mut [Assessment], policy: PoolPolicy) -> Vec<Pool>
     pools
 }
 
+/// Sorts the report's order: unreadable first, then by soonest expiry, then by name; equal ones
+/// keep their order (a stable sort).
+///
+/// Sorted as positions, then moved into place: a stable sort of the assessments themselves
+/// needs scratch room for half of them (20 MB at 100k), which the allocator keeps after.
+fn sort_assessments(assessments: &mut [Assessment]) {
+    let key = |x: &Assessment| {
+        x.evidence
+            .as_ref()
+            .map(|e| e.expires_at.unwrap_or(Timestamp::MAX))
+    };
+    let mut order: Vec<usize> = (0..assessments.len()).collect();
+    order.sort_by(|&i, &j| {
+        let (a, b) = (&assessments[i], &assessments[j]);
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.credential.name.cmp(&b.credential.name))
+    });
+    // Position `i` takes the assessment at `order[i]`, one cycle of the permutation at a time.
+    const PLACED: usize = usize::MAX;
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != PLACED {
+            let from = std::mem::replace(&mut order[at], PLACED);
+            if from == start {
+                break;
+            }
+            assessments.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 pub fn assess(collection: Collection, now: Timestamp, policy: PoolPolicy) -> Report {
     let mut assessments: Vec<Assessment> = collection
         .observations
         .into_iter()
         .map(|o| assess_one(o.credential, o.evidence, now))
         .collect();
-    assessments.sort_by(|a, b| {
-        let key = |x: &Assessment| {
-            x.evidence
-                .as_ref()
-                .map(|e| e.expires_at.unwrap_or(Timestamp::MAX))
-        };
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| a.credential.name.cmp(&b.credential.name))
-    });
+    sort_assessments(&mut assessments);
     let pools = assess_pools(&mut assessments, policy);
     Report {
         now,
@@ -389,6 +413,37 @@ mod tests {
 
     fn at(secs: i64) -> Timestamp {
         Timestamp::from_second(secs).unwrap()
+    }
+
+    #[test]
+    fn the_report_order_is_a_stable_sort_by_expiry_then_name() {
+        let now = at(1_800_000_000);
+        // Repeated names and expiries, told apart by source, in a scrambled order.
+        let mut assessments: Vec<Assessment> = (0..500u64)
+            .map(|i| {
+                let mixed = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                let mut c = credential(&format!("c{}", mixed % 7));
+                c.source = format!("s{i}");
+                let evidence = match mixed % 5 {
+                    0 => Err("unreadable".to_string()),
+                    _ => Ok(Evidence::declared(
+                        None,
+                        at(1_800_000_000 + (mixed % 3) as i64 * DAY),
+                        Basis::ExpiresAt,
+                    )),
+                };
+                assess_one(c, evidence, now)
+            })
+            .collect();
+        let mut wanted = assessments.clone();
+        wanted.sort_by(|a, b| {
+            let key = |x: &Assessment| x.evidence.as_ref().map(|e| e.expires_at.unwrap());
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| a.credential.name.cmp(&b.credential.name))
+        });
+        sort_assessments(&mut assessments);
+        assert_eq!(assessments, wanted);
     }
 
     #[test]
@@ -612,10 +667,10 @@ mod tests {
         let now = 1_800_000_000;
         let mut broken = member("primary", now + 300 * DAY, Some("a"));
         if let Ok(e) = &mut broken.evidence {
-            e.format = Some(FormatResult {
+            e.format = Some(Box::new(FormatResult {
                 profile: "claude-oauth".into(),
                 problem: Some("expected exactly 108 characters, found 107".into()),
-            });
+            }));
         }
         let report = pool_report(vec![broken], now);
         assert_eq!(report.assessments[0].status, Status::Invalid);

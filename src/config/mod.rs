@@ -203,7 +203,7 @@ pub struct SourceCommon {
     /// `minted_at` or `created_time`).
     pub ttl: SignedDuration,
     pub pool: Option<String>,
-    pub labels: BTreeMap<String, String>,
+    pub labels: crate::credential::Labels,
     pub runbook: Option<String>,
     pub thresholds: Thresholds,
 }

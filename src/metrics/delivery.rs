@@ -71,6 +71,31 @@ pub fn prepare(
     policy: PoolPolicy,
     run: RunInfo,
 ) -> Delivery {
+    let Merged {
+        report,
+        complete,
+        last_success,
+    } = merge(fresh, held, policy, run);
+    let text = encode_report(&report, names, run, last_success);
+    Delivery {
+        report,
+        complete,
+        last_success,
+        text,
+    }
+}
+
+/// [`Delivery`] before its text is encoded: for a destination that writes the text as it is
+/// encoded ([`super::encode_report_into`]) instead of holding it whole.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub report: Report,
+    pub complete: bool,
+    pub last_success: Option<Timestamp>,
+}
+
+/// The partial-run rule of [`prepare`] without the encoding.
+pub fn merge(fresh: Report, held: Held, policy: PoolPolicy, run: RunInfo) -> Merged {
     let complete = fresh.complete();
     let (report, last_success) = if complete {
         (fresh, Some(run.finished_at))
@@ -81,12 +106,10 @@ pub fn prepare(
         };
         (report, held.last_success)
     };
-    let text = encode_report(&report, names, run, last_success);
-    Delivery {
+    Merged {
         report,
         complete,
         last_success,
-        text,
     }
 }
 

@@ -64,15 +64,29 @@ pub fn encode_report(
     run: RunInfo,
     last_success: Option<Timestamp>,
 ) -> String {
-    let mut out = String::new();
+    // Room for the least text a credential takes (five series naming it): a text grown by
+    // doubling from nothing leaves the copies it outgrew behind, as much again as the text.
+    let mut out = String::with_capacity(4096 + 512 * report.assessments.len());
+    encode_report_into(report, names, run, last_success, &mut out);
+    out
+}
+
+/// [`encode_report`] into `out` (a file through a buffer, so that the text of a large report is
+/// never held whole). A writer that fails keeps its error; the rest of the text is dropped.
+pub fn encode_report_into(
+    report: &Report,
+    names: &MetricNames,
+    run: RunInfo,
+    last_success: Option<Timestamp>,
+    out: &mut impl std::fmt::Write,
+) {
     emit(
         report,
         names,
         run,
         last_success,
-        &mut text::Encoder::new(&mut out),
+        &mut text::Encoder::new(out),
     );
-    out
 }
 
 /// [`Samples`] kept as [`Family`] values; equal label strings of the report share one copy.
@@ -528,7 +542,7 @@ pub fn known_from_series(
                     name,
                     pool,
                     source,
-                    labels,
+                    labels: labels.into(),
                     runbook: info_label(names::RUNBOOK_LABEL),
                     thresholds,
                 },
@@ -658,7 +672,7 @@ mod tests {
         assert_eq!(k.credential.source, "vault");
         assert_eq!(
             k.credential.labels,
-            BTreeMap::from([("team".to_string(), "platform".to_string())])
+            BTreeMap::from([("team".to_string(), "platform".to_string())]).into()
         );
         assert_eq!(k.basis, Basis::MintedAtPlusTtl);
         // Carried through an outage, the info series keeps its fingerprint.

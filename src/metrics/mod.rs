@@ -7,4 +7,4 @@ mod families;
 pub mod names;
 pub mod text;
 
-pub use families::{RunInfo, encode_report, families, known_from_series};
+pub use families::{RunInfo, encode_report, encode_report_into, families, known_from_series};

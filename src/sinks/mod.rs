@@ -11,9 +11,9 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use crate::assess::Report;
-use crate::config::Config;
+use crate::config::{Config, MetricNames};
 use crate::metrics::RunInfo;
-use crate::metrics::delivery::{self, Delivery, Held};
+use crate::metrics::delivery::{self, Held, Merged};
 
 /// A place a run's exposition text goes.
 pub trait Destination {
@@ -21,7 +21,37 @@ pub trait Destination {
     /// destination that cannot tell answers [`Held::default`].
     fn held(&mut self, config: &Config, now: Timestamp) -> Held;
     /// Writes the text; `complete` says whether the run read everything.
-    fn write(&mut self, text: &str, complete: bool) -> Result<(), String>;
+    fn write(&mut self, text: &Text<'_>, complete: bool) -> Result<(), String>;
+}
+
+/// The exposition text of a delivery, encoded when the destination writes it: a file takes it
+/// through a buffer, never holding the text of every series at once (for 100k credentials, more
+/// than the report itself).
+pub struct Text<'a> {
+    report: &'a Report,
+    names: &'a MetricNames,
+    run: RunInfo,
+    last_success: Option<Timestamp>,
+}
+
+impl Text<'_> {
+    /// Encodes the text into `out`.
+    pub fn write_to(&self, out: &mut impl std::fmt::Write) {
+        crate::metrics::encode_report_into(
+            self.report,
+            self.names,
+            self.run,
+            self.last_success,
+            out,
+        );
+    }
+
+    /// The whole text, for a destination that sends it in one piece.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        out
+    }
 }
 
 /// What a run delivered, for the command to report.
@@ -53,8 +83,17 @@ pub fn deliver(
         finished_at: now,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
-    let Delivery { report, text, .. } =
-        delivery::prepare(report, held, &config.metrics, config.defaults.pools, run);
+    let Merged {
+        report,
+        last_success,
+        ..
+    } = delivery::merge(report, held, config.defaults.pools, run);
+    let text = Text {
+        report: &report,
+        names: &config.metrics,
+        run,
+        last_success,
+    };
     let written = destination.write(&text, complete);
     Delivered {
         report,

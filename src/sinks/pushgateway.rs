@@ -445,8 +445,9 @@ impl super::Destination for Group {
         held
     }
 
-    fn write(&mut self, text: &str, complete: bool) -> Result<(), String> {
+    fn write(&mut self, text: &super::Text<'_>, complete: bool) -> Result<(), String> {
         let method = if complete { Method::Put } else { Method::Post };
+        let text = &text.to_text();
         if self.dry_run {
             self.dry_run_output = Some(format!("# {} {}\n{text}", method.as_str(), self.url));
             return Ok(());

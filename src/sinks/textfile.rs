@@ -47,12 +47,22 @@ pub fn write_atomically(
     text: &str,
     before_rename: impl FnOnce(&Path),
 ) -> Result<(), String> {
+    write_atomically_with(path, |out| out.write_all(text.as_bytes()), before_rename)
+}
+
+/// [`write_atomically`] with the text written by `write` into the temporary file, so that the
+/// text need not be held whole.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+    before_rename: impl FnOnce(&Path),
+) -> Result<(), String> {
     let temp = temp_path(path, std::process::id());
     // A replaced file keeps its permissions; a new one is world-readable, as collectors expect.
     let mode = fs::metadata(path).map_or(0o644, |m| {
         std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
     });
-    let result = write_temp(&temp, text, mode).and_then(|()| {
+    let result = write_temp(&temp, write, mode).and_then(|()| {
         before_rename(&temp);
         fs::rename(&temp, path).map_err(|e| {
             format!(
@@ -75,16 +85,85 @@ pub fn write_atomically(
     Ok(())
 }
 
-fn write_temp(temp: &Path, text: &str, mode: u32) -> Result<(), String> {
+fn write_temp(
+    temp: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+    mode: u32,
+) -> Result<(), String> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(temp)
         .map_err(|e| format!("cannot create `{}`: {e}", temp.display()))?;
-    file.write_all(text.as_bytes())
+    write(&mut file)
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write `{}`: {e}", temp.display()))
+}
+
+/// `fmt::Write` into a file through a buffer of [`Through::ROOM`] bytes: the encoder's many
+/// short pieces are copied, and the file written a buffer at a time. The first error is kept
+/// (and the rest of the text dropped) for the caller to report.
+struct Through<'a, W: Write> {
+    out: &'a mut W,
+    buffer: String,
+    error: Option<std::io::Error>,
+}
+
+impl<'a, W: Write> Through<'a, W> {
+    const ROOM: usize = 1 << 16;
+
+    fn new(out: &'a mut W) -> Self {
+        Through {
+            out,
+            buffer: String::with_capacity(Self::ROOM),
+            error: None,
+        }
+    }
+
+    fn flush(&mut self) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        let written = self.out.write_all(self.buffer.as_bytes());
+        self.buffer.clear();
+        written.map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
+
+    /// Writes what is left in the buffer; the first error, if any.
+    fn finish(mut self) -> std::io::Result<()> {
+        let _ = self.flush();
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl<W: Write> std::fmt::Write for Through<'_, W> {
+    #[inline]
+    fn write_char(&mut self, c: char) -> std::fmt::Result {
+        if c.is_ascii() && self.buffer.len() < Self::ROOM {
+            self.buffer.push(c);
+            return Ok(());
+        }
+        self.write_str(c.encode_utf8(&mut [0; 4]))
+    }
+
+    #[inline]
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.buffer.len() + s.len() > Self::ROOM {
+            self.flush()?;
+        }
+        if s.len() > Self::ROOM {
+            return self.out.write_all(s.as_bytes()).map_err(|e| {
+                self.error = Some(e);
+                std::fmt::Error
+            });
+        }
+        self.buffer.push_str(s);
+        Ok(())
+    }
 }
 
 /// A textfile as a [`super::Destination`]: an incomplete run reads the previous file back.
@@ -113,7 +192,7 @@ impl super::Destination for Textfile<'_> {
         }
     }
 
-    fn write(&mut self, text: &str, _complete: bool) -> Result<(), String> {
+    fn write(&mut self, text: &super::Text<'_>, _complete: bool) -> Result<(), String> {
         // Through a symlink to the file it points at: the link stays a link (as `rotate` keeps a
         // linked config).
         let is_link = fs::symlink_metadata(self.path).is_ok_and(|m| m.file_type().is_symlink());
@@ -121,13 +200,55 @@ impl super::Destination for Textfile<'_> {
             true => fs::canonicalize(self.path).unwrap_or_else(|_| self.path.to_path_buf()),
             false => self.path.to_path_buf(),
         };
-        write_atomically(&target, text, |temp| (self.before_rename)(temp))
+        let encode = |out: &mut File| {
+            let mut through = Through::new(out);
+            text.write_to(&mut through);
+            through.finish()
+        };
+        write_atomically_with(&target, encode, |temp| (self.before_rename)(temp))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_written_through_the_buffer_arrives_whole_and_in_order() {
+        use std::fmt::Write as _;
+        let mut file = Vec::new();
+        let mut through = Through::new(&mut file);
+        let mut wanted = String::new();
+        for i in 0..20_000 {
+            let piece = format!("series_{i}{{credential=\"c-{i}\"}} {i}\n");
+            through.write_str(&piece).unwrap();
+            wanted.push_str(&piece);
+        }
+        let large = "x".repeat(3 * Through::<Vec<u8>>::ROOM);
+        through.write_str(&large).unwrap();
+        wanted.push_str(&large);
+        through.write_str("end\n").unwrap();
+        wanted.push_str("end\n");
+        through.finish().unwrap();
+        assert_eq!(String::from_utf8(file).unwrap(), wanted);
+
+        // A full disk: the first error is what the run reports.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("no space left"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut full = Full;
+        let mut through = Through::new(&mut full);
+        for _ in 0..10_000 {
+            let _ = through.write_str("series 1\n");
+        }
+        assert_eq!(through.finish().unwrap_err().to_string(), "no space left");
+    }
 
     #[test]
     fn only_prom_files_are_accepted() {

@@ -145,7 +145,7 @@ mod tests {
             name: "approle".into(),
             ttl: SignedDuration::from_hours(24),
             pool: None,
-            labels: BTreeMap::from([("team".into(), "platform".into())]),
+            labels: BTreeMap::from([("team".into(), "platform".into())]).into(),
             runbook: None,
             thresholds: Thresholds {
                 warn_before: SignedDuration::from_hours(24 * 30),
@@ -181,6 +181,7 @@ mod tests {
                 ("app".into(), "eso".into()),
                 ("team".into(), "platform".into())
             ])
+            .into()
         );
         let e = evidence_of("eso", &info);
         assert_eq!((e.minted_at, e.expires_at), (Some(at), None));

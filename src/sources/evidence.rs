@@ -14,12 +14,14 @@ pub fn from_value(
     key: Option<&[u8]>,
 ) -> Result<Evidence, String> {
     let text = std::str::from_utf8(value).ok();
-    let format = spec.format.as_ref().map(|profile| FormatResult {
-        profile: profile.name.clone(),
-        problem: match text {
-            Some(t) => format::check(profile, t).err(),
-            None => Some("the value is binary, not text".into()),
-        },
+    let format = spec.format.as_ref().map(|profile| {
+        Box::new(FormatResult {
+            profile: profile.name.clone(),
+            problem: match text {
+                Some(t) => format::check(profile, t).err(),
+                None => Some("the value is binary, not text".into()),
+            },
+        })
     });
     let fingerprint = Some(fingerprint::fingerprint(trim_ascii(value), key));
 

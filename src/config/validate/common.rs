@@ -51,7 +51,9 @@ impl Validator<'_> {
             name,
             ttl: self.duration_or(raw.ttl, context, "ttl", defaults.ttl),
             pool: self.non_empty(raw.pool.as_ref(), context, "pool"),
-            labels: self.labels(raw.labels.as_ref(), context, settings.reserved),
+            labels: self
+                .labels(raw.labels.as_ref(), context, settings.reserved)
+                .into(),
             runbook: raw.runbook.clone(),
             thresholds: self.thresholds_from(
                 raw.warn_before,
