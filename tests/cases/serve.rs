@@ -181,6 +181,41 @@ fn a_refresh_picks_up_edits_to_the_config_and_the_directory() {
     }
 }
 
+/// The refresh thread gives way to scrapes: it runs 10 nicer than the process, the threads
+/// accepting and answering `/metrics` at the process's own priority (as `ps -L -o nice,comm`
+/// shows).
+#[test]
+#[cfg(target_os = "linux")]
+fn the_refresh_runs_at_a_lower_priority_than_the_scrapes() {
+    let (_s, config) = inventory();
+    let exporter = Exporter::start_ready(&config, &["--interval", "1h"]);
+    let task = format!("/proc/{}/task", exporter.pid());
+    let mut nice = std::collections::BTreeMap::<String, i32>::new();
+    for entry in std::fs::read_dir(&task).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the fields after the name, nice being the 19th in all.
+        let (head, rest) = stat.rsplit_once(") ").unwrap();
+        let name = head.split_once(" (").unwrap().1.to_string();
+        let value: i32 = rest.split(' ').nth(16).unwrap().parse().unwrap();
+        nice.insert(name, value);
+    }
+    // Thread names are cut to 15 bytes there. The main thread accepts; every thread but the
+    // refresh (those answering are `credwatch-http`) keeps its priority.
+    let refresh = "credwatch-refre";
+    let process = nice["credwatch"];
+    let lowered = (process + credwatch::serve::REFRESH_NICER_BY).min(19);
+    assert_eq!(nice.get(refresh), Some(&lowered), "{nice:?}");
+    for (name, value) in &nice {
+        if name != refresh {
+            assert_eq!(*value, process, "{name}: {nice:?}");
+        }
+    }
+    assert!(exporter.metrics().contains(EXPIRY));
+}
+
 #[test]
 fn a_failed_read_keeps_the_last_known_expiry_with_read_ok_0_until_it_reads_again() {
     let (s, config) = inventory();
