@@ -381,24 +381,13 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
         let idle = (served > 1).then_some(limits.idle_timeout);
         let length = match read_head(&mut stream, &mut data, idle, limits.read_timeout, &slot) {
             Ok(length) => length,
-            Err(HeadError::TimedOut) => {
-                let _ = write_response(
-                    &mut stream,
-                    &Response::text(408, "request timeout\n"),
-                    false,
-                    false,
-                    write_limit,
-                );
-                return;
-            }
-            Err(HeadError::TooLarge) => {
-                let _ = write_response(
-                    &mut stream,
-                    &Response::text(431, "request header fields too large\n"),
-                    false,
-                    false,
-                    write_limit,
-                );
+            Err(refused @ (HeadError::TimedOut | HeadError::TooLarge)) => {
+                let answer = if refused == HeadError::TimedOut {
+                    Response::text(408, "request timeout\n")
+                } else {
+                    Response::text(431, "request header fields too large\n")
+                };
+                let _ = write_response(&mut stream, &answer, false, false, write_limit);
                 return;
             }
             Err(HeadError::Closed | HeadError::Idle) => return,
