@@ -141,8 +141,9 @@ impl OpenBao {
         panic!("the OpenBao dev server did not become ready");
     }
 
-    /// Polls (every 50 ms, at most `limit`) until the server answers; the loop of
-    /// `support::poll::until`, written out because this file stands alone.
+    /// Polls (every 50 ms, at most `limit`) until the server answers and its `secret/` KV v2
+    /// mount serves; the loop of `support::poll::until`, written out because this file stands
+    /// alone.
     fn wait_ready(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let tries = limit.as_millis() / 50 + 1;
@@ -161,8 +162,15 @@ impl OpenBao {
                 }
                 self.agent = plain_agent(Some(ca.clone()));
             }
+            // Healthy is not yet ready: the dev server's `secret/` mount answers 400
+            // "Upgrading from non-versioned to versioned data" for a moment after it starts
+            // (seen as a failed first write). Its listing answers 200 or 404 once it serves.
             if self.request(None, "GET", "sys/health", None).0 == 200 {
-                return true;
+                let token = self.root_token.clone();
+                let (status, _) = self.request(Some(&token), "LIST", "secret/metadata/", None);
+                if status == 200 || status == 404 {
+                    return true;
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
