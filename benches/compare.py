@@ -50,14 +50,7 @@ RUNNING = []
 
 def stop_all():
     while RUNNING:
-        proc = RUNNING.pop()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop(RUNNING[-1])
 
 
 def on_signal(signum, _frame):

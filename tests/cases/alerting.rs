@@ -57,6 +57,28 @@ runbook = "https://runbooks.example/rotate-agent-token"
     s.write("credwatch.toml", &text)
 }
 
+/// A Prometheus scraping `pg` every second, evaluating the rules `credwatch render rules` makes
+/// of `config`, and sending alerts to `am`; returned once its target is up.
+fn prometheus_with_rules(config: &Path, pg: &Pushgateway, am: &Alertmanager) -> Prometheus {
+    let rules = Credwatch::new()
+        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
+        .args(["render", "rules"])
+        .run();
+    rules.assert_code(0);
+    let prom = Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
+             scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n",
+            am = am.url.trim_start_matches("http://"),
+            pg = pg.url.trim_start_matches("http://"),
+        ),
+        &rules.stdout,
+    );
+    prom.wait_targets_up(Duration::from_secs(30));
+    prom
+}
+
 fn push(config: &Path) {
     Credwatch::new()
         .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
@@ -107,22 +129,7 @@ fn alerts_fire_resolve_on_rotation_vanish_on_removal_and_go_stale() {
     ));
     let s = Scratch::new();
     let config = write_config(&s, &pg, unix_now() - 355 * DAY, true);
-    let rules = Credwatch::new()
-        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
-        .args(["render", "rules"])
-        .run();
-    rules.assert_code(0);
-    let prom = Prometheus::start(
-        &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
-             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
-             scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n",
-            am = am.url.trim_start_matches("http://"),
-            pg = pg.url.trim_start_matches("http://"),
-        ),
-        &rules.stdout,
-    );
-    prom.wait_targets_up(Duration::from_secs(30));
+    let _prom = prometheus_with_rules(&config, &pg, &am);
 
     // A credential with 10 days left: the expiring-soon alert reaches the receiver.
     push(&config);
@@ -313,22 +320,7 @@ content = "expires_at"
             expired = unix_now() - 2 * DAY,
         ),
     );
-    let rules = Credwatch::new()
-        .args([std::ffi::OsStr::new("--config"), config.as_os_str()])
-        .args(["render", "rules"])
-        .run();
-    rules.assert_code(0);
-    let prom = Prometheus::start(
-        &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
-             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
-             scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n",
-            am = am.url.trim_start_matches("http://"),
-            pg = pg.url.trim_start_matches("http://"),
-        ),
-        &rules.stdout,
-    );
-    prom.wait_targets_up(Duration::from_secs(30));
+    let prom = prometheus_with_rules(&config, &pg, &am);
 
     // An expired credential: Expired alone, saying how long ago.
     assert_eq!(push_code(&config), 0, "the push landed");
