@@ -604,7 +604,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub max_connections: usize,
 
-    /// How long a client may take to send its request before it is disconnected
+    /// How long a client may take to send its request (a kept-alive connection's next one included,
+    /// from its first byte) before it is answered 408 and disconnected
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub read_timeout: String,
 }
