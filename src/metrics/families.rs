@@ -27,9 +27,6 @@
 //!
 //! `<expiry>`, `<last_success>` and the `credential` label take their names from `[metrics]`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use jiff::{SignedDuration, Timestamp};
 
 use super::names;
@@ -38,7 +35,7 @@ use crate::assess::carry::Known;
 use crate::assess::{Assessment, Report};
 use crate::config::MetricNames;
 use crate::credential::{Basis, Credential, ProbeVerdict, StoredValue, Thresholds};
-use crate::metrics::text::{Family, Series};
+use crate::metrics::text::Series;
 
 /// Facts about the run itself, measured by the caller.
 #[derive(Debug, Clone, Copy)]
@@ -47,17 +44,8 @@ pub struct RunInfo {
     pub duration_seconds: f64,
 }
 
-/// The families of one run. The last-success family is always included; a sink leaves it out
-/// when the run was incomplete (see [`Report::complete`]). Every sample is built up front: for
-/// delivering, [`encode_report`] writes the same text without that list.
-pub fn families(report: &Report, names: &MetricNames, run: RunInfo) -> Vec<Family> {
-    let mut collected = Collected::default();
-    emit(report, names, run, Some(run.finished_at), &mut collected);
-    collected.families
-}
-
-/// The exposition text of one run, written straight from the report: the text of
-/// [`families`] with the last-success series holding `last_success`, or left out when `None`.
+/// The exposition text of one run, written straight from the report (no list of samples in
+/// between), with the last-success series holding `last_success`, or left out when `None`.
 pub fn encode_report(
     report: &Report,
     names: &MetricNames,
@@ -87,39 +75,6 @@ pub fn encode_report_into(
         last_success,
         &mut text::Encoder::new(out),
     );
-}
-
-/// [`Samples`] kept as [`Family`] values; equal label strings of the report share one copy.
-#[derive(Default)]
-struct Collected {
-    families: Vec<Family>,
-    /// By address and length of the report's string (the same credential name in every family).
-    shared: HashMap<(usize, usize), Arc<str>>,
-}
-
-impl Collected {
-    fn share(&mut self, text: &str) -> Arc<str> {
-        self.shared
-            .entry((text.as_ptr() as usize, text.len()))
-            .or_insert_with(|| Arc::from(text))
-            .clone()
-    }
-}
-
-impl Samples for Collected {
-    fn family(&mut self, name: &str, help: &str) {
-        self.families.push(Family::gauge(name, help));
-    }
-
-    fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| (self.share(k), self.share(v)))
-            .collect();
-        if let Some(family) = self.families.last_mut() {
-            family.push(labels, value);
-        }
-    }
 }
 
 fn flag(on: bool) -> f64 {
@@ -488,7 +443,7 @@ pub fn stored_from_series(series: &[Series], names: &MetricNames) -> Vec<StoredV
         .collect()
 }
 
-/// The inverse of [`families`] for what a partial run needs: the last known expiry of each
+/// The inverse of [`encode_report`] for what a partial run needs: the last known expiry of each
 /// credential, with the labels it was delivered with. Thresholds come from the delivered
 /// threshold series, else `defaults`. Pure.
 pub fn known_from_series(

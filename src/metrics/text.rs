@@ -6,11 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
+#[cfg(test)]
 use std::sync::Arc;
 
-/// The Content-Type of what [`encode`] produces.
+/// The Content-Type of the text [`Encoder`] writes.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// A family with its samples held as a list: the tests' way of writing an expected text.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     pub name: String,
@@ -26,16 +29,18 @@ pub struct Series {
     pub value: f64,
 }
 
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub labels: Vec<Label>,
     pub value: f64,
 }
 
-/// A label name and value. Shared strings: one credential's name appears in a dozen series, and
-/// at 100k credentials separate copies cost hundreds of MiB.
+/// A label name and value.
+#[cfg(test)]
 pub type Label = (Arc<str>, Arc<str>);
 
+#[cfg(test)]
 impl Family {
     pub fn gauge(name: &str, help: &str) -> Self {
         Family {
@@ -51,7 +56,7 @@ impl Family {
 }
 
 /// Where gauge families go, one sample at a time: a family is announced, then its samples
-/// follow. What [`crate::metrics::families`] produces into, so that a report can be encoded
+/// follow. What [`crate::metrics::encode_report`] produces into, so that a report is encoded
 /// without a list of every sample in between.
 pub trait Samples {
     fn family(&mut self, name: &str, help: &str);
@@ -123,6 +128,7 @@ impl<W: Write> Samples for Encoder<'_, W> {
 }
 
 /// Encodes gauge families; a family without samples is left out entirely.
+#[cfg(test)]
 pub fn encode(families: &[Family]) -> String {
     let mut out = String::new();
     let mut encoder = Encoder::new(&mut out);
@@ -187,6 +193,7 @@ pub fn escape_label_value(value: &str) -> String {
     out
 }
 
+#[cfg(test)]
 pub fn escape_help(help: &str) -> String {
     let mut out = String::with_capacity(help.len());
     let _ = write_escaped(&mut out, help, false);
@@ -194,6 +201,7 @@ pub fn escape_help(help: &str) -> String {
 }
 
 /// Whole numbers print without a fraction (`1808064429`, not `1.808064429e9`).
+#[cfg(test)]
 pub fn format_value(value: f64) -> String {
     let mut out = String::new();
     let _ = write_value(&mut out, value);
@@ -230,7 +238,7 @@ fn write_value(out: &mut impl Write, value: f64) -> fmt::Result {
     }
 }
 
-/// The series of an exposition text such as [`encode`] writes (comments
+/// The series of an exposition text such as [`Encoder`] writes (comments
 /// skipped, label values unescaped), for reading back what an earlier run wrote. Lines that do
 /// not parse are skipped. Pure.
 pub fn parse_series(text: &str) -> Vec<Series> {

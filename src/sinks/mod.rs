@@ -1,6 +1,6 @@
 //! Edge I/O for one-shot runs: where encoded metrics go (a Pushgateway, node_exporter's
 //! textfile collector). [`deliver`] is the one workflow both follow: ask the destination what it
-//! holds when the run is incomplete, apply the partial-run rule ([`delivery::prepare`]), encode,
+//! holds when the run is incomplete, apply the partial-run rule ([`delivery::merge`]), encode,
 //! write.
 
 pub mod pushgateway;
@@ -48,9 +48,7 @@ impl Text<'_> {
 
     /// The whole text, for a destination that sends it in one piece.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        self.write_to(&mut out);
-        out
+        crate::metrics::encode_report(self.report, self.names, self.run, self.last_success)
     }
 }
 
