@@ -441,13 +441,17 @@ fn read_head(
     limit: Duration,
     slot: &Slot,
 ) -> Result<usize, HeadError> {
-    if idle.is_some() && data.is_empty() {
-        let idle = idle.unwrap_or_default();
-        match read_some(stream, data, idle) {
-            Ok(()) => slot.busy(),
-            Err(HeadError::TimedOut | HeadError::Closed) => return Err(HeadError::Idle),
-            Err(e) => return Err(e),
+    if let Some(idle) = idle {
+        // A kept-alive connection is idle until the first byte of its next request, which may
+        // already be here (sent with the one before it).
+        if data.is_empty() {
+            match read_some(stream, data, idle) {
+                Ok(()) => {}
+                Err(HeadError::TimedOut | HeadError::Closed) => return Err(HeadError::Idle),
+                Err(e) => return Err(e),
+            }
         }
+        slot.busy();
     }
     let deadline = Instant::now() + limit;
     loop {
