@@ -200,10 +200,11 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<Timest
         return Err(out_of_range(seconds as f64));
     } else {
         let seconds = number.as_f64().unwrap_or(f64::NAN).floor();
-        if !seconds.is_finite() || seconds.abs() > last as f64 {
+        if !seconds.is_finite() || seconds > last as f64 {
             return Err(out_of_range(seconds));
         }
-        // Within ±year 9999 now, so the cast loses nothing.
+        // Whole and at most 9999-12-31: the cast loses nothing but what lies below i64's range
+        // (it saturates), which the rule below refuses as before year -9999, as for integers.
         seconds as i64
     };
     crate::time::clamped_seconds(seconds)
@@ -417,6 +418,19 @@ mod tests {
             let err = parse_jwt(token).unwrap_err();
             assert_eq!(&err, want, "{token}");
             assert_no_leak(&err, token, &[]);
+        }
+    }
+
+    #[test]
+    fn a_fractional_time_is_read_as_its_whole_seconds_on_either_side_of_1970() {
+        // Far in the past but after year -9999: an integer and a fraction of it agree.
+        for (fraction, whole) in [
+            (r#"{"exp":-300000000000.5}"#, r#"{"exp":-300000000001}"#),
+            (r#"{"exp":1808050029.5}"#, r#"{"exp":1808050029}"#),
+        ] {
+            let read = |p: &str| parse_jwt(&jwt(p)).map(|c| c.expires_at);
+            assert_eq!(read(fraction), read(whole), "{fraction}");
+            assert!(read(whole).is_ok(), "{whole}");
         }
     }
 

@@ -231,8 +231,8 @@ fn write_value(out: &mut impl Write, value: f64) -> fmt::Result {
             at -= 1;
             digits[at] = b'-';
         }
-        // SAFETY: ASCII digits and a minus sign only.
-        out.write_str(unsafe { std::str::from_utf8_unchecked(&digits[at..]) })
+        // ASCII digits and a minus sign: always UTF-8.
+        out.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
     } else {
         write!(out, "{value}")
     }

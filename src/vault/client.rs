@@ -225,7 +225,8 @@ impl Client {
     /// result and its first error are those of a walk that lists one folder at a time; a
     /// listing ahead of its turn saves the round trip when that turn comes. The folders listed
     /// ahead share a budget of `max_entries` keys: one over its share is dropped and listed
-    /// again in its turn, so memory stays bounded as for a sequential walk.
+    /// again in its turn. Listings ahead wait in `ready` while the walk goes deeper, one batch
+    /// per level at most, so what they hold is bounded by about the depth times `max_entries`.
     fn prefetch(
         &self,
         mount: &str,
@@ -234,6 +235,10 @@ impl Client {
         ready: &mut HashMap<String, Result<Vec<String>, VaultError>>,
     ) -> Result<Vec<String>, VaultError> {
         let concurrency = self.config.concurrency.max(1);
+        // One request at a time: listing ahead would save no round trip.
+        if concurrency == 1 {
+            return self.list_capped(mount, folder, self.config.max_entries);
+        }
         let ahead: Vec<&str> = waiting
             .iter()
             .rev()
