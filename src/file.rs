@@ -22,6 +22,66 @@ pub const CONFIG: u64 = 16 << 20;
 /// (about 450 bytes per credential, so 100k credentials stay under 64 MiB).
 pub const TEXTFILE: u64 = 64 << 20;
 
+/// A folder whose small regular files are read by name, each with one `openat` relative to it,
+/// one `read` into a buffer kept for every file, and one `close`: what a directory source of
+/// thousands of entries spends per entry. It reads only what is plainly a small regular text
+/// file; anything else (an error, an empty file, one over the limit, not UTF-8, not a regular
+/// file) is `None`, for the caller to read again with [`read`], which says why.
+pub struct Folder {
+    folder: std::fs::File,
+    /// The entry's name, NUL-terminated.
+    name: Vec<u8>,
+    /// Room for the most an entry may hold and one byte more.
+    content: Vec<u8>,
+}
+
+impl Folder {
+    /// Opens `dir` (without blocking) for reading files of at most `limit` bytes; `None` if it
+    /// cannot be opened.
+    pub fn open(dir: &Path, limit: u64) -> Option<Folder> {
+        let folder = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+            .open(dir)
+            .ok()?;
+        Some(Folder {
+            folder,
+            name: Vec::new(),
+            content: vec![0; usize::try_from(limit).ok()?.saturating_add(1)],
+        })
+    }
+
+    /// The text of the file `name` in the folder. `regular` is the listing's word that it is a
+    /// regular file (`d_type`), which spares an `fstat`; without it (a symlink, as in a mounted
+    /// ConfigMap) the opened file's type is checked.
+    pub fn read_small(&mut self, name: &str, regular: bool) -> Option<&str> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        self.name.clear();
+        self.name.extend_from_slice(name.as_bytes());
+        self.name.push(0);
+        let name = std::ffi::CStr::from_bytes_with_nul(&self.name).ok()?;
+        // Without blocking, as `read` opens: a FIFO opens at once, and an empty read of it
+        // sends it back to `read`, which refuses it.
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+        // SAFETY: the folder is open for as long as `self`, and `name` is NUL-terminated.
+        let fd = unsafe { libc::openat(self.folder.as_raw_fd(), name.as_ptr(), flags) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` was just opened and is owned here alone.
+        let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        if !regular && !file.metadata().is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        // A short read of a regular file is its end. Empty, or over the limit: read again.
+        let n = match file.read(&mut self.content) {
+            Ok(n) if n > 0 && n < self.content.len() => n,
+            _ => return None,
+        };
+        std::str::from_utf8(&self.content[..n]).ok()
+    }
+}
+
 /// Why a file could not be read. Its message never holds the file's content, and names
 /// neither the file nor what it was for: the caller says that.
 #[derive(Debug)]
@@ -165,6 +225,33 @@ pub fn size(limit: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_reads_only_small_regular_text_files_and_leaves_the_rest_to_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        std::fs::write(at("plain"), "1808064429\n").unwrap();
+        std::os::unix::fs::symlink("plain", at("link")).unwrap();
+        std::fs::write(at("empty"), "").unwrap();
+        std::fs::write(at("large"), "1".repeat(17)).unwrap();
+        std::fs::write(at("binary"), b"\xff\xfe").unwrap();
+        std::fs::create_dir(at("folder")).unwrap();
+        let fifo = std::ffi::CString::new(at("fifo").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+        let mut folder = Folder::open(dir.path(), 16).unwrap();
+        assert_eq!(folder.read_small("plain", true), Some("1808064429\n"));
+        // A symlink is followed, its target checked to be a regular file.
+        assert_eq!(folder.read_small("link", false), Some("1808064429\n"));
+        for name in ["empty", "large", "binary", "folder", "fifo", "missing"] {
+            assert_eq!(folder.read_small(name, false), None, "{name}");
+        }
+        // Even when the listing called it a regular file, a FIFO with no writer reads nothing
+        // and does not block.
+        assert_eq!(folder.read_small("fifo", true), None);
+        assert!(Folder::open(&at("missing"), 16).is_none());
+    }
 
     #[test]
     fn text_that_is_not_utf8_is_refused_with_the_place_of_the_first_bad_byte() {

@@ -4,11 +4,6 @@
 //! Kubernetes mounts a ConfigMap as symlinks into a `..data` folder; dot-files and folders are
 //! skipped and the symlinks followed.
 
-use std::ffi::CStr;
-use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use jiff::SignedDuration;
@@ -97,23 +92,14 @@ pub fn read_directory(
         names.push((name.to_string(), kind.is_ok_and(|t| t.is_file())));
     }
     names.sort_unstable();
-    // Entries are opened relative to the folder: the kernel then resolves one name, not the
-    // whole path, per entry. Without it (the folder went away since it was listed) each entry
-    // is read by its path, and fails as it would.
-    let folder = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
-        .open(dir)
-        .ok();
-    let mut reader = Reader {
-        folder: folder.as_ref().map(AsRawFd::as_raw_fd),
-        name: Vec::new(),
-        content: vec![0; crate::file::DIRECTORY_ENTRY as usize + 1],
-    };
+    // The usual entry is read relative to the folder in three system calls; anything else
+    // (or a folder that went away since it was listed) is read by its path, and fails as it would.
+    let mut folder = crate::file::Folder::open(dir, crate::file::DIRECTORY_ENTRY);
     let mut observations: Vec<Observation> = names
         .into_iter()
         .filter_map(|(name, regular)| {
-            let evidence = match reader.quick(&name, regular) {
+            let quick = folder.as_mut().and_then(|f| f.read_small(&name, regular));
+            let evidence = match quick {
                 Some(text) => parse_entry(text, source.content, common.ttl)
                     .map_err(|e| format!("`{}`: {e}", dir.join(&name).display())),
                 None => observe(source, common.ttl, &dir.join(&name))?,
@@ -126,48 +112,6 @@ pub fn read_directory(
         .collect();
     observations.extend(unreadable);
     Ok(observations)
-}
-
-/// Reads the usual entry (a regular file of a few bytes of text) with one `openat`, one `read`
-/// into a buffer used for every entry, and one `close`.
-struct Reader {
-    folder: Option<std::os::fd::RawFd>,
-    /// The entry's name, NUL-terminated.
-    name: Vec<u8>,
-    /// Room for the most an entry may hold and one byte more.
-    content: Vec<u8>,
-}
-
-impl Reader {
-    /// The entry's text; `None` for anything else (an error, an empty or oversized file,
-    /// something not known to be a regular file), which [`observe`] reads again to say what.
-    /// `regular` is the listing's word that the entry is a regular file; without it (a symlink)
-    /// the opened file's type is checked, since only regular files are read.
-    fn quick(&mut self, name: &str, regular: bool) -> Option<&str> {
-        let folder = self.folder?;
-        self.name.clear();
-        self.name.extend_from_slice(name.as_bytes());
-        self.name.push(0);
-        let name = CStr::from_bytes_with_nul(&self.name).ok()?;
-        // Without blocking, as `file::read` opens: a FIFO opens at once, and is not read here.
-        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
-        // SAFETY: `folder` is an open folder for the whole read and `name` is NUL-terminated.
-        let fd = unsafe { libc::openat(folder, name.as_ptr(), flags) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: `fd` was just opened and is owned here alone.
-        let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-        if !regular && !file.metadata().is_ok_and(|m| m.is_file()) {
-            return None;
-        }
-        // A short read of a regular file is its end. Empty (or over the limit): read again.
-        let n = match file.read(&mut self.content) {
-            Ok(n) if n > 0 && n < self.content.len() => n,
-            _ => return None,
-        };
-        std::str::from_utf8(&self.content[..n]).ok()
-    }
 }
 
 /// The evidence of the entry at `path`, read with one open, one `fstat` and (usually) one
