@@ -31,6 +31,14 @@ const DOMAIN: &[u8] = b"credwatch/fingerprint/v1\0";
 /// Bytes of the digest kept: 8 bytes, 16 hex digits, 64 bits.
 const KEPT_BYTES: usize = 8;
 
+/// The fingerprint of a credential's value as read from a file, an env var, a Secret or Vault:
+/// surrounding ASCII whitespace (the newline a file or `echo` adds) is not part of the value, so
+/// every copy of one value gets one fingerprint wherever it is read (check, rotate, record,
+/// consumers, the format lint).
+pub fn value_fingerprint(value: &[u8], key: Option<&[u8]>) -> String {
+    fingerprint(value.trim_ascii(), key)
+}
+
 /// The fingerprint of `value`, keyed when `key` is given. See the module documentation for
 /// when a key is needed. An empty key is accepted but protects nothing; configuration should
 /// refuse it.
@@ -75,6 +83,20 @@ fn hex_prefix(digest: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_has_one_fingerprint_whatever_whitespace_surrounds_it() {
+        let bare = value_fingerprint(b"sk-ant-oat01-abc", None);
+        for copy in [
+            &b"sk-ant-oat01-abc\n"[..],
+            b"  sk-ant-oat01-abc\r\n",
+            b"\tsk-ant-oat01-abc ",
+        ] {
+            assert_eq!(value_fingerprint(copy, None), bare);
+        }
+        assert_eq!(bare, fingerprint(b"sk-ant-oat01-abc", None));
+        assert_ne!(value_fingerprint(b"sk-ant-oat01-ab c", None), bare);
+    }
     use crate::decode::tests::assert_no_leak;
     use proptest::prelude::*;
 

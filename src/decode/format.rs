@@ -380,7 +380,7 @@ pub fn lint(profile: &FormatProfile, value: &Secret, exact: bool) -> (bool, Stri
                 "ok: a valid `{}` value ({} characters, fingerprint {})",
                 profile.name,
                 text.chars().count(),
-                super::fingerprint::fingerprint(text.trim().as_bytes(), None)
+                super::fingerprint::value_fingerprint(text.as_bytes(), None)
             ),
         ),
         Err(problem) => (

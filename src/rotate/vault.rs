@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::config::{Config, InventoryEntry, SourceCommon, ValueFrom, VaultSource};
 use crate::credential::Secret;
-use crate::decode::fingerprint::fingerprint;
+use crate::decode::fingerprint::value_fingerprint;
 use crate::decode::format::{self, FormatProfile};
 use crate::recorded;
 use crate::sources::vault::metadata::recorded_before_change;
@@ -238,7 +238,7 @@ pub fn rotate(store: &dyn Store, request: Request<'_>) -> Result<Outcome, String
     let meta = store.read_metadata(path).map_err(|e| e.to_string())?;
     let cas = expect_version.unwrap_or(meta.current_version);
     let replaced = replaced_entries(store, path, field, &meta, &keys, fingerprint_key, now);
-    let new_fingerprint = fingerprint(value.expose_bytes().trim_ascii(), fingerprint_key);
+    let new_fingerprint = value_fingerprint(value.expose_bytes(), fingerprint_key);
     let new_fp = new_fingerprint.clone();
     let mut fixed = BTreeMap::from([
         (keys.minted_at.to_string(), minted_at.to_string()),
@@ -348,7 +348,7 @@ fn after_lost_answer(store: &dyn Store, lost: &LostAnswer<'_>) -> Outcome {
     }
     let stored = store
         .read_field(path, field)
-        .map(|v| fingerprint(v.expose_bytes().trim_ascii(), fingerprint_key));
+        .map(|v| value_fingerprint(v.expose_bytes(), fingerprint_key));
     Outcome::Incomplete(match stored {
         Ok(fp) if fp == new_fingerprint => format!(
             "{error}; the answer was lost, but the write landed: `{mount}/{path}` moved from version \
@@ -416,10 +416,7 @@ pub fn record(store: &dyn Store, request: RecordRequest<'_>) -> Result<Recorded,
         ),
         Some(field) => match store.read_field(path, field) {
             Ok(value) => (
-                Some(fingerprint(
-                    value.expose_bytes().trim_ascii(),
-                    fingerprint_key,
-                )),
+                Some(value_fingerprint(value.expose_bytes(), fingerprint_key)),
                 None,
             ),
             Err(e) => (None, Some(e.to_string())),
@@ -473,10 +470,7 @@ fn replaced_entries(
     let fingerprint_of_current = match (was.version, was.fingerprint) {
         (Some(v), Some(fp)) if v == meta.current_version => Some(fp),
         _ => match store.read_field(path, field) {
-            Ok(value) => Some(fingerprint(
-                value.expose_bytes().trim_ascii(),
-                fingerprint_key,
-            )),
+            Ok(value) => Some(value_fingerprint(value.expose_bytes(), fingerprint_key)),
             Err(e) => {
                 log::warn!(
                     "cannot read the value being replaced to fingerprint it ({e}); its history entry has no fingerprint"
@@ -506,6 +500,7 @@ pub fn rotated_by(user: Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::fingerprint::fingerprint;
     use std::cell::RefCell;
 
     /// An in-memory KV v2 secret store: versions per path, custom metadata, and faults on demand.

@@ -4,7 +4,7 @@
 
 use crate::config::Consumer;
 use crate::credential::{ConsumerCopy, Secret};
-use crate::decode::fingerprint::fingerprint;
+use crate::decode::fingerprint::value_fingerprint;
 use crate::env::{self, Env};
 use crate::sources::inventory::read_value;
 
@@ -25,10 +25,7 @@ pub fn read_copies(consumers: &[Consumer], key: Option<&Secret>, env: &Env) -> V
             credential: c.credential.clone(),
             consumer: c.name.clone().unwrap_or_else(|| default_name(env)),
             fingerprint: read_value(&c.from, env).map(|value| {
-                fingerprint(
-                    value.expose_bytes().trim_ascii(),
-                    key.map(Secret::expose_bytes),
-                )
+                value_fingerprint(value.expose_bytes(), key.map(Secret::expose_bytes))
             }),
         })
         .collect()
@@ -38,6 +35,7 @@ pub fn read_copies(consumers: &[Consumer], key: Option<&Secret>, env: &Env) -> V
 mod tests {
     use super::*;
     use crate::config::ValueFrom;
+    use crate::decode::fingerprint::fingerprint;
 
     #[test]
     fn copies_are_fingerprinted_and_named_after_the_pod() {

@@ -23,7 +23,7 @@ pub fn from_value(
             },
         })
     });
-    let fingerprint = Some(fingerprint::fingerprint(trim_ascii(value), key));
+    let fingerprint = Some(fingerprint::value_fingerprint(value, key));
 
     let mut evidence = match (spec.derive, declared) {
         (None, Some(d)) => d.clone(),
@@ -33,10 +33,6 @@ pub fn from_value(
     evidence.fingerprint = fingerprint;
     evidence.format = format;
     Ok(evidence)
-}
-
-fn trim_ascii(value: &[u8]) -> &[u8] {
-    value.trim_ascii()
 }
 
 fn derived(value: &[u8], text: Option<&str>, derive: Derive) -> Result<Evidence, String> {
