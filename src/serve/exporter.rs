@@ -320,9 +320,10 @@ impl Slot {
     }
 
     /// The answer is written and the connection is kept alive: it waits for its next request
-    /// again, idle (and cut by shutdown) until its first byte arrives. `false` once shutdown
-    /// has begun: then the connection is closed instead.
-    fn idle(&mut self, stream: &TcpStream) -> bool {
+    /// again, idle (and cut by shutdown) until its first byte arrives, unless that request has
+    /// `begun` (its first bytes came with the one before). `false` once shutdown has begun:
+    /// then the connection is closed instead.
+    fn idle(&mut self, stream: &TcpStream, begun: bool) -> bool {
         let mut tracked = lock(&self.connections.tracked);
         if self.writing {
             tracked.writing -= 1;
@@ -332,7 +333,7 @@ impl Slot {
         if kept && let Ok(stream) = stream.try_clone() {
             let waiting = Waiting {
                 stream,
-                idle_since: Some(Instant::now()),
+                idle_since: (!begun).then(Instant::now),
             };
             tracked.waiting.insert(self.id, waiting);
         }
@@ -411,10 +412,11 @@ fn handle(mut stream: TcpStream, mut slot: Slot, latest: &Latest, limits: Limits
             return;
         }
         drop(response);
-        if !keep_alive || !slot.idle(&stream) {
+        data.drain(..length);
+        // What is left is the start of the next request, sent with this one.
+        if !keep_alive || !slot.idle(&stream, !data.is_empty()) {
             break;
         }
-        data.drain(..length);
     }
     let _ = stream.shutdown(std::net::Shutdown::Write);
     drop(slot);
@@ -820,6 +822,53 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kept-alive connection whose next request came in with the one before is not idle: when
+    /// a new connection needs a waiting place, only a connection that is idle gives it, even if
+    /// the other has waited longer.
+    #[test]
+    fn a_connection_whose_next_request_has_begun_is_not_closed_as_idle() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(Connections::default());
+        let pair = || {
+            let client = TcpStream::connect(addr).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            let slot = Slot::take(&connections, &server);
+            (client, server, slot)
+        };
+        let (mut begun_client, begun_server, mut begun) = pair();
+        let (mut idle_client, idle_server, mut idle) = pair();
+        // Both answered their first request; the first was kept alive first, with part of its
+        // next request already read.
+        for (slot, stream, next_begun) in [
+            (&mut begun, &begun_server, true),
+            (&mut idle, &idle_server, false),
+        ] {
+            slot.answering(2);
+            slot.writing();
+            assert!(slot.idle(stream, next_begun));
+        }
+        connections.close_longest_idle(2);
+
+        let mut byte = [0u8; 1];
+        idle_client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(
+            idle_client.read(&mut byte).unwrap(),
+            0,
+            "the idle one is closed"
+        );
+        begun_client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let kept = begun_client.read(&mut byte).unwrap_err().kind();
+        assert!(
+            matches!(kept, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+            "the one whose request has begun stays open: {kept:?}"
+        );
+    }
 
     /// The method and path of a complete head.
     fn method_and_path(head: &[u8]) -> Result<Option<(&str, &str)>, &'static str> {

@@ -756,30 +756,3 @@ fn idle_kept_alive_connections_give_way_to_a_new_scrape() {
     send(&mut idle[3], "GET /healthz HTTP/1.1\r\n\r\n");
     assert_eq!(read_answer(&mut idle[3]).1, "ok\n");
 }
-
-#[test]
-fn a_connection_whose_next_request_has_begun_is_not_closed_as_idle() {
-    let server = InProcess::start(Limits {
-        max_connections: 2,
-        max_waiting: 2,
-        read_timeout: Duration::from_secs(60),
-        write_timeout: Duration::from_secs(10),
-        idle_timeout: Duration::from_secs(60),
-    });
-    // The first connection sends its next request's first bytes with its first request.
-    let mut started = server.connect();
-    send(&mut started, "GET /metrics HTTP/1.1\r\n\r\nGET /metr");
-    assert_eq!(read_answer(&mut started).1, "x 1\n");
-    // The second is idle after its answer, for less time than the first has waited.
-    let mut idle = server.connect();
-    send(&mut idle, "GET /metrics HTTP/1.1\r\n\r\n");
-    assert_eq!(read_answer(&mut idle).1, "x 1\n");
-    // A new scrape needs a waiting place: the idle connection gives it, not the one whose
-    // request has begun, although that one has waited longer.
-    let mut scrape = server.connect();
-    send(&mut scrape, "GET /metrics HTTP/1.1\r\n\r\n");
-    assert_eq!(read_answer(&mut scrape).1, "x 1\n");
-    assert!(closed(&mut idle));
-    send(&mut started, "ics HTTP/1.1\r\n\r\n");
-    assert_eq!(read_answer(&mut started).1, "x 1\n");
-}
