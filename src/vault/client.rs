@@ -1,11 +1,11 @@
-//! The KV v2 client: discovery (LIST), metadata reads (one or many in parallel), a field read,
+//! The KV v2 client: discovery (LIST), metadata reads (one, or a scan reading as it lists), a field read,
 //! the two writes rotation needs, and the logins. Edge I/O on top of [`super::transport`] (HTTP,
 //! timeouts, retries); paths are checked and encoded by [`super::path`], every answer is parsed
 //! by [`super::model`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -42,6 +42,8 @@ pub struct Client {
     /// Set once a LIST with a numeric `limit` was denied while `limit=max` was allowed: the
     /// policy caps pages below our page size (OpenBao's `pagination_limit`).
     list_with_max: AtomicBool,
+    /// Reads in flight at once, whoever sends them: `concurrency` places, listings first.
+    in_flight: net::Gate,
 }
 
 const _: () = {
@@ -93,6 +95,7 @@ impl Client {
         config.list_page_size = config.list_page_size.max(1);
         Ok(Client {
             transport: Transport::new(&config)?,
+            in_flight: net::Gate::new(config.concurrency),
             config,
             token: Secret::new(String::new()),
             login: None,
@@ -166,6 +169,17 @@ impl Client {
     /// More than `max_depth` folder levels or `max_entries` secrets is an error, never a
     /// shortened list.
     pub fn list_recursive(&self, mount: &str, prefix: &str) -> Result<Vec<String>, VaultError> {
+        self.walk(mount, prefix, &mut |_| ())
+    }
+
+    /// [`Client::list_recursive`], telling `found_one` of each secret as soon as its folder is
+    /// listed (before the walk goes on, and before the walk may still fail).
+    fn walk(
+        &self,
+        mount: &str,
+        prefix: &str,
+        found_one: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, VaultError> {
         let mount = clean_mount(mount)?;
         let prefix = clean_folder(prefix)?;
         let mut found = Vec::new();
@@ -189,6 +203,7 @@ impl Client {
                         .split('/')
                         .any(|p| p == ".." || p == ".");
                 if malformed {
+                    found_one(&path);
                     found.push(path);
                 } else if key.ends_with('/') {
                     if depth + 1 > self.config.max_depth {
@@ -202,6 +217,7 @@ impl Client {
                     }
                     folders.push((path, depth + 1));
                 } else {
+                    found_one(&path);
                     found.push(path);
                     if found.len() > self.config.max_entries {
                         return Err(VaultError::LimitExceeded {
@@ -349,6 +365,7 @@ impl Client {
             query.push_str(&encode_component(after));
         }
         let call = Request::get(op, path).query(&query);
+        let _pass = self.in_flight.first();
         match self.execute(&call) {
             Ok(response) => {
                 match self
@@ -391,66 +408,104 @@ impl Client {
     ) -> Result<T, VaultError> {
         let url_path = api_path(mount, "metadata", path);
         let call = Request::get(op, &url_path);
+        let _pass = self.in_flight.enter();
         let response = self.execute(&call)?;
         self.transport
             .parse_buffered(op, response, METADATA_LIMIT, parse)
     }
 
-    /// The metadata of many secrets, `concurrency` requests at a time on scoped threads sharing
-    /// this client's connection pool. Results come in the order of `paths`. Once the server is
-    /// found sealed, unreachable or hanging, the remaining paths are not tried and carry that
-    /// error. Memory holds the results and one answer per thread being parsed, nothing more.
-    pub fn read_metadata_many(
+    /// Reads the [`Summary`] of each secret of `known`, and, with a `prefix`, lists the secrets
+    /// below it recursively (as [`Client::list_recursive`]) and reads those `select` accepts.
+    /// Of each secret only the custom_metadata keys `keep` accepts are kept, so what a scan holds
+    /// until its end is a few hundred bytes a secret.
+    ///
+    /// A secret's metadata is read as soon as its folder is listed, while the walk goes on:
+    /// listings and reads share the client's `concurrency` places for requests in flight, the
+    /// listings first, as they find the work. Once the server is found sealed, unreachable or
+    /// hanging, the reads not yet sent are not tried and carry that error. When the listing
+    /// fails, the secrets it found are not read any further and its error is the scan's
+    /// `listed`; what was read of them before is left out.
+    pub fn scan(
         &self,
         mount: &str,
-        paths: &[String],
-        concurrency: usize,
-    ) -> Vec<(String, Result<Metadata, VaultError>)> {
-        let results = self.read_many(mount, paths, concurrency, model::parse_metadata);
-        paths.iter().cloned().zip(results).collect()
-    }
-
-    /// [`Client::read_metadata_many`] for a scan: of each secret only a [`Summary`] with the
-    /// custom_metadata keys `keep` accepts, made as its answer is parsed, so that what the scan
-    /// holds until its end is a few hundred bytes a secret. In the order of `paths`.
-    pub fn read_summaries(
-        &self,
-        mount: &str,
-        paths: &[String],
-        concurrency: usize,
+        prefix: Option<&str>,
+        known: &[String],
+        select: &(dyn Fn(&str) -> bool + Sync),
         keep: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Vec<Result<Summary, VaultError>> {
-        self.read_many(mount, paths, concurrency, |body| {
-            model::parse_summary(body, keep)
-        })
-    }
-
-    fn read_many<T: Send>(
-        &self,
-        mount: &str,
-        paths: &[String],
-        concurrency: usize,
-        parse: impl Fn(&[u8]) -> Result<T, String> + Sync,
-    ) -> Vec<Result<T, VaultError>> {
+    ) -> Scan {
         let stop: OnceLock<VaultError> = OnceLock::new();
-        net::map_ordered(paths, concurrency, |path| {
-            let result = match (clean_mount(mount), clean_secret_path(path)) {
-                (Err(e), _) | (_, Err(e)) => Err(e),
-                (Ok(m), Ok(p)) => {
-                    let op = format!("read metadata of `{m}/{p}`");
-                    match stop.get() {
-                        Some(first) => Err(first.not_tried(op)),
-                        None => self.read_metadata_as(&op, m, p, &parse),
+        let listing_failed = AtomicBool::new(false);
+        let (queue, next) = mpsc::channel::<(String, bool)>();
+        let next = Mutex::new(next);
+        let read = |path: &str| match (clean_mount(mount), clean_secret_path(path)) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(m), Ok(p)) => {
+                let op = format!("read metadata of `{m}/{p}`");
+                let result = match stop.get() {
+                    Some(first) => Err(first.not_tried(op)),
+                    None => {
+                        self.read_metadata_as(&op, m, p, |body| model::parse_summary(body, keep))
                     }
+                };
+                if let Err(e) = &result
+                    && e.is_server_wide()
+                {
+                    let _ = stop.set(e.clone());
                 }
-            };
-            if let Err(e) = &result
-                && e.is_server_wide()
-            {
-                let _ = stop.set(e.clone());
+                result
             }
-            result
-        })
+        };
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let taken = next.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                let Ok((path, listed)) = taken else { break };
+                if listed && listing_failed.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let result = read(&path);
+                done.push((path, result));
+            }
+            done
+        };
+        let known_paths: HashSet<&str> = known.iter().map(String::as_str).collect();
+        let mut summaries = HashMap::with_capacity(known.len());
+        let mut listed = Ok(Vec::new());
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..self.config.concurrency)
+                .map(|_| scope.spawn(work))
+                .collect();
+            let mut sent = HashSet::with_capacity(known.len());
+            for path in known.iter().filter(|p| sent.insert(p.as_str())) {
+                // The workers outlive the queue: a send fails only if they all panicked.
+                let _ = queue.send((path.clone(), false));
+            }
+            if let Some(prefix) = prefix {
+                let walked = self.walk(mount, prefix, &mut |path| {
+                    if select(path) && !known_paths.contains(path) {
+                        let _ = queue.send((path.to_string(), true));
+                    }
+                });
+                listed = walked.map(|mut found| {
+                    found.retain(|p| select(p));
+                    found
+                });
+                if listed.is_err() {
+                    listing_failed.store(true, Ordering::Relaxed);
+                }
+            }
+            drop(queue);
+            for worker in workers {
+                match worker.join() {
+                    Ok(done) => summaries.extend(done),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+        if listed.is_err() {
+            summaries.retain(|path: &String, _| known_paths.contains(path.as_str()));
+        }
+        Scan { listed, summaries }
     }
 
     /// One field of the current version of a secret (`data.data.<field>` of
@@ -466,6 +521,7 @@ impl Client {
             detail: "no readable current version (missing, deleted or destroyed)".into(),
         };
         let call = Request::get(&op, &url_path).unquoted();
+        let _pass = self.in_flight.enter();
         let response = match self.execute(&call) {
             Ok(r) => r,
             Err(VaultError::NotFound { .. }) => return Err(no_version()),
@@ -583,6 +639,16 @@ impl Client {
         drain(response);
         Ok(())
     }
+}
+
+/// What [`Client::scan`] found.
+pub struct Scan {
+    /// The secrets below the prefix that `select` accepted, sorted (none without a prefix), or
+    /// why the listing failed.
+    pub listed: Result<Vec<String>, VaultError>,
+    /// Each secret read, by path: every one of `known`, and every one of `listed` when the
+    /// listing succeeded.
+    pub summaries: HashMap<String, Result<Summary, VaultError>>,
 }
 
 /// `{"options": {"cas": N}, "data": {field: value, …}}`, serialized straight from the secrets.

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use credwatch::credential::Secret;
-use credwatch::vault::{Auth, Client, ClientConfig, VaultError, VersionState};
+use credwatch::vault::{Auth, Client, ClientConfig, Summary, VaultError, VersionState};
 
 use crate::support::openbao::{JwtKey, OpenBao, claims, configure_jwt};
 use crate::support::{Fault, FaultServer, free_port};
@@ -55,6 +55,30 @@ fn expect_err<T>(result: Result<T, VaultError>) -> VaultError {
 
 fn paths(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The summaries of `paths`, read by one scan without a prefix, in the order of `paths`.
+#[track_caller]
+fn read_all(client: &Client, paths: &[String]) -> Vec<(String, Result<Summary, VaultError>)> {
+    let mut scan = client.scan(MOUNT, None, paths, &|_| true, &|_| true);
+    assert_eq!(scan.listed.as_ref().unwrap(), &Vec::<String>::new());
+    let read: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            (
+                p.clone(),
+                scan.summaries.remove(p).expect("every path is read"),
+            )
+        })
+        .collect();
+    assert!(scan.summaries.is_empty(), "read more than asked");
+    read
+}
+
+fn with_concurrency(bao_url: &str, token: &str, concurrency: usize) -> Client {
+    let mut config = config(bao_url);
+    config.concurrency = concurrency;
+    Client::new(config, Secret::new(token.to_string())).expect("client")
 }
 
 #[test]
@@ -195,6 +219,51 @@ fn folders_listed_ahead_give_the_walk_its_result_and_its_limit() {
 }
 
 #[test]
+fn a_scan_reads_what_it_lists_and_what_it_is_named_and_drops_a_failed_listing() {
+    let bao = OpenBao::start();
+    for p in ["p/a", "p/b/c", "p/b/skip-me", "p/d/e/f", "other/x"] {
+        bao.write_secret(p, json!({ "v": "1" }));
+    }
+    let known = paths(&["other/x", "other/absent", "p/a", "other/x"]);
+    let select = |p: &str| !p.contains("skip");
+    for concurrency in [1, 3, 16] {
+        let client = with_concurrency(&bao.url, &bao.root_token, concurrency);
+        let scan = client.scan(MOUNT, Some("p"), &known, &select, &|_| true);
+        assert_eq!(
+            scan.listed.unwrap(),
+            paths(&["p/a", "p/b/c", "p/d/e/f"]),
+            "{concurrency}"
+        );
+        let mut read: Vec<&str> = scan.summaries.keys().map(String::as_str).collect();
+        read.sort();
+        assert_eq!(
+            read,
+            ["other/absent", "other/x", "p/a", "p/b/c", "p/d/e/f"],
+            "{concurrency}"
+        );
+        for (path, result) in &scan.summaries {
+            match result {
+                Ok(s) => assert_eq!(s.current_version, 1, "{path}"),
+                Err(e) => assert_eq!((path.as_str(), e.reason()), ("other/absent", "not_found")),
+            }
+        }
+
+        // Over `max_entries`: the listing's error, and of the secrets only the named ones,
+        // whatever was read of the others while the walk went on.
+        let mut narrow = config(&bao.url);
+        narrow.max_entries = 2;
+        narrow.concurrency = concurrency;
+        let client = Client::new(narrow, Secret::new(bao.root_token.clone())).unwrap();
+        let scan = client.scan(MOUNT, Some("p"), &known, &select, &|_| true);
+        let err = expect_err(scan.listed);
+        assert_eq!(err.reason(), "limit_exceeded", "{err}");
+        let mut read: Vec<&str> = scan.summaries.keys().map(String::as_str).collect();
+        read.sort();
+        assert_eq!(read, ["other/absent", "other/x", "p/a"], "{concurrency}");
+    }
+}
+
+#[test]
 fn metadata_holds_times_versions_and_custom_metadata() {
     let bao = OpenBao::start();
     let before = Timestamp::now() - jiff::SignedDuration::from_secs(5);
@@ -282,8 +351,8 @@ fn many_metadata_reads_keep_the_order_and_report_each_path() {
         wanted.push(path);
     }
     wanted.insert(17, "many/absent".to_string());
-    let client = root(&bao);
-    let results = client.read_metadata_many(MOUNT, &wanted, 8);
+    let client = with_concurrency(&bao.url, &bao.root_token, 8);
+    let results = read_all(&client, &wanted);
     assert_eq!(
         results.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
         wanted
@@ -298,7 +367,7 @@ fn many_metadata_reads_keep_the_order_and_report_each_path() {
         }
     }
     assert_eq!(results.iter().filter(|(_, r)| r.is_err()).count(), 1);
-    assert!(client.read_metadata_many(MOUNT, &[], 8).is_empty());
+    assert!(read_all(&client, &[]).is_empty());
 }
 
 #[test]
@@ -412,7 +481,7 @@ fn a_sealed_server_is_reported_as_sealed_without_hammering_it() {
 
     let many: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
     let start = Instant::now();
-    let results = client.read_metadata_many(MOUNT, &many, 4);
+    let results = read_all(&client, &many);
     assert!(
         start.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -435,7 +504,7 @@ fn an_unreachable_server_fails_fast() {
     assert!(err.to_string().contains(&url), "{err}");
     assert_no_leak(&err, &["s.unused-token-1234"]);
     let many: Vec<String> = (0..500).map(|i| format!("s{i}")).collect();
-    let results = client.read_metadata_many(MOUNT, &many, 16);
+    let results = read_all(&client, &many);
     assert!(
         results
             .iter()
@@ -768,7 +837,7 @@ fn a_server_that_never_answers_times_out_without_retrying() {
     // A batch stops at the first hang instead of waiting for each path.
     let many: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
     let start = Instant::now();
-    let results = client.read_metadata_many(MOUNT, &many, 2);
+    let results = read_all(&client, &many);
     assert!(
         results
             .iter()
