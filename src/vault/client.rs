@@ -13,6 +13,7 @@ use serde::ser::{SerializeMap, Serializer};
 use ureq::http::Response;
 use zeroize::Zeroizing;
 
+use super::ahead;
 use super::auth::{Auth, login_request, read_credential_file};
 use super::config::ClientConfig;
 use super::error::VaultError;
@@ -29,8 +30,9 @@ const METADATA_LIMIT: u64 = 4 << 20;
 const DATA_LIMIT: u64 = 8 << 20;
 const SMALL_LIMIT: u64 = 1 << 20;
 
-/// How many folders a recursive listing lists ahead per worker (see `Client::prefetch`).
-const AHEAD_PER_WORKER: usize = 4;
+/// How [`Client::walk_with`] gets a folder's keys: given the folder and the stack of the folders
+/// waiting (with their depths, next at the end).
+type TakeListing<'a> = dyn FnMut(&str, &[(String, usize)]) -> ahead::Listing + 'a;
 
 /// A KV v2 client bound to one server and one token. Every method takes `&self`; the client is
 /// `Send + Sync`, so one instance (one connection pool) can serve many threads.
@@ -182,15 +184,35 @@ impl Client {
     ) -> Result<Vec<String>, VaultError> {
         let mount = clean_mount(mount)?;
         let prefix = clean_folder(prefix)?;
+        let concurrency = self.config.concurrency.max(1);
+        let budget = self.config.max_entries;
+        // One request at a time: listing ahead would save no round trip.
+        if concurrency == 1 {
+            let mut each = |folder: &str, _: &[(String, usize)]| self.list(mount, folder);
+            return self.walk_with(mount, prefix, &mut each, found_one);
+        }
+        let list = |folder: &str, cap: usize| self.list_capped(mount, folder, cap);
+        ahead::with_lister(concurrency, budget, &list, |lister| {
+            let mut each = |folder: &str, waiting: &[(String, usize)]| {
+                lister.take(folder, waiting.iter().rev().map(|(f, _)| f.as_str()))
+            };
+            self.walk_with(mount, prefix, &mut each, found_one)
+        })
+    }
+
+    /// The walk of [`Client::walk`] from `prefix`, depth first, taking each folder's keys from
+    /// `listing` (given the folder and the stack of those waiting, next at the end).
+    fn walk_with(
+        &self,
+        mount: &str,
+        prefix: String,
+        listing: &mut TakeListing<'_>,
+        found_one: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, VaultError> {
         let mut found = Vec::new();
         let mut folders = vec![(prefix, 0usize)];
-        // Folders listed ahead of their turn; see `prefetch`.
-        let mut ready: HashMap<String, Result<Vec<String>, VaultError>> = HashMap::new();
         while let Some((folder, depth)) = folders.pop() {
-            let keys = match ready.remove(&folder) {
-                Some(keys) => keys,
-                None => self.prefetch(mount, &folder, &folders, &mut ready),
-            };
+            let keys = listing(&folder, &folders);
             for key in keys? {
                 let path = format!("{folder}{key}");
                 // A key that would lead out of the folder (`../`, `/abs/`, an empty name) is not
@@ -233,54 +255,6 @@ impl Client {
         }
         found.sort();
         Ok(found)
-    }
-
-    /// Lists `folder`, and with it, in parallel, the folders next in line on `waiting` (the
-    /// stack of [`Client::list_recursive`], next at the end), whose results go into `ready`.
-    /// The walk itself stays sequential and sees the same listings in the same order, so its
-    /// result and its first error are those of a walk that lists one folder at a time; a
-    /// listing ahead of its turn saves the round trip when that turn comes. The folders listed
-    /// ahead share a budget of `max_entries` keys: one over its share is dropped and listed
-    /// again in its turn. Listings ahead wait in `ready` while the walk goes deeper, one batch
-    /// per level at most, so what they hold is bounded by about the depth times `max_entries`.
-    fn prefetch(
-        &self,
-        mount: &str,
-        folder: &str,
-        waiting: &[(String, usize)],
-        ready: &mut HashMap<String, Result<Vec<String>, VaultError>>,
-    ) -> Result<Vec<String>, VaultError> {
-        let concurrency = self.config.concurrency.max(1);
-        // One request at a time: listing ahead would save no round trip.
-        if concurrency == 1 {
-            return self.list_capped(mount, folder, self.config.max_entries);
-        }
-        let ahead: Vec<&str> = waiting
-            .iter()
-            .rev()
-            .map(|(f, _)| f.as_str())
-            .filter(|f| *f != folder && !ready.contains_key(*f))
-            .take(AHEAD_PER_WORKER * concurrency - 1)
-            .collect();
-        if ahead.is_empty() {
-            return self.list_capped(mount, folder, self.config.max_entries);
-        }
-        let share = (self.config.max_entries / ahead.len()).max(1);
-        let batch: Vec<(&str, usize)> = std::iter::once((folder, self.config.max_entries))
-            .chain(ahead.iter().map(|f| (*f, share)))
-            .collect();
-        let mut results = net::map_ordered(&batch, concurrency, |(f, cap)| {
-            self.list_capped(mount, f, *cap)
-        })
-        .into_iter();
-        let first = results.next().expect("the batch starts with `folder`");
-        for (f, result) in ahead.into_iter().zip(results) {
-            // Over its share: listed again in its turn, under the whole limit.
-            if !matches!(result, Err(VaultError::LimitExceeded { .. })) {
-                ready.insert(f.to_string(), result);
-            }
-        }
-        first
     }
 
     /// The keys of one folder (folders end in `/`), all pages of them. Pages are asked for with

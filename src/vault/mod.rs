@@ -34,6 +34,7 @@
 //! TLS layers make (header values, socket buffers, serde's scratch space) are outside credwatch's
 //! control and are not wiped. Bodies of data reads are never logged or quoted in errors.
 
+mod ahead;
 pub mod approle;
 pub mod auth;
 pub mod client;
