@@ -575,8 +575,8 @@ The config file is read again at each refresh (a broken edit keeps the last vali
 counts as a failed refresh). What a refresh cannot read keeps its last known value with
 `credwatch_credential_read_ok` 0; the last-success series advances only when every source and
 credential was read. Scrape it without `honor_labels`. SIGTERM or SIGINT stops it cleanly (exit 0).
-Connections are kept alive between scrapes (idle up to 75s; the longest idle gives way when 256
-are waiting); the refresh runs 10 nicer than the answers (Linux), so scrapes go first.
+Connections are kept alive between scrapes (idle up to --idle-timeout; the longest idle gives way
+when 256 are waiting); the refresh runs 10 nicer than the answers (Linux), so scrapes go first.
   credwatch serve --listen 0.0.0.0:9819 --interval 5m";
 
 const TEXTFILE_HELP: &str = "\
@@ -608,6 +608,11 @@ pub struct ServeArgs {
     /// from its first byte) before it is answered 408 and disconnected
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub read_timeout: String,
+
+    /// How long a kept-alive connection may wait for its next request to begin before it is
+    /// closed; keep it above the scrape interval, so that scrapes reuse their connection
+    #[arg(long, value_name = "DURATION", default_value = "75s")]
+    pub idle_timeout: String,
 }
 
 #[derive(Debug, Args)]

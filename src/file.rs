@@ -88,7 +88,7 @@ impl Folder {
 pub enum ReadError {
     Io(std::io::Error),
     /// A FIFO, device, socket or folder where a regular file was expected.
-    NotRegular(&'static str),
+    NotRegular(FileKind),
     /// Over the limit for this kind of file.
     TooLarge(u64),
     /// Not UTF-8: where the first invalid byte is (1-based line, 1-based column in characters,
@@ -103,12 +103,49 @@ pub enum ReadError {
 impl ReadError {
     /// The path is a folder (or a symlink to one), not a file.
     pub fn is_directory(&self) -> bool {
-        matches!(self, ReadError::NotRegular(what) if *what == DIRECTORY)
+        matches!(self, ReadError::NotRegular(FileKind::Directory))
     }
 }
 
-/// What [`ReadError::NotRegular`] says of a folder.
-const DIRECTORY: &str = "a directory";
+/// What was found where a regular file was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Fifo,
+    Directory,
+    Socket,
+    /// A block or character device.
+    Device,
+    /// Any other kind of file.
+    Other,
+}
+
+impl FileKind {
+    fn of(kind: std::fs::FileType) -> FileKind {
+        if kind.is_fifo() {
+            FileKind::Fifo
+        } else if kind.is_dir() {
+            FileKind::Directory
+        } else if kind.is_socket() {
+            FileKind::Socket
+        } else if kind.is_block_device() || kind.is_char_device() {
+            FileKind::Device
+        } else {
+            FileKind::Other
+        }
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Fifo => "a FIFO",
+            FileKind::Directory => "a directory",
+            FileKind::Socket => "a socket",
+            FileKind::Device => "a device",
+            FileKind::Other => "something else",
+        })
+    }
+}
 
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -142,17 +179,7 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let meta = file.metadata().map_err(ReadError::Io)?;
     let kind = meta.file_type();
     if !kind.is_file() {
-        return Err(ReadError::NotRegular(if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_dir() {
-            DIRECTORY
-        } else if kind.is_socket() {
-            "a socket"
-        } else if kind.is_block_device() || kind.is_char_device() {
-            "a device"
-        } else {
-            "something else"
-        }));
+        return Err(ReadError::NotRegular(FileKind::of(kind)));
     }
     let announced = meta.len();
     if announced > limit {
@@ -327,6 +354,40 @@ mod tests {
         assert!(read(dir.path(), VALUE).unwrap_err().is_directory());
         assert!(!read(&fifo, VALUE).unwrap_err().is_directory());
         assert!(err(&dir.path().join("missing")).starts_with("No such file"));
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_told_by_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&folder, &link).unwrap();
+        let socket = dir.path().join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let kind = |p: &Path| match read(p, VALUE) {
+            Err(ReadError::NotRegular(kind)) => Some(kind),
+            _ => None,
+        };
+        // A symlink to a folder is a folder.
+        for path in [&folder, &link] {
+            assert_eq!(kind(path), Some(FileKind::Directory), "{path:?}");
+            assert!(read(path, VALUE).unwrap_err().is_directory());
+        }
+        // A socket cannot even be opened (ENXIO on Linux).
+        assert!(!read(&socket, VALUE).unwrap_err().is_directory());
+        assert_eq!(kind(Path::new("/dev/null")), Some(FileKind::Device));
+        assert!(
+            !read(Path::new("/dev/null"), VALUE)
+                .unwrap_err()
+                .is_directory()
+        );
+        // Not a kind of file at all.
+        assert!(
+            !read(&dir.path().join("missing"), VALUE)
+                .unwrap_err()
+                .is_directory()
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::vault::{Client, Metadata, VaultError};
 /// The KV v2 calls a rotation makes, on one mount.
 pub trait Store {
     fn read_field(&self, path: &str, field: &str) -> Result<Secret, VaultError>;
+    /// The field as version `version` holds it, whatever version is current.
+    fn read_field_at(&self, path: &str, field: &str, version: u64) -> Result<Secret, VaultError>;
     fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError>;
     fn write_cas(
         &self,
@@ -45,6 +47,9 @@ pub struct Mounted<'a> {
 impl Store for Mounted<'_> {
     fn read_field(&self, path: &str, field: &str) -> Result<Secret, VaultError> {
         self.client.read_field(self.mount, path, field)
+    }
+    fn read_field_at(&self, path: &str, field: &str, version: u64) -> Result<Secret, VaultError> {
+        self.client.read_field_at(self.mount, path, field, version)
     }
     fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError> {
         self.client.read_metadata(self.mount, path)
@@ -314,9 +319,10 @@ struct LostAnswer<'a> {
 }
 
 /// What to tell the operator when a write's answer was lost: read the metadata back; if the
-/// version did not move, nothing was written; if it did, compare the value stored now with the
-/// new one by fingerprint: the write landed and only the mint time is missing (which
-/// `credwatch record` completes), or another writer got there.
+/// version did not move, nothing was written; if it did, compare the value of the version it
+/// names with the new one by fingerprint: the write landed and only the mint time is missing
+/// (which `credwatch record` completes), or another writer got there. That version is read by
+/// its number, so a writer that comes after the metadata was read is not taken for it.
 fn after_lost_answer(store: &dyn Store, lost: &LostAnswer<'_>) -> Outcome {
     let LostAnswer {
         error,
@@ -347,7 +353,7 @@ fn after_lost_answer(store: &dyn Store, lost: &LostAnswer<'_>) -> Outcome {
         ));
     }
     let stored = store
-        .read_field(path, field)
+        .read_field_at(path, field, now)
         .map(|v| value_fingerprint(v.expose_bytes(), fingerprint_key));
     Outcome::Incomplete(match stored {
         Ok(fp) if fp == new_fingerprint => format!(
@@ -507,6 +513,8 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         fields: RefCell<BTreeMap<String, BTreeMap<String, String>>>,
+        /// The fields each version holds: `(path, version)` → fields.
+        history: RefCell<BTreeMap<(String, u64), BTreeMap<String, String>>>,
         versions: RefCell<BTreeMap<String, u64>>,
         custom: RefCell<BTreeMap<String, BTreeMap<String, String>>>,
         /// A concurrent writer bumps the version between our read and our write.
@@ -530,6 +538,10 @@ mod tests {
                 .entry(path.into())
                 .or_default()
                 .insert(field.into(), value.into());
+            let now = self.fields.borrow()[path].clone();
+            self.history
+                .borrow_mut()
+                .insert((path.into(), version), now);
             self.versions.borrow_mut().insert(path.into(), version);
         }
 
@@ -560,6 +572,26 @@ mod tests {
                 .and_then(|f| f.get(field))
                 .map(|v| Secret::new(v.clone()))
                 .ok_or_else(|| VaultError::Config(format!("no field `{field}` in `{path}`")))
+        }
+        fn read_field_at(
+            &self,
+            path: &str,
+            field: &str,
+            version: u64,
+        ) -> Result<Secret, VaultError> {
+            self.calls
+                .borrow_mut()
+                .push(format!("read {path} version {version}"));
+            self.history
+                .borrow()
+                .get(&(path.to_string(), version))
+                .and_then(|f| f.get(field))
+                .map(|v| Secret::new(v.clone()))
+                .ok_or_else(|| {
+                    VaultError::Config(format!(
+                        "no field `{field}` in version {version} of `{path}`"
+                    ))
+                })
         }
         fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError> {
             self.calls.borrow_mut().push(format!("metadata {path}"));
@@ -888,6 +920,14 @@ mod tests {
             fn read_field(&self, path: &str, field: &str) -> Result<Secret, VaultError> {
                 self.0.read_field(path, field)
             }
+            fn read_field_at(
+                &self,
+                path: &str,
+                field: &str,
+                version: u64,
+            ) -> Result<Secret, VaultError> {
+                self.0.read_field_at(path, field, version)
+            }
             fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError> {
                 self.0.read_metadata(path)
             }
@@ -931,6 +971,82 @@ mod tests {
         assert!(message.contains("still at version 1"), "{message}");
         assert!(message.contains("nothing was written"), "{message}");
         assert_eq!(lost.fields.borrow()["agent"]["oauth_token"], "old");
+    }
+
+    /// The write landed as version 2 and its answer was lost; a third writer stores version 3
+    /// just after the metadata was read back (which named version 2). Version 2 is compared,
+    /// not what is current by then.
+    #[test]
+    fn a_lost_answer_is_checked_against_the_version_the_metadata_named() {
+        struct ThirdWriter {
+            fake: Fake,
+            metadata_reads: std::cell::Cell<u32>,
+        }
+        impl Store for ThirdWriter {
+            fn read_field(&self, path: &str, field: &str) -> Result<Secret, VaultError> {
+                self.fake.read_field(path, field)
+            }
+            fn read_field_at(
+                &self,
+                path: &str,
+                field: &str,
+                version: u64,
+            ) -> Result<Secret, VaultError> {
+                self.fake.read_field_at(path, field, version)
+            }
+            fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError> {
+                let meta = self.fake.read_metadata(path);
+                self.metadata_reads.set(self.metadata_reads.get() + 1);
+                // The second read is the one after the lost answer.
+                if self.metadata_reads.get() == 2 {
+                    let version = self.fake.versions.borrow()[path];
+                    self.fake
+                        .put(path, "oauth_token", "someone-elses", version + 1);
+                }
+                meta
+            }
+            fn write_cas(
+                &self,
+                path: &str,
+                fields: &BTreeMap<String, Secret>,
+                cas: u64,
+            ) -> Result<u64, VaultError> {
+                self.fake.write_cas(path, fields, cas)
+            }
+            fn patch_custom_metadata(
+                &self,
+                path: &str,
+                entries: &BTreeMap<String, String>,
+            ) -> Result<(), VaultError> {
+                self.fake.patch_custom_metadata(path, entries)
+            }
+        }
+        let store = ThirdWriter {
+            fake: Fake {
+                lost_answer: Some(true),
+                ..Fake::with("agent", "oauth_token", "old", 1)
+            },
+            metadata_reads: std::cell::Cell::new(0),
+        };
+        let Outcome::Incomplete(message) = rotate(&store, request(given(TOKEN), None)).unwrap()
+        else {
+            panic!()
+        };
+        assert!(
+            message.contains(
+                "the write landed: `secret/agent` moved from version 1 to 2, which holds the new value"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("another writer"), "{message}");
+        assert_eq!(
+            store.fake.fields.borrow()["agent"]["oauth_token"],
+            "someone-elses"
+        );
+        assert_eq!(
+            store.fake.calls.borrow().last().map(String::as_str),
+            Some("read agent version 2")
+        );
     }
 
     #[test]

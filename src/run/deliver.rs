@@ -95,6 +95,7 @@ pub(super) fn serve(cx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     let limits = Limits {
         max_connections: args.max_connections,
         read_timeout: duration(&args.read_timeout, "--read-timeout")?,
+        idle_timeout: duration(&args.idle_timeout, "--idle-timeout")?,
         ..Limits::default()
     };
     if limits.max_connections == 0 {

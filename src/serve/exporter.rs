@@ -18,7 +18,10 @@
 //! socket buffers. A kept-alive connection waits at most [`Limits::idle_timeout`] for the first
 //! byte of its next request, which then has `read_timeout` like a first one. Idle, it holds no
 //! answering place, and it counts towards `max_waiting` only until a new connection needs the
-//! place: then the connection idle the longest is closed. `Connection: close`, HTTP/1.0, a
+//! place: then the connection idle the longest is closed, decided as the new one is counted in
+//! (after `accept`, not before). A request being answered holds no waiting place and its
+//! connection takes one again when the answer is written, so waiting connections can outnumber
+//! `max_waiting` by at most the answers in flight. `Connection: close`, HTTP/1.0, a
 //! request with a body (which is not read), a rejected request and shutdown end the connection
 //! after the answer.
 //! `tiny_http` was the first choice, but it gives every connection a thread without bound and
@@ -123,22 +126,7 @@ fn accept_loop(
 ) -> io::Result<()> {
     let max = limits.max_waiting.max(1);
     loop {
-        let full = {
-            let mut tracked = lock(&connections.tracked);
-            // Connections still sending their request and answers still being written share
-            // the bound: neither can take the threads the other needs without limit. Idle
-            // kept-alive connections count too, but give their place to a new connection.
-            loop {
-                let full = tracked.waiting.len() + tracked.writing >= max;
-                if !full || tracked.any_idle() || shutdown.is_triggered() {
-                    break full;
-                }
-                tracked = connections
-                    .changed
-                    .wait(tracked)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        };
+        connections.wait_for_place(max, shutdown);
         if shutdown.is_triggered() {
             return Ok(());
         }
@@ -161,10 +149,7 @@ fn accept_loop(
         if shutdown.is_triggered() {
             return Ok(());
         }
-        if full {
-            connections.close_longest_idle(max);
-        }
-        let slot = Slot::take(connections, &stream);
+        let slot = Slot::take(connections, &stream, max);
         let latest = latest.clone();
         let spawned = thread::Builder::new()
             .name("credwatch-http".into())
@@ -207,8 +192,31 @@ struct Waiting {
 }
 
 impl Tracked {
+    /// Whether the waiting places are all taken: connections still sending their request and
+    /// answers still being written share the bound, so neither can take the threads the other
+    /// needs without limit. Idle kept-alive connections count too.
+    fn full(&self, max: usize) -> bool {
+        self.waiting.len() + self.writing >= max
+    }
+
     fn any_idle(&self) -> bool {
         self.waiting.values().any(|w| w.idle_since.is_some())
+    }
+
+    /// Closes the kept-alive connection idle the longest, so that a new connection gets its
+    /// place under [`Limits::max_waiting`]. It stays counted until its thread sees the close
+    /// and gives the place back. A client that sends its next request just then sees the
+    /// connection closed, which HTTP clients take as a reason to retry a GET.
+    fn close_longest_idle(&mut self) {
+        let longest = self
+            .waiting
+            .values_mut()
+            .filter(|w| w.idle_since.is_some())
+            .min_by_key(|w| w.idle_since);
+        if let Some(waiting) = longest {
+            waiting.idle_since = None;
+            let _ = waiting.stream.shutdown(std::net::Shutdown::Both);
+        }
     }
 }
 
@@ -239,22 +247,18 @@ impl Connections {
 }
 
 impl Connections {
-    /// Closes the kept-alive connection idle the longest, so that a new connection gets its
-    /// place under [`Limits::max_waiting`]. A client that sends its next request just then
-    /// sees the connection closed, which HTTP clients take as a reason to retry a GET.
-    fn close_longest_idle(&self, max: usize) {
+    /// Waits until a new connection can have a waiting place: one is free, or an idle
+    /// kept-alive connection can give its own, or shutdown has begun. Whether the connection
+    /// accepted next takes an idle one's place is decided once it is in ([`Slot::take`]):
+    /// places come and go while `accept` waits (a request whose head is in gives its place
+    /// back while it is answered, and takes one again when its answer is written).
+    fn wait_for_place(&self, max: usize, shutdown: &Shutdown) {
         let mut tracked = lock(&self.tracked);
-        if tracked.waiting.len() + tracked.writing < max {
-            return;
-        }
-        let longest = tracked
-            .waiting
-            .values_mut()
-            .filter(|w| w.idle_since.is_some())
-            .min_by_key(|w| w.idle_since);
-        if let Some(waiting) = longest {
-            waiting.idle_since = None;
-            let _ = waiting.stream.shutdown(std::net::Shutdown::Both);
+        while tracked.full(max) && !tracked.any_idle() && !shutdown.is_triggered() {
+            tracked = self
+                .changed
+                .wait(tracked)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
@@ -268,8 +272,14 @@ struct Slot {
 }
 
 impl Slot {
-    fn take(connections: &Arc<Connections>, stream: &TcpStream) -> Slot {
+    /// A new connection's slot, waiting for its first request. When the waiting places are
+    /// all taken as it comes in, the connection idle the longest is closed for it, decided
+    /// under the same lock that counts it in.
+    fn take(connections: &Arc<Connections>, stream: &TcpStream, max: usize) -> Slot {
         let mut tracked = lock(&connections.tracked);
+        if tracked.full(max) {
+            tracked.close_longest_idle();
+        }
         tracked.active += 1;
         tracked.next_id += 1;
         let id = tracked.next_id;
@@ -834,7 +844,7 @@ mod tests {
         let pair = || {
             let client = TcpStream::connect(addr).unwrap();
             let (server, _) = listener.accept().unwrap();
-            let slot = Slot::take(&connections, &server);
+            let slot = Slot::take(&connections, &server, 2);
             (client, server, slot)
         };
         let (mut begun_client, begun_server, mut begun) = pair();
@@ -849,7 +859,8 @@ mod tests {
             slot.writing();
             assert!(slot.idle(stream, next_begun));
         }
-        connections.close_longest_idle(2);
+        // A new connection finds both waiting places taken.
+        let _newcomer = pair();
 
         let mut byte = [0u8; 1];
         idle_client
@@ -868,6 +879,52 @@ mod tests {
             matches!(kept, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
             "the one whose request has begun stays open: {kept:?}"
         );
+    }
+
+    /// Whether a new connection takes an idle one's place is decided once it is accepted: a
+    /// request being answered gives its waiting place back while the acceptor waits in
+    /// `accept`, and takes one again when its answer is written, before the new connection is
+    /// in.
+    #[test]
+    fn a_new_connection_that_finds_the_waiting_places_full_closes_the_longest_idle_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(Connections::default());
+        let shutdown = Shutdown::new();
+        let pair = || {
+            let client = TcpStream::connect(addr).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            let slot = Slot::take(&connections, &server, 2);
+            (client, server, slot)
+        };
+        // Of the two waiting places, one is held by a kept-alive connection, idle, and one by
+        // a connection whose first request is still coming.
+        let (mut idle_client, idle_server, mut idle) = pair();
+        idle.answering(2);
+        idle.writing();
+        assert!(idle.idle(&idle_server, false));
+        let (_busy_client, _busy_server, mut busy) = pair();
+        // Its request is in and being answered: a place is free, so the acceptor goes on to
+        // `accept` (it would wait here if the places were full with none idle).
+        busy.answering(2);
+        connections.wait_for_place(2, &shutdown);
+        // The answer is written, taking a place again, and then the new connection comes in.
+        busy.writing();
+        let _newcomer = pair();
+
+        idle_client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            idle_client.read(&mut byte).unwrap(),
+            0,
+            "the idle connection gave its place to the new one"
+        );
+        let tracked = lock(&connections.tracked);
+        assert!(!tracked.any_idle(), "{tracked:?}");
+        // Counted until its thread sees the close: the one closed, the new one, the answer.
+        assert_eq!((tracked.waiting.len(), tracked.writing), (2, 1));
     }
 
     /// The method and path of a complete head.

@@ -613,6 +613,48 @@ impl Client {
         drain(response);
         Ok(())
     }
+
+    /// One field of version `version` of a secret (`data.data.<field>` of
+    /// `GET /v1/<mount>/data/<path>?version=<version>`), whatever version is current; as
+    /// [`Client::read_field`] otherwise.
+    pub fn read_field_at(
+        &self,
+        mount: &str,
+        path: &str,
+        field: &str,
+        version: u64,
+    ) -> Result<Secret, VaultError> {
+        let mount = clean_mount(mount)?;
+        let path = clean_secret_path(path)?;
+        let op = format!("read field `{field}` of version {version} of `{mount}/{path}`");
+        let url_path = api_path(mount, "data", path);
+        let query = format!("version={version}");
+        let unreadable = || VaultError::NotFound {
+            op: op.clone(),
+            detail: format!("version {version} is not readable (missing, deleted or destroyed)"),
+        };
+        let call = Request::get(&op, &url_path).query(&query).unquoted();
+        let response = match self.execute(&call) {
+            Ok(r) => r,
+            Err(VaultError::NotFound { .. }) => return Err(unreadable()),
+            Err(e) => return Err(e),
+        };
+        match self
+            .transport
+            .parse(&op, response, DATA_LIMIT, |r| model::read_field(r, field))?
+        {
+            FieldLookup::Found(secret) => Ok(secret),
+            FieldLookup::Missing => Err(VaultError::NotFound {
+                op: op.clone(),
+                detail: format!("version {version} has no field `{field}`"),
+            }),
+            FieldLookup::NoData => Err(unreadable()),
+            FieldLookup::NotString(kind) => Err(VaultError::Malformed {
+                op: op.clone(),
+                detail: format!("field `{field}` holds {kind}, not a string"),
+            }),
+        }
+    }
 }
 
 /// What [`Client::scan`] found.

@@ -420,10 +420,18 @@ fn sigterm_and_sigint_stop_it_cleanly_and_free_the_port() {
 #[test]
 fn bad_flags_exit_3_before_listening() {
     let (_s, config) = inventory();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--interval", "0s"],
             "error: --interval: expected a positive duration",
+        ),
+        (
+            &["--idle-timeout", "0s"],
+            "error: --idle-timeout: expected a positive duration, found `0s`",
+        ),
+        (
+            &["--idle-timeout", "75"],
+            "error: --idle-timeout: duration `75` needs a unit after `75` (w, d, h, m or s), e.g. `75d`",
         ),
         (
             &["--read-timeout", "5x"],
@@ -720,6 +728,40 @@ fn an_idle_kept_alive_connection_is_closed_and_a_started_request_still_has_the_r
     let (head, _) = read_answer(&mut slow);
     assert_eq!(head[0], "HTTP/1.1 408 Request Timeout");
     assert!(closed(&mut slow));
+}
+
+#[test]
+fn the_idle_timeout_is_set_with_idle_timeout() {
+    let help = crate::support::Credwatch::new()
+        .args(["serve", "--help"])
+        .run();
+    help.assert_code(0);
+    assert!(
+        help.stdout.contains("--idle-timeout <DURATION>") && help.stdout.contains("[default: 75s]"),
+        "{}",
+        help.stdout
+    );
+
+    let (_s, config) = inventory();
+    let exporter = Exporter::start_ready(&config, &["--idle-timeout", "1s"]);
+    let stream = TcpStream::connect(exporter.addr).unwrap();
+    // Far below the default idle timeout (75 s): only the one given closes it in time.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut c = BufReader::new(stream);
+    // Kept alive: a second request on the same connection is answered.
+    for _ in 0..2 {
+        send(&mut c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (head, body) = read_answer(&mut c);
+        assert!(
+            !head.iter().any(|h| h.starts_with("Connection:")),
+            "{head:?}"
+        );
+        assert_eq!(body, "ok\n");
+    }
+    // Then idle: the server closes it, without an answer.
+    assert!(closed(&mut c), "the idle connection was not closed");
 }
 
 #[test]

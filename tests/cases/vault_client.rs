@@ -400,6 +400,55 @@ fn read_field_returns_one_field_and_names_a_missing_one() {
 }
 
 #[test]
+fn read_field_at_reads_the_version_asked_for_whatever_is_current() {
+    let bao = OpenBao::start();
+    let values = ["sk-ant-oat01-first-111", "sk-ant-oat01-second-222"];
+    for value in values {
+        bao.write_secret("agent", json!({ "oauth_token": value }));
+    }
+    let client = root(&bao);
+    for (version, value) in [(1, values[0]), (2, values[1])] {
+        let secret = client
+            .read_field_at(MOUNT, "agent", "oauth_token", version)
+            .unwrap();
+        assert_eq!(secret.expose(), value, "version {version}");
+    }
+    assert_eq!(
+        client
+            .read_field(MOUNT, "agent", "oauth_token")
+            .unwrap()
+            .expose(),
+        values[1]
+    );
+
+    // A version that does not exist, and one that was deleted, are not found.
+    let err = expect_err(client.read_field_at(MOUNT, "agent", "oauth_token", 3));
+    assert_eq!(err.reason(), "not_found", "{err}");
+    assert!(
+        err.to_string().contains("version 3 is not readable"),
+        "{err}"
+    );
+    bao.api(
+        "POST",
+        "secret/delete/agent",
+        Some(json!({ "versions": [1] })),
+    );
+    let err = expect_err(client.read_field_at(MOUNT, "agent", "oauth_token", 1));
+    assert_eq!(err.reason(), "not_found", "{err}");
+    assert!(
+        err.to_string().contains("version 1 is not readable"),
+        "{err}"
+    );
+    let err = expect_err(client.read_field_at(MOUNT, "agent", "missing_field", 2));
+    assert!(
+        err.to_string()
+            .contains("version 2 has no field `missing_field`"),
+        "{err}"
+    );
+    assert_no_leak(&err, &[values[0], values[1], &bao.root_token]);
+}
+
+#[test]
 fn a_metadata_only_policy_reads_metadata_but_no_values() {
     let bao = OpenBao::start();
     bao.write_secret(
