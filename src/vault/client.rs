@@ -486,15 +486,53 @@ impl Client {
     /// `GET /v1/<mount>/data/<path>`). The other fields are skipped while parsing, never kept.
     /// No error carries the answer's body.
     pub fn read_field(&self, mount: &str, path: &str, field: &str) -> Result<Secret, VaultError> {
+        self.read_field_of(mount, path, field, None)
+    }
+
+    /// One field of version `version` of a secret (`data.data.<field>` of
+    /// `GET /v1/<mount>/data/<path>?version=<version>`), whatever version is current; as
+    /// [`Client::read_field`] otherwise.
+    pub fn read_field_at(
+        &self,
+        mount: &str,
+        path: &str,
+        field: &str,
+        version: u64,
+    ) -> Result<Secret, VaultError> {
+        self.read_field_of(mount, path, field, Some(version))
+    }
+
+    fn read_field_of(
+        &self,
+        mount: &str,
+        path: &str,
+        field: &str,
+        version: Option<u64>,
+    ) -> Result<Secret, VaultError> {
         let mount = clean_mount(mount)?;
         let path = clean_secret_path(path)?;
-        let op = format!("read field `{field}` of `{mount}/{path}`");
+        let (op, unreadable, no_field) = match version {
+            None => (
+                format!("read field `{field}` of `{mount}/{path}`"),
+                "no readable current version (missing, deleted or destroyed)".to_string(),
+                format!("the secret has no field `{field}`"),
+            ),
+            Some(v) => (
+                format!("read field `{field}` of version {v} of `{mount}/{path}`"),
+                format!("version {v} is not readable (missing, deleted or destroyed)"),
+                format!("version {v} has no field `{field}`"),
+            ),
+        };
         let url_path = api_path(mount, "data", path);
         let no_version = || VaultError::NotFound {
             op: op.clone(),
-            detail: "no readable current version (missing, deleted or destroyed)".into(),
+            detail: unreadable.clone(),
         };
-        let call = Request::get(&op, &url_path).unquoted();
+        let query = version.map(|v| format!("version={v}"));
+        let mut call = Request::get(&op, &url_path).unquoted();
+        if let Some(query) = &query {
+            call = call.query(query);
+        }
         let _pass = self.in_flight.enter();
         let response = match self.execute(&call) {
             Ok(r) => r,
@@ -508,7 +546,7 @@ impl Client {
             FieldLookup::Found(secret) => Ok(secret),
             FieldLookup::Missing => Err(VaultError::NotFound {
                 op: op.clone(),
-                detail: format!("the secret has no field `{field}`"),
+                detail: no_field,
             }),
             FieldLookup::NoData => Err(no_version()),
             FieldLookup::NotString(kind) => Err(VaultError::Malformed {
@@ -612,48 +650,6 @@ impl Client {
         let response = self.execute(&call)?;
         drain(response);
         Ok(())
-    }
-
-    /// One field of version `version` of a secret (`data.data.<field>` of
-    /// `GET /v1/<mount>/data/<path>?version=<version>`), whatever version is current; as
-    /// [`Client::read_field`] otherwise.
-    pub fn read_field_at(
-        &self,
-        mount: &str,
-        path: &str,
-        field: &str,
-        version: u64,
-    ) -> Result<Secret, VaultError> {
-        let mount = clean_mount(mount)?;
-        let path = clean_secret_path(path)?;
-        let op = format!("read field `{field}` of version {version} of `{mount}/{path}`");
-        let url_path = api_path(mount, "data", path);
-        let query = format!("version={version}");
-        let unreadable = || VaultError::NotFound {
-            op: op.clone(),
-            detail: format!("version {version} is not readable (missing, deleted or destroyed)"),
-        };
-        let call = Request::get(&op, &url_path).query(&query).unquoted();
-        let response = match self.execute(&call) {
-            Ok(r) => r,
-            Err(VaultError::NotFound { .. }) => return Err(unreadable()),
-            Err(e) => return Err(e),
-        };
-        match self
-            .transport
-            .parse(&op, response, DATA_LIMIT, |r| model::read_field(r, field))?
-        {
-            FieldLookup::Found(secret) => Ok(secret),
-            FieldLookup::Missing => Err(VaultError::NotFound {
-                op: op.clone(),
-                detail: format!("version {version} has no field `{field}`"),
-            }),
-            FieldLookup::NoData => Err(unreadable()),
-            FieldLookup::NotString(kind) => Err(VaultError::Malformed {
-                op: op.clone(),
-                detail: format!("field `{field}` holds {kind}, not a string"),
-            }),
-        }
     }
 }
 
