@@ -203,13 +203,17 @@ fn the_refresh_runs_at_a_lower_priority_than_the_scrapes() {
         nice.insert(name, value);
     }
     // Thread names are cut to 15 bytes there. The main thread accepts; every thread but the
-    // refresh (those answering are `credwatch-http`) keeps its priority.
+    // refresh (those answering are `credwatch-http`) keeps its priority. A source's bounded
+    // read (`credwatch-read`) is started by the refresh and shares its priority; it may still
+    // be ending when the threads are read.
     let refresh = "credwatch-refre";
     let process = nice["credwatch"];
     let lowered = (process + credwatch::serve::REFRESH_NICER_BY).min(19);
     assert_eq!(nice.get(refresh), Some(&lowered), "{nice:?}");
     for (name, value) in &nice {
-        if name != refresh {
+        if name == "credwatch-read" {
+            assert_eq!(*value, lowered, "{name}: {nice:?}");
+        } else if name != refresh {
             assert_eq!(*value, process, "{name}: {nice:?}");
         }
     }
@@ -792,9 +796,25 @@ fn idle_kept_alive_connections_give_way_to_a_new_scrape() {
             c
         })
         .collect();
-    assert!(closed(&mut idle[0]));
-    assert!(closed(&mut idle[1]));
-    // The others are still kept alive.
-    send(&mut idle[3], "GET /healthz HTTP/1.1\r\n\r\n");
-    assert_eq!(read_answer(&mut idle[3]).1, "ok\n");
+    // Two of the idle ones were closed for them, and the other two are still kept alive. Which
+    // two is the unit tests' to say (`exporter.rs`): here a client may read its answer before
+    // the server has counted its connection idle, so the order the four became idle in is not
+    // the order they were opened in.
+    let answering: Vec<bool> = idle.iter_mut().map(still_answers).collect();
+    assert_eq!(answering.iter().filter(|a| **a).count(), 2, "{answering:?}");
+}
+
+/// Whether a kept-alive connection still answers (`/healthz`), or was closed by the server.
+fn still_answers(connection: &mut BufReader<TcpStream>) -> bool {
+    let asked = connection
+        .get_mut()
+        .write_all(b"GET /healthz HTTP/1.1\r\n\r\n");
+    let mut status = String::new();
+    match (asked, connection.read_line(&mut status)) {
+        (Ok(()), Ok(n)) if n > 0 => {
+            assert_eq!(status, "HTTP/1.1 200 OK\r\n");
+            true
+        }
+        _ => false,
+    }
 }
