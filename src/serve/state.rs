@@ -114,7 +114,10 @@ fn shared_lines(a: &str, b: &str) -> usize {
         .zip(&b[same..n])
         .take_while(|(x, y)| x == y)
         .count();
-    b[..same].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)
+    b[..same]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1)
 }
 
 /// A gzip member of `text` whose first `cut` bytes end with a sync flush, and how the next
@@ -507,7 +510,11 @@ mod tests {
             assert_eq!(page.text, text);
             // About as small as the text gzipped in one go.
             let whole = gzip(text.as_bytes()).len();
-            assert!(page.gzip.len() <= whole + 64, "page {i}: {} > {whole}", page.gzip.len());
+            assert!(
+                page.gzip.len() <= whole + 64,
+                "page {i}: {} > {whole}",
+                page.gzip.len()
+            );
             previous = Some(page);
         }
     }
@@ -519,7 +526,9 @@ mod tests {
         let second = Page::after(Some(&first), refresh_text(5000, None, 1_800_000_001));
         let start = second.reusable.as_ref().unwrap();
         let text = refresh_text(5000, None, 0);
-        let credentials = text.rfind("credwatch_last_run_timestamp_seconds 0").unwrap();
+        let credentials = text
+            .rfind("credwatch_last_run_timestamp_seconds 0")
+            .unwrap();
         assert_eq!(start.text, credentials, "every whole line the two share");
         let shared = HEADER.len() + start.deflate;
         for run in 2..5 {
