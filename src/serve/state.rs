@@ -295,8 +295,8 @@ impl Latest {
     /// Makes `text` what every following scrape gets. It is compressed before the swap, so a
     /// scrape waits at most for a pointer swap.
     pub fn publish(&self, text: String) {
-        // Only the refresh thread publishes: the page read here is still the last one when the
-        // new one replaces it.
+        // The new page reuses what it shares with the one it replaces. Only the refresh thread
+        // publishes; were another page published in between, this one would only reuse less.
         let previous = self.get();
         let page = Arc::new(Page::after(previous.as_deref(), text));
         drop(previous);
