@@ -28,6 +28,9 @@ pub struct Page {
     pub gzip: Vec<u8>,
     /// Where `gzip` can be split for the next page, if anywhere.
     reusable: Option<Reusable>,
+    /// How many bytes of `text` were compressed for this page; the rest came compressed from
+    /// the page before.
+    compressed: usize,
 }
 
 /// The start of a page that the next page may share: the first `text` bytes of the text (a
@@ -71,17 +74,20 @@ impl Page {
             Some((p, r)) => continued(&p.gzip[..HEADER.len() + r.deflate], r, &text),
             None => split(&text, shared),
         };
+        let compressed = text.len() - reuse.map_or(0, |(_, r)| r.text);
         match built {
             Ok((gzip, reusable)) => Page {
                 text,
                 gzip,
                 reusable,
+                compressed,
             },
             // Compressing into memory does not fail; if it did, the one-shot gzip is as good.
             Err(e) => {
                 debug_assert!(false, "gzip into memory failed: {e}");
                 Page {
                     gzip: gzip(text.as_bytes()),
+                    compressed: text.len(),
                     text,
                     reusable: None,
                 }
@@ -300,6 +306,12 @@ impl Latest {
         let previous = self.get();
         let page = Arc::new(Page::after(previous.as_deref(), text));
         drop(previous);
+        log::debug!(
+            "published {} bytes, {} of them compressed anew, gzipped to {}",
+            page.text.len(),
+            page.compressed,
+            page.gzip.len()
+        );
         let replaced = self
             .page
             .write()
@@ -524,6 +536,11 @@ mod tests {
         let first = Page::new(refresh_text(5000, None, 1_800_000_000));
         assert!(first.reusable.is_none(), "nothing to share it with yet");
         let second = Page::after(Some(&first), refresh_text(5000, None, 1_800_000_001));
+        assert_eq!(
+            second.compressed,
+            second.text.len(),
+            "the first to share: whole"
+        );
         let start = second.reusable.as_ref().unwrap();
         let text = refresh_text(5000, None, 0);
         let credentials = text
@@ -534,19 +551,25 @@ mod tests {
         for run in 2..5 {
             let next = Page::after(Some(&second), refresh_text(5000, None, 1_800_000_000 + run));
             assert_eq!(next.gzip[..shared], second.gzip[..shared]);
+            assert_eq!(next.compressed, next.text.len() - credentials);
             assert_eq!(next.reusable.as_ref().unwrap().text, credentials);
             assert_eq!(inflate(&next.gzip), next.text);
         }
         // A credential changed: the start it shares is shorter, and compressed again.
         let changed = Page::after(Some(&second), refresh_text(5000, Some(10), 1_800_000_005));
         assert_eq!(inflate(&changed.gzip), changed.text);
+        assert_eq!(changed.compressed, changed.text.len());
         let start = changed.reusable.as_ref().unwrap();
         assert!(start.text < 2000, "{}", start.text);
         // The next page, with the change kept, shares all of its credentials again rather than
         // compressing what follows the change on every refresh.
         let after = Page::after(Some(&changed), refresh_text(5000, Some(10), 1_800_000_006));
         assert_eq!(after.reusable.as_ref().unwrap().text, credentials);
+        assert_eq!(after.compressed, after.text.len());
         assert_eq!(inflate(&after.gzip), after.text);
+        let again = Page::after(Some(&after), refresh_text(5000, Some(10), 1_800_000_007));
+        assert_eq!(again.compressed, again.text.len() - credentials);
+        assert_eq!(inflate(&again.gzip), again.text);
     }
 
     #[test]
@@ -558,6 +581,13 @@ mod tests {
             let page = latest.get().unwrap();
             assert_eq!(inflate(&page.gzip), text);
             assert_eq!(page.reusable.is_some(), run > 0, "run {run}");
+            // From the third on, only the run's series are compressed.
+            assert_eq!(
+                page.compressed < 100,
+                run > 1,
+                "run {run}: {}",
+                page.compressed
+            );
         }
     }
 
