@@ -55,8 +55,10 @@ pub fn publish(
     policy: PoolPolicy,
     run: RunInfo,
 ) -> Published {
+    // The previous report is read only when `fresh` is incomplete (`delivery::merge`): a
+    // complete refresh does not copy it.
     let held = Held {
-        report: previous.cloned(),
+        report: previous.filter(|_| !fresh.complete()).cloned(),
         last_success,
     };
     let Delivery {

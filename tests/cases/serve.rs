@@ -181,6 +181,93 @@ fn a_refresh_picks_up_edits_to_the_config_and_the_directory() {
     }
 }
 
+/// What `/metrics` answers a client that takes gzip: the head, and the body as sent.
+fn get_gzip(addr: std::net::SocketAddr) -> (String, Vec<u8>) {
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    raw.write_all(b"GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    raw.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    (head, answer[split + 4..].to_vec())
+}
+
+/// `member` inflated by Python's `gzip` module.
+fn python_gunzip(member: &[u8]) -> String {
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import gzip, sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child.stdin.take().unwrap().write_all(member).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python3 could not gunzip the page");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Each refresh's gzip reuses the compressed part its text shares with the page before (every
+/// credential's series; the run's own series change): refresh after refresh, what a client
+/// inflates is the plain text, whether flate2, Python's `gzip` or `curl --compressed` inflates it.
+#[test]
+fn the_gzipped_page_inflates_to_the_plain_text_refresh_after_refresh() {
+    let s = Scratch::new();
+    for i in 0..2000 {
+        s.write(
+            &format!("cm/credential-{i:06}"),
+            &format!("{}\n", 1_808_064_429 + 86_400 * (i % 300)),
+        );
+    }
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"directory\"\nname = \"cm\"\npath = \"cm\"\n",
+    );
+    let exporter = Exporter::start_ready(&config, &["--interval", "1s"]);
+    let mut pages = std::collections::BTreeSet::new();
+    // The first page has nothing to share, the second sets the shared part, the ones after
+    // reuse it.
+    let checked = poll::until(Duration::from_secs(60), Duration::from_millis(100), || {
+        let before = exporter.metrics();
+        let (head, member) = get_gzip(exporter.addr);
+        let curl = std::process::Command::new("curl")
+            .args(["-sS", "--compressed", &format!("{}/metrics", exporter.url)])
+            .output()
+            .expect("run curl");
+        let after = exporter.metrics();
+        if before != after {
+            // A refresh came in between.
+            return None;
+        }
+        assert!(head.contains("\r\nContent-Encoding: gzip\r\n"), "{head}");
+        assert!(member.len() < before.len() / 5, "{} bytes", member.len());
+        let mut inflated = String::new();
+        flate2::read::GzDecoder::new(&member[..])
+            .read_to_string(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, before, "flate2");
+        assert_eq!(python_gunzip(&member), before, "python3 gzip");
+        assert!(curl.status.success(), "{curl:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&curl.stdout),
+            before,
+            "curl --compressed"
+        );
+        pages.insert(before);
+        (pages.len() >= 4).then_some(())
+    });
+    assert!(
+        checked.is_some(),
+        "saw {} refreshes within 60 s\n{}",
+        pages.len(),
+        exporter.stderr()
+    );
+}
+
 /// The refresh thread gives way to scrapes: it runs 10 nicer than the process, the threads
 /// accepting and answering `/metrics` at the process's own priority (as `ps -L -o nice,comm`
 /// shows).
