@@ -10,6 +10,6 @@ pub mod retry;
 pub mod url;
 
 pub use agent::{agent, read_ca_file};
-pub use pool::{Gate, map_ordered};
+pub use pool::map_ordered;
 pub use retry::{Failure, GaveUp, Policy, retry};
 pub use url::is_loopback_url;

@@ -133,64 +133,56 @@ pub fn read_source(
         Err(e) => return fail_all(format!("cannot log in to Vault: {e}"), "login"),
     };
 
+    let mut error: Option<(String, &'static str)> = None;
+    let mut paths = source.paths.clone();
+    if let Some(prefix) = &source.prefix {
+        match client.list_recursive(&source.mount, prefix) {
+            Ok(found) => paths.extend(found.into_iter().filter(|p| selected(source, p))),
+            Err(e) => {
+                error = Some((
+                    format!("cannot list `{}/{prefix}`: {e}", source.mount),
+                    e.reason(),
+                ))
+            }
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    // Inventory credentials' secrets are read in the same batch; their names stay theirs.
+    let mut wanted = paths.clone();
+    let mut seen: HashSet<&str> = paths.iter().map(String::as_str).collect();
+    for e in entries {
+        if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from)
+            && seen.insert(path)
+        {
+            wanted.push(path.clone());
+        }
+    }
+    log::debug!(
+        "vault source `{}`: reading metadata of {} secret(s)",
+        common.name,
+        wanted.len()
+    );
     let keys = MetadataKeys {
         expires_at: &source.expires_at_key,
         minted_at: &source.minted_at_key,
         ttl: common.ttl,
     };
-    // The explicit paths, and the inventory credentials' secrets (their names stay theirs), are
-    // read in the same scan as the secrets found below the prefix, as they are found.
-    let mut known = source.paths.clone();
-    let mut seen: HashSet<&str> = source.paths.iter().map(String::as_str).collect();
-    for e in entries {
-        if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from)
-            && seen.insert(path)
-        {
-            known.push(path.clone());
-        }
-    }
-    log::debug!(
-        "vault source `{}`: reading metadata of {} named secret(s){}",
-        common.name,
-        known.len(),
-        match &source.prefix {
-            Some(prefix) => format!(" and those below `{prefix}`"),
-            None => String::new(),
-        }
-    );
     // Of each secret only what the lifetime, the out-of-band check and the stored values read.
-    let scan = client.scan(
-        &source.mount,
-        source.prefix.as_deref(),
-        &known,
-        &|p| selected(source, p),
-        &|k| keys.keeps(k),
-    );
-    let mut error: Option<(String, &'static str)> = None;
-    let mut paths = source.paths.clone();
-    match scan.listed {
-        Ok(found) => paths.extend(found),
-        Err(e) => {
-            let prefix = source.prefix.as_deref().unwrap_or_default();
-            error = Some((
-                format!("cannot list `{}/{prefix}`: {e}", source.mount),
-                e.reason(),
-            ))
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    let by_path = scan.summaries;
-    // The first server-wide failure, in the order of the paths.
+    let metadata = client.read_summaries(&source.mount, &wanted, source.concurrency, &|k| {
+        keys.keeps(k)
+    });
     if error.is_none()
-        && let Some(e) = paths
+        && let Some(e) = metadata
             .iter()
-            .chain(&known[source.paths.len()..])
-            .filter_map(|p| by_path.get(p.as_str())?.as_ref().err())
+            .filter_map(|r| r.as_ref().err())
             .find(|e| e.is_server_wide())
     {
         error = Some((e.to_string(), e.reason()));
     }
+    // Indexed once: a lookup per path, not a search of every result (100k paths at most).
+    let by_path: HashMap<&str, &Result<vault::Summary, VaultError>> =
+        wanted.iter().map(String::as_str).zip(&metadata).collect();
     let meta_of = |path: &str| -> Result<crate::credential::Evidence, String> {
         match by_path.get(path) {
             Some(Ok(m)) => {

@@ -1,11 +1,11 @@
-//! The KV v2 client: discovery (LIST), metadata reads (one, or a scan reading as it lists), a field read,
+//! The KV v2 client: discovery (LIST), metadata reads (one or many in parallel), field reads,
 //! the two writes rotation needs, and the logins. Edge I/O on top of [`super::transport`] (HTTP,
 //! timeouts, retries); paths are checked and encoded by [`super::path`], every answer is parsed
 //! by [`super::model`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -13,7 +13,6 @@ use serde::ser::{SerializeMap, Serializer};
 use ureq::http::Response;
 use zeroize::Zeroizing;
 
-use super::ahead;
 use super::auth::{Auth, login_request, read_credential_file};
 use super::config::ClientConfig;
 use super::error::VaultError;
@@ -30,9 +29,8 @@ const METADATA_LIMIT: u64 = 4 << 20;
 const DATA_LIMIT: u64 = 8 << 20;
 const SMALL_LIMIT: u64 = 1 << 20;
 
-/// How [`Client::walk_with`] gets a folder's keys: given the folder and the stack of the folders
-/// waiting (with their depths, next at the end).
-type TakeListing<'a> = dyn FnMut(&str, &[(String, usize)]) -> ahead::Listing + 'a;
+/// How many folders a recursive listing lists ahead per worker (see `Client::prefetch`).
+const AHEAD_PER_WORKER: usize = 4;
 
 /// A KV v2 client bound to one server and one token. Every method takes `&self`; the client is
 /// `Send + Sync`, so one instance (one connection pool) can serve many threads.
@@ -44,8 +42,6 @@ pub struct Client {
     /// Set once a LIST with a numeric `limit` was denied while `limit=max` was allowed: the
     /// policy caps pages below our page size (OpenBao's `pagination_limit`).
     list_with_max: AtomicBool,
-    /// Reads in flight at once, whoever sends them: `concurrency` places, listings first.
-    in_flight: net::Gate,
 }
 
 const _: () = {
@@ -97,7 +93,6 @@ impl Client {
         config.list_page_size = config.list_page_size.max(1);
         Ok(Client {
             transport: Transport::new(&config)?,
-            in_flight: net::Gate::new(config.concurrency),
             config,
             token: Secret::new(String::new()),
             login: None,
@@ -171,48 +166,17 @@ impl Client {
     /// More than `max_depth` folder levels or `max_entries` secrets is an error, never a
     /// shortened list.
     pub fn list_recursive(&self, mount: &str, prefix: &str) -> Result<Vec<String>, VaultError> {
-        self.walk(mount, prefix, &mut |_| ())
-    }
-
-    /// [`Client::list_recursive`], telling `found_one` of each secret as soon as its folder is
-    /// listed (before the walk goes on, and before the walk may still fail).
-    fn walk(
-        &self,
-        mount: &str,
-        prefix: &str,
-        found_one: &mut dyn FnMut(&str),
-    ) -> Result<Vec<String>, VaultError> {
         let mount = clean_mount(mount)?;
         let prefix = clean_folder(prefix)?;
-        let concurrency = self.config.concurrency.max(1);
-        let budget = self.config.max_entries;
-        // One request at a time: listing ahead would save no round trip.
-        if concurrency == 1 {
-            let mut each = |folder: &str, _: &[(String, usize)]| self.list(mount, folder);
-            return self.walk_with(mount, prefix, &mut each, found_one);
-        }
-        let list = |folder: &str, cap: usize| self.list_capped(mount, folder, cap);
-        ahead::with_lister(concurrency, budget, &list, |lister| {
-            let mut each = |folder: &str, waiting: &[(String, usize)]| {
-                lister.take(folder, waiting.iter().rev().map(|(f, _)| f.as_str()))
-            };
-            self.walk_with(mount, prefix, &mut each, found_one)
-        })
-    }
-
-    /// The walk of [`Client::walk`] from `prefix`, depth first, taking each folder's keys from
-    /// `listing` (given the folder and the stack of those waiting, next at the end).
-    fn walk_with(
-        &self,
-        mount: &str,
-        prefix: String,
-        listing: &mut TakeListing<'_>,
-        found_one: &mut dyn FnMut(&str),
-    ) -> Result<Vec<String>, VaultError> {
         let mut found = Vec::new();
         let mut folders = vec![(prefix, 0usize)];
+        // Folders listed ahead of their turn; see `prefetch`.
+        let mut ready: HashMap<String, Result<Vec<String>, VaultError>> = HashMap::new();
         while let Some((folder, depth)) = folders.pop() {
-            let keys = listing(&folder, &folders);
+            let keys = match ready.remove(&folder) {
+                Some(keys) => keys,
+                None => self.prefetch(mount, &folder, &folders, &mut ready),
+            };
             for key in keys? {
                 let path = format!("{folder}{key}");
                 // A key that would lead out of the folder (`../`, `/abs/`, an empty name) is not
@@ -225,7 +189,6 @@ impl Client {
                         .split('/')
                         .any(|p| p == ".." || p == ".");
                 if malformed {
-                    found_one(&path);
                     found.push(path);
                 } else if key.ends_with('/') {
                     if depth + 1 > self.config.max_depth {
@@ -239,7 +202,6 @@ impl Client {
                     }
                     folders.push((path, depth + 1));
                 } else {
-                    found_one(&path);
                     found.push(path);
                     if found.len() > self.config.max_entries {
                         return Err(VaultError::LimitExceeded {
@@ -255,6 +217,54 @@ impl Client {
         }
         found.sort();
         Ok(found)
+    }
+
+    /// Lists `folder`, and with it, in parallel, the folders next in line on `waiting` (the
+    /// stack of [`Client::list_recursive`], next at the end), whose results go into `ready`.
+    /// The walk itself stays sequential and sees the same listings in the same order, so its
+    /// result and its first error are those of a walk that lists one folder at a time; a
+    /// listing ahead of its turn saves the round trip when that turn comes. The folders listed
+    /// ahead share a budget of `max_entries` keys: one over its share is dropped and listed
+    /// again in its turn. Listings ahead wait in `ready` while the walk goes deeper, one batch
+    /// per level at most, so what they hold is bounded by about the depth times `max_entries`.
+    fn prefetch(
+        &self,
+        mount: &str,
+        folder: &str,
+        waiting: &[(String, usize)],
+        ready: &mut HashMap<String, Result<Vec<String>, VaultError>>,
+    ) -> Result<Vec<String>, VaultError> {
+        let concurrency = self.config.concurrency.max(1);
+        // One request at a time: listing ahead would save no round trip.
+        if concurrency == 1 {
+            return self.list_capped(mount, folder, self.config.max_entries);
+        }
+        let ahead: Vec<&str> = waiting
+            .iter()
+            .rev()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| *f != folder && !ready.contains_key(*f))
+            .take(AHEAD_PER_WORKER * concurrency - 1)
+            .collect();
+        if ahead.is_empty() {
+            return self.list_capped(mount, folder, self.config.max_entries);
+        }
+        let share = (self.config.max_entries / ahead.len()).max(1);
+        let batch: Vec<(&str, usize)> = std::iter::once((folder, self.config.max_entries))
+            .chain(ahead.iter().map(|f| (*f, share)))
+            .collect();
+        let mut results = net::map_ordered(&batch, concurrency, |(f, cap)| {
+            self.list_capped(mount, f, *cap)
+        })
+        .into_iter();
+        let first = results.next().expect("the batch starts with `folder`");
+        for (f, result) in ahead.into_iter().zip(results) {
+            // Over its share: listed again in its turn, under the whole limit.
+            if !matches!(result, Err(VaultError::LimitExceeded { .. })) {
+                ready.insert(f.to_string(), result);
+            }
+        }
+        first
     }
 
     /// The keys of one folder (folders end in `/`), all pages of them. Pages are asked for with
@@ -339,7 +349,6 @@ impl Client {
             query.push_str(&encode_component(after));
         }
         let call = Request::get(op, path).query(&query);
-        let _pass = self.in_flight.first();
         match self.execute(&call) {
             Ok(response) => {
                 match self
@@ -382,104 +391,54 @@ impl Client {
     ) -> Result<T, VaultError> {
         let url_path = api_path(mount, "metadata", path);
         let call = Request::get(op, &url_path);
-        let _pass = self.in_flight.enter();
         let response = self.execute(&call)?;
         self.transport
             .parse_buffered(op, response, METADATA_LIMIT, parse)
     }
 
-    /// Reads the [`Summary`] of each secret of `known`, and, with a `prefix`, lists the secrets
-    /// below it recursively (as [`Client::list_recursive`]) and reads those `select` accepts.
-    /// Of each secret only the custom_metadata keys `keep` accepts are kept, so what a scan holds
-    /// until its end is a few hundred bytes a secret.
-    ///
-    /// A secret's metadata is read as soon as its folder is listed, while the walk goes on:
-    /// listings and reads share the client's `concurrency` places for requests in flight, the
-    /// listings first, as they find the work. Once the server is found sealed, unreachable or
-    /// hanging, the reads not yet sent are not tried and carry that error. When the listing
-    /// fails, the secrets it found are not read any further and its error is the scan's
-    /// `listed`; what was read of them before is left out.
-    pub fn scan(
+    /// The metadata of many secrets, `concurrency` requests at a time on scoped threads sharing
+    /// this client's connection pool, in the order of `paths`: of each secret only a [`Summary`]
+    /// with the custom_metadata keys `keep` accepts, made as its answer is parsed, so that what a
+    /// scan holds until its end is a few hundred bytes a secret. Once the server is found sealed,
+    /// unreachable or hanging, the remaining paths are not tried and carry that error.
+    pub fn read_summaries(
         &self,
         mount: &str,
-        prefix: Option<&str>,
-        known: &[String],
-        select: &(dyn Fn(&str) -> bool + Sync),
+        paths: &[String],
+        concurrency: usize,
         keep: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Scan {
+    ) -> Vec<Result<Summary, VaultError>> {
+        self.read_many(mount, paths, concurrency, |body| {
+            model::parse_summary(body, keep)
+        })
+    }
+
+    fn read_many<T: Send>(
+        &self,
+        mount: &str,
+        paths: &[String],
+        concurrency: usize,
+        parse: impl Fn(&[u8]) -> Result<T, String> + Sync,
+    ) -> Vec<Result<T, VaultError>> {
         let stop: OnceLock<VaultError> = OnceLock::new();
-        let listing_failed = AtomicBool::new(false);
-        let (queue, next) = mpsc::channel::<(String, bool)>();
-        let next = Mutex::new(next);
-        let read = |path: &str| match (clean_mount(mount), clean_secret_path(path)) {
-            (Err(e), _) | (_, Err(e)) => Err(e),
-            (Ok(m), Ok(p)) => {
-                let op = format!("read metadata of `{m}/{p}`");
-                let result = match stop.get() {
-                    Some(first) => Err(first.not_tried(op)),
-                    None => {
-                        self.read_metadata_as(&op, m, p, |body| model::parse_summary(body, keep))
+        net::map_ordered(paths, concurrency, |path| {
+            let result = match (clean_mount(mount), clean_secret_path(path)) {
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Ok(m), Ok(p)) => {
+                    let op = format!("read metadata of `{m}/{p}`");
+                    match stop.get() {
+                        Some(first) => Err(first.not_tried(op)),
+                        None => self.read_metadata_as(&op, m, p, &parse),
                     }
-                };
-                if let Err(e) = &result
-                    && e.is_server_wide()
-                {
-                    let _ = stop.set(e.clone());
                 }
-                result
+            };
+            if let Err(e) = &result
+                && e.is_server_wide()
+            {
+                let _ = stop.set(e.clone());
             }
-        };
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let taken = next.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                let Ok((path, listed)) = taken else { break };
-                if listed && listing_failed.load(Ordering::Relaxed) {
-                    continue;
-                }
-                let result = read(&path);
-                done.push((path, result));
-            }
-            done
-        };
-        let known_paths: HashSet<&str> = known.iter().map(String::as_str).collect();
-        let mut summaries = HashMap::with_capacity(known.len());
-        let mut listed = Ok(Vec::new());
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..self.config.concurrency)
-                .map(|_| scope.spawn(work))
-                .collect();
-            let mut sent = HashSet::with_capacity(known.len());
-            for path in known.iter().filter(|p| sent.insert(p.as_str())) {
-                // The workers outlive the queue: a send fails only if they all panicked.
-                let _ = queue.send((path.clone(), false));
-            }
-            if let Some(prefix) = prefix {
-                let walked = self.walk(mount, prefix, &mut |path| {
-                    if select(path) && !known_paths.contains(path) {
-                        let _ = queue.send((path.to_string(), true));
-                    }
-                });
-                listed = walked.map(|mut found| {
-                    found.retain(|p| select(p));
-                    found
-                });
-                if listed.is_err() {
-                    listing_failed.store(true, Ordering::Relaxed);
-                }
-            }
-            drop(queue);
-            for worker in workers {
-                match worker.join() {
-                    Ok(done) => summaries.extend(done),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-        });
-        if listed.is_err() {
-            summaries.retain(|path: &String, _| known_paths.contains(path.as_str()));
-        }
-        Scan { listed, summaries }
+            result
+        })
     }
 
     /// One field of the current version of a secret (`data.data.<field>` of
@@ -533,7 +492,6 @@ impl Client {
         if let Some(query) = &query {
             call = call.query(query);
         }
-        let _pass = self.in_flight.enter();
         let response = match self.execute(&call) {
             Ok(r) => r,
             Err(VaultError::NotFound { .. }) => return Err(no_version()),
@@ -651,16 +609,6 @@ impl Client {
         drain(response);
         Ok(())
     }
-}
-
-/// What [`Client::scan`] found.
-pub struct Scan {
-    /// The secrets below the prefix that `select` accepted, sorted (none without a prefix), or
-    /// why the listing failed.
-    pub listed: Result<Vec<String>, VaultError>,
-    /// Each secret read, by path: every one of `known`, and every one of `listed` when the
-    /// listing succeeded.
-    pub summaries: HashMap<String, Result<Summary, VaultError>>,
 }
 
 /// `{"options": {"cas": N}, "data": {field: value, …}}`, serialized straight from the secrets.

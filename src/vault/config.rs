@@ -23,8 +23,8 @@ pub struct ClientConfig {
     /// Further attempts after a connection failure or a 5xx/429 answer (reads and logins; writes
     /// are retried only when the request never reached the server).
     pub retries: u32,
-    /// Read requests in flight at once (listings, metadata and field reads, however many threads
-    /// send them); also the size of the connection pool.
+    /// Parallel requests: metadata reads ([`super::Client::read_summaries`]) and listings ahead;
+    /// also the size of the connection pool.
     pub concurrency: usize,
     /// Keys asked for per LIST request on servers that paginate (OpenBao ≥ 2.0).
     pub list_page_size: usize,

@@ -6,8 +6,8 @@
 //! - [`config`]: where the server is ([`ClientConfig`]) and [`resolve_env`], which completes the
 //!   config from `BAO_*`/`VAULT_*` the way the CLIs do;
 //! - [`auth`]: a token (given or from a file) or an AppRole, JWT or Kubernetes login;
-//! - [`client`]: [`Client`], the KV v2 API: `list_recursive`, `read_metadata`, `scan` (listing
-//!   and reading metadata at once), `read_field`, `write_cas` and `patch_custom_metadata`, and the logins;
+//! - [`client`]: [`Client`], the KV v2 API: `list_recursive`, `read_metadata`, `read_summaries`,
+//!   `read_field`, `read_field_at`, `write_cas` and `patch_custom_metadata`, and the logins;
 //! - [`token`]: tokens looked up by accessor;
 //! - [`approle`]: AppRole roles, secret-id accessors and their lookups (by accessor only);
 //! - `path`: checking and percent-encoding mounts, folders and secret paths (pure);
@@ -20,9 +20,9 @@
 //!
 //! | call | path | capabilities |
 //! |---|---|---|
-//! | `list_recursive`, `list`, `scan` | `secret/metadata/<prefix>*` | `list` |
-//! | `read_metadata`, `scan` | `secret/metadata/<path>` | `read` |
-//! | `read_field` | `secret/data/<path>` | `read` |
+//! | `list_recursive`, `list` | `secret/metadata/<prefix>*` | `list` |
+//! | `read_metadata`, `read_summaries` | `secret/metadata/<path>` | `read` |
+//! | `read_field`, `read_field_at` | `secret/data/<path>` | `read` |
 //! | `write_cas` (cas > 0) | `secret/data/<path>` | `patch` |
 //! | `write_cas` (cas = 0, create) | `secret/data/<path>` | `create` |
 //! | `patch_custom_metadata` | `secret/metadata/<path>` | `patch` |
@@ -34,7 +34,6 @@
 //! TLS layers make (header values, socket buffers, serde's scratch space) are outside credwatch's
 //! control and are not wiped. Bodies of data reads are never logged or quoted in errors.
 
-mod ahead;
 pub mod approle;
 pub mod auth;
 pub mod client;
@@ -46,7 +45,7 @@ pub mod token;
 mod transport;
 
 pub use auth::Auth;
-pub use client::{Client, Scan};
+pub use client::Client;
 pub use config::{ClientConfig, Explicit, resolve_env};
 pub use error::VaultError;
 pub use model::{Login, LoginInfo, Metadata, Summary, VersionMeta, VersionState};

@@ -57,28 +57,15 @@ fn paths(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// The summaries of `paths`, read by one scan without a prefix, in the order of `paths`.
-#[track_caller]
-fn read_all(client: &Client, paths: &[String]) -> Vec<(String, Result<Summary, VaultError>)> {
-    let mut scan = client.scan(MOUNT, None, paths, &|_| true, &|_| true);
-    assert_eq!(scan.listed.as_ref().unwrap(), &Vec::<String>::new());
-    let read: Vec<_> = paths
-        .iter()
-        .map(|p| {
-            (
-                p.clone(),
-                scan.summaries.remove(p).expect("every path is read"),
-            )
-        })
-        .collect();
-    assert!(scan.summaries.is_empty(), "read more than asked");
-    read
-}
-
-fn with_concurrency(bao_url: &str, token: &str, concurrency: usize) -> Client {
-    let mut config = config(bao_url);
-    config.concurrency = concurrency;
-    Client::new(config, Secret::new(token.to_string())).expect("client")
+/// The summaries of `paths`, read `concurrency` at a time, with every custom_metadata key.
+fn read_all(
+    client: &Client,
+    paths: &[String],
+    concurrency: usize,
+) -> Vec<(String, Result<Summary, VaultError>)> {
+    let read = client.read_summaries(MOUNT, paths, concurrency, &|_| true);
+    assert_eq!(read.len(), paths.len());
+    paths.iter().cloned().zip(read).collect()
 }
 
 #[test]
@@ -219,51 +206,6 @@ fn folders_listed_ahead_give_the_walk_its_result_and_its_limit() {
 }
 
 #[test]
-fn a_scan_reads_what_it_lists_and_what_it_is_named_and_drops_a_failed_listing() {
-    let bao = OpenBao::start();
-    for p in ["p/a", "p/b/c", "p/b/skip-me", "p/d/e/f", "other/x"] {
-        bao.write_secret(p, json!({ "v": "1" }));
-    }
-    let known = paths(&["other/x", "other/absent", "p/a", "other/x"]);
-    let select = |p: &str| !p.contains("skip");
-    for concurrency in [1, 3, 16] {
-        let client = with_concurrency(&bao.url, &bao.root_token, concurrency);
-        let scan = client.scan(MOUNT, Some("p"), &known, &select, &|_| true);
-        assert_eq!(
-            scan.listed.unwrap(),
-            paths(&["p/a", "p/b/c", "p/d/e/f"]),
-            "{concurrency}"
-        );
-        let mut read: Vec<&str> = scan.summaries.keys().map(String::as_str).collect();
-        read.sort();
-        assert_eq!(
-            read,
-            ["other/absent", "other/x", "p/a", "p/b/c", "p/d/e/f"],
-            "{concurrency}"
-        );
-        for (path, result) in &scan.summaries {
-            match result {
-                Ok(s) => assert_eq!(s.current_version, 1, "{path}"),
-                Err(e) => assert_eq!((path.as_str(), e.reason()), ("other/absent", "not_found")),
-            }
-        }
-
-        // Over `max_entries`: the listing's error, and of the secrets only the named ones,
-        // whatever was read of the others while the walk went on.
-        let mut narrow = config(&bao.url);
-        narrow.max_entries = 2;
-        narrow.concurrency = concurrency;
-        let client = Client::new(narrow, Secret::new(bao.root_token.clone())).unwrap();
-        let scan = client.scan(MOUNT, Some("p"), &known, &select, &|_| true);
-        let err = expect_err(scan.listed);
-        assert_eq!(err.reason(), "limit_exceeded", "{err}");
-        let mut read: Vec<&str> = scan.summaries.keys().map(String::as_str).collect();
-        read.sort();
-        assert_eq!(read, ["other/absent", "other/x", "p/a"], "{concurrency}");
-    }
-}
-
-#[test]
 fn metadata_holds_times_versions_and_custom_metadata() {
     let bao = OpenBao::start();
     let before = Timestamp::now() - jiff::SignedDuration::from_secs(5);
@@ -351,8 +293,8 @@ fn many_metadata_reads_keep_the_order_and_report_each_path() {
         wanted.push(path);
     }
     wanted.insert(17, "many/absent".to_string());
-    let client = with_concurrency(&bao.url, &bao.root_token, 8);
-    let results = read_all(&client, &wanted);
+    let client = root(&bao);
+    let results = read_all(&client, &wanted, 8);
     assert_eq!(
         results.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
         wanted
@@ -367,7 +309,7 @@ fn many_metadata_reads_keep_the_order_and_report_each_path() {
         }
     }
     assert_eq!(results.iter().filter(|(_, r)| r.is_err()).count(), 1);
-    assert!(read_all(&client, &[]).is_empty());
+    assert!(read_all(&client, &[], 8).is_empty());
 }
 
 #[test]
@@ -530,7 +472,7 @@ fn a_sealed_server_is_reported_as_sealed_without_hammering_it() {
 
     let many: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
     let start = Instant::now();
-    let results = read_all(&client, &many);
+    let results = read_all(&client, &many, 4);
     assert!(
         start.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -553,7 +495,7 @@ fn an_unreachable_server_fails_fast() {
     assert!(err.to_string().contains(&url), "{err}");
     assert_no_leak(&err, &["s.unused-token-1234"]);
     let many: Vec<String> = (0..500).map(|i| format!("s{i}")).collect();
-    let results = read_all(&client, &many);
+    let results = read_all(&client, &many, 16);
     assert!(
         results
             .iter()
@@ -886,7 +828,7 @@ fn a_server_that_never_answers_times_out_without_retrying() {
     // A batch stops at the first hang instead of waiting for each path.
     let many: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
     let start = Instant::now();
-    let results = read_all(&client, &many);
+    let results = read_all(&client, &many, 2);
     assert!(
         results
             .iter()
