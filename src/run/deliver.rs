@@ -85,7 +85,7 @@ pub(super) fn serve(cx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     use crate::serve::exporter::Limits;
 
     let path = config_path(cx)?;
-    let config = config::read_config(&path)?;
+    let (config, text) = config::read_config_text(&path)?;
     let duration = |text: &str, flag: &str| {
         time::parse_duration(text)
             .map(|d| d.unsigned_abs())
@@ -112,15 +112,8 @@ pub(super) fn serve(cx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         use std::io::Write;
         let _ = std::io::stdout().flush();
     };
-    crate::serve::run(
-        listener,
-        path,
-        config,
-        cx.env.clone(),
-        interval,
-        limits,
-        announce,
-    )?;
+    let refresher = crate::serve::Refresher::new(path, config, &text, cx.env.clone());
+    crate::serve::run(listener, refresher, interval, limits, announce)?;
     out!("stopped\n");
     Ok(ExitCode::Ok)
 }

@@ -13,26 +13,21 @@ pub mod refresh;
 pub mod state;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
 
-use crate::config::Config;
-use crate::env::Env;
 use exporter::Limits;
-use refresh::Refresher;
+pub use refresh::Refresher;
 use state::{Latest, Shutdown};
 
-/// Serves `/metrics` on `listener` until SIGTERM or SIGINT, refreshing from the config at `path`
-/// (validated at startup as `config`) with the environment `env` every `interval` in a background thread. `ready` runs once
-/// the refresh thread and the signal handler are in place, before the first request is accepted.
+/// Serves `/metrics` on `listener` until SIGTERM or SIGINT, refreshing with `refresher` every
+/// `interval` in a background thread. `ready` runs once the refresh thread and the signal
+/// handler are in place, before the first request is accepted.
 pub fn run(
     listener: TcpListener,
-    path: PathBuf,
-    config: Config,
-    env: Env,
+    mut refresher: Refresher,
     interval: Duration,
     limits: Limits,
     ready: impl FnOnce(),
@@ -43,7 +38,6 @@ pub fn run(
     stop_on_signals(shutdown.clone())?;
     {
         let (latest, shutdown) = (latest.clone(), shutdown.clone());
-        let mut refresher = Refresher::new(path, config, env);
         std::thread::Builder::new()
             .name("credwatch-refresh".into())
             .spawn(move || {

@@ -107,23 +107,24 @@ pub struct Refresher {
     env: Env,
     /// Shared with the views published from it.
     previous: Option<Arc<Report>>,
-    /// The SHA-256 of the config text `config` was validated from by a refresh: an unchanged
-    /// file is not validated again (for a large inventory that costs more than reading it).
+    /// The SHA-256 of the config text `config` was validated from (at startup, or by a
+    /// refresh): an unchanged file is not validated again (for a large inventory that costs
+    /// more than reading it).
     config_digest: Option<[u8; 32]>,
     last_success: Option<Timestamp>,
 }
 
 impl Refresher {
-    /// `config` is the file at `config_path` as validated at startup (`env` the environment the
-    /// process started with); it is used whenever a
-    /// later version of the file does not validate.
-    pub fn new(config_path: PathBuf, config: Config, env: Env) -> Self {
+    /// `config` is the file at `config_path` as validated at startup from `text` (`env` the
+    /// environment the process started with); it is used whenever a later version of the file
+    /// does not validate. The first refresh does not validate the same text again.
+    pub fn new(config_path: PathBuf, config: Config, text: &str, env: Env) -> Self {
         Refresher {
             config_path,
             config,
             env,
             previous: None,
-            config_digest: None,
+            config_digest: Some(digest(text)),
             last_success: None,
         }
     }
@@ -181,7 +182,7 @@ impl Refresher {
     fn reload_config(&mut self) -> anyhow::Result<()> {
         let path = &self.config_path;
         let text = config::read_text(path)?;
-        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let digest = digest(&text);
         if self.config_digest == Some(digest) {
             return Ok(());
         }
@@ -195,6 +196,11 @@ impl Refresher {
     pub fn views(&self) -> Option<Views> {
         self.previous.clone().map(Views::of)
     }
+}
+
+/// The SHA-256 of a config text.
+fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
 }
 
 /// What could not be read in a report, one line each.
@@ -445,5 +451,28 @@ mod tests {
             let unit = random_unit();
             assert!((0.0..1.0).contains(&unit), "{unit}");
         }
+    }
+
+    #[test]
+    fn the_startup_config_is_not_validated_again_until_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credwatch.toml");
+        let entry = |name: &str| {
+            format!("[[credential]]\nname = \"{name}\"\nexpires_at = \"2030-01-01T00:00:00Z\"\n")
+        };
+        let on_disk = entry("on-disk");
+        std::fs::write(&path, &on_disk).unwrap();
+        // The config as startup validated it from the same text: here another one, so that a
+        // refresh that validated the file again would show it.
+        let startup = config::parse_config(&entry("at-startup"), &path).unwrap();
+        let mut refresher = Refresher::new(path.clone(), startup, &on_disk, Env::from_pairs([]));
+        let text = refresher.refresh();
+        assert!(text.contains("credential=\"at-startup\""), "{text}");
+        assert!(!text.contains("credential=\"on-disk\""), "{text}");
+        // An edit is validated and used.
+        std::fs::write(&path, entry("edited")).unwrap();
+        let text = refresher.refresh();
+        assert!(text.contains("credential=\"edited\""), "{text}");
+        assert!(!text.contains("credential=\"at-startup\""), "{text}");
     }
 }
