@@ -2,7 +2,8 @@
 //! fingerprint, the version and a short history in custom_metadata (other keys kept, never a
 //! secret), and a value changed by hand is reported as changed outside credwatch. End to end
 //! with OpenBao, the Pushgateway, Prometheus and consumer sidecars (`credwatch serve` holding a
-//! pod's token): after a rotation the alert follows the pods that still hold the old token.
+//! pod's token): after a rotation the alert follows the pods that still hold the old token, in
+//! Prometheus and in what Alertmanager sends on.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +13,10 @@ use serde_json::{Value, json};
 use crate::cases::values::{assert_no_substring, claude_token};
 use crate::support::exporter::Exporter;
 use crate::support::openbao::OpenBao;
-use crate::support::{Credwatch, Prometheus, Pushgateway, Run, Scratch, free_port, http_get, poll};
+use crate::support::{
+    Alertmanager, Credwatch, Prometheus, Pushgateway, Run, Scratch, Webhook, free_port, http_get,
+    poll,
+};
 
 const KEY: &str = "a-long-random-fingerprint-key-for-tests-0123456789";
 
@@ -312,17 +316,38 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
             format!("  - targets: ['127.0.0.1:{port}']\n    labels: {{ pod: {pod} }}\n")
         })
         .collect();
+    let hook = Webhook::start();
+    let am = Alertmanager::start(&format!(
+        "route:\n  receiver: hook\n  group_by: [alertname, credential, consumer]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+         receivers:\n- name: hook\n  webhook_configs:\n  - url: {}\n    send_resolved: true\n",
+        hook.url
+    ));
     let prom = Prometheus::start(
         &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
              scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  static_configs:\n  - targets: ['{pg}']\n\
              - job_name: agent-sidecar\n  static_configs:\n{targets}",
+            am = am.url.trim_start_matches("http://"),
             pg = pg.url.trim_start_matches("http://"),
         ),
         &rules.stdout,
     );
     prom_url.set(prom.url.clone()).unwrap();
     let limit = Duration::from_secs(60);
+    // What Alertmanager sent on: `status` ("firing", "resolved") of `alertname` for `consumer`.
+    let sent = |status: &str, alertname: &str, consumer: &str| {
+        hook.alerts().iter().any(|(s, a)| {
+            s == status
+                && a["labels"]["alertname"] == alertname
+                && a["labels"]["credential"] == "primary"
+                && a["labels"]["consumer"] == consumer
+        })
+    };
+    let wait_sent = |what: &str, done: &dyn Fn() -> bool| {
+        poll::until(limit, Duration::from_millis(250), || done().then_some(()))
+            .unwrap_or_else(|| panic!("{what} within {limit:?}: {:#?}", hook.alerts()));
+    };
     let wait = |what: &str, done: &dyn Fn(&[Alert]) -> bool| {
         poll::until(limit, Duration::from_millis(250), || {
             let alerts = prometheus_alerts(&prom);
@@ -381,6 +406,11 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
         rotated_at.elapsed() >= Duration::from_secs(10),
         "ConsumerStale fired before the 15s grace"
     );
+    wait_sent("Alertmanager sending ConsumerStale for both pods", &|| {
+        sent("firing", "CredwatchConsumerStale", "pod-a")
+            && sent("firing", "CredwatchConsumerStale", "pod-b")
+    });
+    assert!(!sent("firing", "CredwatchConsumerStale", "pod-c"));
     let alerts = prometheus_alerts(&prom);
     let (_, _, labels) = alerts
         .iter()
@@ -402,6 +432,11 @@ fn after_a_rotation_the_alert_follows_the_pods_that_still_hold_the_old_token() {
         "CredwatchConsumerUnknownValue",
         Some("pod-a")
     ));
+    // Alertmanager says pod-a's alert is over, and not pod-b's.
+    wait_sent("Alertmanager resolving pod-a's ConsumerStale", &|| {
+        sent("resolved", "CredwatchConsumerStale", "pod-a")
+    });
+    assert!(!sent("resolved", "CredwatchConsumerStale", "pod-b"));
 
     // Rotate again and restart every pod with the newest value while `--wait` polls: it returns
     // 0 once all of them report it.
