@@ -362,11 +362,14 @@ def part_vault(args, scratch):
             check_counts(n, prom, json_out, py_out)
         rounds = args.rounds if n <= 10_000 else max(1, min(args.rounds, 2))
         samples = {k: [] for k in ["wrk c=4", "wrk c=16", *commands]}
-        for r in range(rounds):
+        def capacity():
             for c in (4, 16):
                 w = wrk(bao.url, c, args.wrk_seconds, [token_header],
                         os.path.join(BENCHES, "wrk_metadata.lua"), [paths_file, "secret"])
                 samples[f"wrk c={c}"].append((w["rate"], 0))
+
+        for r in range(rounds):
+            capacity()
             for name, (argv, out, ok) in commands.items():
                 wall, kib = measure(argv, env=env, stdout=out, ok=ok)
                 samples[name].append((wall, kib))
@@ -375,6 +378,9 @@ def part_vault(args, scratch):
             print(f"  round {r + 1}/{rounds}: " + ", ".join(
                 f"{k} {v[-1][0]:.0f}/s" if k.startswith("wrk") else f"{k} {v[-1][0]:.2f} s {v[-1][1] / 1024:.1f} MiB"
                 for k, v in samples.items()), flush=True)
+        # The capacity once more after the last round: each round's contenders are compared with
+        # the mean of the wrk runs just before and just after them.
+        capacity()
         rows.append((n, rounds, samples))
         report_vault_size(n, rounds, samples)
     stop(bao.proc)
@@ -402,6 +408,13 @@ def check_counts(n, prom, json_out, py_out):
                            f"{len(creds)} credentials, vault_scan.py {lines} lines")
 
 
+def bracketing(s, c):
+    """Per round, the server's capacity at c connections: the mean of the wrk runs just before
+    and just after the round's contenders (there is one more wrk run than rounds)."""
+    rates = [r for r, _ in s[f"wrk c={c}"]]
+    return [(a + b) / 2 for a, b in zip(rates, rates[1:])]
+
+
 def report_vault_size(n, rounds, s):
     print(f"\n### {n} secrets, {rounds} rounds (median, min–max)\n")
     print("| what | time | secrets/s | peak RSS |")
@@ -418,14 +431,14 @@ def report_vault_size(n, rounds, s):
     for name in ("textfile", "check --output json"):
         walls = [w for w, _ in s[name]]
         for c in (4, 16):
-            ratios = [(n / w) / cap for w, (cap, _) in zip(walls, s[f"wrk c={c}"])]
+            ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, c))]
             print(f"- {name} throughput / wrk c={c}: {spread(ratios)}")
         vs_py = [w / p for w, (p, _) in zip(walls, s["vault_scan.py"])]
         print(f"- {name} time / vault_scan.py time: {spread(vs_py)}")
     print()
     for name in ("textfile", "check --output json"):
         walls = [w for w, _ in s[name]]
-        ratios = [(n / w) / cap for w, (cap, _) in zip(walls, s["wrk c=16"])]
+        ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, 16))]
         goal(f"vault {n} {name} throughput vs wrk c=16", median(ratios), 0.90, True,
              detail=f"min–max {min(ratios):.2f}–{max(ratios):.2f}")
         vs_py = [w / p for w, (p, _) in zip(walls, s["vault_scan.py"])]
