@@ -319,10 +319,12 @@ struct LostAnswer<'a> {
 }
 
 /// What to tell the operator when a write's answer was lost: read the metadata back; if the
-/// version did not move, nothing was written; if it did, compare the value of the version it
-/// names with the new one by fingerprint: the write landed and only the mint time is missing
-/// (which `credwatch record` completes), or another writer got there. That version is read by
-/// its number, so a writer that comes after the metadata was read is not taken for it.
+/// version did not move, nothing was written; if it did, compare the value of version `cas + 1`
+/// (the only version a check-and-set write against `cas` can have made) with the new one by
+/// fingerprint: the write landed and only the mint time is missing (which `credwatch record`
+/// completes, unless another writer has since stored a newer version), or another writer got
+/// there first. That version is read by its number, so no other writer's version, before or after
+/// the metadata was read, is taken for this write.
 fn after_lost_answer(store: &dyn Store, lost: &LostAnswer<'_>) -> Outcome {
     let LostAnswer {
         error,
@@ -352,23 +354,30 @@ fn after_lost_answer(store: &dyn Store, lost: &LostAnswer<'_>) -> Outcome {
             "{error}; Vault is still at version {cas} of `{mount}/{path}`: nothing was written. Retry."
         ));
     }
+    let ours = cas + 1;
     let stored = store
-        .read_field_at(path, field, now)
+        .read_field_at(path, field, ours)
         .map(|v| value_fingerprint(v.expose_bytes(), fingerprint_key));
     Outcome::Incomplete(match stored {
-        Ok(fp) if fp == new_fingerprint => format!(
+        Ok(fp) if fp == new_fingerprint && now == ours => format!(
             "{error}; the answer was lost, but the write landed: `{mount}/{path}` moved from version \
              {cas} to {now}, which holds the new value (fingerprint {new_fingerprint}); its mint time \
              is not recorded yet: run {record}"
         ),
+        Ok(fp) if fp == new_fingerprint => format!(
+            "{error}; the answer was lost, but the write landed as version {ours} of `{mount}/{path}` \
+             (the new value, fingerprint {new_fingerprint}), and another writer has since moved it to \
+             version {now}: check who (`credwatch check`); its mint time is not recorded, and \
+             `credwatch record` would record it on version {now}"
+        ),
         Ok(fp) => format!(
-            "{error}; `{mount}/{path}` moved from version {cas} to {now}, but that version holds \
+            "{error}; `{mount}/{path}` moved from version {cas} to {now}, but version {ours} holds \
              another value (fingerprint {fp}, not the new value's {new_fingerprint}): another writer \
              changed it. Check who (`credwatch check`) and retry with `--expect-version {now}`"
         ),
         Err(read) => format!(
             "{error}; the answer was lost, but the request reached Vault: `{mount}/{path}` moved from \
-             version {cas} to {now}, most likely this write (reading the value back to compare its \
+             version {cas} to {now}, most likely this write (reading version {ours} back to compare its \
              fingerprint with the new value's, {new_fingerprint}, failed: {read}); its mint time is \
              not recorded yet: run {record}"
         ),
@@ -977,10 +986,12 @@ mod tests {
     /// just after the metadata was read back (which named version 2). Version 2 is compared,
     /// not what is current by then.
     #[test]
-    fn a_lost_answer_is_checked_against_the_version_the_metadata_named() {
+    fn a_lost_answer_is_checked_against_the_version_the_write_made() {
         struct ThirdWriter {
             fake: Fake,
             metadata_reads: std::cell::Cell<u32>,
+            /// Whether the other writer comes before the metadata is read back, or after.
+            before_read_back: bool,
         }
         impl Store for ThirdWriter {
             fn read_field(&self, path: &str, field: &str) -> Result<Secret, VaultError> {
@@ -995,13 +1006,20 @@ mod tests {
                 self.fake.read_field_at(path, field, version)
             }
             fn read_metadata(&self, path: &str) -> Result<Metadata, VaultError> {
-                let meta = self.fake.read_metadata(path);
                 self.metadata_reads.set(self.metadata_reads.get() + 1);
                 // The second read is the one after the lost answer.
-                if self.metadata_reads.get() == 2 {
+                let other_writer = || {
                     let version = self.fake.versions.borrow()[path];
                     self.fake
                         .put(path, "oauth_token", "someone-elses", version + 1);
+                };
+                let second = self.metadata_reads.get() == 2;
+                if second && self.before_read_back {
+                    other_writer();
+                }
+                let meta = self.fake.read_metadata(path);
+                if second && !self.before_read_back {
+                    other_writer();
                 }
                 meta
             }
@@ -1021,32 +1039,46 @@ mod tests {
                 self.fake.patch_custom_metadata(path, entries)
             }
         }
-        let store = ThirdWriter {
-            fake: Fake {
-                lost_answer: Some(true),
-                ..Fake::with("agent", "oauth_token", "old", 1)
-            },
-            metadata_reads: std::cell::Cell::new(0),
-        };
-        let Outcome::Incomplete(message) = rotate(&store, request(given(TOKEN), None)).unwrap()
-        else {
-            panic!()
-        };
-        assert!(
-            message.contains(
-                "the write landed: `secret/agent` moved from version 1 to 2, which holds the new value"
+        for (before_read_back, said) in [
+            (
+                false,
+                "the write landed: `secret/agent` moved from version 1 to 2, which holds the new value",
             ),
-            "{message}"
-        );
-        assert!(!message.contains("another writer"), "{message}");
-        assert_eq!(
-            store.fake.fields.borrow()["agent"]["oauth_token"],
-            "someone-elses"
-        );
-        assert_eq!(
-            store.fake.calls.borrow().last().map(String::as_str),
-            Some("read agent version 2")
-        );
+            (
+                true,
+                "the write landed as version 2 of `secret/agent` (the new value, fingerprint",
+            ),
+        ] {
+            let store = ThirdWriter {
+                fake: Fake {
+                    lost_answer: Some(true),
+                    ..Fake::with("agent", "oauth_token", "old", 1)
+                },
+                metadata_reads: std::cell::Cell::new(0),
+                before_read_back,
+            };
+            let Outcome::Incomplete(message) = rotate(&store, request(given(TOKEN), None)).unwrap()
+            else {
+                panic!()
+            };
+            assert!(message.contains(said), "{message}");
+            assert!(!message.contains("another value"), "{message}");
+            if before_read_back {
+                assert!(
+                    message.contains("another writer has since moved it to version 3"),
+                    "{message}"
+                );
+                assert!(!message.contains("run `credwatch record"), "{message}");
+            }
+            assert_eq!(
+                store.fake.fields.borrow()["agent"]["oauth_token"],
+                "someone-elses"
+            );
+            assert_eq!(
+                store.fake.calls.borrow().last().map(String::as_str),
+                Some("read agent version 2")
+            );
+        }
     }
 
     #[test]
