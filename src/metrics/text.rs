@@ -159,32 +159,14 @@ fn write_escaped(out: &mut impl Write, text: &str, label_value: bool) -> fmt::Re
     out.write_str(rest)
 }
 
-/// Where the first byte to escape is: eight bytes at a time (most values have none), by byte
-/// since the three are ASCII, never part of a longer character.
+/// Where the first byte to escape is (`memchr`'s vectorised search: most values have none). The
+/// bytes are ASCII, never part of a longer character.
 fn find_escaped(bytes: &[u8], label_value: bool) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Non-zero when a byte of `word` is `b` (exact in telling "none" from "some").
-    let has = |word: u64, b: u8| {
-        let x = word ^ (ONES * u64::from(b));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let special = |b: u8| b == b'\\' || b == b'\n' || (label_value && b == b'"');
-    let mut chunks = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
-        let quote = if label_value { has(word, b'"') } else { 0 };
-        if has(word, b'\\') | has(word, b'\n') | quote != 0 {
-            return chunk.iter().position(|&b| special(b)).map(|i| at + i);
-        }
-        at += 8;
+    if label_value {
+        memchr::memchr3(b'\\', b'\n', b'"', bytes)
+    } else {
+        memchr::memchr2(b'\\', b'\n', bytes)
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| special(b))
-        .map(|i| at + i)
 }
 
 pub fn escape_label_value(value: &str) -> String {
@@ -214,25 +196,9 @@ fn write_value(out: &mut impl Write, value: f64) -> fmt::Result {
     } else if value.is_infinite() {
         out.write_str(if value > 0.0 { "+Inf" } else { "-Inf" })
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        // The digits by hand: most values are whole (timestamps, 0/1), and `fmt`'s machinery
-        // for them was a tenth of encoding.
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = (value as i64).unsigned_abs();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        if value < 0.0 {
-            at -= 1;
-            digits[at] = b'-';
-        }
-        // ASCII digits and a minus sign: always UTF-8.
-        out.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
+        // Whole values (timestamps, 0/1) through `itoa`: `fmt`'s machinery for them was a tenth
+        // of encoding.
+        out.write_str(itoa::Buffer::new().format(value as i64))
     } else {
         write!(out, "{value}")
     }
