@@ -73,7 +73,9 @@ impl Folder {
         if !regular && !file.metadata().is_ok_and(|m| m.is_file()) {
             return None;
         }
-        // A short read of a regular file is its end. Empty, or over the limit: read again.
+        // A short read of a regular file is its end, as on local file systems (a ConfigMap's
+        // tmpfs). Confirming it with a second read cost 30% of a 100k-file directory source
+        // (1.71 → 2.15× the C floor, which reads once too). Empty, or over the limit: read again.
         let n = match file.read(&mut self.content) {
             Ok(n) if n > 0 && n < self.content.len() => n,
             _ => return None,
