@@ -7,9 +7,9 @@
 //! most [`Limits::max_waiting`] (256) waiting for a request at once, beyond which new
 //! connections wait in the kernel's backlog; requests that are in are answered at most
 //! [`Limits::max_connections`] at once. A client has [`Limits::read_timeout`] to send its
-//! request (then it gets a 408 and is disconnected), so connections that send nothing cost a
-//! waiting thread for at most that long and never hold up a scrape whose request is in (short of
-//! hundreds of them at once). An answer gives its answering place back once composed, and is
+//! request (then it gets a 408 and is disconnected), so new connections that send nothing cost
+//! a waiting thread for at most that long (a kept-alive one, see below, for `idle_timeout`) and
+//! never hold up a scrape whose request is in (short of hundreds of them at once). An answer gives its answering place back once composed, and is
 //! written within [`Limits::write_timeout`] in all, so clients that do not read cannot hold up a
 //! scrape either.
 //!

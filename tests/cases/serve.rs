@@ -806,11 +806,18 @@ fn an_idle_kept_alive_connection_is_closed_and_a_started_request_still_has_the_r
         idle_timeout: Duration::from_secs(2),
         ..Limits::default()
     });
-    // Idle after its answer: closed after the idle limit, without an answer.
+    // Idle after its answer: closed after the idle limit, not the read timeout, without an
+    // answer.
     let mut idle = server.connect();
     send(&mut idle, "GET /healthz HTTP/1.1\r\n\r\n");
     assert_eq!(read_answer(&mut idle).1, "ok\n");
+    let answered = Instant::now();
     assert!(closed(&mut idle));
+    assert!(
+        answered.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        answered.elapsed()
+    );
     // A next request that starts but does not finish gets a 408 once the read timeout passed.
     let mut slow = server.connect();
     send(&mut slow, "GET /healthz HTTP/1.1\r\n\r\n");
@@ -834,7 +841,8 @@ fn the_idle_timeout_is_set_with_idle_timeout() {
     );
 
     let (_s, config) = inventory();
-    let exporter = Exporter::start_ready(&config, &["--idle-timeout", "1s"]);
+    let exporter =
+        Exporter::start_ready(&config, &["--idle-timeout", "3s", "--read-timeout", "1s"]);
     let stream = TcpStream::connect(exporter.addr).unwrap();
     // Far below the default idle timeout (75 s): only the one given closes it in time.
     stream
@@ -851,8 +859,15 @@ fn the_idle_timeout_is_set_with_idle_timeout() {
         );
         assert_eq!(body, "ok\n");
     }
-    // Then idle: the server closes it, without an answer.
+    // Then idle: the server closes it after the idle timeout (not the read timeout), without an
+    // answer.
+    let answered = Instant::now();
     assert!(closed(&mut c), "the idle connection was not closed");
+    assert!(
+        answered.elapsed() >= Duration::from_millis(2900),
+        "{:?}",
+        answered.elapsed()
+    );
 }
 
 #[test]
