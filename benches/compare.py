@@ -301,6 +301,22 @@ class OpenBao:
                 pass
         return time.perf_counter() - t0
 
+    def token_with_policy(self, name, hcl):
+        """A token holding only the policy `name` (written from `hcl`)."""
+        headers = {"X-Vault-Token": self.token, "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            for path, body in ((f"/v1/sys/policies/acl/{name}", {"policy": hcl}),
+                               ("/v1/auth/token/create", {"policies": [name], "ttl": "24h"})):
+                conn.request("POST", path, body=json.dumps(body), headers=headers)
+                r = conn.getresponse()
+                answer = r.read()
+                if r.status not in (200, 204):
+                    raise RuntimeError(f"POST {path}: HTTP {r.status}")
+            return json.loads(answer)["auth"]["client_token"]
+        finally:
+            conn.close()
+
 
 def secret_path(prefix, i):
     return f"{prefix}/f{i % 100:02d}/s{i:06d}"
@@ -315,6 +331,10 @@ def part_vault(args, scratch):
     for k in ("VAULT_TOKEN", "VAULT_ADDR", "BAO_ADDR", "VAULT_NAMESPACE", "BAO_NAMESPACE"):
         env.pop(k, None)
     token_header = f"X-Vault-Token: {bao.token}"
+    # The policy credwatch's rendered one was before it used OpenBao's detailed listing, and all
+    # a HashiCorp Vault server offers: a LIST per folder and a metadata read per secret.
+    per_secret_env = dict(env, BAO_TOKEN=bao.token_with_policy(
+        "per-secret", 'path "secret/metadata/*" { capabilities = ["list", "read"] }'))
     # What a run costs with one secret: the process, the login, one LIST and one GET; subtracted
     # in the scale curve as the run's own cost.
     bao.seed("bench1", 1)
@@ -336,6 +356,10 @@ def part_vault(args, scratch):
         with open(paths_file, "w") as f:
             for i in range(n):
                 f.write(secret_path(prefix, i) + "\n")
+        folders = sorted({secret_path(prefix, i).rsplit("/", 1)[0] for i in range(n)})
+        folders_file = os.path.join(scratch, f"folders-{n}.txt")
+        with open(folders_file, "w") as f:
+            f.write("".join(folder + "\n" for folder in folders))
         config = os.path.join(scratch, f"vault-{n}.toml")
         with open(config, "w") as f:
             f.write(
@@ -349,6 +373,7 @@ def part_vault(args, scratch):
         commands = {
             "textfile": ([cw, "--config", config, "textfile", "--path", prom], None, (0,)),
             "check --output json": ([cw, "--config", config, "check", "--output", "json"], json_out, (0, 1, 2)),
+            "textfile, per-secret reads": ([cw, "--config", config, "textfile", "--path", prom], None, (0,)),
             "vault_scan.py": (
                 [sys.executable, os.path.join(BENCHES, "vault_scan.py"), "--address", bao.url, "--prefix", prefix],
                 py_out, (0,),
@@ -356,23 +381,30 @@ def part_vault(args, scratch):
         }
         # One unmeasured run of each (caches, the server's first touches) up to 10k; above, a run
         # takes about a minute, and the first round's outputs are checked instead.
+        env_of = {name: per_secret_env if "per-secret" in name else env for name in commands}
         if n <= 10_000:
-            for argv, out, ok in commands.values():
-                measure(argv, env=env, stdout=out, ok=ok)
+            for name, (argv, out, ok) in commands.items():
+                measure(argv, env=env_of[name], stdout=out, ok=ok)
             check_counts(n, prom, json_out, py_out)
         rounds = args.rounds if n <= 10_000 else max(1, min(args.rounds, 2))
-        samples = {k: [] for k in ["wrk c=4", "wrk c=16", *commands]}
+        samples = {k: [] for k in ["wrk c=4", "wrk c=16", "wrk detailed c=16", *commands]}
         def capacity():
             for c in (4, 16):
                 w = wrk(bao.url, c, args.wrk_seconds, [token_header],
                         os.path.join(BENCHES, "wrk_metadata.lua"), [paths_file, "secret"])
                 samples[f"wrk c={c}"].append((w["rate"], 0))
+            # The same server through the listing credwatch uses, in secrets per second.
+            w = wrk(bao.url, 16, args.wrk_seconds, [token_header],
+                    os.path.join(BENCHES, "wrk_detailed.lua"), [folders_file, "secret"])
+            samples["wrk detailed c=16"].append((w["rate"] * n / len(folders), 0))
 
         for r in range(rounds):
             capacity()
             for name, (argv, out, ok) in commands.items():
-                wall, kib = measure(argv, env=env, stdout=out, ok=ok)
+                wall, kib = measure(argv, env=env_of[name], stdout=out, ok=ok)
                 samples[name].append((wall, kib))
+                if r == 0 and "per-secret" in name:
+                    check_counts(n, prom, json_out, py_out)
             if r == 0 and n > 10_000:
                 check_counts(n, prom, json_out, py_out)
             print(f"  round {r + 1}/{rounds}: " + ", ".join(
@@ -410,8 +442,9 @@ def check_counts(n, prom, json_out, py_out):
 
 def bracketing(s, c):
     """Per round, the server's capacity at c connections: the mean of the wrk runs just before
-    and just after the round's contenders (there is one more wrk run than rounds)."""
-    rates = [r for r, _ in s[f"wrk c={c}"]]
+    and just after the round's contenders (there is one more wrk run than rounds). `c` may
+    also name the samples ("wrk detailed c=16")."""
+    rates = [r for r, _ in s[c if isinstance(c, str) else f"wrk c={c}"]]
     return [(a + b) / 2 for a, b in zip(rates, rates[1:])]
 
 
@@ -421,22 +454,27 @@ def report_vault_size(n, rounds, s):
     print("|---|---|---|---|")
     for c in (4, 16):
         rates = [r for r, _ in s[f"wrk c={c}"]]
-        print(f"| wrk c={c} (the server's capacity) | | {spread(rates, '{:.0f}')} | |")
-    for name in ("textfile", "check --output json", "vault_scan.py"):
+        print(f"| wrk c={c} (the server's capacity, metadata reads) | | {spread(rates, '{:.0f}')} | |")
+    rates = [r for r, _ in s["wrk detailed c=16"]]
+    print(f"| wrk c=16, detailed listing (secrets listed) | | {spread(rates, '{:.0f}')} | |")
+    for name in ("textfile", "check --output json", "textfile, per-secret reads", "vault_scan.py"):
         walls = [w for w, _ in s[name]]
         rates = [n / w for w in walls]
         kibs = [k / 1024 for _, k in s[name]]
         print(f"| {name} | {spread(walls, '{:.2f}')} s | {spread(rates, '{:.0f}')} | {spread(kibs, '{:.1f}')} MiB |")
     print()
-    for name in ("textfile", "check --output json"):
+    for name in ("textfile", "check --output json", "textfile, per-secret reads"):
         walls = [w for w, _ in s[name]]
         for c in (4, 16):
             ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, c))]
             print(f"- {name} throughput / wrk c={c}: {spread(ratios)}")
+        if "per-secret" not in name:
+            ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, "wrk detailed c=16"))]
+            print(f"- {name} throughput / wrk c=16 on the detailed listing: {spread(ratios)}")
         vs_py = [w / p for w, (p, _) in zip(walls, s["vault_scan.py"])]
         print(f"- {name} time / vault_scan.py time: {spread(vs_py)}")
     print()
-    for name in ("textfile", "check --output json"):
+    for name in ("textfile", "check --output json", "textfile, per-secret reads"):
         walls = [w for w, _ in s[name]]
         ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, 16))]
         goal(f"vault {n} {name} throughput vs wrk c=16", median(ratios), 0.90, True,

@@ -1,6 +1,7 @@
 //! `render vault-policy`: the least-privilege Vault/OpenBao policy for this config. Pure.
 //!
-//! Monitoring needs `list` + `read` on the metadata folders it scans, `read` on the metadata of
+//! Monitoring needs `list` + `read` on the metadata folders it scans and `list` on their
+//! `detailed-metadata/` twins (OpenBao's listing with the metadata), `read` on the metadata of
 //! each secret it watches, and `read` on `data/` only for the secrets whose value it checks.
 //! Rotation (`--for rotate`) adds `patch` on the data and metadata of the credentials `rotate`
 //! can write (KV v2 merge patches with check-and-set), and `read` on their data so a spare can be
@@ -37,6 +38,9 @@ pub fn capabilities(
     let m = &source.mount;
     if let Some(prefix) = &source.prefix {
         add(format!("{m}/metadata/{prefix}*"), &["list", "read"]);
+        // OpenBao lists the metadata with the keys (one request a page, not one per secret);
+        // HashiCorp Vault has no such path, and the rule is then unused.
+        add(format!("{m}/detailed-metadata/{prefix}*"), &["list"]);
         if source.value.is_some() {
             add(format!("{m}/data/{prefix}*"), &["read"]);
         }
@@ -247,6 +251,7 @@ vault = { path = "github/pat" }
              # Least privilege for credwatch push/check; regenerate when the config changes.\n\
              \n# source `vault` (mount `kv`)\n\
              path \"kv/data/agent-spare-1\" {\n  capabilities = [\"read\"]\n}\n\
+             path \"kv/detailed-metadata/agents/*\" {\n  capabilities = [\"list\"]\n}\n\
              path \"kv/metadata/agent-spare-1\" {\n  capabilities = [\"read\"]\n}\n\
              path \"kv/metadata/agents/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n\
              path \"kv/metadata/ci/deploy-key\" {\n  capabilities = [\"read\"]\n}\n\

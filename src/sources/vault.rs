@@ -133,11 +133,28 @@ pub fn read_source(
         Err(e) => return fail_all(format!("cannot log in to Vault: {e}"), "login"),
     };
 
+    let keys = MetadataKeys {
+        expires_at: &source.expires_at_key,
+        minted_at: &source.minted_at_key,
+        ttl: common.ttl,
+    };
+    // Of each secret only what the lifetime, the out-of-band check and the stored values read.
+    let keep = |k: &str| keys.keeps(k);
     let mut error: Option<(String, &'static str)> = None;
     let mut paths = source.paths.clone();
+    // Each secret's metadata by path: from the listing where the server lists it with the keys
+    // (OpenBao), read one by one for the rest.
+    let mut by_path: HashMap<String, Result<vault::Summary, VaultError>> = HashMap::new();
     if let Some(prefix) = &source.prefix {
-        match client.list_recursive(&source.mount, prefix) {
-            Ok(found) => paths.extend(found.into_iter().filter(|p| selected(source, p))),
+        match client.scan(&source.mount, prefix, &keep) {
+            Ok(found) => {
+                for (path, summary) in found.into_iter().filter(|(p, _)| selected(source, p)) {
+                    if let Some(summary) = summary {
+                        by_path.insert(path.clone(), Ok(summary));
+                    }
+                    paths.push(path);
+                }
+            }
             Err(e) => {
                 error = Some((
                     format!("cannot list `{}/{prefix}`: {e}", source.mount),
@@ -149,29 +166,27 @@ pub fn read_source(
     paths.sort();
     paths.dedup();
     // Inventory credentials' secrets are read in the same batch; their names stay theirs.
-    let mut wanted = paths.clone();
     let mut seen: HashSet<&str> = paths.iter().map(String::as_str).collect();
+    let mut wanted: Vec<String> = paths
+        .iter()
+        .filter(|p| !by_path.contains_key(p.as_str()))
+        .cloned()
+        .collect();
     for e in entries {
         if let Some(ValueFrom::Vault { path, .. }) = e.value.as_ref().map(|v| &v.from)
             && seen.insert(path)
+            && !by_path.contains_key(path.as_str())
         {
             wanted.push(path.clone());
         }
     }
     log::debug!(
-        "vault source `{}`: reading metadata of {} secret(s)",
+        "vault source `{}`: {} secret(s) listed with their metadata, reading the metadata of {}",
         common.name,
+        by_path.len(),
         wanted.len()
     );
-    let keys = MetadataKeys {
-        expires_at: &source.expires_at_key,
-        minted_at: &source.minted_at_key,
-        ttl: common.ttl,
-    };
-    // Of each secret only what the lifetime, the out-of-band check and the stored values read.
-    let metadata = client.read_summaries(&source.mount, &wanted, source.concurrency, &|k| {
-        keys.keeps(k)
-    });
+    let metadata = client.read_summaries(&source.mount, &wanted, source.concurrency, &keep);
     if error.is_none()
         && let Some(e) = metadata
             .iter()
@@ -181,8 +196,7 @@ pub fn read_source(
         error = Some((e.to_string(), e.reason()));
     }
     // Indexed once: a lookup per path, not a search of every result (100k paths at most).
-    let by_path: HashMap<&str, &Result<vault::Summary, VaultError>> =
-        wanted.iter().map(String::as_str).zip(&metadata).collect();
+    by_path.extend(wanted.into_iter().zip(metadata));
     let meta_of = |path: &str| -> Result<crate::credential::Evidence, String> {
         match by_path.get(path) {
             Some(Ok(m)) => {

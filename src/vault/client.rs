@@ -42,7 +42,19 @@ pub struct Client {
     /// Set once a LIST with a numeric `limit` was denied while `limit=max` was allowed: the
     /// policy caps pages below our page size (OpenBao's `pagination_limit`).
     list_with_max: AtomicBool,
+    /// Set once OpenBao's detailed listing was missing or denied (see [`Client::scan`]).
+    no_detailed_list: AtomicBool,
 }
+
+/// Lists one folder for [`Client::walk`]: `(folder, cap)` to its keys, each with what comes
+/// with it.
+type Lister<'a, T> = dyn Fn(&str, usize) -> Result<Vec<(String, T)>, VaultError> + Sync + 'a;
+
+/// Folders listed ahead of their turn in [`Client::walk`], by folder.
+type Ready<T> = HashMap<String, Result<Vec<(String, T)>, VaultError>>;
+
+/// Reads one LIST page's answer for [`Client::pages`].
+type PageReader<'a, T> = dyn Fn(Response<ureq::Body>) -> Result<Vec<(String, T)>, VaultError> + 'a;
 
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
@@ -97,6 +109,7 @@ impl Client {
             token: Secret::new(String::new()),
             login: None,
             list_with_max: AtomicBool::new(false),
+            no_detailed_list: AtomicBool::new(false),
         })
     }
 
@@ -167,17 +180,61 @@ impl Client {
     /// shortened list.
     pub fn list_recursive(&self, mount: &str, prefix: &str) -> Result<Vec<String>, VaultError> {
         let mount = clean_mount(mount)?;
+        let found = self.walk(mount, prefix, &|folder, cap| {
+            let keys = self.list_capped(mount, folder, cap)?;
+            Ok(keys.into_iter().map(|k| (k, ())).collect())
+        })?;
+        Ok(found.into_iter().map(|(path, ())| path).collect())
+    }
+
+    /// The secrets [`Client::list_recursive`] finds, each with its metadata as
+    /// [`Client::read_summaries`] would make it (keeping the custom_metadata keys `keep`
+    /// accepts) where the listing itself carries it: OpenBao lists a folder's keys with their
+    /// metadata (`LIST <mount>/detailed-metadata/<folder>`), a page of up to `list_page_size`
+    /// secrets in one request instead of one read per secret. `None` marks a secret the caller
+    /// reads itself: every secret when the server has no such listing (HashiCorp Vault) or the
+    /// token may not use it (a policy that grants only `metadata/`), which is then found out
+    /// once and the plain listing used for the rest of the walk; and a secret whose entry was
+    /// missing or odd, so that only a read of its own can call it broken.
+    pub fn scan(
+        &self,
+        mount: &str,
+        prefix: &str,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<(String, Option<Summary>)>, VaultError> {
+        let mount = clean_mount(mount)?;
+        let found = self.walk(mount, prefix, &|folder, cap| {
+            self.list_detailed(mount, folder, cap, keep)
+        })?;
+        // A key that would lead out of its folder is read (and refused) on its own.
+        Ok(found
+            .into_iter()
+            .map(|(path, summary)| {
+                let summary = summary.filter(|_| clean_secret_path(&path).is_ok());
+                (path, summary)
+            })
+            .collect())
+    }
+
+    /// The walk under `prefix` both listings share, with `list(folder, cap)` listing one
+    /// folder (keys and what comes with each).
+    fn walk<T: Send>(
+        &self,
+        mount: &str,
+        prefix: &str,
+        list: &Lister<'_, T>,
+    ) -> Result<Vec<(String, T)>, VaultError> {
         let prefix = clean_folder(prefix)?;
         let mut found = Vec::new();
         let mut folders = vec![(prefix, 0usize)];
         // Folders listed ahead of their turn; see `prefetch`.
-        let mut ready: HashMap<String, Result<Vec<String>, VaultError>> = HashMap::new();
+        let mut ready: Ready<T> = HashMap::new();
         while let Some((folder, depth)) = folders.pop() {
             let keys = match ready.remove(&folder) {
                 Some(keys) => keys,
-                None => self.prefetch(mount, &folder, &folders, &mut ready),
+                None => self.prefetch(&folder, &folders, &mut ready, list),
             };
-            for key in keys? {
+            for (key, with) in keys? {
                 let path = format!("{folder}{key}");
                 // A key that would lead out of the folder (`../`, `/abs/`, an empty name) is not
                 // followed: it is kept as a path of its own, whose metadata read then fails alone
@@ -189,7 +246,7 @@ impl Client {
                         .split('/')
                         .any(|p| p == ".." || p == ".");
                 if malformed {
-                    found.push(path);
+                    found.push((path, with));
                 } else if key.ends_with('/') {
                     if depth + 1 > self.config.max_depth {
                         return Err(VaultError::LimitExceeded {
@@ -202,7 +259,7 @@ impl Client {
                     }
                     folders.push((path, depth + 1));
                 } else {
-                    found.push(path);
+                    found.push((path, with));
                     if found.len() > self.config.max_entries {
                         return Err(VaultError::LimitExceeded {
                             op: format!("list `{mount}/{folder}` recursively"),
@@ -215,29 +272,29 @@ impl Client {
                 }
             }
         }
-        found.sort();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(found)
     }
 
     /// Lists `folder`, and with it, in parallel, the folders next in line on `waiting` (the
-    /// stack of [`Client::list_recursive`], next at the end), whose results go into `ready`.
-    /// The walk itself stays sequential and sees the same listings in the same order, so its
-    /// result and its first error are those of a walk that lists one folder at a time; a
-    /// listing ahead of its turn saves the round trip when that turn comes. The folders listed
-    /// ahead share a budget of `max_entries` keys: one over its share is dropped and listed
-    /// again in its turn. Listings ahead wait in `ready` while the walk goes deeper, one batch
-    /// per level at most, so what they hold is bounded by about the depth times `max_entries`.
-    fn prefetch(
+    /// stack of [`Client::walk`], next at the end), whose results go into `ready`. The walk
+    /// itself stays sequential and sees the same listings in the same order, so its result and
+    /// its first error are those of a walk that lists one folder at a time; a listing ahead of
+    /// its turn saves the round trip when that turn comes. The folders listed ahead share a
+    /// budget of `max_entries` keys: one over its share is dropped and listed again in its
+    /// turn. Listings ahead wait in `ready` while the walk goes deeper, one batch per level at
+    /// most, so what they hold is bounded by about the depth times `max_entries`.
+    fn prefetch<T: Send>(
         &self,
-        mount: &str,
         folder: &str,
         waiting: &[(String, usize)],
-        ready: &mut HashMap<String, Result<Vec<String>, VaultError>>,
-    ) -> Result<Vec<String>, VaultError> {
+        ready: &mut Ready<T>,
+        list: &Lister<'_, T>,
+    ) -> Result<Vec<(String, T)>, VaultError> {
         let concurrency = self.config.concurrency.max(1);
         // One request at a time: listing ahead would save no round trip.
         if concurrency == 1 {
-            return self.list_capped(mount, folder, self.config.max_entries);
+            return list(folder, self.config.max_entries);
         }
         let ahead: Vec<&str> = waiting
             .iter()
@@ -247,16 +304,14 @@ impl Client {
             .take(AHEAD_PER_WORKER * concurrency - 1)
             .collect();
         if ahead.is_empty() {
-            return self.list_capped(mount, folder, self.config.max_entries);
+            return list(folder, self.config.max_entries);
         }
         let share = (self.config.max_entries / ahead.len()).max(1);
         let batch: Vec<(&str, usize)> = std::iter::once((folder, self.config.max_entries))
             .chain(ahead.iter().map(|f| (*f, share)))
             .collect();
-        let mut results = net::map_ordered(&batch, concurrency, |(f, cap)| {
-            self.list_capped(mount, f, *cap)
-        })
-        .into_iter();
+        let mut results =
+            net::map_ordered(&batch, concurrency, |(f, cap)| list(f, *cap)).into_iter();
         let first = results.next().expect("the batch starts with `folder`");
         for (f, result) in ahead.into_iter().zip(results) {
             // Over its share: listed again in its turn, under the whole limit.
@@ -286,16 +341,81 @@ impl Client {
         let folder = clean_folder(folder)?;
         let op = format!("list `{mount}/{folder}`");
         let path = api_path(mount, "metadata", &folder);
+        let keys = self.pages(&op, &path, cap, &|response| {
+            let keys = self
+                .transport
+                .parse(&op, response, LIST_LIMIT, |r| model::read_list(r, cap))?;
+            Ok(keys.into_iter().map(|k| (k, ())).collect())
+        })?;
+        Ok(keys.into_iter().map(|(k, ())| k).collect())
+    }
+
+    /// One folder of [`Client::scan`]: its keys with their metadata from OpenBao's detailed
+    /// listing, or, once that listing turned out to be missing or denied, the plain keys.
+    fn list_detailed(
+        &self,
+        mount: &str,
+        folder: &str,
+        cap: usize,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<(String, Option<Summary>)>, VaultError> {
+        let plain = || -> Result<Vec<(String, Option<Summary>)>, VaultError> {
+            let keys = self.list_capped(mount, folder, cap)?;
+            Ok(keys.into_iter().map(|k| (k, None)).collect())
+        };
+        if self.no_detailed_list.load(Ordering::Relaxed) {
+            return plain();
+        }
+        let folder_path = clean_folder(folder)?;
+        let op = format!("list `{mount}/{folder_path}` with metadata");
+        let path = api_path(mount, "detailed-metadata", &folder_path);
+        let listed = self.pages(&op, &path, cap, &|response| {
+            self.transport
+                .parse_buffered(&op, response, LIST_LIMIT, |body| {
+                    model::parse_detailed_list(body, cap, keep)
+                })
+        });
+        match listed {
+            // HashiCorp Vault has no such path (404 "unsupported path", or 405), and a policy
+            // written for `metadata/` alone denies it: the plain listing says what there is.
+            // Anything else unexpected about it (an answer of another shape) is left to the
+            // plain listing to judge as well.
+            Err(
+                e @ (VaultError::Denied { .. }
+                | VaultError::NotFound { .. }
+                | VaultError::Malformed { .. }
+                | VaultError::Http {
+                    status: 400 | 405 | 501,
+                    ..
+                }),
+            ) => {
+                if !self.no_detailed_list.swap(true, Ordering::Relaxed) {
+                    log::debug!("{e}; listing keys and reading each secret's metadata instead");
+                }
+                plain()
+            }
+            other => other,
+        }
+    }
+
+    /// All pages of one LIST (`path`, under `op`'s name), each answer read by `read_page`.
+    fn pages<T>(
+        &self,
+        op: &str,
+        path: &str,
+        cap: usize,
+        read_page: &PageReader<'_, T>,
+    ) -> Result<Vec<(String, T)>, VaultError> {
         let page_size = self.config.list_page_size;
-        let mut keys: Vec<String> = Vec::new();
+        let mut keys: Vec<(String, T)> = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let use_max = self.list_with_max.load(Ordering::Relaxed);
-            let page = match self.list_page(&op, &path, use_max, after.as_deref(), cap) {
+            let page = match self.list_page(op, path, use_max, after.as_deref(), cap, read_page) {
                 Err(denied @ VaultError::Denied { .. }) if !use_max && after.is_none() => {
                     // A policy may cap page sizes below ours (OpenBao's `pagination_limit`),
                     // and a larger `limit` is then denied: `limit=max` asks for the cap itself.
-                    let Ok(page) = self.list_page(&op, &path, true, None, cap) else {
+                    let Ok(page) = self.list_page(op, path, true, None, cap, read_page) else {
                         return Err(denied);
                     };
                     log::debug!("{op}: pages are capped by policy; using limit=max");
@@ -305,17 +425,18 @@ impl Client {
                 other => other?,
             };
             let served = page.len();
-            let fresh: Vec<String> = page
+            let fresh = page
                 .into_iter()
-                .filter(|k| after.as_ref().is_none_or(|a| k > a))
-                .collect();
-            let Some(last) = fresh.last().cloned() else {
+                .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a));
+            let before = keys.len();
+            keys.extend(fresh);
+            let Some((last, _)) = keys[before..].last() else {
                 break;
             };
-            keys.extend(fresh);
+            let last = last.clone();
             if keys.len() > cap {
                 return Err(VaultError::LimitExceeded {
-                    op,
+                    op: op.to_string(),
                     detail: format!("more than {cap} keys (max_entries)"),
                 });
             }
@@ -330,14 +451,15 @@ impl Client {
         Ok(keys)
     }
 
-    fn list_page(
+    fn list_page<T>(
         &self,
         op: &str,
         path: &str,
         use_max: bool,
         after: Option<&str>,
         max: usize,
-    ) -> Result<Vec<String>, VaultError> {
+        read_page: &PageReader<'_, T>,
+    ) -> Result<Vec<(String, T)>, VaultError> {
         let mut query = String::from("list=true&limit=");
         if use_max {
             query.push_str("max");
@@ -350,23 +472,16 @@ impl Client {
         }
         let call = Request::get(op, path).query(&query);
         match self.execute(&call) {
-            Ok(response) => {
-                match self
-                    .transport
-                    .parse(op, response, LIST_LIMIT, |r| model::read_list(r, max))
-                {
-                    // A page over the limit is the listing's limit, not a broken answer.
-                    Err(VaultError::Malformed { op, detail })
-                        if detail.contains(model::TOO_MANY) =>
-                    {
-                        Err(VaultError::LimitExceeded {
-                            op,
-                            detail: format!("more than {max} secrets (max_entries)"),
-                        })
-                    }
-                    other => other,
+            Ok(response) => match read_page(response) {
+                // A page over the limit is the listing's limit, not a broken answer.
+                Err(VaultError::Malformed { op, detail }) if detail.contains(model::TOO_MANY) => {
+                    Err(VaultError::LimitExceeded {
+                        op,
+                        detail: format!("more than {max} secrets (max_entries)"),
+                    })
                 }
-            }
+                other => other,
+            },
             // An empty or missing folder is 404 with an empty error list; a missing mount is
             // 404 too, but with a message ("no handler for route").
             Err(VaultError::NotFound { detail, .. }) if detail.is_empty() => Ok(Vec::new()),

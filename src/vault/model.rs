@@ -145,7 +145,10 @@ pub fn parse_metadata(body: &[u8]) -> Result<Metadata, String> {
 /// a [`Summary`] that keeps the custom_metadata keys `keep` accepts. Nothing it drops is copied
 /// out of the body.
 pub fn parse_summary(body: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Summary, String> {
-    let mut raw = RawMetadata::parse(body)?;
+    summarize(RawMetadata::parse(body)?, keep)
+}
+
+fn summarize(mut raw: RawMetadata, keep: &dyn Fn(&str) -> bool) -> Result<Summary, String> {
     let mut current = None;
     for v in raw.versions() {
         let (n, meta) = v?;
@@ -344,6 +347,162 @@ pub(crate) fn read_list(reader: impl Read, max_keys: usize) -> Result<Vec<String
 }
 
 pub(crate) const TOO_MANY: &str = "the listing holds more than";
+
+/// One key of a detailed LIST page and, for a secret, its metadata as a [`Summary`]. `None` for
+/// a folder, and for a secret whose entry is missing or not metadata as a read of it would
+/// answer: the caller then reads that secret's metadata itself, so the listing never decides
+/// alone that a secret is broken.
+pub(crate) type DetailedKey = (String, Option<Summary>);
+
+/// Parses one page of OpenBao's detailed LIST (`LIST <mount>/detailed-metadata/<folder>`):
+/// `data.keys` as [`parse_list`] reads them, each secret's metadata from `data.key_info`, of
+/// which [`parse_summary`] keeps what `keep` accepts. More than `max_keys` keys or entries is
+/// refused, as in [`read_list`].
+pub(crate) fn parse_detailed_list(
+    body: &[u8],
+    max_keys: usize,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<DetailedKey>, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page = DetailedPage(max_keys)
+        .deserialize(&mut de)
+        .and_then(|page| de.end().map(|()| page))
+        .map_err(|e| match e.to_string() {
+            m if m.starts_with(TOO_MANY) => m.split(" at line").next().unwrap_or(&m).to_string(),
+            _ => describe_json(e),
+        })?;
+    let (keys, info) = page.ok_or_else(|| "the answer has no `data` object".to_string())?;
+    let info: std::collections::HashMap<&str, &serde_json::value::RawValue> =
+        info.iter().map(|(k, v)| (&*k.0, *v)).collect();
+    Ok(keys
+        .into_iter()
+        .map(|key| {
+            let summary = match info.get(key.as_str()) {
+                Some(raw) if !key.ends_with('/') => serde_json::from_str::<RawMetadata>(raw.get())
+                    .ok()
+                    .and_then(|m| summarize(m, keep).ok()),
+                _ => None,
+            };
+            (key, summary)
+        })
+        .collect())
+}
+
+/// What a detailed page holds: its keys and the metadata entries by key, in the answer's order.
+type DetailedParts<'a> = (
+    Vec<String>,
+    Vec<(Text<'a>, &'a serde_json::value::RawValue)>,
+);
+
+/// The envelope of a detailed LIST answer: `data.keys` and `data.key_info`, nothing else kept.
+struct DetailedPage(usize);
+
+impl<'de> DeserializeSeed<'de> for DetailedPage {
+    type Value = Option<DetailedParts<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DetailedPage {
+    type Value = Option<DetailedParts<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a LIST answer")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Text>()? {
+            if key.0 == "data" {
+                found = map.next_value_seed(DetailedData(self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `data`: an object whose `keys` and `key_info` may be missing (an empty folder), or null.
+struct DetailedData(usize);
+
+impl<'de> DeserializeSeed<'de> for DetailedData {
+    type Value = Option<DetailedParts<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DetailedData {
+    type Value = Option<DetailedParts<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with `keys` and `key_info`")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut keys, mut info) = (Vec::new(), Vec::new());
+        while let Some(key) = map.next_key::<Text>()? {
+            match &*key.0 {
+                "keys" => {
+                    keys = map
+                        .next_value_seed(BoundedKeys(self.0))?
+                        .unwrap_or_default()
+                }
+                "key_info" => info = map.next_value_seed(BoundedInfo(self.0))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some((keys, info)))
+    }
+}
+
+/// `key_info`: at most `.0` entries, each kept as the raw JSON it is, or null.
+struct BoundedInfo(usize);
+
+impl<'de> DeserializeSeed<'de> for BoundedInfo {
+    type Value = Vec<(Text<'de>, &'de serde_json::value::RawValue)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedInfo {
+    type Value = Vec<(Text<'de>, &'de serde_json::value::RawValue)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of metadata by key")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            if entries.len() == self.0 {
+                return Err(de::Error::custom(format!(
+                    "{TOO_MANY} {} keys (max_entries)",
+                    self.0
+                )));
+            }
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+}
 
 /// The envelope of a LIST answer: `data.keys`, nothing else kept.
 struct ListPage(usize);
@@ -940,6 +1099,56 @@ mod tests {
         let err = parse_field(bad, "token").unwrap_err();
         assert!(!err.contains("sk-ant"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    /// A detailed LIST page as OpenBao sends it, around the entry `agent` (which is `METADATA`'s
+    /// `data`), plus a folder, a secret without an entry and one whose entry is not metadata.
+    fn detailed_page() -> Vec<u8> {
+        let agent: serde_json::Value =
+            serde_json::from_slice::<serde_json::Value>(METADATA).unwrap()["data"].clone();
+        serde_json::json!({"request_id": "x", "data": {
+            "key_info": {"agent": agent, "sub/": {}, "odd": {"current_version": "three"}},
+            "keys": ["agent", "missing", "odd", "sub/"],
+        }, "warnings": null})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_detailed_page_carries_each_secrets_summary_as_a_read_would() {
+        let keep = |k: &str| k == "minted_at";
+        let page = parse_detailed_list(&detailed_page(), 10, &keep).unwrap();
+        let keys: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["agent", "missing", "odd", "sub/"]);
+        assert_eq!(
+            page[0].1.as_ref(),
+            Some(&parse_summary(METADATA, &keep).unwrap())
+        );
+        // No entry, an entry that is not metadata, a folder: left for a read of their own.
+        assert!(page[1..].iter().all(|(_, s)| s.is_none()), "{page:?}");
+        // The keys are what a plain LIST page gives.
+        let plain = parse_list(&detailed_page()).unwrap();
+        assert_eq!(plain, keys);
+    }
+
+    #[test]
+    fn a_detailed_page_is_bounded_and_an_empty_one_is_empty() {
+        let err = parse_detailed_list(&detailed_page(), 3, &|_| true).unwrap_err();
+        assert!(err.starts_with(TOO_MANY), "{err}");
+        // Also when the entries come first and alone.
+        let many = br#"{"data":{"key_info":{"a":{},"b":{},"c":{},"d":{}}}}"#;
+        let err = parse_detailed_list(many, 3, &|_| true).unwrap_err();
+        assert!(err.starts_with(TOO_MANY), "{err}");
+        for body in [
+            &br#"{"data":{}}"#[..],
+            br#"{"data":{"keys":null,"key_info":null}}"#,
+        ] {
+            assert!(parse_detailed_list(body, 3, &|_| true).unwrap().is_empty());
+        }
+        let err = parse_detailed_list(br#"{"data":null}"#, 3, &|_| true).unwrap_err();
+        assert!(err.contains("no `data`"), "{err}");
+        let err = parse_detailed_list(b"<html>", 3, &|_| true).unwrap_err();
+        assert!(err.contains("not the expected JSON"), "{err}");
     }
 
     #[test]

@@ -371,9 +371,16 @@ fn an_empty_grouping_value_that_does_not_sort_last_still_lands() {
 }
 
 /// A stand-in for a Vault whose LIST answers hold keys no real server should send (OpenBao
-/// normalizes paths, so it cannot be made to answer like this).
+/// normalizes paths, so it cannot be made to answer like this). Like HashiCorp Vault, it has no
+/// detailed listing (`detailed-metadata/` is an unsupported path, 404 with a message).
 fn odd_listing(request: &str) -> (u16, String) {
     let line = request.lines().next().unwrap_or_default();
+    if line.contains("/detailed-metadata/") {
+        return (
+            404,
+            r#"{"errors":["1 error occurred:\n\t* unsupported path\n\n"]}"#.into(),
+        );
+    }
     let metadata = |version: u32| {
         serde_json::json!({"data": {
             "created_time": "2026-06-01T00:00:00Z",
@@ -436,11 +443,22 @@ fn malformed_keys_in_a_vault_listing_fail_alone_and_nothing_leaves_the_folder() 
         .filter(|c| c["status"] == "UNKNOWN")
         .count();
     assert_eq!(unknown, 4, "{}", r.stdout);
-    for request in vault.requests.lock().unwrap().iter() {
+    let requests = vault.requests.lock().unwrap();
+    for request in requests.iter() {
         let line = request.lines().next().unwrap_or_default();
         assert!(!line.contains(".."), "a request left the folder: {line}");
-        assert!(line.contains("/v1/secret/metadata/agents/"), "{line}");
+        assert!(
+            line.contains("/v1/secret/metadata/agents/")
+                || line.contains("/v1/secret/detailed-metadata/agents/?"),
+            "{line}"
+        );
     }
+    // The missing detailed listing is found out once, not once per folder.
+    let detailed = requests
+        .iter()
+        .filter(|r| r.contains("/detailed-metadata/"))
+        .count();
+    assert_eq!(detailed, 1, "{requests:?}");
 }
 
 #[test]

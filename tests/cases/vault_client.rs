@@ -947,3 +947,128 @@ fn a_server_that_ignores_pagination_is_listed_once() {
         assert!(server.requests.lock().unwrap()[0].contains("list=true&limit="));
     }
 }
+
+/// A tree with what a scan must carry from a listing as a read would: several versions, a
+/// deleted and a destroyed current version, custom_metadata, nested folders.
+fn seed_scan_tree(bao: &OpenBao) -> Vec<String> {
+    for i in 1..=3 {
+        bao.write_secret("s/agent", json!({ "token": format!("value-{i}") }));
+    }
+    bao.write_custom_metadata(
+        "s/agent",
+        json!({ "expires_at": "2027-06-01T00:00:00Z", "owner": "team-a" }),
+    );
+    bao.write_secret("s/deleted", json!({ "token": "value" }));
+    bao.api("DELETE", "secret/data/s/deleted", None);
+    bao.write_secret("s/destroyed", json!({ "token": "value" }));
+    bao.api(
+        "PUT",
+        "secret/destroy/s/destroyed",
+        Some(json!({ "versions": [1] })),
+    );
+    for i in 0..5 {
+        bao.write_secret(&format!("s/team/t{i}"), json!({ "token": "value" }));
+    }
+    bao.write_secret("s/team/deep/er/x", json!({ "token": "value" }));
+    bao.write_secret("outside", json!({ "token": "value" }));
+    let mut all: Vec<String> = ["s/agent", "s/deleted", "s/destroyed", "s/team/deep/er/x"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..5).map(|i| format!("s/team/t{i}")))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_scan_carries_each_secrets_metadata_from_the_listing_as_a_read_would() {
+    let bao = OpenBao::start();
+    let all = seed_scan_tree(&bao);
+    // Pages of two: the detailed listing paginates like the plain one.
+    let mut small_pages = config(&bao.url);
+    small_pages.list_page_size = 2;
+    let client = Client::new(small_pages, Secret::new(bao.root_token.clone())).unwrap();
+    let scanned = client.scan(MOUNT, "s", &|_| true).expect("scan");
+    let found: Vec<String> = scanned.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(found, all);
+    assert_eq!(found, client.list_recursive(MOUNT, "s").unwrap());
+    let read = read_all(&client, &all, 4);
+    for ((path, listed), (_, read)) in scanned.iter().zip(&read) {
+        let listed = listed
+            .as_ref()
+            .unwrap_or_else(|| panic!("{path}: no metadata listed"));
+        assert_eq!(listed, read.as_ref().expect("read"), "{path}");
+    }
+    let agent = scanned[0].1.as_ref().unwrap();
+    assert_eq!(agent.current_version, 3);
+    assert_eq!(agent.custom("expires_at"), Some("2027-06-01T00:00:00Z"));
+    // Only the keys asked for are kept, as in a read.
+    let scanned = client.scan(MOUNT, "s", &|k| k == "owner").expect("scan");
+    let agent = scanned[0].1.as_ref().unwrap();
+    assert_eq!(agent.custom("owner"), Some("team-a"));
+    assert_eq!(agent.custom("expires_at"), None);
+}
+
+#[test]
+fn a_scan_under_a_policy_for_metadata_alone_lists_the_keys_for_reading() {
+    let bao = OpenBao::start();
+    let all = seed_scan_tree(&bao);
+    bao.write_policy(
+        "plain",
+        r#"path "secret/metadata/*" { capabilities = ["list", "read"] }"#,
+    );
+    let client = with_token(&bao, &bao.create_token(&["plain"]));
+    let scanned = client.scan(MOUNT, "s", &|_| true).expect("scan");
+    assert_eq!(
+        scanned.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        all
+    );
+    assert!(
+        scanned.iter().all(|(_, s)| s.is_none()),
+        "a denied detailed listing carries nothing: {scanned:?}"
+    );
+}
+
+#[test]
+fn a_scan_under_a_capped_detailed_policy_still_carries_everything() {
+    let bao = OpenBao::start();
+    let all = seed_scan_tree(&bao);
+    bao.write_policy(
+        "capped",
+        r#"path "secret/detailed-metadata/*" {
+             capabilities = ["list"]
+             pagination_limit = 3
+           }
+           path "secret/metadata/*" { capabilities = ["list"] }"#,
+    );
+    let client = with_token(&bao, &bao.create_token(&["capped"]));
+    let scanned = client.scan(MOUNT, "s", &|_| true).expect("scan");
+    assert_eq!(
+        scanned.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        all
+    );
+    for (path, summary) in &scanned {
+        assert!(summary.is_some(), "{path}: no metadata listed");
+    }
+    // The token may not read any secret's metadata by itself: all of it came from the listing.
+    let err = expect_err(client.read_metadata(MOUNT, "s/agent"));
+    assert_eq!(err.reason(), "denied", "{err}");
+}
+
+#[test]
+fn a_scan_of_a_missing_folder_or_mount_says_what_a_listing_says() {
+    let bao = OpenBao::start();
+    bao.write_secret("here/x", json!({ "token": "value" }));
+    let client = root(&bao);
+    assert!(
+        client
+            .scan(MOUNT, "nothing-here", &|_| true)
+            .unwrap()
+            .is_empty()
+    );
+    let err = expect_err(client.scan("nomount", "", &|_| true));
+    let plain = expect_err(client.list_recursive("nomount", ""));
+    assert_eq!(err.reason(), plain.reason(), "{err} / {plain}");
+    assert!(err.to_string().contains("list `nomount/`"), "{err}");
+    assert_no_leak(&err, &[&bao.root_token]);
+}

@@ -181,6 +181,13 @@ fn expiries_come_from_metadata_and_a_policy_token_reads_nothing_more() {
         "{}",
         policy.stdout
     );
+    assert!(
+        policy.stdout.contains(
+            "path \"secret/detailed-metadata/agents/*\" {\n  capabilities = [\"list\"]\n}"
+        ),
+        "{}",
+        policy.stdout
+    );
     bao.write_policy("credwatch", &policy.stdout);
     let token = bao.create_token(&["credwatch"]);
     let limited = cw(
@@ -221,6 +228,91 @@ fn expiries_come_from_metadata_and_a_policy_token_reads_nothing_more() {
             &primary["sk-ant-oat01-".len()..],
         );
         assert_no_substring(out, &bao.root_token);
+    }
+}
+
+/// How many of `requests` (from the audit device) read one secret's metadata under `fleet/`, and
+/// how many list `fleet/` with the metadata.
+fn metadata_requests(requests: &[(String, String)]) -> (usize, usize) {
+    let reads = requests
+        .iter()
+        .filter(|(op, path)| op == "read" && path.starts_with("secret/metadata/fleet/"))
+        .count();
+    let detailed = requests
+        .iter()
+        .filter(|(op, path)| op == "list" && path.starts_with("secret/detailed-metadata/fleet/"))
+        .count();
+    (reads, detailed)
+}
+
+#[test]
+fn openbao_lists_the_metadata_a_page_at_a_time_and_an_older_policy_still_works() {
+    let bao = OpenBao::start_audited();
+    for i in 0..30 {
+        let path = format!("fleet/f{}/s{i:02}", i % 3);
+        bao.write_secret(&path, json!({ "token": "value" }));
+        bao.write_custom_metadata(
+            &path,
+            json!({ "expires_at": format!("2030-01-{:02}T00:00:00Z", i + 1) }),
+        );
+    }
+    bao.write_secret("fleet/f0/s00", json!({ "token": "value-2" }));
+    bao.api("DELETE", "secret/data/fleet/f0/s00", None);
+    let s = Scratch::new();
+    let config = s.write(
+        "credwatch.toml",
+        "[[source]]\nkind = \"vault\"\nprefix = \"fleet\"\nretries = 0\n",
+    );
+    // The real time: the deletion happened just now.
+    let check = ["check", "-o", "json"];
+    let policy = cw(&config, &bao, &bao.root_token, &["render", "vault-policy"]);
+    policy.assert_code(0);
+    bao.write_policy("rendered", &policy.stdout);
+    // What credwatch's policy granted before it listed the metadata with the keys.
+    bao.write_policy(
+        "older",
+        "path \"secret/metadata/fleet*\" { capabilities = [\"read\", \"list\"] }",
+    );
+    let mut docs = Vec::new();
+    for (token, reads, listings) in [
+        // One detailed listing per folder (the prefix and its three), no read per secret.
+        (bao.root_token.clone(), 0, 4),
+        (bao.create_token(&["rendered"]), 0, 4),
+        // Denied (asked twice: a denial may be a policy's page cap, which `limit=max` gets
+        // past), then listed plainly and read one by one.
+        (bao.create_token(&["older"]), 30, 2),
+    ] {
+        let before = bao.audited_requests().len();
+        let run = cw(&config, &bao, &token, &check);
+        let after = bao.audited_requests();
+        assert_eq!(
+            metadata_requests(&after[before..]),
+            (reads, listings),
+            "{:?}\n{}",
+            &after[before..],
+            run.stderr
+        );
+        let doc = json_of(&run);
+        assert_eq!(doc["credentials"].as_array().unwrap().len(), 30, "{doc:#}");
+        docs.push(doc);
+    }
+    let first = &docs[0];
+    assert_eq!(
+        credential(first, "fleet/f1/s01")["expires_at"],
+        "2030-01-02T00:00:00Z"
+    );
+    let deleted = credential(first, "fleet/f0/s00");
+    assert_eq!(deleted["status"], "UNKNOWN", "{deleted}");
+    assert!(
+        deleted["error"]
+            .as_str()
+            .unwrap()
+            .contains("current version 2 was deleted"),
+        "{deleted}"
+    );
+    for doc in &docs[1..] {
+        assert_eq!(doc["credentials"], first["credentials"]);
+        assert_eq!(doc["sources"], first["sources"]);
     }
 }
 
@@ -633,6 +725,13 @@ fn a_pool_kept_in_vault_finds_the_spare_that_is_a_copy_and_the_truncated_token()
         policy
             .stdout
             .contains("path \"secret/data/agents/*\" {\n  capabilities = [\"read\"]\n}"),
+        "{}",
+        policy.stdout
+    );
+    assert!(
+        policy.stdout.contains(
+            "path \"secret/detailed-metadata/agents/*\" {\n  capabilities = [\"list\"]\n}"
+        ),
         "{}",
         policy.stdout
     );

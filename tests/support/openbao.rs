@@ -72,15 +72,35 @@ fn bao_binary() -> PathBuf {
 impl OpenBao {
     /// A plain-HTTP dev server.
     pub fn start() -> OpenBao {
-        OpenBao::start_with(false)
+        OpenBao::start_with(false, false)
     }
 
     /// A dev server with TLS (`-dev-tls`): its CA is in [`OpenBao::ca_file`].
     pub fn start_tls() -> OpenBao {
-        OpenBao::start_with(true)
+        OpenBao::start_with(true, false)
     }
 
-    fn start_with(tls: bool) -> OpenBao {
+    /// A plain-HTTP dev server that writes every request to a file audit device (declared in a
+    /// config file, as OpenBao wants it), read back by [`OpenBao::audited_requests`].
+    pub fn start_audited() -> OpenBao {
+        OpenBao::start_with(false, true)
+    }
+
+    /// What the audit device logged as requests so far: `(operation, path)` in order, the
+    /// dev server's own setup included.
+    pub fn audited_requests(&self) -> Vec<(String, String)> {
+        let log = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|entry| entry["type"] == "request")
+            .map(|entry| {
+                let field = |k: &str| entry["request"][k].as_str().unwrap_or_default().to_string();
+                (field("operation"), field("path"))
+            })
+            .collect()
+    }
+
+    fn start_with(tls: bool, audit: bool) -> OpenBao {
         let binary = bao_binary();
         for _attempt in 0..3 {
             let dir = tempfile::tempdir().unwrap();
@@ -96,6 +116,19 @@ impl OpenBao {
                 .arg(format!("-dev-root-token-id={root_token}"))
                 .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
                 .arg("-log-level=warn");
+            if audit {
+                let config = dir.path().join("audit.hcl");
+                let file = dir.path().join("audit.log");
+                std::fs::write(
+                    &config,
+                    format!(
+                        "audit \"file\" \"requests\" {{\n  options = {{\n    file_path = {:?}\n  }}\n}}\n",
+                        file.display().to_string()
+                    ),
+                )
+                .unwrap();
+                command.arg(format!("-config={}", config.display()));
+            }
             if tls {
                 command
                     .arg("-dev-tls")
