@@ -4,8 +4,11 @@
 Run through scripts/bench (which installs the tools and builds the release binary); this file
 does the measuring. Parts:
 
-  vault      an OpenBao dev server with N KV v2 secrets: its capacity (wrk, c=4 and c=16), then
-             `credwatch textfile` and `check --output json`, then benches/vault_scan.py, in rounds
+  vault      an OpenBao dev server with N KV v2 secrets: its capacity (wrk on the metadata reads
+             at c=4 and c=16; on the detailed listing and with a policy token at c=16), then
+             `credwatch textfile` and `check --output json`, `textfile` with per-secret reads
+             (a token whose policy denies the detailed listing), then benches/vault_scan.py, in
+             rounds
   directory  a directory of N files: benches/floor_dir.c, `textfile`, `check --output json`
   metrics    /metrics at 10k credentials with wrk (identity and gzip, idle and refreshing every
              second), next to node_exporter's textfile collector serving the same series and nginx

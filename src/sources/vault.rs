@@ -1,5 +1,6 @@
-//! Vault/OpenBao KV v2 as a source (edge I/O): log in, discover secrets, read their metadata
-//! with bounded concurrency, and read a value only for credentials that need it. What the
+//! Vault/OpenBao KV v2 as a source (edge I/O): log in, discover secrets with their metadata
+//! (OpenBao's detailed listing), read the metadata the listing did not carry with bounded
+//! concurrency, and read a value only for credentials that need it. What the
 //! metadata says about a lifetime is the pure [`metadata`] submodule's.
 
 pub mod metadata;

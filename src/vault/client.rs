@@ -1,7 +1,7 @@
-//! The KV v2 client: discovery (LIST), metadata reads (one or many in parallel), field reads,
-//! the two writes rotation needs, and the logins. Edge I/O on top of [`super::transport`] (HTTP,
-//! timeouts, retries); paths are checked and encoded by [`super::path`], every answer is parsed
-//! by [`super::model`].
+//! The KV v2 client: discovery (LIST, and OpenBao's LIST with each secret's metadata), metadata
+//! reads (one or many in parallel), field reads, the two writes rotation needs, and the logins.
+//! Edge I/O on top of [`super::transport`] (HTTP, timeouts, retries); paths are checked and
+//! encoded by [`super::path`], every answer is parsed by [`super::model`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,8 +6,9 @@
 //! - [`config`]: where the server is ([`ClientConfig`]) and [`resolve_env`], which completes the
 //!   config from `BAO_*`/`VAULT_*` the way the CLIs do;
 //! - [`auth`]: a token (given or from a file) or an AppRole, JWT or Kubernetes login;
-//! - [`client`]: [`Client`], the KV v2 API: `list_recursive`, `read_metadata`, `read_summaries`,
-//!   `read_field`, `read_field_at`, `write_cas` and `patch_custom_metadata`, and the logins;
+//! - [`client`]: [`Client`], the KV v2 API: `list_recursive`, `scan` (the listing with each
+//!   secret's metadata where OpenBao gives it), `read_metadata`, `read_summaries`, `read_field`,
+//!   `read_field_at`, `write_cas` and `patch_custom_metadata`, and the logins;
 //! - [`token`]: tokens looked up by accessor;
 //! - [`approle`]: AppRole roles, secret-id accessors and their lookups (by accessor only);
 //! - `path`: checking and percent-encoding mounts, folders and secret paths (pure);
@@ -21,6 +22,7 @@
 //! | call | path | capabilities |
 //! |---|---|---|
 //! | `list_recursive`, `list` | `secret/metadata/<prefix>*` | `list` |
+//! | `scan` | `secret/detailed-metadata/<prefix>*` (else as `list_recursive`) | `list` |
 //! | `read_metadata`, `read_summaries` | `secret/metadata/<path>` | `read` |
 //! | `read_field`, `read_field_at` | `secret/data/<path>` | `read` |
 //! | `write_cas` (cas > 0) | `secret/data/<path>` | `patch` |

@@ -1188,8 +1188,28 @@ mod tests {
             list in crate::test_bounds::mutated(br#"{"request_id":"r","data":{"keys":["a/","k1","k\u00e9","b/c"]},"warnings":null}"#.to_vec()),
             meta in crate::test_bounds::mutated(METADATA.to_vec()),
             noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            detailed in crate::test_bounds::mutated(detailed_page()),
         ) {
             use crate::test_bounds::{bounded_error, within_time};
+            // A detailed page: its keys are a plain page's, and what it carries of a secret is
+            // what a read of that entry alone would make.
+            for body in [&detailed, &noise] {
+                let keep = |k: &str| k.starts_with('m');
+                let page = bounded_error("a detailed LIST answer", within_time("a detailed LIST answer", body.len(), || parse_detailed_list(body, usize::MAX, &keep)));
+                if let Some(page) = page {
+                    assert!(page.len() * 3 <= body.len(), "{} keys from {} bytes", page.len(), body.len());
+                    let keys: Vec<&String> = page.iter().map(|(k, _)| k).collect();
+                    let plain = parse_list(body).expect("a plain page of the same body");
+                    assert_eq!(keys, plain.iter().collect::<Vec<_>>());
+                    for (key, summary) in &page {
+                        assert!(summary.is_none() || !key.ends_with('/'), "{key}");
+                    }
+                }
+                let limited = within_time("a detailed LIST answer", body.len(), || parse_detailed_list(body, 2, &keep));
+                if let Ok(page) = limited {
+                    assert!(page.len() <= 2);
+                }
+            }
             for body in [&list, &noise] {
                 let keys = bounded_error("a LIST answer", within_time("a LIST answer", body.len(), || parse_list(body)));
                 if let Some(keys) = keys {
