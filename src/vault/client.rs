@@ -390,7 +390,16 @@ impl Client {
                 }),
             ) => {
                 if !self.no_detailed_list.swap(true, Ordering::Relaxed) {
-                    log::debug!("{e}; listing keys and reading each secret's metadata instead");
+                    if matches!(e, VaultError::Denied { .. }) {
+                        // Worth saying: a policy rendered now allows it.
+                        log::info!(
+                            "{e}; listing keys and reading each secret's metadata instead (grant \
+                             `list` on `{mount}/detailed-metadata/...`, as `credwatch render \
+                             vault-policy` does, to list the metadata a page at a time)"
+                        );
+                    } else {
+                        log::debug!("{e}; listing keys and reading each secret's metadata instead");
+                    }
                 }
                 plain()
             }

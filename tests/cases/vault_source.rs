@@ -264,7 +264,7 @@ fn openbao_lists_the_metadata_a_page_at_a_time_and_an_older_policy_still_works()
         "[[source]]\nkind = \"vault\"\nprefix = \"fleet\"\nretries = 0\n",
     );
     // The real time: the deletion happened just now.
-    let check = ["check", "-o", "json"];
+    let check = ["-v", "check", "-o", "json"];
     let policy = cw(&config, &bao, &bao.root_token, &["render", "vault-policy"]);
     policy.assert_code(0);
     bao.write_policy("rendered", &policy.stdout);
@@ -294,6 +294,9 @@ fn openbao_lists_the_metadata_a_page_at_a_time_and_an_older_policy_still_works()
         );
         let doc = json_of(&run);
         assert_eq!(doc["credentials"].as_array().unwrap().len(), 30, "{doc:#}");
+        // A denial says how to get the detailed listing back.
+        let hint = "grant `list` on `secret/detailed-metadata/...`";
+        assert_eq!(run.stderr.contains(hint), reads > 0, "{}", run.stderr);
         docs.push(doc);
     }
     let first = &docs[0];
