@@ -401,7 +401,7 @@ def part_vault(args, scratch):
                 samples[f"wrk c={c}"].append((w["rate"], 0))
             # The same server through the listing credwatch uses, in secrets per second.
             w = wrk(bao.url, 16, args.wrk_seconds, [token_header],
-                    os.path.join(BENCHES, "wrk_detailed.lua"), [folders_file, "secret"])
+                    os.path.join(BENCHES, "wrk_metadata.lua"), [folders_file, "secret", "detailed"])
             samples["wrk detailed c=16"].append((w["rate"] * n / len(folders), 0))
             w = wrk(bao.url, 16, args.wrk_seconds, [f"X-Vault-Token: {per_secret_token}"],
                     os.path.join(BENCHES, "wrk_metadata.lua"), [paths_file, "secret"])
@@ -483,27 +483,24 @@ def report_vault_size(n, rounds, s):
     for name in ("textfile", "check --output json", "textfile, per-secret reads"):
         walls = [w for w, _ in s[name]]
         if "per-secret" in name:
+            # Context, not a goal: vault_scan.py and the goal's wrk runs hold the root token,
+            # which costs the server about half what a policy token does per request.
             ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, "wrk per-secret c=16"))]
             print(f"- {name} throughput / wrk c=16 with the same token: {spread(ratios)}")
             continue
         for c in (4, 16):
             ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, c))]
             print(f"- {name} throughput / wrk c={c}: {spread(ratios)}")
-        if "per-secret" not in name:
-            ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, "wrk detailed c=16"))]
-            print(f"- {name} throughput / wrk c=16 on the detailed listing: {spread(ratios)}")
+        ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, "wrk detailed c=16"))]
+        print(f"- {name} throughput / wrk c=16 on the detailed listing: {spread(ratios)}")
         vs_py = [w / p for w, (p, _) in zip(walls, s["vault_scan.py"])]
         print(f"- {name} time / vault_scan.py time: {spread(vs_py)}")
     print()
-    for name in ("textfile", "check --output json", "textfile, per-secret reads"):
+    for name in ("textfile", "check --output json"):
         walls = [w for w, _ in s[name]]
-        per_secret = "per-secret" in name
-        ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, "wrk per-secret c=16" if per_secret else 16))]
-        goal(f"vault {n} {name} throughput vs wrk c=16" + (" with the same token" if per_secret else ""),
-             median(ratios), 0.90, True, detail=f"min–max {min(ratios):.2f}–{max(ratios):.2f}")
-        if per_secret:
-            # vault_scan.py holds the root token, which costs the server half as much a request.
-            continue
+        ratios = [(n / w) / cap for w, cap in zip(walls, bracketing(s, 16))]
+        goal(f"vault {n} {name} throughput vs wrk c=16", median(ratios), 0.90, True,
+             detail=f"min–max {min(ratios):.2f}–{max(ratios):.2f}")
         vs_py = [w / p for w, (p, _) in zip(walls, s["vault_scan.py"])]
         goal(f"vault {n} {name} time vs vault_scan.py", median(vs_py), 0.5, False,
              unit="×", detail=f"min–max {min(vs_py):.2f}–{max(vs_py):.2f}")

@@ -1,6 +1,10 @@
--- wrk script: GET the KV v2 metadata of every secret listed in a file (one path per line, relative
--- to the mount), in turn, over keep-alive connections; each thread starts at its own offset.
+-- wrk script: over keep-alive connections, each thread starting at its own offset, in turn
+-- either GET the KV v2 metadata of every secret listed in a file (one path per line, relative to
+-- the mount), or, with `detailed`, LIST every folder listed in the file through OpenBao's
+-- detailed listing, whose pages hold each secret's metadata (a LIST sent as `GET ?list=true`,
+-- as credwatch sends it; the way `credwatch` scans).
 -- Usage: wrk -t2 -c16 -d5s -H 'X-Vault-Token: ...' -s benches/wrk_metadata.lua URL -- PATHS MOUNT
+--        wrk ... -s benches/wrk_metadata.lua URL -- FOLDERS MOUNT detailed
 
 local threads = 0
 
@@ -9,21 +13,26 @@ function setup(thread)
     threads = threads + 1
 end
 
-local paths = {}
+local urls = {}
 local next_index = 0
 
 function init(args)
     local mount = args[2] or "secret"
+    local detailed = args[3] == "detailed"
     for line in io.lines(args[1]) do
-        paths[#paths + 1] = "/v1/" .. mount .. "/metadata/" .. line
+        if detailed then
+            urls[#urls + 1] = "/v1/" .. mount .. "/detailed-metadata/" .. line .. "/?list=true&limit=1000"
+        else
+            urls[#urls + 1] = "/v1/" .. mount .. "/metadata/" .. line
+        end
     end
-    if #paths == 0 then
+    if #urls == 0 then
         error("no paths in " .. args[1])
     end
-    next_index = ((offset or 0) * 7919) % #paths
+    next_index = ((offset or 0) * 7919) % #urls
 end
 
 function request()
-    next_index = next_index % #paths + 1
-    return wrk.format("GET", paths[next_index])
+    next_index = next_index % #urls + 1
+    return wrk.format("GET", urls[next_index])
 end

@@ -15,6 +15,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::credential::Secret;
 
@@ -334,13 +335,7 @@ pub fn parse_list(body: &[u8]) -> Result<Vec<String>, String> {
 /// (counted while reading, so a huge page of tiny keys is refused before it fills memory).
 pub(crate) fn read_list(reader: impl Read, max_keys: usize) -> Result<Vec<String>, String> {
     let mut de = serde_json::Deserializer::from_reader(reader);
-    let keys = ListPage(max_keys)
-        .deserialize(&mut de)
-        .and_then(|keys| de.end().map(|()| keys))
-        .map_err(|e| match e.to_string() {
-            m if m.starts_with(TOO_MANY) => m.split(" at line").next().unwrap_or(&m).to_string(),
-            _ => describe_json(e),
-        })?;
+    let keys = read_page(&mut de, ListData(max_keys))?;
     // Odd keys (empty, absolute, `..`) are kept: the caller reports each one alone and never
     // follows it, so the good keys next to it are still read.
     keys.ok_or_else(|| "the answer has no `data` object".to_string())
@@ -364,15 +359,9 @@ pub(crate) fn parse_detailed_list(
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<DetailedKey>, String> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let page = DetailedPage(max_keys)
-        .deserialize(&mut de)
-        .and_then(|page| de.end().map(|()| page))
-        .map_err(|e| match e.to_string() {
-            m if m.starts_with(TOO_MANY) => m.split(" at line").next().unwrap_or(&m).to_string(),
-            _ => describe_json(e),
-        })?;
+    let page = read_page(&mut de, DetailedData(max_keys))?;
     let (keys, info) = page.ok_or_else(|| "the answer has no `data` object".to_string())?;
-    let info: std::collections::HashMap<&str, &serde_json::value::RawValue> =
+    let info: std::collections::HashMap<&str, &RawValue> =
         info.iter().map(|(k, v)| (&*k.0, *v)).collect();
     Ok(keys
         .into_iter()
@@ -388,54 +377,70 @@ pub(crate) fn parse_detailed_list(
         .collect())
 }
 
-/// What a detailed page holds: its keys and the metadata entries by key, in the answer's order.
-type DetailedParts<'a> = (
-    Vec<String>,
-    Vec<(Text<'a>, &'a serde_json::value::RawValue)>,
-);
+/// A LIST answer's `data` read by `seed` (`None` when missing or null), the whole answer
+/// checked to its end; a page over the limit is said without serde's position.
+fn read_page<'de, R, S>(
+    de: &mut serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<Option<S::Value>, String>
+where
+    R: serde_json::de::Read<'de>,
+    S: DeserializeSeed<'de>,
+{
+    InData(seed)
+        .deserialize(&mut *de)
+        .and_then(|page| de.end().map(|()| page))
+        .map_err(|e| match e.to_string() {
+            m if m.starts_with(TOO_MANY) => m.split(" at line").next().unwrap_or(&m).to_string(),
+            _ => describe_json(e),
+        })
+}
 
-/// The envelope of a detailed LIST answer: `data.keys` and `data.key_info`, nothing else kept.
-struct DetailedPage(usize);
+/// An answer's `data` object, read by the seed inside; every other member skipped. `None`
+/// when `data` is missing or null.
+struct InData<S>(S);
 
-impl<'de> DeserializeSeed<'de> for DetailedPage {
-    type Value = Option<DetailedParts<'de>>;
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for InData<S> {
+    type Value = Option<S::Value>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for DetailedPage {
-    type Value = Option<DetailedParts<'de>>;
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for InData<S> {
+    type Value = Option<S::Value>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a LIST answer")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
+        let (mut seed, mut found) = (Some(self.0), None);
         while let Some(key) = map.next_key::<Text>()? {
-            if key.0 == "data" {
-                found = map.next_value_seed(DetailedData(self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match seed.take() {
+                Some(s) if key.0 == "data" => found = map.next_value_seed(Nullable(s))?,
+                other => {
+                    seed = other;
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(found)
     }
 }
 
-/// `data`: an object whose `keys` and `key_info` may be missing (an empty folder), or null.
-struct DetailedData(usize);
+/// A value read by the seed inside, or `None` for JSON `null`.
+struct Nullable<S>(S);
 
-impl<'de> DeserializeSeed<'de> for DetailedData {
-    type Value = Option<DetailedParts<'de>>;
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_option(self)
     }
 }
 
-impl<'de> Visitor<'de> for DetailedData {
-    type Value = Option<DetailedParts<'de>>;
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with `keys` and `key_info`")
+        f.write_str("a value or null")
     }
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
@@ -444,7 +449,58 @@ impl<'de> Visitor<'de> for DetailedData {
         Ok(None)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(d).map(Some)
+    }
+}
+
+/// A plain page's `data`: its `keys` (missing in an empty folder, or null), nothing else kept.
+struct ListData(usize);
+
+impl<'de> DeserializeSeed<'de> for ListData {
+    type Value = Vec<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListData {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with `keys`")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(key) = map.next_key::<Text>()? {
+            if key.0 == "keys" {
+                keys = map
+                    .next_value_seed(Nullable(BoundedKeys(self.0)))?
+                    .unwrap_or_default();
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// What a detailed page holds: its keys and the metadata entries by key, in the answer's order.
+type DetailedParts<'a> = (Vec<String>, Vec<(Text<'a>, &'a RawValue)>);
+
+/// A detailed page's `data`: `keys` as in [`ListData`] and `key_info` (either may be missing or
+/// null), nothing else kept.
+struct DetailedData(usize);
+
+impl<'de> DeserializeSeed<'de> for DetailedData {
+    type Value = DetailedParts<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DetailedData {
+    type Value = DetailedParts<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with `keys` and `key_info`")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut keys, mut info) = (Vec::new(), Vec::new());
@@ -452,161 +508,79 @@ impl<'de> Visitor<'de> for DetailedData {
             match &*key.0 {
                 "keys" => {
                     keys = map
-                        .next_value_seed(BoundedKeys(self.0))?
+                        .next_value_seed(Nullable(BoundedKeys(self.0)))?
                         .unwrap_or_default()
                 }
-                "key_info" => info = map.next_value_seed(BoundedInfo(self.0))?,
+                "key_info" => {
+                    info = map
+                        .next_value_seed(Nullable(BoundedInfo(self.0)))?
+                        .unwrap_or_default()
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Some((keys, info)))
+        Ok((keys, info))
     }
 }
 
-/// `key_info`: at most `.0` entries, each kept as the raw JSON it is, or null.
-struct BoundedInfo(usize);
-
-impl<'de> DeserializeSeed<'de> for BoundedInfo {
-    type Value = Vec<(Text<'de>, &'de serde_json::value::RawValue)>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_option(self)
-    }
+/// The error of a page with more than `max` keys or entries.
+fn too_many<E: de::Error>(max: usize) -> E {
+    E::custom(format!("{TOO_MANY} {max} keys (max_entries)"))
 }
 
-impl<'de> Visitor<'de> for BoundedInfo {
-    type Value = Vec<(Text<'de>, &'de serde_json::value::RawValue)>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of metadata by key")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry()? {
-            if entries.len() == self.0 {
-                return Err(de::Error::custom(format!(
-                    "{TOO_MANY} {} keys (max_entries)",
-                    self.0
-                )));
-            }
-            entries.push(entry);
-        }
-        Ok(entries)
-    }
-}
-
-/// The envelope of a LIST answer: `data.keys`, nothing else kept.
-struct ListPage(usize);
-
-impl<'de> DeserializeSeed<'de> for ListPage {
-    type Value = Option<Vec<String>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ListPage {
-    type Value = Option<Vec<String>>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a LIST answer")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "data" {
-                found = map.next_value_seed(ListData(self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// `data`: an object whose `keys` may be missing (an empty folder), or null.
-struct ListData(usize);
-
-impl<'de> DeserializeSeed<'de> for ListData {
-    type Value = Option<Vec<String>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ListData {
-    type Value = Option<Vec<String>>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with `keys`")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut keys = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "keys" {
-                keys = map
-                    .next_value_seed(BoundedKeys(self.0))?
-                    .unwrap_or_default();
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(Some(keys))
-    }
-}
-
-/// `keys`: at most `.0` strings, or null.
+/// `keys`: at most `.0` strings.
 struct BoundedKeys(usize);
 
 impl<'de> DeserializeSeed<'de> for BoundedKeys {
-    type Value = Option<Vec<String>>;
+    type Value = Vec<String>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_option(self)
+        d.deserialize_seq(self)
     }
 }
 
 impl<'de> Visitor<'de> for BoundedKeys {
-    type Value = Option<Vec<String>>;
+    type Value = Vec<String>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of keys")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut keys = Vec::new();
         while let Some(key) = seq.next_element::<String>()? {
             if keys.len() == self.0 {
-                return Err(de::Error::custom(format!(
-                    "{TOO_MANY} {} keys (max_entries)",
-                    self.0
-                )));
+                return Err(too_many(self.0));
             }
             keys.push(key);
         }
-        Ok(Some(keys))
+        Ok(keys)
+    }
+}
+
+/// `key_info`: at most `.0` entries, each kept as the raw JSON it is.
+struct BoundedInfo(usize);
+
+impl<'de> DeserializeSeed<'de> for BoundedInfo {
+    type Value = Vec<(Text<'de>, &'de RawValue)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedInfo {
+    type Value = Vec<(Text<'de>, &'de RawValue)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of metadata by key")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            if entries.len() == self.0 {
+                return Err(too_many(self.0));
+            }
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 }
 
