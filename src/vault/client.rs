@@ -32,6 +32,15 @@ const SMALL_LIMIT: u64 = 1 << 20;
 /// How many folders a recursive listing lists ahead per worker (see `Client::prefetch`).
 const AHEAD_PER_WORKER: usize = 4;
 
+/// Secrets per page of the detailed listing (at most; `list_page_size` if smaller), and the
+/// largest such page read. A page is buffered whole and up to `concurrency` are in flight, so
+/// both bound what a scan holds at once: a usual secret's entry is 400-600 bytes (a page of 250
+/// about 120 KiB), and the limit leaves 64 KiB a secret for the largest custom_metadata OpenBao
+/// allows (64 keys of 128 + 512 bytes) and its versions. A larger page is left to the plain
+/// listing and per-secret reads.
+const DETAILED_PAGE: usize = 250;
+const DETAILED_LIMIT: u64 = 16 << 20;
+
 /// A KV v2 client bound to one server and one token. Every method takes `&self`; the client is
 /// `Send + Sync`, so one instance (one connection pool) can serve many threads.
 pub struct Client {
@@ -206,11 +215,12 @@ impl Client {
         let found = self.walk(mount, prefix, &|folder, cap| {
             self.list_detailed(mount, folder, cap, keep)
         })?;
-        // A key that would lead out of its folder is read (and refused) on its own.
+        // A key that would lead out of its folder, or that a read would name otherwise (`/abs`
+        // reads `abs`), is read (and judged) on its own.
         Ok(found
             .into_iter()
             .map(|(path, summary)| {
-                let summary = summary.filter(|_| clean_secret_path(&path).is_ok());
+                let summary = summary.filter(|_| clean_secret_path(&path).ok() == Some(&*path));
                 (path, summary)
             })
             .collect())
@@ -341,7 +351,8 @@ impl Client {
         let folder = clean_folder(folder)?;
         let op = format!("list `{mount}/{folder}`");
         let path = api_path(mount, "metadata", &folder);
-        let keys = self.pages(&op, &path, cap, &|response| {
+        let page_size = self.config.list_page_size;
+        let keys = self.pages(&op, &path, page_size, cap, &|response| {
             let keys = self
                 .transport
                 .parse(&op, response, LIST_LIMIT, |r| model::read_list(r, cap))?;
@@ -351,7 +362,10 @@ impl Client {
     }
 
     /// One folder of [`Client::scan`]: its keys with their metadata from OpenBao's detailed
-    /// listing, or, once that listing turned out to be missing or denied, the plain keys.
+    /// listing, or, once that listing turned out to be missing or denied, the plain keys. A
+    /// folder whose detailed pages fail on their own (a server error, no answer in time, a page
+    /// over [`DETAILED_LIMIT`] or of another shape) is listed plainly, so that one broken or slow
+    /// secret costs its own read, as without the detailed listing, and not the folder.
     fn list_detailed(
         &self,
         mount: &str,
@@ -369,21 +383,33 @@ impl Client {
         let folder_path = clean_folder(folder)?;
         let op = format!("list `{mount}/{folder_path}` with metadata");
         let path = api_path(mount, "detailed-metadata", &folder_path);
-        let listed = self.pages(&op, &path, cap, &|response| {
+        let page_size = self.config.list_page_size.min(DETAILED_PAGE);
+        let listed = self.pages(&op, &path, page_size, cap, &|response| {
             self.transport
-                .parse_buffered(&op, response, LIST_LIMIT, |body| {
+                .parse_buffered(&op, response, DETAILED_LIMIT, |body| {
                     model::parse_detailed_list(body, cap, keep)
                 })
         });
         match listed {
+            // This folder only: the server answers, but not this listing of it (an error, no
+            // answer in time, a page over the limit or of another shape).
+            Err(
+                e @ (VaultError::Http {
+                    status: 500 | 502..,
+                    ..
+                }
+                | VaultError::Timeout { .. }
+                | VaultError::Malformed { .. }),
+            ) => {
+                log::debug!("{e}; listing the folder's keys and reading each secret's metadata");
+                plain()
+            }
             // HashiCorp Vault has no such path (404 "unsupported path", or 405), and a policy
-            // written for `metadata/` alone denies it: the plain listing says what there is.
-            // Anything else unexpected about it (an answer of another shape) is left to the
-            // plain listing to judge as well.
+            // written for `metadata/` alone denies it: the plain listing says what there is, for
+            // the rest of the walk.
             Err(
                 e @ (VaultError::Denied { .. }
                 | VaultError::NotFound { .. }
-                | VaultError::Malformed { .. }
                 | VaultError::Http {
                     status: 400 | 405 | 501,
                     ..
@@ -407,24 +433,35 @@ impl Client {
         }
     }
 
-    /// All pages of one LIST (`path`, under `op`'s name), each answer read by `read_page`.
+    /// All pages of one LIST (`path`, under `op`'s name) of `page_size` keys each, each answer
+    /// read by `read_page`.
     fn pages<T>(
         &self,
         op: &str,
         path: &str,
+        page_size: usize,
         cap: usize,
         read_page: &PageReader<'_, T>,
     ) -> Result<Vec<(String, T)>, VaultError> {
-        let page_size = self.config.list_page_size;
         let mut keys: Vec<(String, T)> = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let use_max = self.list_with_max.load(Ordering::Relaxed);
-            let page = match self.list_page(op, path, use_max, after.as_deref(), cap, read_page) {
+            let page = self.list_page(
+                op,
+                path,
+                (use_max, page_size),
+                after.as_deref(),
+                cap,
+                read_page,
+            );
+            let page = match page {
                 Err(denied @ VaultError::Denied { .. }) if !use_max && after.is_none() => {
                     // A policy may cap page sizes below ours (OpenBao's `pagination_limit`),
                     // and a larger `limit` is then denied: `limit=max` asks for the cap itself.
-                    let Ok(page) = self.list_page(op, path, true, None, cap, read_page) else {
+                    let Ok(page) =
+                        self.list_page(op, path, (true, page_size), None, cap, read_page)
+                    else {
                         return Err(denied);
                     };
                     log::debug!("{op}: pages are capped by policy; using limit=max");
@@ -460,11 +497,12 @@ impl Client {
         Ok(keys)
     }
 
+    /// One page: `limit=max` or `limit=<page_size>`, after `after`.
     fn list_page<T>(
         &self,
         op: &str,
         path: &str,
-        use_max: bool,
+        (use_max, page_size): (bool, usize),
         after: Option<&str>,
         max: usize,
         read_page: &PageReader<'_, T>,
@@ -473,7 +511,7 @@ impl Client {
         if use_max {
             query.push_str("max");
         } else {
-            query.push_str(&self.config.list_page_size.to_string());
+            query.push_str(&page_size.to_string());
         }
         if let Some(after) = after {
             query.push_str("&after=");

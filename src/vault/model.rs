@@ -385,7 +385,7 @@ fn read_page<'de, R, S>(
 ) -> Result<Option<S::Value>, String>
 where
     R: serde_json::de::Read<'de>,
-    S: DeserializeSeed<'de>,
+    S: DeserializeSeed<'de> + Clone,
 {
     InData(seed)
         .deserialize(&mut *de)
@@ -397,30 +397,28 @@ where
 }
 
 /// An answer's `data` object, read by the seed inside; every other member skipped. `None`
-/// when `data` is missing or null.
+/// when `data` is missing or null; of a repeated `data`, the last, as a map would keep it.
 struct InData<S>(S);
 
-impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for InData<S> {
+impl<'de, S: DeserializeSeed<'de> + Clone> DeserializeSeed<'de> for InData<S> {
     type Value = Option<S::Value>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for InData<S> {
+impl<'de, S: DeserializeSeed<'de> + Clone> Visitor<'de> for InData<S> {
     type Value = Option<S::Value>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a LIST answer")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut seed, mut found) = (Some(self.0), None);
+        let mut found = None;
         while let Some(key) = map.next_key::<Text>()? {
-            match seed.take() {
-                Some(s) if key.0 == "data" => found = map.next_value_seed(Nullable(s))?,
-                other => {
-                    seed = other;
-                    map.next_value::<IgnoredAny>()?;
-                }
+            if key.0 == "data" {
+                found = map.next_value_seed(Nullable(self.0.clone()))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(found)
@@ -454,6 +452,7 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
 }
 
 /// A plain page's `data`: its `keys` (missing in an empty folder, or null), nothing else kept.
+#[derive(Clone, Copy)]
 struct ListData(usize);
 
 impl<'de> DeserializeSeed<'de> for ListData {
@@ -488,6 +487,7 @@ type DetailedParts<'a> = (Vec<String>, Vec<(Text<'a>, &'a RawValue)>);
 
 /// A detailed page's `data`: `keys` as in [`ListData`] and `key_info` (either may be missing or
 /// null), nothing else kept.
+#[derive(Clone, Copy)]
 struct DetailedData(usize);
 
 impl<'de> DeserializeSeed<'de> for DetailedData {
@@ -1103,6 +1103,14 @@ mod tests {
         // The keys are what a plain LIST page gives.
         let plain = parse_list(&detailed_page()).unwrap();
         assert_eq!(plain, keys);
+    }
+
+    #[test]
+    fn of_a_repeated_data_member_the_last_counts_in_both_listings() {
+        let body = br#"{"data":{"keys":["old"]},"data":{"keys":["new"],"key_info":{"new":null}}}"#;
+        assert_eq!(parse_list(body).unwrap(), ["new"]);
+        let page = parse_detailed_list(body, 10, &|_| true).unwrap();
+        assert_eq!(page, [("new".to_string(), None)]);
     }
 
     #[test]

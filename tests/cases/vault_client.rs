@@ -1072,3 +1072,138 @@ fn a_scan_of_a_missing_folder_or_mount_says_what_a_listing_says() {
     assert!(err.to_string().contains("list `nomount/`"), "{err}");
     assert_no_leak(&err, &[&bao.root_token]);
 }
+
+/// A metadata object as OpenBao lists or reads it, at version 1.
+fn standin_metadata() -> serde_json::Value {
+    json!({
+        "created_time": "2026-06-01T00:00:00Z",
+        "updated_time": "2026-06-01T00:00:00Z",
+        "current_version": 1,
+        "custom_metadata": {"expires_at": "2030-01-01T00:00:00Z"},
+        "versions": {"1": {"created_time": "2026-06-01T00:00:00Z", "deletion_time": "", "destroyed": false}}
+    })
+}
+
+/// The request line's path and query, e.g. `/v1/secret/metadata/a/?list=true&limit=1000`.
+fn target(request: &str) -> &str {
+    request.split(' ').nth(1).unwrap_or_default()
+}
+
+/// A stand-in whose detailed listing fails with HTTP 500 for one folder (a fault a real server
+/// shows for a broken storage entry, which cannot be made here) and works for the other.
+fn one_folder_fails(request: &str) -> (u16, String) {
+    let path = target(request).split('?').next().unwrap_or_default();
+    let page = |keys: serde_json::Value, info: serde_json::Value| {
+        json!({"data": {"keys": keys, "key_info": info}}).to_string()
+    };
+    match path {
+        "/v1/secret/detailed-metadata/" => (
+            200,
+            page(json!(["bad/", "good/"]), json!({"bad/": {}, "good/": {}})),
+        ),
+        "/v1/secret/detailed-metadata/good/" => {
+            (200, page(json!(["g1"]), json!({"g1": standin_metadata()})))
+        }
+        "/v1/secret/detailed-metadata/bad/" => (500, r#"{"errors":["internal error"]}"#.into()),
+        "/v1/secret/metadata/bad/" => (200, json!({"data": {"keys": ["b1"]}}).to_string()),
+        "/v1/secret/metadata/bad/b1" => (200, json!({"data": standin_metadata()}).to_string()),
+        _ => (404, r#"{"errors":[]}"#.into()),
+    }
+}
+
+/// A stand-in that answers the detailed listing with 405, and denies its second page: both
+/// leave the walk to the plain listing.
+fn detailed_not_allowed(request: &str) -> (u16, String) {
+    let target = target(request);
+    let path = target.split('?').next().unwrap_or_default();
+    match path {
+        "/v1/secret/detailed-metadata/" if target.contains("after=") => {
+            (403, r#"{"errors":["permission denied"]}"#.into())
+        }
+        "/v1/secret/detailed-metadata/" => (
+            200,
+            json!({"data": {"keys": ["a"], "key_info": {"a": standin_metadata()}}}).to_string(),
+        ),
+        "/v1/secret/detailed-metadata/f/" => {
+            (405, r#"{"errors":["unsupported operation"]}"#.into())
+        }
+        "/v1/secret/metadata/" => (200, json!({"data": {"keys": ["a", "b", "f/"]}}).to_string()),
+        "/v1/secret/metadata/f/" => (200, json!({"data": {"keys": ["x"]}}).to_string()),
+        _ => (404, r#"{"errors":[]}"#.into()),
+    }
+}
+
+#[test]
+fn a_folder_whose_detailed_listing_fails_is_listed_plainly_and_the_others_are_not() {
+    let server = FaultServer::start(Fault::Answer(one_folder_fails));
+    let mut cfg = config(&server.url);
+    cfg.retries = 0;
+    let client = Client::new(cfg, Secret::new("s.token".into())).unwrap();
+    let scanned = client.scan(MOUNT, "", &|_| true).expect("scan");
+    let summary = |path: &str| {
+        scanned
+            .iter()
+            .find(|(p, _)| p == path)
+            .unwrap_or_else(|| panic!("{path} not found: {scanned:?}"))
+            .1
+            .clone()
+    };
+    assert_eq!(scanned.len(), 2, "{scanned:?}");
+    assert_eq!(summary("good/g1").unwrap().current_version, 1);
+    // Left for a read of its own, which the source then makes.
+    assert!(summary("bad/b1").is_none());
+    assert_eq!(
+        client.read_summaries(MOUNT, &paths(&["bad/b1"]), 1, &|_| true)[0]
+            .as_ref()
+            .unwrap()
+            .custom("expires_at"),
+        Some("2030-01-01T00:00:00Z")
+    );
+    let requests = server.requests.lock().unwrap();
+    let plain: Vec<&str> = requests
+        .iter()
+        .map(|r| target(r))
+        .filter(|t| t.starts_with("/v1/secret/metadata/") && t.contains("list=true"))
+        .collect();
+    assert_eq!(
+        plain.len(),
+        1,
+        "only the failing folder is listed plainly: {plain:?}"
+    );
+    assert!(
+        plain[0].starts_with("/v1/secret/metadata/bad/?"),
+        "{plain:?}"
+    );
+}
+
+#[test]
+fn a_detailed_listing_refused_on_any_page_or_folder_leaves_the_walk_to_the_plain_one() {
+    let server = FaultServer::start(Fault::Answer(detailed_not_allowed));
+    let mut cfg = config(&server.url);
+    cfg.retries = 0;
+    cfg.list_page_size = 1;
+    let client = Client::new(cfg, Secret::new("s.token".into())).unwrap();
+    let scanned = client.scan(MOUNT, "", &|_| true).expect("scan");
+    // The root's second detailed page is denied: the root is listed plainly (all its keys, none
+    // with a summary), and so is every folder after it.
+    assert_eq!(
+        scanned,
+        vec![
+            ("a".to_string(), None),
+            ("b".to_string(), None),
+            ("f/x".to_string(), None)
+        ]
+    );
+    let requests = server.requests.lock().unwrap();
+    let detailed = requests
+        .iter()
+        .filter(|r| target(r).contains("/detailed-metadata/"))
+        .count();
+    assert_eq!(detailed, 2, "{requests:?}");
+
+    // A 405 at the first folder does the same, from the start.
+    let server = FaultServer::start(Fault::Answer(detailed_not_allowed));
+    let client = Client::new(config(&server.url), Secret::new("s.token".into())).unwrap();
+    let scanned = client.scan(MOUNT, "f", &|_| true).expect("scan");
+    assert_eq!(scanned, vec![("f/x".to_string(), None)]);
+}
