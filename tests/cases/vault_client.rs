@@ -465,6 +465,11 @@ fn a_sealed_server_is_reported_as_sealed_without_hammering_it() {
         expect_err(client.list_recursive(MOUNT, "")).reason(),
         "sealed"
     );
+    // Sealed is the server's state, not the detailed listing's: no fallback to the plain one.
+    assert_eq!(
+        expect_err(client.scan(MOUNT, "", &|_| true)).reason(),
+        "sealed"
+    );
     assert_eq!(
         expect_err(client.read_field(MOUNT, "s0", "v")).reason(),
         "sealed"
@@ -839,6 +844,32 @@ fn a_server_that_never_answers_times_out_without_retrying() {
         "{:?}",
         start.elapsed()
     );
+}
+
+#[test]
+fn a_scan_of_a_server_that_never_answers_ends_with_its_timeout() {
+    let server = FaultServer::start(Fault::Silence);
+    let mut short = config(&server.url);
+    short.timeout = Duration::from_millis(300);
+    short.retries = 2;
+    let client = Client::new(short, Secret::new("s.token-for-silence".into())).unwrap();
+    let err = expect_err(client.scan(MOUNT, "agents", &|_| true));
+    assert_eq!(err.reason(), "timeout", "{err}");
+    assert!(err.to_string().contains("list `secret/agents/`"), "{err}");
+    // The detailed page, then (a timeout may be that page's alone) the plain one; neither is
+    // retried, and nothing more is asked.
+    let requests = server.requests.lock().unwrap();
+    let targets: Vec<&str> = requests.iter().map(|r| target(r)).collect();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert!(
+        targets[0].starts_with("/v1/secret/detailed-metadata/agents/?"),
+        "{targets:?}"
+    );
+    assert!(
+        targets[1].starts_with("/v1/secret/metadata/agents/?"),
+        "{targets:?}"
+    );
+    assert_no_leak(&err, &["s.token-for-silence"]);
 }
 
 #[test]
