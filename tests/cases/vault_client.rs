@@ -1121,7 +1121,8 @@ fn target(request: &str) -> &str {
 }
 
 /// A stand-in whose detailed listing fails with HTTP 500 for one folder (a fault a real server
-/// shows for a broken storage entry, which cannot be made here) and works for the other.
+/// shows for a broken storage entry, which cannot be made here), answers another with a page
+/// that is not JSON (a proxy's), and works for the third.
 fn one_folder_fails(request: &str) -> (u16, String) {
     let path = target(request).split('?').next().unwrap_or_default();
     let page = |keys: serde_json::Value, info: serde_json::Value| {
@@ -1130,7 +1131,10 @@ fn one_folder_fails(request: &str) -> (u16, String) {
     match path {
         "/v1/secret/detailed-metadata/" => (
             200,
-            page(json!(["bad/", "good/"]), json!({"bad/": {}, "good/": {}})),
+            page(
+                json!(["bad/", "good/", "odd/"]),
+                json!({"bad/": {}, "good/": {}, "odd/": {}}),
+            ),
         ),
         "/v1/secret/detailed-metadata/good/" => {
             (200, page(json!(["g1"]), json!({"g1": standin_metadata()})))
@@ -1138,6 +1142,8 @@ fn one_folder_fails(request: &str) -> (u16, String) {
         "/v1/secret/detailed-metadata/bad/" => (500, r#"{"errors":["internal error"]}"#.into()),
         "/v1/secret/metadata/bad/" => (200, json!({"data": {"keys": ["b1"]}}).to_string()),
         "/v1/secret/metadata/bad/b1" => (200, json!({"data": standin_metadata()}).to_string()),
+        "/v1/secret/detailed-metadata/odd/" => (200, "<html>proxy</html>".into()),
+        "/v1/secret/metadata/odd/" => (200, json!({"data": {"keys": ["o1"]}}).to_string()),
         _ => (404, r#"{"errors":[]}"#.into()),
     }
 }
@@ -1179,10 +1185,11 @@ fn a_folder_whose_detailed_listing_fails_is_listed_plainly_and_the_others_are_no
             .1
             .clone()
     };
-    assert_eq!(scanned.len(), 2, "{scanned:?}");
+    assert_eq!(scanned.len(), 3, "{scanned:?}");
     assert_eq!(summary("good/g1").unwrap().current_version, 1);
     // Left for a read of its own, which the source then makes.
     assert!(summary("bad/b1").is_none());
+    assert!(summary("odd/o1").is_none());
     assert_eq!(
         client.read_summaries(MOUNT, &paths(&["bad/b1"]), 1, &|_| true)[0]
             .as_ref()
@@ -1191,19 +1198,16 @@ fn a_folder_whose_detailed_listing_fails_is_listed_plainly_and_the_others_are_no
         Some("2030-01-01T00:00:00Z")
     );
     let requests = server.requests.lock().unwrap();
-    let plain: Vec<&str> = requests
+    let mut plain: Vec<&str> = requests
         .iter()
-        .map(|r| target(r))
-        .filter(|t| t.starts_with("/v1/secret/metadata/") && t.contains("list=true"))
+        .map(|r| target(r).split('?').next().unwrap_or_default())
+        .filter(|t| t.starts_with("/v1/secret/metadata/") && t.ends_with('/'))
         .collect();
+    plain.sort();
     assert_eq!(
-        plain.len(),
-        1,
-        "only the failing folder is listed plainly: {plain:?}"
-    );
-    assert!(
-        plain[0].starts_with("/v1/secret/metadata/bad/?"),
-        "{plain:?}"
+        plain,
+        ["/v1/secret/metadata/bad/", "/v1/secret/metadata/odd/"],
+        "only the failing folders are listed plainly"
     );
 }
 
